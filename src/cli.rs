@@ -1,0 +1,355 @@
+//! The command line: `check`, `once`, `preview`. Each command returns an exit code; main prints
+//! nothing of its own.
+
+use crate::clock::{Clock, FixedClock, SystemClock};
+use crate::config::{Config, Problem};
+use crate::job::{self, Job, Location};
+use crate::pipeline;
+use crate::report::Outcome;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    /// Everything computed and delivered.
+    pub const OK: i32 = 0;
+    /// An unexpected error (a bug, or the machine itself failing).
+    pub const ERROR: i32 = 1;
+    /// The command line was wrong (clap's own code).
+    pub const USAGE: i32 = 2;
+    /// The config or a job file is invalid.
+    pub const CONFIG: i32 = 3;
+    /// A source could not be read or its data was rejected; no unit was alerted.
+    pub const DATA: i32 = 4;
+    /// Some message could not be delivered.
+    pub const DELIVERY: i32 = 5;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "disbmon",
+    version,
+    about = "Public-investment disbursement monitor"
+)]
+pub struct Cli {
+    /// The config file [default: config/disbmon.toml if it exists, else the embedded defaults]
+    #[arg(long, global = true, env = "DISBMON_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config and every job; print each job's next 3 run times.
+    Check,
+    /// Run one job now.
+    Once {
+        /// A job name (jobs/NAME.toml) or the path of a job file.
+        job: String,
+        /// The cut-off date, YYYY-MM-DD [default: today in the job's time zone]
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// Compute and render, but send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the run report as JSON on stdout (logs stay on stderr).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the email one unit would get (headers and text part).
+    Preview {
+        job: String,
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+    },
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date; write YYYY-MM-DD"))
+}
+
+/// The clock: the system's, or `DISBMON_NOW` (RFC 3339) when set, so that runs can be replayed.
+fn clock() -> Result<Box<dyn Clock>, String> {
+    match std::env::var("DISBMON_NOW") {
+        Ok(v) => DateTime::parse_from_rfc3339(&v)
+            .map(|t| Box::new(FixedClock(t.with_timezone(&Utc))) as Box<dyn Clock>)
+            .map_err(|e| format!("DISBMON_NOW=`{v}` is not an RFC 3339 time ({e}); write e.g. 2026-10-31T08:00:00+07:00")),
+        Err(_) => Ok(Box::new(SystemClock)),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn print_problems(problems: &[Problem]) {
+    for p in problems {
+        eprintln!("{p}");
+    }
+    eprintln!(
+        "{} problem{} found; fix them and run `disbmon check` again",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+}
+
+/// The job files in the jobs folder, sorted.
+fn job_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "cannot read the jobs folder {}: {e}; check jobs_dir",
+            dir.display()
+        )
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn find_job(config: &Config, name: &str) -> Result<Job, Vec<Problem>> {
+    let path = if name.ends_with(".toml") || name.contains('/') || name.contains('\\') {
+        PathBuf::from(name)
+    } else {
+        config.jobs_dir.join(format!("{name}.toml"))
+    };
+    if !path.is_file() {
+        let known = job_files(&config.jobs_dir)
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        return Err(vec![Problem {
+            file: path,
+            key: String::new(),
+            message: format!(
+                "no such job file; jobs in {}: {}",
+                config.jobs_dir.display(),
+                if known.is_empty() { "none" } else { &known }
+            ),
+        }]);
+    }
+    job::load(&path, config.timezone).map_err(|p| p.list)
+}
+
+pub async fn run(cli: Cli) -> i32 {
+    let clock = match clock() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::USAGE;
+        }
+    };
+    match cli.command {
+        Command::Check => check(cli.config.as_deref(), clock.as_ref()),
+        Command::Once {
+            job,
+            as_of,
+            dry_run,
+            json,
+        } => {
+            let (config, job) = match load(cli.config.as_deref(), &job) {
+                Ok(v) => v,
+                Err(code) => return code,
+            };
+            let as_of =
+                as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
+            let report = pipeline::run_job(&job, &config, clock.as_ref(), as_of, dry_run).await;
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("cannot write the report: {e}");
+                        return exit::ERROR;
+                    }
+                }
+            } else {
+                print!("{}", report.human());
+            }
+            if report.outcome == Outcome::Rejected {
+                eprintln!(
+                    "job {}: the data was rejected, no unit was alerted:",
+                    job.name
+                );
+                for i in &report.data_issues {
+                    eprintln!("  {i}");
+                }
+            }
+            if !dry_run {
+                if let crate::config::Transport::File { dir } = &config.mail.transport {
+                    let sent = report.alerts.iter().filter(|a| a.delivered).count()
+                        + usize::from(report.digest.as_ref().is_some_and(|d| d.delivered));
+                    if sent > 0 {
+                        eprintln!(
+                            "wrote {sent} message{} as .eml files into {}",
+                            if sent == 1 { "" } else { "s" },
+                            dir.display()
+                        );
+                    }
+                }
+            }
+            match report.outcome {
+                Outcome::Ok => exit::OK,
+                Outcome::Rejected => exit::DATA,
+                Outcome::DeliveryFailed => exit::DELIVERY,
+            }
+        }
+        Command::Preview { job, unit, as_of } => {
+            let (config, job) = match load(cli.config.as_deref(), &job) {
+                Ok(v) => v,
+                Err(code) => return code,
+            };
+            let as_of =
+                as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
+            let a = pipeline::assess(&job, as_of).await;
+            if a.rejected() {
+                for i in &a.issues {
+                    eprintln!("{i}");
+                }
+                eprintln!(
+                    "job {}: the data was rejected; nothing to preview",
+                    job.name
+                );
+                return exit::DATA;
+            }
+            match pipeline::preview(&job, &a, &unit) {
+                Ok((email, alerted)) => {
+                    if !alerted {
+                        eprintln!("note: unit {unit} is not behind on {as_of}; this run would send it nothing");
+                    }
+                    match crate::notify::deliver::build(
+                        &config.mail.from,
+                        &email,
+                        clock.now().into(),
+                    ) {
+                        Ok(m) => {
+                            let headers = m.headers().to_string();
+                            println!("{headers}");
+                            println!("{}", email.text);
+                            exit::OK
+                        }
+                        Err(e) => {
+                            eprintln!("{e}");
+                            exit::ERROR
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    exit::DATA
+                }
+            }
+        }
+    }
+}
+
+fn load(config: Option<&Path>, job: &str) -> Result<(Config, Job), i32> {
+    let config = Config::load(config, &env).map_err(|p| {
+        print_problems(&p);
+        exit::CONFIG
+    })?;
+    let job = find_job(&config, job).map_err(|p| {
+        print_problems(&p);
+        exit::CONFIG
+    })?;
+    Ok((config, job))
+}
+
+fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
+    let mut problems = Vec::new();
+    let config = match Config::load(config_path, &env) {
+        Ok(c) => Some(c),
+        Err(p) => {
+            problems.extend(p);
+            None
+        }
+    };
+    // The jobs are checked even when the config is broken, with its default zone.
+    let (jobs_dir, zone) = match &config {
+        Some(c) => (c.jobs_dir.clone(), c.timezone),
+        None => (PathBuf::from("jobs"), chrono_tz::Asia::Ho_Chi_Minh),
+    };
+    if let Some(c) = &config {
+        println!(
+            "config: {} (jobs in {}, state in {}, zone {})",
+            c.file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| "embedded defaults".into()),
+            c.jobs_dir.display(),
+            c.state_dir.display(),
+            c.timezone
+        );
+    }
+    let files = match job_files(&jobs_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(Problem {
+                file: jobs_dir.clone(),
+                key: String::new(),
+                message: e,
+            });
+            Vec::new()
+        }
+    };
+    if files.is_empty() && config.is_some() {
+        problems.push(Problem {
+            file: jobs_dir.clone(),
+            key: String::new(),
+            message: "no job files (*.toml) here; add one (see README: writing a job)".into(),
+        });
+    }
+    let now = clock.now();
+    for file in files {
+        match job::load(&file, zone) {
+            Ok(job) => {
+                for s in job.sources() {
+                    if let Location::File(p) = &s.location {
+                        if !p.is_file() {
+                            problems.push(Problem {
+                                file: file.clone(),
+                                key: format!("sources.{}.location", s.role),
+                                message: format!(
+                                    "file not found: {}; fix the path (relative to the job file)",
+                                    p.display()
+                                ),
+                            });
+                        }
+                    }
+                }
+                let next: Vec<String> = job
+                    .schedule
+                    .upcoming(job.timezone, now, 3)
+                    .iter()
+                    .map(|t| t.format("%a %Y-%m-%d %H:%M %Z").to_string())
+                    .collect();
+                println!(
+                    "job {} ({}): `{}` in {}; next: {}",
+                    job.name,
+                    file.display(),
+                    job.schedule.expression(),
+                    job.timezone,
+                    next.join(", ")
+                );
+            }
+            Err(p) => problems.extend(p.list),
+        }
+    }
+    if problems.is_empty() {
+        println!("all valid");
+        exit::OK
+    } else {
+        print_problems(&problems);
+        exit::CONFIG
+    }
+}

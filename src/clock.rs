@@ -1,0 +1,30 @@
+//! The only reader of the wall clock. Everything else takes time as an input, so that schedules,
+//! as-of dates and (later) dedup are testable without sleeping.
+
+use chrono::{DateTime, Utc};
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one permitted read of the wall clock
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that always says the same time: for tests, and for `DISBMON_NOW` (see README) so that
+/// black-box runs of the binary can pin "today".
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}

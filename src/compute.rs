@@ -1,0 +1,672 @@
+//! The compute stage, and the only module that uses polars: reads each source table lazily,
+//! validates its rows, sums money exactly in integer đồng, and computes every unit's rate, gap,
+//! rank and status. It returns plain Rust values, so later stages never see a DataFrame.
+//!
+//! Large transaction files are scanned lazily: only the mapped columns are read, and rows are
+//! parsed and summed per unit without the file being held whole in memory.
+
+use crate::job::{DisbursementKind, Source};
+use crate::ledger::{DataIssue, SourceRole, SourceStats, Unit, UnitId};
+use crate::money;
+use crate::rule::{Bands, PlanYear, Status};
+use crate::source::Table;
+use chrono::NaiveDate;
+use lettre::message::Mailbox;
+use polars::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+const ROW: &str = "__row";
+/// Rows with problems listed one by one per source; more are counted in one closing issue.
+pub const MAX_LISTED_ROWS: usize = 200;
+
+fn scan(table: &Table) -> PolarsResult<LazyFrame> {
+    // No header: columns are addressed by position (`column_N`), so headers with odd spacing or
+    // repeated names elsewhere in the file cannot confuse the reader. Every cell is read as text.
+    LazyCsvReader::new(PlRefPath::from(table.path.to_string_lossy().as_ref()))
+        .with_has_header(false)
+        .with_skip_rows(1)
+        .with_infer_schema_length(Some(0))
+        .with_separator(table.delimiter)
+        .with_truncate_ragged_lines(true)
+        .with_row_index(Some(RowIndex {
+            name: ROW.into(),
+            offset: 0,
+        }))
+        .finish()
+}
+
+fn column(table: &Table, canonical: &str) -> Option<Expr> {
+    table
+        .columns
+        .get(canonical)
+        .map(|i| col(format!("column_{}", i + 1)))
+}
+
+fn trimmed(e: Expr) -> Expr {
+    e.str().strip_chars(lit(LiteralValue::untyped_null()))
+}
+
+/// Amount text → integer đồng (null where the text is not an amount; the message is made later).
+fn dong(e: Expr, format: money::NumberFormat, unit: money::AmountUnit) -> Expr {
+    e.map(
+        move |c: Column| {
+            let out: Int64Chunked = c
+                .str()?
+                .iter()
+                .map(|v| v.and_then(|s| money::parse_dong(s, format, unit).ok()))
+                .collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Int64)),
+    )
+}
+
+fn failed(table: &Table, e: PolarsError) -> DataIssue {
+    DataIssue {
+        source: table.role,
+        row: None,
+        column: None,
+        value: None,
+        problem: format!("{} cannot be read as CSV: {e}; check that it is UTF-8 CSV with the delimiter the job says", table.origin),
+    }
+}
+
+fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
+}
+
+fn row_numbers(df: &DataFrame, table: &Table) -> PolarsResult<Vec<u64>> {
+    let idx = df.column(ROW)?.cast(&DataType::UInt64)?;
+    Ok(idx
+        .u64()?
+        .iter()
+        .map(|v| v.unwrap_or(0) + 1 + table.row_offset)
+        .collect())
+}
+
+/// Reads the units source: ids, names, addresses and parents, each row checked.
+pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), DataIssue> {
+    let mut select = vec![col(ROW)];
+    for c in ["unit_id", "unit_name", "email", "parent_id"] {
+        if let Some(e) = column(table, c) {
+            select.push(trimmed(e).alias(c));
+        }
+    }
+    let df = scan(table)
+        .and_then(|lf| lf.select(select).collect())
+        .map_err(|e| failed(table, e))?;
+    let get = |n: &str| -> PolarsResult<Vec<Option<String>>> {
+        if df.schema().contains(n) {
+            strs(&df, n)
+        } else {
+            Ok(vec![None; df.height()])
+        }
+    };
+    let (ids, names, emails, parents, rows) = (|| -> PolarsResult<_> {
+        Ok((
+            get("unit_id")?,
+            get("unit_name")?,
+            get("email")?,
+            get("parent_id")?,
+            row_numbers(&df, table)?,
+        ))
+    })()
+    .map_err(|e| failed(table, e))?;
+
+    let issue = |row: u64, canonical: &str, value: Option<&str>, problem: String| DataIssue {
+        source: SourceRole::Units,
+        row: Some(row),
+        column: table.header(canonical).map(str::to_string),
+        value: value.map(str::to_string),
+        problem,
+    };
+    let mut issues = Vec::new();
+    let mut units: Vec<Unit> = Vec::new();
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..df.height() {
+        let row = rows[i];
+        let before = issues.len();
+        let id = ids[i].clone().unwrap_or_default();
+        if id.is_empty() {
+            issues.push(issue(
+                row,
+                "unit_id",
+                None,
+                "the unit id is empty; fill it in or delete the row".into(),
+            ));
+        } else if let Some(first) = seen.get(&id) {
+            issues.push(issue(
+                row,
+                "unit_id",
+                Some(&id),
+                format!(
+                    "unit `{id}` is listed twice (first in row {first}); keep one row per unit"
+                ),
+            ));
+        }
+        let name = names[i].clone().unwrap_or_default();
+        if name.is_empty() {
+            issues.push(issue(
+                row,
+                "unit_name",
+                None,
+                "the unit's name is empty; fill it in".into(),
+            ));
+        }
+        let mut mailboxes = Vec::new();
+        if let Some(cell) = emails[i].as_deref() {
+            for addr in cell
+                .split([';', ','])
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+            {
+                match addr.parse::<lettre::Address>() {
+                    Ok(a) => mailboxes.push(Mailbox::new(Some(name.clone()).filter(|n| !n.is_empty()), a)),
+                    Err(_) => issues.push(issue(
+                        row,
+                        "email",
+                        Some(addr),
+                        "not an email address; write addresses like `ten@example.gov.vn`, separated by `;`".into(),
+                    )),
+                }
+            }
+        }
+        if issues.len() == before {
+            seen.insert(id.clone(), row);
+            units.push(Unit {
+                id,
+                name,
+                emails: mailboxes,
+                parent_id: parents[i].clone().filter(|p| !p.is_empty()),
+            });
+        }
+    }
+    let known: HashSet<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    let mut orphans = Vec::new();
+    for (i, u) in units.iter().enumerate() {
+        if let Some(p) = &u.parent_id {
+            if !known.contains(p.as_str()) {
+                orphans.push(i);
+                issues.push(issue(
+                    seen[&u.id],
+                    "parent_id",
+                    Some(p),
+                    format!(
+                        "parent unit `{p}` is not in the units source; add it or correct the id"
+                    ),
+                ));
+            }
+        }
+    }
+    for i in orphans.into_iter().rev() {
+        units.remove(i);
+    }
+    let stats = SourceStats {
+        source: Some(SourceRole::Units),
+        origin: table.origin.clone(),
+        rows: df.height() as u64,
+        used: units.len() as u64,
+        out_of_scope: 0,
+        rejected: (df.height() - units.len()) as u64,
+    };
+    Ok((units, issues, stats))
+}
+
+/// Which rows of a money source count for this run.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// Plan rows of this plan year (all rows when the source has no plan_year column).
+    Plans { year: PlanYear },
+    /// Disbursement rows dated from `start` to `end`, inclusive.
+    Disbursements {
+        kind: DisbursementKind,
+        start: NaiveDate,
+        end: NaiveDate,
+    },
+}
+
+/// A money source summed per unit.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregate {
+    pub by_unit: BTreeMap<UnitId, i64>,
+    pub issues: Vec<DataIssue>,
+    pub stats: SourceStats,
+}
+
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// Reads, checks and sums a plans or disbursements source for the units in `known`.
+pub fn aggregate(
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    scope: Scope,
+) -> Result<Aggregate, DataIssue> {
+    let required =
+        |c: &str| column(table, c).ok_or_else(|| failed(table, polars_err!(ColumnNotFound: "{c}")));
+    let known_series = Series::new("known".into(), known.to_vec());
+    let mut select = vec![
+        col(ROW),
+        trimmed(required("unit_id")?).alias("unit_id"),
+        required("amount")?.alias("amount_raw"),
+    ];
+    let date_col = column(table, "date");
+    let year_col = column(table, "plan_year");
+    let project_col = column(table, "project_id");
+    if let Some(d) = &date_col {
+        select.push(trimmed(d.clone()).alias("date_raw"));
+    }
+    if let Some(y) = &year_col {
+        select.push(trimmed(y.clone()).alias("year_raw"));
+    }
+    if let Some(p) = &project_col {
+        select.push(trimmed(p.clone()).alias("project"));
+    }
+    let mut parsed =
+        vec![dong(col("amount_raw"), source.number_format, source.amount_unit).alias("amount")];
+    let mut valid = col("unit_id")
+        .is_not_null()
+        .and(col("unit_id").neq(lit("")))
+        .and(col("unit_id").is_in(lit(known_series).implode(false), false));
+    valid = valid.and(col("amount").is_not_null());
+    if date_col.is_some() {
+        parsed.push(
+            col("date_raw")
+                .str()
+                .to_date(StrptimeOptions {
+                    format: Some(source.date_format.as_str().into()),
+                    strict: false,
+                    exact: true,
+                    cache: true,
+                })
+                .alias("date"),
+        );
+        valid = valid.and(col("date").is_not_null());
+    }
+    if year_col.is_some() {
+        parsed.push(col("year_raw").cast(DataType::Int32).alias("year"));
+        valid = valid.and(col("year").is_not_null());
+    }
+    let in_scope = match scope {
+        Scope::Plans { year } if year_col.is_some() => col("year").eq(lit(year)),
+        Scope::Plans { .. } => lit(true),
+        Scope::Disbursements { start, end, .. } => {
+            let as_date = |d: NaiveDate| lit(days_since_epoch(d)).cast(DataType::Date);
+            col("date")
+                .gt_eq(as_date(start))
+                .and(col("date").lt_eq(as_date(end)))
+        }
+    };
+    let lf = scan(table)
+        .map_err(|e| failed(table, e))?
+        .select(select)
+        .with_columns(parsed)
+        .with_columns([valid.alias("valid"), in_scope.alias("in_scope")])
+        .with_column(
+            col("valid")
+                .and(col("in_scope"))
+                .fill_null(lit(false))
+                .alias("used"),
+        );
+
+    // One pass: per-unit sums of the rows that count, and row counts for the report.
+    let used_amount = col("amount").filter(col("used"));
+    let summed = match scope {
+        Scope::Disbursements {
+            kind: DisbursementKind::Cumulative,
+            ..
+        } => {
+            // The latest running total per unit and project; a unit's total is the sum over projects.
+            let project = if project_col.is_some() {
+                col("project").fill_null(lit(""))
+            } else {
+                lit("")
+            };
+            lf.clone()
+                .filter(col("used"))
+                .with_column(project.alias("project_key"))
+                .group_by([col("unit_id"), col("project_key")])
+                .agg([col("amount")
+                    .sort_by([col("date")], SortMultipleOptions::default())
+                    .last()
+                    .alias("amount")])
+                .group_by([col("unit_id")])
+                .agg([col("amount").sum().alias("amount"), len().alias("n")])
+        }
+        _ => lf
+            .clone()
+            .filter(col("used"))
+            .group_by([col("unit_id")])
+            .agg([used_amount.sum().alias("amount"), len().alias("n")]),
+    };
+    let counts = lf.clone().select([
+        len().alias("rows"),
+        col("valid")
+            .fill_null(lit(false))
+            .cast(DataType::UInt64)
+            .sum()
+            .alias("valid"),
+        col("used").cast(DataType::UInt64).sum().alias("used"),
+    ]);
+    let (summed, counts) = (|| -> PolarsResult<_> { Ok((summed.collect()?, counts.collect()?)) })()
+        .map_err(|e| failed(table, e))?;
+
+    let mut by_unit = BTreeMap::new();
+    let ids = strs(&summed, "unit_id").map_err(|e| failed(table, e))?;
+    let amounts: Vec<Option<i64>> = summed
+        .column("amount")
+        .and_then(|c| c.i64().map(|a| a.iter().collect()))
+        .map_err(|e| failed(table, e))?;
+    for (id, amount) in ids.into_iter().zip(amounts) {
+        if let (Some(id), Some(a)) = (id, amount) {
+            by_unit.insert(id, a);
+        }
+    }
+    let count = |n: &str| -> u64 {
+        counts
+            .column(n)
+            .ok()
+            .and_then(|c| c.cast(&DataType::UInt64).ok())
+            .and_then(|c| c.u64().ok().and_then(|a| a.get(0)))
+            .unwrap_or(0)
+    };
+    let (rows, valid_rows, used) = (count("rows"), count("valid"), count("used"));
+    let stats = SourceStats {
+        source: Some(table.role),
+        origin: table.origin.clone(),
+        rows,
+        used,
+        out_of_scope: valid_rows - used,
+        rejected: rows - valid_rows,
+    };
+    let issues = if rows > valid_rows {
+        bad_rows(table, source, lf, rows - valid_rows, known)?
+    } else {
+        Vec::new()
+    };
+    Ok(Aggregate {
+        by_unit,
+        issues,
+        stats,
+    })
+}
+
+/// Lists the rows that failed validation, each bad cell with what to do about it.
+fn bad_rows(
+    table: &Table,
+    source: &Source,
+    lf: LazyFrame,
+    total: u64,
+    known: &[UnitId],
+) -> Result<Vec<DataIssue>, DataIssue> {
+    let mut cols = vec![col(ROW), col("unit_id"), col("amount_raw"), col("amount")];
+    let has = |c: &str| table.columns.contains_key(c);
+    if has("date") {
+        cols.extend([col("date_raw"), col("date")]);
+    }
+    if has("plan_year") {
+        cols.extend([col("year_raw"), col("year")]);
+    }
+    let df = lf
+        .filter(col("valid").fill_null(lit(false)).not())
+        .select(cols)
+        .sort([ROW], SortMultipleOptions::default())
+        .limit(MAX_LISTED_ROWS as IdxSize)
+        .collect()
+        .map_err(|e| failed(table, e))?;
+    let known: HashSet<&str> = known.iter().map(String::as_str).collect();
+    let role = table.role;
+    let mut issues = Vec::new();
+    let read = || -> PolarsResult<_> {
+        let nulls = |n: &str| -> PolarsResult<Vec<bool>> {
+            if df.schema().contains(n) {
+                Ok(df
+                    .column(n)?
+                    .is_null()
+                    .iter()
+                    .map(|v| v.unwrap_or(true))
+                    .collect())
+            } else {
+                Ok(vec![false; df.height()])
+            }
+        };
+        let texts = |n: &str| -> PolarsResult<Vec<Option<String>>> {
+            if df.schema().contains(n) {
+                strs(&df, n)
+            } else {
+                Ok(vec![None; df.height()])
+            }
+        };
+        Ok((
+            row_numbers(&df, table)?,
+            texts("unit_id")?,
+            texts("amount_raw")?,
+            texts("date_raw")?,
+            nulls("date")?,
+            texts("year_raw")?,
+            nulls("year")?,
+        ))
+    };
+    let (rows, ids, amounts, dates_raw, date_bad, years_raw, year_bad) =
+        read().map_err(|e| failed(table, e))?;
+    for i in 0..df.height() {
+        let mut add = |canonical: &str, value: Option<&str>, problem: String| {
+            issues.push(DataIssue {
+                source: role,
+                row: Some(rows[i]),
+                column: table.header(canonical).map(str::to_string),
+                value: value.map(str::to_string),
+                problem,
+            })
+        };
+        match ids[i].as_deref() {
+            None | Some("") => add(
+                "unit_id",
+                None,
+                "the unit id is empty; fill it in or delete the row".into(),
+            ),
+            Some(id) if !known.contains(id) => add(
+                "unit_id",
+                Some(id),
+                format!("unit `{id}` is not in the units source; add it there or correct the id"),
+            ),
+            _ => {}
+        }
+        let amount = amounts[i].as_deref().unwrap_or("");
+        if let Err(why) = money::parse_dong(amount, source.number_format, source.amount_unit) {
+            add("amount", Some(amount).filter(|a| !a.is_empty()), why);
+        }
+        if has("date") && date_bad[i] {
+            let raw = dates_raw[i].as_deref().unwrap_or("");
+            let problem = if raw.is_empty() {
+                "the date is empty; fill it in".to_string()
+            } else {
+                format!(
+                    "`{raw}` is not a date written as {}; fix the cell or set sources.{role}.date_format",
+                    source.date_format
+                )
+            };
+            add("date", Some(raw).filter(|r| !r.is_empty()), problem);
+        }
+        if has("plan_year") && year_bad[i] {
+            let raw = years_raw[i].as_deref().unwrap_or("");
+            add(
+                "plan_year",
+                Some(raw).filter(|r| !r.is_empty()),
+                "not a year; write the plan year as a number, e.g. 2026".into(),
+            );
+        }
+    }
+    if total > df.height() as u64 {
+        issues.push(DataIssue {
+            source: role,
+            row: None,
+            column: None,
+            value: None,
+            problem: format!(
+                "{} more rows of {} have problems and are not listed here; fix the rows above and run again to see them",
+                total - df.height() as u64,
+                table.origin
+            ),
+        });
+    }
+    Ok(issues)
+}
+
+/// One unit's standing on the as-of date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitRate {
+    pub unit_id: UnitId,
+    pub unit_name: String,
+    /// Plan for the year, in đồng.
+    pub plan: i64,
+    /// Disbursed up to the as-of date, in đồng.
+    pub disbursed: i64,
+    /// 100 × disbursed / plan; none without a plan.
+    pub rate_pct: Option<f64>,
+    pub expected_pct: f64,
+    pub gap_pct: Option<f64>,
+    /// Đồng still to disburse to reach the expected rate (0 when reached).
+    pub shortfall: i64,
+    /// Among units with a plan, 1 = highest rate; ties share a rank.
+    pub rank: Option<u32>,
+    pub below_average: bool,
+    pub status: Status,
+}
+
+/// Every unit's standing, ranked, and the plan-weighted average.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rates {
+    pub expected_pct: f64,
+    /// 100 × Σ disbursed / Σ plan over units with a plan; none when no unit has one.
+    pub average_pct: Option<f64>,
+    /// Units with a plan, in rank order, then units without one.
+    pub units: Vec<UnitRate>,
+}
+
+impl Rates {
+    /// Units ranked (with a plan).
+    pub fn ranked(&self) -> usize {
+        self.units.iter().filter(|u| u.rank.is_some()).count()
+    }
+}
+
+/// Computes rates, gaps, ranks and statuses for every unit.
+pub fn rates(
+    units: &[Unit],
+    plan: &BTreeMap<UnitId, i64>,
+    disbursed: &BTreeMap<UnitId, i64>,
+    expected_pct: f64,
+    bands: &Bands,
+) -> PolarsResult<Rates> {
+    let ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    let plans: Vec<i64> = units
+        .iter()
+        .map(|u| plan.get(&u.id).copied().unwrap_or(0))
+        .collect();
+    let paid: Vec<i64> = units
+        .iter()
+        .map(|u| disbursed.get(&u.id).copied().unwrap_or(0))
+        .collect();
+    let df = DataFrame::new_infer_height(vec![
+        Column::new("unit_id".into(), ids),
+        Column::new("plan".into(), plans),
+        Column::new("disbursed".into(), paid),
+    ])?;
+    let has_plan = col("plan").gt(lit(0i64));
+    let rate = when(has_plan.clone())
+        .then(
+            col("disbursed").cast(DataType::Float64) * lit(100.0)
+                / col("plan").cast(DataType::Float64),
+        )
+        .otherwise(lit(NULL).cast(DataType::Float64));
+    let average = col("disbursed")
+        .filter(has_plan.clone())
+        .sum()
+        .cast(DataType::Float64)
+        * lit(100.0)
+        / col("plan").filter(has_plan).sum().cast(DataType::Float64);
+    let out = df
+        .lazy()
+        .with_columns([rate.alias("rate"), average.alias("average")])
+        .with_columns([
+            (lit(expected_pct) - col("rate")).alias("gap"),
+            col("rate")
+                .rank(
+                    RankOptions {
+                        method: RankMethod::Min,
+                        descending: true,
+                    },
+                    None,
+                )
+                .alias("rank"),
+            col("rate")
+                .lt(col("average"))
+                .fill_null(lit(false))
+                .alias("below_average"),
+        ])
+        .collect()?;
+
+    let f64s =
+        |n: &str| -> PolarsResult<Vec<Option<f64>>> { Ok(out.column(n)?.f64()?.iter().collect()) };
+    let (rate, gap, average) = (f64s("rate")?, f64s("gap")?, f64s("average")?);
+    let rank: Vec<Option<u32>> = out
+        .column("rank")?
+        .cast(&DataType::UInt32)?
+        .u32()?
+        .iter()
+        .collect();
+    let below: Vec<bool> = out
+        .column("below_average")?
+        .bool()?
+        .iter()
+        .map(|b| b.unwrap_or(false))
+        .collect();
+    let average_pct = average.first().copied().flatten().filter(|a| a.is_finite());
+
+    let mut result: Vec<UnitRate> = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let (p, d) = (
+                plan.get(&u.id).copied().unwrap_or(0),
+                disbursed.get(&u.id).copied().unwrap_or(0),
+            );
+            let has_plan = p > 0;
+            // The money still due to reach the expected share of plan, rounded up to whole đồng.
+            let target = (p as f64 * expected_pct / 100.0).ceil() as i64;
+            UnitRate {
+                unit_id: u.id.clone(),
+                unit_name: u.name.clone(),
+                plan: p,
+                disbursed: d,
+                rate_pct: rate[i],
+                expected_pct,
+                gap_pct: gap[i],
+                shortfall: if has_plan { (target - d).max(0) } else { 0 },
+                rank: if has_plan { rank[i] } else { None },
+                below_average: has_plan && below[i],
+                status: bands.status(p, gap[i].unwrap_or(0.0)),
+            }
+        })
+        .collect();
+    result.sort_by(|a, b| match (a.rank, b.rank) {
+        (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.unit_id.cmp(&b.unit_id)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.unit_id.cmp(&b.unit_id),
+    });
+    Ok(Rates {
+        expected_pct,
+        average_pct,
+        units: result,
+    })
+}

@@ -1,0 +1,535 @@
+//! How the daemon runs (`config/disbmon.toml`): where jobs and state live, the default time zone,
+//! and how mail leaves. Also the shared machinery that turns TOML files into typed settings while
+//! collecting every problem, so that `disbmon check` can report them all at once.
+
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One thing wrong with a config or job file: `file: key: what is wrong and what to do`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+/// Problems found in one file, collected while reading it.
+#[derive(Debug)]
+pub struct Problems {
+    file: PathBuf,
+    pub list: Vec<Problem>,
+}
+
+impl Problems {
+    pub fn new(file: &Path) -> Self {
+        Problems {
+            file: file.to_path_buf(),
+            list: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.list.push(Problem {
+            file: self.file.clone(),
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Reads a TOML file into `T`, reporting a syntax or type error with its line and every unknown key.
+pub fn read_toml<T: DeserializeOwned>(path: &Path, problems: &mut Problems) -> Option<T> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.add(
+                "",
+                format!("cannot read the file: {e}; check the path and its permissions"),
+            );
+            return None;
+        }
+    };
+    parse_toml(&text, problems)
+}
+
+pub fn parse_toml<T: DeserializeOwned>(text: &str, problems: &mut Problems) -> Option<T> {
+    let located = |e: &toml::de::Error| match e.span() {
+        Some(span) => format!(
+            "line {}",
+            text[..span.start.min(text.len())].matches('\n').count() + 1
+        ),
+        None => String::new(),
+    };
+    let de = match toml::de::Deserializer::parse(text) {
+        Ok(de) => de,
+        Err(e) => {
+            problems.add(
+                located(&e),
+                format!("{}; fix the TOML syntax", e.message().trim()),
+            );
+            return None;
+        }
+    };
+    let mut unknown = Vec::new();
+    let result: Result<T, _> =
+        serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
+    for key in unknown {
+        problems.add(
+            key,
+            "unknown key; remove it or correct its spelling (see README: writing a job)",
+        );
+    }
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.add(located(&e), e.message().trim().to_string());
+            None
+        }
+    }
+}
+
+/// Resolves a path written in a file against that file's directory (`config/../var` → `var`).
+pub fn resolve(base_dir: &Path, written: &str) -> PathBuf {
+    use std::path::Component;
+    let joined = base_dir.join(written);
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+pub fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
+    text.parse::<Mailbox>()
+        .map_err(|e| format!("`{text}` is not an email address ({e}); write `name@example.gov.vn` or `Name <name@example.gov.vn>`"))
+}
+
+pub fn parse_zone(text: &str) -> Result<Tz, String> {
+    text.parse::<Tz>()
+        .map_err(|_| format!("`{text}` is not an IANA time zone; write e.g. `Asia/Ho_Chi_Minh`"))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawConfig {
+    jobs_dir: Option<String>,
+    state_dir: Option<String>,
+    timezone: Option<String>,
+    mail: RawMail,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawMail {
+    from: Option<String>,
+    transport: Option<String>,
+    dir: Option<String>,
+    smtp: RawSmtp,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    tls: String,
+    username_env: Option<String>,
+    password_env: Option<String>,
+    timeout_secs: u64,
+    /// A PEM file of extra CA certificates to trust (a private CA of the mail server).
+    ca_file: Option<String>,
+}
+
+impl Default for RawSmtp {
+    fn default() -> Self {
+        RawSmtp {
+            host: "127.0.0.1".into(),
+            port: None,
+            tls: "starttls".into(),
+            username_env: None,
+            password_env: None,
+            timeout_secs: 60,
+            ca_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    None,
+    StartTls,
+    Tls,
+}
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub credentials: Option<(String, Secret)>,
+    pub timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// One `.eml` file per message in this directory.
+    File {
+        dir: PathBuf,
+    },
+    Smtp(SmtpConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub from: Mailbox,
+    pub transport: Transport,
+}
+
+/// The validated daemon configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from; `None` when the embedded defaults are used.
+    pub file: Option<PathBuf>,
+    pub jobs_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub timezone: Tz,
+    pub mail: MailConfig,
+}
+
+pub const DEFAULT_CONFIG: &str = "config/disbmon.toml";
+
+impl Config {
+    /// Loads the config: `explicit` (from `--config` or `DISBMON_CONFIG`) must exist; without it,
+    /// `config/disbmon.toml` is used when present, else the embedded defaults relative to the
+    /// current directory. `env` reads environment variables (credentials).
+    pub fn load(
+        explicit: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Vec<Problem>> {
+        let (file, raw, base) = match explicit {
+            Some(path) => (
+                Some(path.to_path_buf()),
+                None,
+                path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            ),
+            None if Path::new(DEFAULT_CONFIG).exists() => (
+                Some(PathBuf::from(DEFAULT_CONFIG)),
+                None,
+                PathBuf::from("config"),
+            ),
+            None => (None, Some(RawConfig::default()), PathBuf::from(".")),
+        };
+        let shown = file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(embedded defaults)"));
+        let mut problems = Problems::new(&shown);
+        let raw = match raw {
+            Some(r) => r,
+            None => {
+                let path = file.as_deref().expect("a file when not embedded");
+                if !path.exists() {
+                    problems.add(
+                        "",
+                        "the config file does not exist; create it (see config/disbmon.toml in the repository) or point --config / DISBMON_CONFIG at it",
+                    );
+                    return Err(problems.list);
+                }
+                match read_toml::<RawConfig>(path, &mut problems) {
+                    Some(r) => r,
+                    None => return Err(problems.list),
+                }
+            }
+        };
+        let config = Self::validate(raw, &base, file, env, &mut problems);
+        match config {
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(problems.list),
+        }
+    }
+
+    fn validate(
+        raw: RawConfig,
+        base: &Path,
+        file: Option<PathBuf>,
+        env: &dyn Fn(&str) -> Option<String>,
+        p: &mut Problems,
+    ) -> Option<Config> {
+        let jobs_dir = resolve(base, raw.jobs_dir.as_deref().unwrap_or("jobs"));
+        let state_dir = resolve(base, raw.state_dir.as_deref().unwrap_or("var"));
+        let timezone = parse_zone(raw.timezone.as_deref().unwrap_or("Asia/Ho_Chi_Minh"))
+            .map_err(|e| p.add("timezone", e))
+            .ok();
+        let from = parse_mailbox(
+            raw.mail
+                .from
+                .as_deref()
+                .unwrap_or("disbmon <disbmon@localhost>"),
+        )
+        .map_err(|e| p.add("mail.from", e))
+        .ok();
+        let transport = match raw.mail.transport.as_deref().unwrap_or("file") {
+            "file" => {
+                let dir = match &raw.mail.dir {
+                    Some(d) => resolve(base, d),
+                    None => state_dir.join("outbox"),
+                };
+                Some(Transport::File { dir })
+            }
+            "smtp" => smtp(raw.mail.smtp, base, env, p).map(Transport::Smtp),
+            other => {
+                p.add(
+                    "mail.transport",
+                    format!("`{other}` is not a transport; use \"file\" or \"smtp\""),
+                );
+                None
+            }
+        };
+        Some(Config {
+            file,
+            jobs_dir,
+            state_dir,
+            timezone: timezone?,
+            mail: MailConfig {
+                from: from?,
+                transport: transport?,
+            },
+        })
+    }
+}
+
+fn smtp(
+    raw: RawSmtp,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Problems,
+) -> Option<SmtpConfig> {
+    let tls = match raw.tls.as_str() {
+        "none" => TlsMode::None,
+        "starttls" => TlsMode::StartTls,
+        "tls" => TlsMode::Tls,
+        other => {
+            p.add(
+                "mail.smtp.tls",
+                format!("`{other}` is not a TLS mode; use \"none\", \"starttls\" or \"tls\""),
+            );
+            return None;
+        }
+    };
+    let loopback = raw.host == "localhost"
+        || raw
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls == TlsMode::None && !loopback {
+        p.add(
+            "mail.smtp.tls",
+            format!("\"none\" sends mail unencrypted and is only allowed for a loopback host, not `{}`; use \"starttls\" or \"tls\"", raw.host),
+        );
+    }
+    if raw.host.trim().is_empty() {
+        p.add(
+            "mail.smtp.host",
+            "is empty; give the mail server's host name",
+        );
+    }
+    let read = |var: &Option<String>| var.as_ref().and_then(|v| env(v)).filter(|s| !s.is_empty());
+    let user = read(&raw.username_env);
+    let pass = read(&raw.password_env);
+    let credentials = match (user, pass) {
+        (Some(u), Some(pw)) => Some((u, Secret(pw))),
+        (None, None) => None,
+        (Some(_), None) => {
+            p.add(
+                "mail.smtp.password_env",
+                format!(
+                    "the username is set but `{}` is not; set both variables for SMTP AUTH, or neither",
+                    raw.password_env.as_deref().unwrap_or("(no password_env)")
+                ),
+            );
+            None
+        }
+        (None, Some(_)) => {
+            p.add(
+                "mail.smtp.username_env",
+                format!(
+                    "the password is set but `{}` is not; set both variables for SMTP AUTH, or neither",
+                    raw.username_env.as_deref().unwrap_or("(no username_env)")
+                ),
+            );
+            None
+        }
+    };
+    let port = raw.port.unwrap_or(match tls {
+        TlsMode::None => 25,
+        TlsMode::StartTls => 587,
+        TlsMode::Tls => 465,
+    });
+    let ca_file = raw.ca_file.as_deref().map(|f| resolve(base, f));
+    if let Some(f) = &ca_file {
+        if !f.is_file() {
+            p.add("mail.smtp.ca_file", format!("{} does not exist; give the PEM file of the CA that signed the mail server's certificate", f.display()));
+        }
+    }
+    Some(SmtpConfig {
+        host: raw.host,
+        port,
+        tls,
+        credentials,
+        timeout: Duration::from_secs(raw.timeout_secs.max(1)),
+        ca_file,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disbmon.toml");
+        std::fs::write(&path, text).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(Some(&path), &|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .map_err(|ps| {
+            ps.iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect()
+        })
+    }
+
+    const EXAMPLE: &str = r#"
+jobs_dir = "../jobs"
+state_dir = "../var"
+timezone = "Asia/Ho_Chi_Minh"
+
+[mail]
+from = "Giám sát giải ngân <giamsat@stc.example.gov.vn>"
+transport = "smtp"
+dir = "../var/outbox"
+
+[mail.smtp]
+host = "127.0.0.1"
+port = 2525
+tls = "none"
+username_env = "DISBMON_SMTP_USERNAME"
+password_env = "DISBMON_SMTP_PASSWORD"
+"#;
+
+    #[test]
+    fn the_example_config_loads() {
+        let c = load_text(EXAMPLE, &[]).unwrap();
+        assert_eq!(
+            c.jobs_dir,
+            c.file
+                .as_ref()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("jobs")
+        );
+        let Transport::Smtp(s) = &c.mail.transport else {
+            panic!("smtp expected")
+        };
+        assert_eq!((s.port, s.tls), (2525, TlsMode::None));
+        assert!(s.credentials.is_none());
+        assert_eq!(c.mail.from.name.as_deref(), Some("Giám sát giải ngân"));
+        let c = load_text(
+            EXAMPLE,
+            &[
+                ("DISBMON_SMTP_USERNAME", "u"),
+                ("DISBMON_SMTP_PASSWORD", "p"),
+            ],
+        )
+        .unwrap();
+        let Transport::Smtp(s) = &c.mail.transport else {
+            panic!()
+        };
+        assert_eq!(format!("{:?}", s.credentials), "Some((\"u\", Secret(***)))");
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let text = EXAMPLE
+            .replace("127.0.0.1", "mail.example.gov.vn")
+            .replace("Asia/Ho_Chi_Minh", "Asia/Hanoi_City")
+            .replace("timezone", "colour = 1\ntimezone")
+            .replace("port = 2525", "port = 2525\nretries = 3");
+        let errs = load_text(&text, &[("DISBMON_SMTP_USERNAME", "u")]).unwrap_err();
+        let all = errs.join("\n");
+        assert!(all.contains("colour: unknown key"), "{all}");
+        assert!(all.contains("mail.smtp.retries: unknown key"), "{all}");
+        assert!(
+            all.contains("timezone: `Asia/Hanoi_City` is not an IANA time zone"),
+            "{all}"
+        );
+        assert!(
+            all.contains("mail.smtp.tls: \"none\" sends mail unencrypted"),
+            "{all}"
+        );
+        assert!(all.contains("mail.smtp.password_env"), "{all}");
+        assert_eq!(errs.len(), 5, "{all}");
+    }
+
+    #[test]
+    fn type_and_syntax_errors_name_the_line() {
+        let errs = load_text("[mail.smtp]\nport = \"abc\"\n", &[]).unwrap_err();
+        assert!(errs[0].starts_with("line 2:"), "{errs:?}");
+        let errs = load_text("jobs_dir = \n", &[]).unwrap_err();
+        assert!(errs[0].starts_with("line 1:"), "{errs:?}");
+    }
+}

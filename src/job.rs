@@ -1,0 +1,604 @@
+//! A monitoring job (`jobs/NAME.toml`): when it runs, where its data comes from and how it is read,
+//! the rule units are measured against, and who hears about it. Loading checks everything and
+//! reports every problem with the file and key.
+
+use crate::config::{parse_mailbox, parse_toml, parse_zone, resolve, Problems};
+use crate::ledger::SourceRole;
+use crate::money::{AmountUnit, Language, NumberFormat};
+use crate::rule::{Bands, Milestone, Milestones, PlanYear};
+use crate::schedule::Schedule;
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+struct RawJob {
+    schedule: String,
+    timezone: Option<String>,
+    #[serde(default)]
+    language: Language,
+    plan_year: Option<PlanYear>,
+    sources: RawSources,
+    rule: RawRule,
+    #[serde(default)]
+    alerts: RawAlerts,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSources {
+    units: RawSource,
+    plans: RawSource,
+    disbursements: RawSource,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSource {
+    location: String,
+    format: Option<String>,
+    columns: BTreeMap<String, String>,
+    #[serde(default)]
+    number_format: NumberFormat,
+    #[serde(default)]
+    amount_unit: AmountUnit,
+    date_format: Option<String>,
+    kind: Option<String>,
+    on_error: Option<String>,
+    delimiter: Option<String>,
+    timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRule {
+    milestones: Vec<RawMilestone>,
+    #[serde(default = "default_tolerance")]
+    tolerance_pct: f64,
+    #[serde(default = "default_critical")]
+    critical_gap_pct: f64,
+}
+
+fn default_tolerance() -> f64 {
+    5.0
+}
+fn default_critical() -> f64 {
+    20.0
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMilestone {
+    date: String,
+    pct: f64,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawAlerts {
+    cc: Vec<String>,
+    digest_to: Vec<String>,
+}
+
+/// Where a source's data is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    Url(String),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Url(u) => f.write_str(u),
+            Location::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+/// What to do with rows that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// The whole run is rejected: no unit is alerted on data known to be wrong.
+    Reject,
+    /// Bad rows are left out, listed in the report and the digest, and the run goes on.
+    Skip,
+}
+
+/// How disbursement rows are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisbursementKind {
+    /// Individual payments, summed up to the as-of date.
+    Transactions,
+    /// A running total per unit (and project) per date; the latest on or before the as-of date counts.
+    Cumulative,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub role: SourceRole,
+    pub location: Location,
+    pub format: Format,
+    /// Canonical column name → header in the source.
+    pub columns: BTreeMap<String, String>,
+    pub number_format: NumberFormat,
+    pub amount_unit: AmountUnit,
+    /// chrono strftime format of date cells.
+    pub date_format: String,
+    pub on_error: OnError,
+    pub delimiter: u8,
+    pub timeout: Duration,
+}
+
+impl Source {
+    /// The header mapped to a canonical column, if the job maps it.
+    pub fn header(&self, canonical: &str) -> Option<&str> {
+        self.columns.get(canonical).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub file: PathBuf,
+    pub schedule: Schedule,
+    pub timezone: Tz,
+    pub language: Language,
+    pub plan_year: Option<PlanYear>,
+    pub units: Source,
+    pub plans: Source,
+    pub disbursements: Source,
+    pub disbursement_kind: DisbursementKind,
+    pub milestones: Milestones,
+    pub bands: Bands,
+    pub cc: Vec<Mailbox>,
+    pub digest_to: Vec<Mailbox>,
+}
+
+impl Job {
+    pub fn sources(&self) -> [&Source; 3] {
+        [&self.units, &self.plans, &self.disbursements]
+    }
+}
+
+/// Canonical columns of each source: (required, optional).
+pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static [&'static str]) {
+    match role {
+        SourceRole::Units => (&["unit_id", "unit_name", "email"], &["parent_id"]),
+        SourceRole::Plans => (
+            &["unit_id", "amount"],
+            &["plan_year", "project_id", "capital_source"],
+        ),
+        SourceRole::Disbursements => (
+            &["unit_id", "date", "amount"],
+            &["project_id", "capital_source"],
+        ),
+    }
+}
+
+/// Loads and checks a job file. `default_zone` comes from the daemon config.
+pub fn load(path: &Path, default_zone: Tz) -> Result<Job, Problems> {
+    let mut p = Problems::new(path);
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            p.add(
+                "",
+                format!("cannot read the job file: {e}; check the path and its permissions"),
+            );
+            return Err(p);
+        }
+    };
+    let Some(raw) = parse_toml::<RawJob>(&text, &mut p) else {
+        return Err(p);
+    };
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let schedule = Schedule::parse(&raw.schedule)
+        .map_err(|e| p.add("schedule", e))
+        .ok();
+    let timezone = match &raw.timezone {
+        Some(z) => parse_zone(z).map_err(|e| p.add("timezone", e)).ok(),
+        None => Some(default_zone),
+    };
+    if let Some(y) = raw.plan_year {
+        if !(2000..=2100).contains(&y) {
+            p.add(
+                "plan_year",
+                format!("{y} is not a plausible plan year; write the fiscal year, e.g. 2026"),
+            );
+        }
+    }
+    let units = source(SourceRole::Units, raw.sources.units, dir, &mut p);
+    let plans = source(SourceRole::Plans, raw.sources.plans, dir, &mut p);
+    let (kind_text, disbursements) = {
+        let kind = raw.sources.disbursements.kind.clone();
+        (
+            kind,
+            source(
+                SourceRole::Disbursements,
+                raw.sources.disbursements,
+                dir,
+                &mut p,
+            ),
+        )
+    };
+    let disbursement_kind = match kind_text.as_deref().unwrap_or("transactions") {
+        "transactions" => Some(DisbursementKind::Transactions),
+        "cumulative" => Some(DisbursementKind::Cumulative),
+        other => {
+            p.add(
+                "sources.disbursements.kind",
+                format!("`{other}` is not a kind; use \"transactions\" (payments) or \"cumulative\" (running totals)"),
+            );
+            None
+        }
+    };
+    let milestones = milestones(&raw.rule.milestones, &mut p);
+    let bands = Bands {
+        tolerance_pct: raw.rule.tolerance_pct,
+        critical_gap_pct: raw.rule.critical_gap_pct,
+    };
+    if !(bands.tolerance_pct >= 0.0 && bands.tolerance_pct < bands.critical_gap_pct) {
+        p.add(
+            "rule",
+            format!(
+                "tolerance_pct ({}) must be at least 0 and below critical_gap_pct ({})",
+                bands.tolerance_pct, bands.critical_gap_pct
+            ),
+        );
+    }
+    let cc = mailboxes("alerts.cc", &raw.alerts.cc, &mut p);
+    let digest_to = mailboxes("alerts.digest_to", &raw.alerts.digest_to, &mut p);
+    if !p.is_empty() {
+        return Err(p);
+    }
+    match (
+        schedule,
+        timezone,
+        units,
+        plans,
+        disbursements,
+        disbursement_kind,
+        milestones,
+    ) {
+        (
+            Some(schedule),
+            Some(timezone),
+            Some(units),
+            Some(plans),
+            Some(disbursements),
+            Some(kind),
+            Some(milestones),
+        ) => Ok(Job {
+            name,
+            file: path.to_path_buf(),
+            schedule,
+            timezone,
+            language: raw.language,
+            plan_year: raw.plan_year,
+            units,
+            plans,
+            disbursements,
+            disbursement_kind: kind,
+            milestones,
+            bands,
+            cc,
+            digest_to,
+        }),
+        _ => Err(p),
+    }
+}
+
+fn source(role: SourceRole, raw: RawSource, dir: &Path, p: &mut Problems) -> Option<Source> {
+    let key = |k: &str| format!("sources.{}.{k}", role.key());
+    let before = p.list.len();
+    let location = if raw.location.starts_with("http://") || raw.location.starts_with("https://") {
+        Location::Url(raw.location.clone())
+    } else if raw.location.contains("://") {
+        p.add(
+            key("location"),
+            format!(
+                "`{}`: only http(s) URLs and file paths are supported",
+                raw.location
+            ),
+        );
+        Location::Url(raw.location.clone())
+    } else {
+        Location::File(resolve(dir, &raw.location))
+    };
+    let ext = raw
+        .location
+        .split(['?', '#'])
+        .next()
+        .and_then(|l| l.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    let format = match raw.format.as_deref().or(ext.as_deref()) {
+        Some("csv") => Format::Csv,
+        Some("json") => Format::Json,
+        Some(other) if raw.format.is_some() => {
+            p.add(
+                key("format"),
+                format!("`{other}` is not a format; use \"csv\" or \"json\""),
+            );
+            Format::Csv
+        }
+        _ => {
+            p.add(
+                key("format"),
+                "cannot tell the format from the location; set format = \"csv\" or \"json\"",
+            );
+            Format::Csv
+        }
+    };
+    let (required, optional) = canonical_columns(role);
+    for name in required {
+        if !raw.columns.contains_key(*name) {
+            p.add(
+                key("columns"),
+                format!("`{name}` is missing; map it to the header that holds it, e.g. {name} = \"...\""),
+            );
+        }
+    }
+    for (name, header) in &raw.columns {
+        if !required.contains(&name.as_str()) && !optional.contains(&name.as_str()) {
+            let mut known: Vec<&str> = required.to_vec();
+            known.extend_from_slice(optional);
+            p.add(
+                format!("{}.{name}", key("columns")),
+                format!("not a column of {role}; known: {}", known.join(", ")),
+            );
+        }
+        if header.trim().is_empty() {
+            p.add(
+                format!("{}.{name}", key("columns")),
+                "the header is empty; write the source's column header",
+            );
+        }
+    }
+    let has_date = raw.columns.contains_key("date");
+    if role == SourceRole::Units {
+        if raw.number_format != NumberFormat::default() {
+            p.add(
+                key("number_format"),
+                "units have no amounts; remove this key",
+            );
+        }
+        if raw.amount_unit != AmountUnit::default() {
+            p.add(key("amount_unit"), "units have no amounts; remove this key");
+        }
+    }
+    let date_format = raw
+        .date_format
+        .clone()
+        .unwrap_or_else(|| "%Y-%m-%d".to_string());
+    if raw.date_format.is_some() && !has_date {
+        p.add(
+            key("date_format"),
+            format!("{role} have no date column; remove this key"),
+        );
+    }
+    if chrono::format::StrftimeItems::new(&date_format)
+        .any(|i| matches!(i, chrono::format::Item::Error))
+    {
+        p.add(
+            key("date_format"),
+            format!("`{date_format}` is not a strftime format; write e.g. \"%d/%m/%Y\""),
+        );
+    }
+    if raw.kind.is_some() && role != SourceRole::Disbursements {
+        p.add(
+            key("kind"),
+            "only disbursements have a kind; remove this key",
+        );
+    }
+    let on_error = match raw.on_error.as_deref().unwrap_or("reject") {
+        "reject" => OnError::Reject,
+        "skip" => OnError::Skip,
+        other => {
+            p.add(
+                key("on_error"),
+                format!("`{other}` is not a policy; use \"reject\" (default) or \"skip\""),
+            );
+            OnError::Reject
+        }
+    };
+    let delimiter = match raw.delimiter.as_deref() {
+        None => b',',
+        Some(d) if d.len() == 1 && format == Format::Csv => d.as_bytes()[0],
+        Some("\\t") | Some("\t") => b'\t',
+        Some(d) => {
+            p.add(
+                key("delimiter"),
+                format!("`{d}` must be one ASCII character, e.g. \";\" (CSV sources only)"),
+            );
+            b','
+        }
+    };
+    let timeout = Duration::from_secs(raw.timeout_secs.unwrap_or(60).max(1));
+    (p.list.len() == before).then_some(Source {
+        role,
+        location,
+        format,
+        columns: raw.columns,
+        number_format: raw.number_format,
+        amount_unit: raw.amount_unit,
+        date_format,
+        on_error,
+        delimiter,
+        timeout,
+    })
+}
+
+fn milestones(raw: &[RawMilestone], p: &mut Problems) -> Option<Milestones> {
+    let mut list = Vec::new();
+    let mut ok = true;
+    for (i, m) in raw.iter().enumerate() {
+        let parsed = m
+            .date
+            .split_once('-')
+            .and_then(|(mm, dd)| Some((mm.parse::<u32>().ok()?, dd.parse::<u32>().ok()?)));
+        match parsed {
+            Some((month, day)) => list.push(Milestone {
+                month,
+                day,
+                pct: m.pct,
+            }),
+            None => {
+                ok = false;
+                p.add(
+                    format!("rule.milestones[{i}].date"),
+                    format!("`{}` is not MM-DD; write e.g. \"06-30\"", m.date),
+                );
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    Milestones::new(list)
+        .map_err(|errs| {
+            for e in errs {
+                p.add("rule.milestones", e);
+            }
+        })
+        .ok()
+}
+
+fn mailboxes(key: &str, list: &[String], p: &mut Problems) -> Vec<Mailbox> {
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            parse_mailbox(a)
+                .map_err(|e| p.add(format!("{key}[{i}]"), e))
+                .ok()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub const EXAMPLE: &str = r#"
+schedule = "0 8 * * MON"    # crontab, in the job's time zone
+language = "vi"
+plan_year = 2026
+
+[sources.units]
+location = "http://127.0.0.1:8000/don_vi.csv"
+columns = { unit_id = "Mã ĐV", unit_name = "Tên đơn vị", email = "Email" }
+
+[sources.plans]
+location = "ke_hoach.csv"
+columns = { unit_id = "Mã ĐV", plan_year = "Năm", amount = "Kế hoạch vốn (triệu đồng)" }
+number_format = "vi"
+amount_unit = "million"
+
+[sources.disbursements]
+location = "http://127.0.0.1:8000/giai_ngan.csv"
+kind = "transactions"
+columns = { unit_id = "Mã ĐV", date = "Ngày", amount = "Số tiền (đồng)" }
+date_format = "%d/%m/%Y"
+number_format = "vi"
+
+[rule]
+milestones = [
+  { date = "03-31", pct = 11.05 },
+  { date = "06-30", pct = 50 },
+  { date = "09-30", pct = 60 },
+  { date = "12-31", pct = 95 },
+  { date = "01-31", pct = 100 },
+]
+tolerance_pct = 5
+critical_gap_pct = 20
+
+[alerts]
+cc = ["phongdautu@stc.example.gov.vn"]
+digest_to = ["lanhdao@stc.example.gov.vn"]
+"#;
+
+    fn load_text(text: &str) -> Result<Job, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weekly.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path, chrono_tz::Asia::Ho_Chi_Minh).map_err(|p| {
+            p.list
+                .iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn the_example_job_loads() {
+        let job = load_text(EXAMPLE).unwrap();
+        assert_eq!(job.name, "weekly");
+        assert_eq!(job.plan_year, Some(2026));
+        assert_eq!(
+            job.units.location,
+            Location::Url("http://127.0.0.1:8000/don_vi.csv".into())
+        );
+        let Location::File(plans) = &job.plans.location else {
+            panic!()
+        };
+        assert!(plans.ends_with("ke_hoach.csv") && plans.is_absolute());
+        assert_eq!(job.plans.amount_unit, AmountUnit::Million);
+        assert_eq!(job.disbursements.header("date"), Some("Ngày"));
+        assert_eq!(job.milestones.as_slice().len(), 5);
+        assert_eq!(job.cc.len(), 1);
+        assert_eq!(job.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let text = EXAMPLE
+            .replace("0 8 * * MON", "0 8 * *")
+            .replace(
+                "number_format = \"vi\"\namount_unit",
+                "number_format = \"fr\"\namount_unit",
+            )
+            .replace("kind = \"transactions\"", "kind = \"monthly\"\nsheet = 2")
+            .replace(
+                "{ date = \"06-30\", pct = 50 }",
+                "{ date = \"06-31\", pct = 50 }",
+            )
+            .replace("email = \"Email\"", "mail = \"Email\"")
+            .replace("lanhdao@", "lanhdao at ");
+        let errs = load_text(&text).unwrap_err();
+        let all = errs.join("\n");
+        // A type error stops deserialisation; the rest are found once it is fixed.
+        assert!(all.contains("line "), "{all}");
+        let text = EXAMPLE
+            .replace("0 8 * * MON", "0 8 * *")
+            .replace("kind = \"transactions\"", "kind = \"monthly\"\nsheet = 2")
+            .replace(
+                "{ date = \"06-30\", pct = 50 }",
+                "{ date = \"06-31\", pct = 50 }",
+            )
+            .replace("email = \"Email\"", "mail = \"Email\"")
+            .replace("lanhdao@", "lanhdao at ");
+        let errs = load_text(&text).unwrap_err();
+        let all = errs.join("\n");
+        for want in [
+            "sources.disbursements.sheet: unknown key",
+            "schedule: expected 5 fields",
+            "sources.disbursements.kind: `monthly` is not a kind",
+            "rule.milestones: [1]: `06-31` is not a date",
+            "sources.units.columns: `email` is missing",
+            "sources.units.columns.mail: not a column of units",
+            "alerts.digest_to[0]: `lanhdao at stc.example.gov.vn` is not an email address",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in\n{all}");
+        }
+        assert_eq!(errs.len(), 7, "{all}");
+    }
+}

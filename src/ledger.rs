@@ -1,0 +1,103 @@
+//! What the validated data says, in plain Rust: the units, each unit's plan and disbursement for
+//! the plan year, and every problem found in the sources. Built by `compute::ledger`; read by the
+//! stages after it, which never see a DataFrame.
+
+use lettre::message::Mailbox;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A unit's identifier as written in the sources (trimmed).
+pub type UnitId = String;
+
+/// Which of a job's sources something came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceRole {
+    Units,
+    Plans,
+    Disbursements,
+}
+
+impl SourceRole {
+    pub const ALL: [SourceRole; 3] = [
+        SourceRole::Units,
+        SourceRole::Plans,
+        SourceRole::Disbursements,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            SourceRole::Units => "units",
+            SourceRole::Plans => "plans",
+            SourceRole::Disbursements => "disbursements",
+        }
+    }
+}
+
+impl fmt::Display for SourceRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// One problem with the data: where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataIssue {
+    pub source: SourceRole,
+    /// Spreadsheet row (the header is row 1) for CSV, record number (from 1) for JSON; none when
+    /// the problem is with the whole source.
+    pub row: Option<u64>,
+    /// The column's header in the source.
+    pub column: Option<String>,
+    pub value: Option<String>,
+    pub problem: String,
+}
+
+impl fmt::Display for DataIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(r) = self.row {
+            write!(f, ": row {r}")?;
+        }
+        if let Some(c) = &self.column {
+            write!(f, ": column `{c}`")?;
+        }
+        if let Some(v) = &self.value {
+            write!(f, ": value `{v}`")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+/// A unit being measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub id: UnitId,
+    pub name: String,
+    pub emails: Vec<Mailbox>,
+    pub parent_id: Option<UnitId>,
+}
+
+/// How many rows a source had and what became of them, so that nothing disappears unexplained.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SourceStats {
+    pub source: Option<SourceRole>,
+    pub origin: String,
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows that count towards this run's figures.
+    pub used: u64,
+    /// Valid rows outside this run's scope (another plan year, or dated after the as-of date).
+    pub out_of_scope: u64,
+    /// Rows with a problem (left out of the figures).
+    pub rejected: u64,
+}
+
+/// The validated figures of one run, per unit, in integer đồng.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    pub units: Vec<Unit>,
+    pub plan: BTreeMap<UnitId, i64>,
+    pub disbursed: BTreeMap<UnitId, i64>,
+}

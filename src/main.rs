@@ -1,0 +1,29 @@
+//! The `disbmon` binary: parses the command line, sets up logging to stderr, runs the command and
+//! exits with its code.
+
+use clap::Parser;
+use std::io::IsTerminal;
+
+fn main() {
+    let cli = disbmon::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DISBMON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(disbmon::cli::exit::ERROR);
+        }
+    };
+    let code = runtime.block_on(disbmon::cli::run(cli));
+    std::process::exit(code);
+}

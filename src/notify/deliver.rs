@@ -1,0 +1,151 @@
+//! Delivery: builds MIME messages from rendered emails and hands them to a transport — `.eml` files
+//! in a folder, or SMTP (lettre, async on tokio, rustls) over one pooled connection per run. The
+//! only module that knows lettre's transports.
+
+use crate::config::{MailConfig, SmtpConfig, TlsMode, Transport};
+use crate::notify::Email;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::SystemTime;
+
+pub enum Mailer {
+    File {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        dir: std::path::PathBuf,
+    },
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        server: String,
+    },
+}
+
+impl Mailer {
+    /// Prepares the configured transport; nothing is connected until the first message.
+    pub fn new(mail: &MailConfig) -> Result<Mailer, String> {
+        match &mail.transport {
+            Transport::File { dir } => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    format!(
+                        "cannot create the mail folder {}: {e}; fix mail.dir or its permissions",
+                        dir.display()
+                    )
+                })?;
+                Ok(Mailer::File {
+                    transport: AsyncFileTransport::new(dir),
+                    dir: dir.clone(),
+                })
+            }
+            Transport::Smtp(smtp) => smtp_transport(smtp),
+        }
+    }
+
+    /// Where messages go, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Mailer::File { dir, .. } => format!(".eml files in {}", dir.display()),
+            Mailer::Smtp { server, .. } => format!("SMTP {server}"),
+        }
+    }
+
+    /// Sends one message; the error says whether to fix something or try again later.
+    pub async fn send(&self, message: Message) -> Result<(), String> {
+        match self {
+            Mailer::File { transport, dir } => transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("cannot write the message into {}: {e}; check mail.dir and free disk space", dir.display())),
+            Mailer::Smtp { transport, server } => transport.send(message).await.map(|_| ()).map_err(|e| {
+                let mut detail = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    detail = format!("{detail}: {c}");
+                    cause = c.source();
+                }
+                if e.is_permanent() {
+                    format!("SMTP {server} refused the message ({detail}); check the recipients' addresses and mail.from")
+                } else if e.is_transient() {
+                    format!("SMTP {server} deferred the message ({detail}); run again later")
+                } else if e.is_timeout() {
+                    format!("SMTP {server} did not answer in time ({detail}); check that the mail server is up")
+                } else {
+                    format!("cannot deliver through SMTP {server}: {detail}; check [mail.smtp] host, port and tls, and that the server is up")
+                }
+            }),
+        }
+    }
+}
+
+fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, String> {
+    let server = format!("{}:{}", smtp.host, smtp.port);
+    let tls = match smtp.tls {
+        TlsMode::None => Tls::None,
+        mode => {
+            let mut params = TlsParameters::builder(smtp.host.clone());
+            if let Some(ca) = &smtp.ca_file {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| format!("cannot read mail.smtp.ca_file {}: {e}", ca.display()))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| {
+                    format!(
+                        "mail.smtp.ca_file {} is not a PEM certificate: {e}",
+                        ca.display()
+                    )
+                })?;
+                params = params.add_root_certificate(cert);
+            }
+            let params = params
+                .build_rustls()
+                .map_err(|e| format!("cannot set up TLS for {server}: {e}"))?;
+            if mode == TlsMode::Tls {
+                Tls::Wrapper(params)
+            } else {
+                Tls::Required(params)
+            }
+        }
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
+        .port(smtp.port)
+        .tls(tls)
+        .timeout(Some(smtp.timeout));
+    if let Some((user, password)) = &smtp.credentials {
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose().to_string(),
+        ));
+    }
+    Ok(Mailer::Smtp {
+        transport: builder.build(),
+        server,
+    })
+}
+
+/// Builds the MIME message: multipart/alternative with a text/plain and an HTML part.
+pub fn build(from: &Mailbox, email: &Email, date: SystemTime) -> Result<Message, String> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .subject(email.subject.clone())
+        .date(date);
+    for to in &email.to {
+        builder = builder.to(to.clone());
+    }
+    for cc in &email.cc {
+        builder = builder.cc(cc.clone());
+    }
+    builder
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(email.text.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(email.html.clone()),
+                ),
+        )
+        .map_err(|e| format!("cannot build the message `{}`: {e}", email.subject))
+}

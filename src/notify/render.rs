@@ -1,0 +1,668 @@
+//! Renders alerts and the digest as text and HTML, in Vietnamese or English. Pure: no I/O.
+//! Everything that comes from the data is escaped in the HTML part.
+
+use crate::compute::{Rates, UnitRate};
+use crate::decide::Alert;
+use crate::ledger::DataIssue;
+use crate::money::{format_billion, format_number, format_pct, Language};
+use crate::rule::{PlanYear, Status};
+use chrono::NaiveDate;
+use lettre::message::Mailbox;
+
+/// A rendered email, ready to be built into a MIME message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Email {
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What every message of one run shares.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub job: &'a str,
+    pub language: Language,
+    pub as_of: NaiveDate,
+    pub plan_year: PlanYear,
+    pub rates: &'a Rates,
+    /// The next milestone on or after the as-of date.
+    pub next_milestone: Option<(NaiveDate, f64)>,
+}
+
+/// How a delivery ended, as the digest reports it.
+#[derive(Debug, Clone)]
+pub struct Delivered<'a> {
+    pub unit_id: &'a str,
+    pub unit_name: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+fn pct_opt(v: Option<f64>, lang: Language) -> String {
+    v.map(|v| format_pct(v, lang)).unwrap_or_else(|| "–".into())
+}
+
+/// Gap in percentage points, signed: "+35,3" behind, "-2,0" ahead.
+fn points(v: Option<f64>, lang: Language) -> String {
+    match v {
+        Some(v) if v > 0.0 => format!("+{}", format_number(v, 1, lang)),
+        Some(v) => format_number(v, 1, lang),
+        None => "–".into(),
+    }
+}
+
+pub fn status_label(s: Status, lang: Language) -> &'static str {
+    match (lang, s) {
+        (Language::Vi, Status::Critical) => "Chậm nghiêm trọng",
+        (Language::Vi, Status::Behind) => "Chậm tiến độ",
+        (Language::Vi, Status::OnTrack) => "Đạt tiến độ",
+        (Language::Vi, Status::NoPlan) => "Chưa có kế hoạch vốn",
+        (Language::En, Status::Critical) => "Critical",
+        (Language::En, Status::Behind) => "Behind",
+        (Language::En, Status::OnTrack) => "On track",
+        (Language::En, Status::NoPlan) => "No plan",
+    }
+}
+
+/// Labels and sentences, per language.
+struct Words {
+    tag: &'static str,
+    plan: &'static str,
+    disbursed: &'static str,
+    rate: &'static str,
+    expected: &'static str,
+    gap: &'static str,
+    shortfall: &'static str,
+    rank: &'static str,
+    average: &'static str,
+    status: &'static str,
+    billion: &'static str,
+    points: &'static str,
+    units: &'static str,
+}
+
+const VI: Words = Words {
+    tag: "Giải ngân",
+    plan: "Kế hoạch vốn",
+    disbursed: "Đã giải ngân",
+    rate: "Tỷ lệ giải ngân",
+    expected: "Mức cần đạt theo tiến độ",
+    gap: "Chênh lệch so với tiến độ",
+    shortfall: "Số vốn cần giải ngân thêm để đạt tiến độ",
+    rank: "Xếp hạng",
+    average: "Tỷ lệ giải ngân bình quân",
+    status: "Đánh giá",
+    billion: "tỷ đồng",
+    points: "điểm phần trăm",
+    units: "đơn vị",
+};
+
+const EN: Words = Words {
+    tag: "Disbursement",
+    plan: "Capital plan",
+    disbursed: "Disbursed",
+    rate: "Disbursement rate",
+    expected: "Expected by this date",
+    gap: "Gap to the expected rate",
+    shortfall: "Still to disburse to be on track",
+    rank: "Rank",
+    average: "Average rate",
+    status: "Status",
+    billion: "billion VND",
+    points: "percentage points",
+    units: "units",
+};
+
+fn words(lang: Language) -> &'static Words {
+    match lang {
+        Language::Vi => &VI,
+        Language::En => &EN,
+    }
+}
+
+/// The alert a unit that is behind receives.
+pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
+    let u = &alert.unit;
+    let lang = ctx.language;
+    let w = words(lang);
+    let as_of = date(ctx.as_of);
+    let rate = pct_opt(u.rate_pct, lang);
+    let expected = format_pct(u.expected_pct, lang);
+    let subject = match (lang, u.status) {
+        (Language::Vi, Status::Critical) => format!(
+            "[{} {}] {}: đạt {rate}, chậm nghiêm trọng so với mức cần đạt {expected} (đến {as_of})",
+            w.tag, ctx.plan_year, u.unit_name
+        ),
+        (Language::Vi, _) => format!(
+            "[{} {}] {}: đạt {rate}, chưa đạt mức cần đạt {expected} (đến {as_of})",
+            w.tag, ctx.plan_year, u.unit_name
+        ),
+        (Language::En, Status::Critical) => format!(
+            "[{} {}] {}: {rate} disbursed, critically below the expected {expected} (as of {as_of})",
+            w.tag, ctx.plan_year, u.unit_name
+        ),
+        (Language::En, _) => format!(
+            "[{} {}] {}: {rate} disbursed, below the expected {expected} (as of {as_of})",
+            w.tag, ctx.plan_year, u.unit_name
+        ),
+    };
+    let n = ctx.rates.ranked();
+    let average = pct_opt(ctx.rates.average_pct, lang);
+    let below = match (lang, u.below_average) {
+        (Language::Vi, true) => " (đơn vị thấp hơn bình quân)",
+        (Language::En, true) => " (the unit is below the average)",
+        _ => "",
+    };
+    let rows: Vec<(&str, String)> = vec![
+        (
+            w.plan,
+            format!("{} {}", format_billion(u.plan, lang), w.billion),
+        ),
+        (
+            w.disbursed,
+            format!("{} {}", format_billion(u.disbursed, lang), w.billion),
+        ),
+        (w.rate, rate.clone()),
+        (w.expected, expected.clone()),
+        (w.gap, format!("{} {}", points(u.gap_pct, lang), w.points)),
+        (
+            w.shortfall,
+            format!("{} {}", format_billion(u.shortfall, lang), w.billion),
+        ),
+        (
+            w.rank,
+            format!(
+                "{}/{n} {}",
+                u.rank.map(|r| r.to_string()).unwrap_or_else(|| "–".into()),
+                w.units
+            ),
+        ),
+        (w.average, format!("{average}{below}")),
+        (w.status, status_label(u.status, lang).to_string()),
+    ];
+    let (greeting, intro, next, ask, footer) = match lang {
+        Language::Vi => (
+            format!("Kính gửi: {}", u.unit_name),
+            format!(
+                "Theo số liệu đến ngày {as_of}, tình hình giải ngân kế hoạch vốn đầu tư công năm {} của đơn vị như sau:",
+                ctx.plan_year
+            ),
+            ctx.next_milestone.map(|(d, p)| {
+                format!("Mốc tiếp theo: giải ngân {} kế hoạch vốn đến ngày {}.", format_pct(p, lang), date(d))
+            }),
+            "Đề nghị đơn vị khẩn trương rà soát nguyên nhân, có giải pháp đẩy nhanh tiến độ giải ngân và báo cáo kết quả về Sở Tài chính.".to_string(),
+            format!("Thư này được gửi tự động bởi hệ thống giám sát giải ngân (disbmon, công việc `{}`). Đơn vị mã {}.", ctx.job, u.unit_id),
+        ),
+        Language::En => (
+            format!("To: {}", u.unit_name),
+            format!("Public-investment disbursement of the {} capital plan as of {as_of}:", ctx.plan_year),
+            ctx.next_milestone
+                .map(|(d, p)| format!("Next milestone: {} of the plan by {}.", format_pct(p, lang), date(d))),
+            "Please review the causes, take measures to speed up disbursement and report back to the Department of Finance.".to_string(),
+            format!("Sent automatically by the disbursement monitor (disbmon, job `{}`). Unit id {}.", ctx.job, u.unit_id),
+        ),
+    };
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut text = format!("{greeting}\n\n{intro}\n\n");
+    for (k, v) in &rows {
+        text.push_str(&format!(
+            "  {k}{}  {v}\n",
+            " ".repeat(width - k.chars().count())
+        ));
+    }
+    text.push('\n');
+    if let Some(next) = &next {
+        text.push_str(next);
+        text.push('\n');
+    }
+    text.push_str(&format!("\n{ask}\n\n-- \n{footer}\n"));
+
+    let mut html =
+        String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
+    html.push_str(&format!(
+        "<p>{}</p>\n<p>{}</p>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n",
+        escape(&greeting),
+        escape(&intro)
+    ));
+    for (k, v) in &rows {
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td align=\"right\">{}</td></tr>\n",
+            escape(k),
+            escape(v)
+        ));
+    }
+    html.push_str("</table>\n");
+    if let Some(next) = &next {
+        html.push_str(&format!("<p>{}</p>\n", escape(next)));
+    }
+    html.push_str(&format!(
+        "<p>{}</p>\n<hr><p><small>{}</small></p>\n</body></html>\n",
+        escape(&ask),
+        escape(&footer)
+    ));
+    Email {
+        to: alert.to.clone(),
+        cc: alert.cc.clone(),
+        subject,
+        text,
+        html,
+    }
+}
+
+/// A fixed-width text table; widths count characters, so Vietnamese names line up.
+fn text_table(header: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| -> String {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = " ".repeat(width[i] - c.chars().count());
+                if right[i] {
+                    format!("{pad}{c}")
+                } else {
+                    format!("{c}{pad}")
+                }
+            })
+            .collect();
+        format!("{}\n", parts.join(" | ").trim_end())
+    };
+    let mut out = line(header);
+    out.push_str(&format!(
+        "{}\n",
+        width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-")
+    ));
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+fn html_table(header: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut out = String::from("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr>");
+    for h in header {
+        out.push_str(&format!("<th>{}</th>", escape(h)));
+    }
+    out.push_str("</tr>\n");
+    for r in rows {
+        out.push_str("<tr>");
+        for (i, c) in r.iter().enumerate() {
+            let align = if right[i] { " align=\"right\"" } else { "" };
+            out.push_str(&format!("<td{align}>{}</td>", escape(c)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+/// The ranked table of all units, as in official reports.
+pub fn ranked_rows(
+    units: &[UnitRate],
+    lang: Language,
+) -> (Vec<String>, Vec<Vec<String>>, Vec<bool>) {
+    let header: Vec<String> = match lang {
+        Language::Vi => [
+            "STT",
+            "Đơn vị",
+            "Kế hoạch (tỷ đồng)",
+            "Giải ngân (tỷ đồng)",
+            "Tỷ lệ",
+            "Mốc",
+            "Chênh lệch",
+            "Trạng thái",
+        ],
+        Language::En => [
+            "No.",
+            "Unit",
+            "Plan (bn VND)",
+            "Disbursed (bn VND)",
+            "Rate",
+            "Expected",
+            "Gap (pp)",
+            "Status",
+        ],
+    }
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            vec![
+                (i + 1).to_string(),
+                u.unit_name.clone(),
+                format_billion(u.plan, lang),
+                format_billion(u.disbursed, lang),
+                pct_opt(u.rate_pct, lang),
+                format_pct(u.expected_pct, lang),
+                points(u.gap_pct, lang),
+                status_label(u.status, lang).to_string(),
+            ]
+        })
+        .collect();
+    (
+        header,
+        rows,
+        vec![true, false, true, true, true, true, true, false],
+    )
+}
+
+/// The digest for the finance department: counts, the ranked table, who was told, who could not
+/// be, and every data issue.
+pub fn digest(
+    ctx: &Context,
+    to: &[Mailbox],
+    delivered: &[Delivered],
+    unreachable: &[UnitRate],
+    issues: &[DataIssue],
+) -> Email {
+    let lang = ctx.language;
+    let w = words(lang);
+    let units = &ctx.rates.units;
+    let count = |s: Status| units.iter().filter(|u| u.status == s).count();
+    let (critical, behind) = (count(Status::Critical), count(Status::Behind));
+    let ranked = ctx.rates.ranked();
+    let below = units.iter().filter(|u| u.below_average).count();
+    let above = units
+        .iter()
+        .filter(|u| u.rank.is_some() && !u.below_average)
+        .count();
+    let average = pct_opt(ctx.rates.average_pct, lang);
+    let expected = format_pct(ctx.rates.expected_pct, lang);
+    let as_of = date(ctx.as_of);
+    let total_plan: i64 = units.iter().map(|u| u.plan).sum();
+    let total_paid: i64 = units.iter().map(|u| u.disbursed).sum();
+    let failed: Vec<&Delivered> = delivered.iter().filter(|d| d.error.is_some()).collect();
+    let sent = delivered.len() - failed.len();
+
+    let (subject, summary) = match lang {
+        Language::Vi => (
+            format!(
+                "[{} {}] Tổng hợp đến ngày {as_of}: {}/{} đơn vị chậm tiến độ, bình quân {average}",
+                w.tag,
+                ctx.plan_year,
+                behind + critical,
+                ranked
+            ),
+            vec![
+                format!("Tình hình giải ngân kế hoạch vốn đầu tư công năm {} đến ngày {as_of} (công việc `{}`).", ctx.plan_year, ctx.job),
+                format!(
+                    "Tổng kế hoạch vốn {} tỷ đồng, đã giải ngân {} tỷ đồng, đạt {average}; mức cần đạt theo tiến độ: {expected}.",
+                    format_billion(total_plan, lang),
+                    format_billion(total_paid, lang)
+                ),
+                format!("Có {above}/{ranked} đơn vị đạt tỷ lệ bằng hoặc cao hơn mức bình quân {average}; {below} đơn vị thấp hơn bình quân."),
+                format!("Chậm tiến độ: {behind} đơn vị; chậm nghiêm trọng: {critical} đơn vị."),
+                format!("Đã gửi thư cảnh báo đến {sent} đơn vị; gửi không thành công: {}.", failed.len()),
+            ],
+        ),
+        Language::En => (
+            format!(
+                "[{} {}] Summary as of {as_of}: {} of {} units behind, average {average}",
+                w.tag,
+                ctx.plan_year,
+                behind + critical,
+                ranked
+            ),
+            vec![
+                format!("Public-investment disbursement of the {} plan as of {as_of} (job `{}`).", ctx.plan_year, ctx.job),
+                format!(
+                    "Total plan {} billion VND, disbursed {} billion VND, {average}; expected by this date: {expected}.",
+                    format_billion(total_plan, lang),
+                    format_billion(total_paid, lang)
+                ),
+                format!("{above} of {ranked} units are at or above the average of {average}; {below} are below it."),
+                format!("Behind: {behind} units; critical: {critical} units."),
+                format!("Alerts delivered to {sent} units; failed: {}.", failed.len()),
+            ],
+        ),
+    };
+    let (header, rows, right) = ranked_rows(units, lang);
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    if !failed.is_empty() {
+        let title = match lang {
+            Language::Vi => "Thư cảnh báo gửi không thành công",
+            Language::En => "Alerts that could not be delivered",
+        };
+        sections.push((
+            title.into(),
+            failed
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} ({}): {}",
+                        d.unit_name,
+                        d.unit_id,
+                        d.error.unwrap_or_default()
+                    )
+                })
+                .collect(),
+        ));
+    }
+    if !unreachable.is_empty() {
+        let title = match lang {
+            Language::Vi => {
+                "Đơn vị chậm tiến độ nhưng chưa có địa chỉ email (chưa được gửi cảnh báo)"
+            }
+            Language::En => "Units behind without an email address (not alerted)",
+        };
+        sections.push((
+            title.into(),
+            unreachable
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{} ({}): {}, {}",
+                        u.unit_name,
+                        u.unit_id,
+                        pct_opt(u.rate_pct, lang),
+                        status_label(u.status, lang)
+                    )
+                })
+                .collect(),
+        ));
+    }
+    if !issues.is_empty() {
+        let title = match lang {
+            Language::Vi => "Vấn đề về dữ liệu (các dòng này không được tính)",
+            Language::En => "Data issues (these rows were left out)",
+        };
+        sections.push((title.into(), issues.iter().map(|i| i.to_string()).collect()));
+    }
+
+    let mut text = summary.join("\n");
+    text.push_str("\n\n");
+    text.push_str(&text_table(&header, &rows, &right));
+    for (title, lines) in &sections {
+        text.push_str(&format!("\n{title}:\n"));
+        for l in lines {
+            text.push_str(&format!("  - {l}\n"));
+        }
+    }
+    text.push_str("\n-- \ndisbmon\n");
+
+    let mut html =
+        String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
+    for s in &summary {
+        html.push_str(&format!("<p>{}</p>\n", escape(s)));
+    }
+    html.push_str(&html_table(&header, &rows, &right));
+    for (title, lines) in &sections {
+        html.push_str(&format!("<h3>{}</h3>\n<ul>\n", escape(title)));
+        for l in lines {
+            html.push_str(&format!("<li>{}</li>\n", escape(l)));
+        }
+        html.push_str("</ul>\n");
+    }
+    html.push_str("<hr><p><small>disbmon</small></p>\n</body></html>\n");
+    Email {
+        to: to.to_vec(),
+        cc: Vec::new(),
+        subject,
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::Reason;
+
+    fn rates() -> Rates {
+        let unit = |id: &str, name: &str, plan, paid, rate: f64, rank, status| UnitRate {
+            unit_id: id.into(),
+            unit_name: name.into(),
+            plan,
+            disbursed: paid,
+            rate_pct: Some(rate),
+            expected_pct: 71.79,
+            gap_pct: Some(71.79 - rate),
+            shortfall: 0,
+            rank: Some(rank),
+            below_average: rate < 50.0,
+            status,
+        };
+        Rates {
+            expected_pct: 71.79,
+            average_pct: Some(50.0),
+            units: vec![
+                unit(
+                    "A",
+                    "Sở Xây dựng",
+                    1_000_000_000_000,
+                    800_000_000_000,
+                    80.0,
+                    1,
+                    Status::OnTrack,
+                ),
+                unit(
+                    "B",
+                    "Ban QLDA <Giao thông> & \"Dân dụng\"",
+                    1_000_000_000_000,
+                    365_000_000_000,
+                    36.5,
+                    2,
+                    Status::Critical,
+                ),
+            ],
+        }
+    }
+
+    fn ctx(r: &Rates, lang: Language) -> Context<'_> {
+        Context {
+            job: "weekly",
+            language: lang,
+            as_of: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+            plan_year: 2026,
+            rates: r,
+            next_milestone: Some((NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(), 95.0)),
+        }
+    }
+
+    #[test]
+    fn a_vietnamese_alert_names_the_unit_rate_and_milestone() {
+        let r = rates();
+        let alert = Alert {
+            unit: r.units[1].clone(),
+            to: vec!["b@x.vn".parse().unwrap()],
+            cc: vec![],
+            reason: Reason::Critical,
+        };
+        let e = unit_alert(&ctx(&r, Language::Vi), &alert);
+        assert_eq!(
+            e.subject,
+            "[Giải ngân 2026] Ban QLDA <Giao thông> & \"Dân dụng\": đạt 36,5%, chậm nghiêm trọng so với mức cần đạt 71,8% (đến 31/10/2026)"
+        );
+        for want in [
+            "1.000,000 tỷ đồng",
+            "365,000 tỷ đồng",
+            "2/2 đơn vị",
+            "50,0% (đơn vị thấp hơn bình quân)",
+            "31/10/2026",
+            "+35,3 điểm phần trăm",
+            "95,0% kế hoạch vốn đến ngày 31/12/2026",
+        ] {
+            assert!(e.text.contains(want), "missing {want:?} in\n{}", e.text);
+        }
+        assert!(
+            e.html
+                .contains("Ban QLDA &lt;Giao thông&gt; &amp; &quot;Dân dụng&quot;"),
+            "{}",
+            e.html
+        );
+        assert!(!e.html.contains("<Giao"));
+    }
+
+    #[test]
+    fn an_english_digest_has_counts_table_and_issues() {
+        let r = rates();
+        let issues = vec![DataIssue {
+            source: crate::ledger::SourceRole::Plans,
+            row: Some(12),
+            column: Some("Kế hoạch".into()),
+            value: Some("1,2,3".into()),
+            problem: "bad <number>".into(),
+        }];
+        let e = digest(
+            &ctx(&r, Language::En),
+            &["boss@x.vn".parse().unwrap()],
+            &[],
+            &[],
+            &issues,
+        );
+        assert_eq!(
+            e.subject,
+            "[Disbursement 2026] Summary as of 31/10/2026: 1 of 2 units behind, average 50.0%"
+        );
+        assert!(
+            e.text
+                .contains("1 of 2 units are at or above the average of 50.0%"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text
+                .contains("plans: row 12: column `Kế hoạch`: value `1,2,3`: bad <number>"),
+            "{}",
+            e.text
+        );
+        assert!(e.html.contains("bad &lt;number&gt;"));
+        assert!(e.text.contains("No. | Unit"), "{}", e.text);
+    }
+}

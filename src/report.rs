@@ -1,0 +1,215 @@
+//! The run report: what a run computed, decided and delivered, and every data issue — as JSON
+//! (`--json`) and as a ranked table for people.
+
+use crate::compute::UnitRate;
+use crate::decide::Reason;
+use crate::ledger::{DataIssue, SourceStats};
+use crate::money::{format_billion, Language};
+use crate::rule::{PlanYear, Status};
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything computed and every message delivered (or, with --dry-run, rendered).
+    Ok,
+    /// A source could not be read or its data had problems: no unit was alerted.
+    Rejected,
+    /// Computed, but at least one message could not be delivered.
+    DeliveryFailed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertReport {
+    pub unit_id: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub status: Status,
+    pub reason: Option<Reason>,
+    pub delivered: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestReport {
+    pub to: Vec<String>,
+    pub delivered: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub job: String,
+    pub as_of: NaiveDate,
+    pub plan_year: PlanYear,
+    pub outcome: Outcome,
+    pub dry_run: bool,
+    pub expected_pct: f64,
+    pub average_pct: Option<f64>,
+    pub units: Vec<UnitRate>,
+    pub alerts: Vec<AlertReport>,
+    pub digest: Option<DigestReport>,
+    pub data_issues: Vec<DataIssue>,
+    /// Rows read per source and what became of them.
+    pub sources: Vec<SourceStats>,
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
+}
+
+impl RunReport {
+    /// The ranked table and what was sent, for a person at a terminal.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Job {}: plan year {}, as of {} — expected {:.2} %, average {} %{}",
+            self.job,
+            self.plan_year,
+            self.as_of.format("%d/%m/%Y"),
+            self.expected_pct,
+            pct(self.average_pct),
+            if self.dry_run {
+                " (dry run: nothing sent)"
+            } else {
+                ""
+            }
+        );
+        if !self.units.is_empty() {
+            let header = [
+                "Rank",
+                "Unit id",
+                "Unit",
+                "Plan (bn)",
+                "Disbursed (bn)",
+                "Rate %",
+                "Gap pp",
+                "Shortfall (bn)",
+                "Status",
+            ];
+            let rows: Vec<Vec<String>> = self
+                .units
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                        u.unit_id.clone(),
+                        u.unit_name.clone(),
+                        format_billion(u.plan, Language::En),
+                        format_billion(u.disbursed, Language::En),
+                        pct(u.rate_pct),
+                        pct(u.gap_pct),
+                        format_billion(u.shortfall, Language::En),
+                        format!(
+                            "{}{}",
+                            u.status.as_str(),
+                            if u.below_average { " (below avg)" } else { "" }
+                        ),
+                    ]
+                })
+                .collect();
+            let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+            for r in &rows {
+                for (i, c) in r.iter().enumerate() {
+                    width[i] = width[i].max(c.chars().count());
+                }
+            }
+            let right = [true, false, false, true, true, true, true, true, false];
+            let line = |cells: Vec<String>| {
+                cells
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let pad = " ".repeat(width[i] - c.chars().count());
+                        if right[i] {
+                            format!("{pad}{c}")
+                        } else {
+                            format!("{c}{pad}")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            let _ = writeln!(
+                out,
+                "\n{}",
+                line(header.iter().map(|s| s.to_string()).collect())
+            );
+            for r in rows {
+                let _ = writeln!(out, "{}", line(r));
+            }
+        }
+        if !self.alerts.is_empty() {
+            let sent = self.alerts.iter().filter(|a| a.delivered).count();
+            let _ = writeln!(
+                out,
+                "\nAlerts: {} to send, {} delivered",
+                self.alerts.len(),
+                sent
+            );
+            for a in &self.alerts {
+                let state = match (&a.error, a.delivered) {
+                    (Some(e), _) => format!("NOT DELIVERED: {e}"),
+                    (None, true) => "delivered".into(),
+                    (None, false) => "not sent (dry run)".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {} ({}) → {}: {}",
+                    a.unit_id,
+                    a.status.as_str(),
+                    if a.to.is_empty() {
+                        "-".into()
+                    } else {
+                        a.to.join(", ")
+                    },
+                    state
+                );
+            }
+        } else if self.outcome != Outcome::Rejected {
+            let _ = writeln!(out, "\nAlerts: none (no unit is behind)");
+        }
+        if let Some(d) = &self.digest {
+            let state = match (&d.error, d.delivered) {
+                (Some(e), _) => format!("NOT DELIVERED: {e}"),
+                (None, true) => "delivered".into(),
+                (None, false) => "not sent (dry run)".into(),
+            };
+            let _ = writeln!(out, "Digest → {}: {state}", d.to.join(", "));
+        }
+        if !self.data_issues.is_empty() {
+            let _ = writeln!(out, "\nData issues ({}):", self.data_issues.len());
+            for i in &self.data_issues {
+                let _ = writeln!(out, "  {i}");
+            }
+        }
+        for s in &self.sources {
+            let _ = writeln!(
+                out,
+                "Source {}: {} rows, {} used, {} outside this run (other year or later date), {} with problems — {}",
+                s.source.map(|r| r.key()).unwrap_or("?"),
+                s.rows,
+                s.used,
+                s.out_of_scope,
+                s.rejected,
+                s.origin
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Outcome: {}",
+            match self.outcome {
+                Outcome::Ok => "ok",
+                Outcome::Rejected => "REJECTED: data problems, no unit was alerted",
+                Outcome::DeliveryFailed => "DELIVERY FAILED for some messages",
+            }
+        );
+        out
+    }
+}

@@ -1,0 +1,292 @@
+//! The rule a job measures units against: cumulative milestones through the plan year (including
+//! the 31 January close of the next year), the expected rate on any date, and the status bands.
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+/// A plan (fiscal) year: the calendar year whose capital plan is measured.
+pub type PlanYear = i32;
+
+/// One cumulative target: `pct` % of plan disbursed by month-day `month`/`day`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Milestone {
+    pub month: u32,
+    pub day: u32,
+    pub pct: f64,
+}
+
+/// Milestones in the order given, each placed in the plan year or, once a date is earlier than the
+/// one before it, in the next year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Milestones(Vec<Milestone>);
+
+impl Milestones {
+    /// Checks the list and returns it, or every problem found (key-relative messages).
+    pub fn new(list: Vec<Milestone>) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if list.is_empty() {
+            problems.push(
+                "at least one milestone is needed, e.g. `{ date = \"12-31\", pct = 95 }`"
+                    .to_string(),
+            );
+        }
+        for (i, m) in list.iter().enumerate() {
+            // 2024 is a leap year, so 02-29 is accepted here and moved to 02-28 in other years.
+            if NaiveDate::from_ymd_opt(2024, m.month, m.day).is_none() {
+                problems.push(format!(
+                    "[{i}]: `{:02}-{:02}` is not a date; write MM-DD",
+                    m.month, m.day
+                ));
+            }
+            if !(0.0..=100.0).contains(&m.pct) || m.pct.is_nan() {
+                problems.push(format!("[{i}]: pct {} is outside 0..100", m.pct));
+            }
+            if i > 0 && m.pct < list[i - 1].pct {
+                problems.push(format!(
+                    "[{i}]: pct {} is lower than the milestone before it ({}); milestones are cumulative",
+                    m.pct,
+                    list[i - 1].pct
+                ));
+            }
+        }
+        if problems.is_empty() {
+            let ms = Milestones(list);
+            let dates = ms.dates(2024);
+            if dates.windows(2).any(|w| w[1] <= w[0])
+                || dates.last().is_some_and(|d| d.year() > 2025)
+            {
+                problems.push(
+                    "milestone dates must run forward through the plan year and at most into the next one (a date earlier than the one before it falls in the next year)"
+                        .to_string(),
+                );
+            } else {
+                return Ok(ms);
+            }
+        }
+        Err(problems)
+    }
+
+    pub fn as_slice(&self) -> &[Milestone] {
+        &self.0
+    }
+
+    /// The calendar dates of the milestones for plan year `year`.
+    pub fn dates(&self, year: PlanYear) -> Vec<NaiveDate> {
+        let mut y = year;
+        let mut prev: Option<(u32, u32)> = None;
+        self.0
+            .iter()
+            .map(|m| {
+                if let Some(p) = prev {
+                    if (m.month, m.day) < p {
+                        y += 1;
+                    }
+                }
+                prev = Some((m.month, m.day));
+                month_day(y, m.month, m.day)
+            })
+            .collect()
+    }
+
+    /// Expected cumulative % of plan on `date`: linear by calendar day through (1 Jan, 0 %) and the
+    /// milestones; after the last milestone, its value; before the plan year, 0.
+    pub fn expected_pct(&self, year: PlanYear, date: NaiveDate) -> f64 {
+        let mut prev_date = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
+        let mut prev_pct = 0.0;
+        if date <= prev_date {
+            return 0.0;
+        }
+        for (d, m) in self.dates(year).into_iter().zip(&self.0) {
+            if date <= d {
+                let span = (d - prev_date).num_days() as f64;
+                let done = (date - prev_date).num_days() as f64;
+                return prev_pct + (m.pct - prev_pct) * done / span;
+            }
+            prev_date = d;
+            prev_pct = m.pct;
+        }
+        prev_pct
+    }
+
+    /// The first milestone on or after `date`, with its calendar date.
+    pub fn next(&self, year: PlanYear, date: NaiveDate) -> Option<(NaiveDate, f64)> {
+        self.dates(year)
+            .into_iter()
+            .zip(&self.0)
+            .find(|(d, _)| *d >= date)
+            .map(|(d, m)| (d, m.pct))
+    }
+}
+
+fn month_day(year: i32, month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, day)
+        .or_else(|| NaiveDate::from_ymd_opt(year, month, day - 1))
+        .expect("milestone dates are checked when the job is loaded")
+}
+
+/// The plan year measured on `as_of` when the job does not fix it: the year whose window
+/// (1 Jan .. 31 Jan of the next year) holds `as_of`, the older one in January.
+pub fn default_plan_year(as_of: NaiveDate) -> PlanYear {
+    if as_of.month() == 1 {
+        as_of.year() - 1
+    } else {
+        as_of.year()
+    }
+}
+
+/// The last day whose payments count for plan year `year` (art. 68, Law on Public Investment 2019).
+pub fn window_end(year: PlanYear) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year + 1, 1, 31).expect("31 January exists")
+}
+
+pub fn window_start(year: PlanYear) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists")
+}
+
+/// Where a unit stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Critical,
+    Behind,
+    OnTrack,
+    NoPlan,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Critical => "critical",
+            Status::Behind => "behind",
+            Status::OnTrack => "on_track",
+            Status::NoPlan => "no_plan",
+        }
+    }
+
+    pub fn is_alerted(self) -> bool {
+        matches!(self, Status::Critical | Status::Behind)
+    }
+}
+
+/// The bands of the rule, in percentage points of plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bands {
+    pub tolerance_pct: f64,
+    pub critical_gap_pct: f64,
+}
+
+impl Bands {
+    pub fn status(&self, plan: i64, gap_pct: f64) -> Status {
+        if plan <= 0 {
+            Status::NoPlan
+        } else if gap_pct >= self.critical_gap_pct {
+            Status::Critical
+        } else if gap_pct > self.tolerance_pct {
+            Status::Behind
+        } else {
+            Status::OnTrack
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn sonla() -> Milestones {
+        let m = |month, day, pct| Milestone { month, day, pct };
+        Milestones::new(vec![
+            m(3, 31, 11.05),
+            m(6, 30, 50.0),
+            m(9, 30, 60.0),
+            m(12, 31, 95.0),
+            m(1, 31, 100.0),
+        ])
+        .unwrap()
+    }
+
+    #[track_caller]
+    fn close(got: f64, want: f64) {
+        assert!((got - want).abs() < 1e-9, "got {got}, want {want}");
+    }
+
+    #[test]
+    fn interpolates_by_calendar_day() {
+        let ms = sonla();
+        close(ms.expected_pct(2026, d(2026, 1, 1)), 0.0);
+        // 1 Jan .. 31 Mar 2026 is 89 days; 45 days in.
+        close(ms.expected_pct(2026, d(2026, 2, 15)), 11.05 * 45.0 / 89.0);
+        close(ms.expected_pct(2026, d(2026, 3, 31)), 11.05);
+        close(ms.expected_pct(2026, d(2026, 6, 30)), 50.0);
+        // The example: 31 Oct is 31 of the 92 days from 30 Sep to 31 Dec.
+        close(
+            ms.expected_pct(2026, d(2026, 10, 31)),
+            60.0 + 35.0 * 31.0 / 92.0,
+        );
+        assert_eq!(
+            format!("{:.2}", ms.expected_pct(2026, d(2026, 10, 31))),
+            "71.79"
+        );
+        close(ms.expected_pct(2026, d(2026, 12, 31)), 95.0);
+    }
+
+    #[test]
+    fn the_january_close_belongs_to_the_previous_plan_year() {
+        let ms = sonla();
+        assert_eq!(ms.dates(2026).last(), Some(&d(2027, 1, 31)));
+        close(
+            ms.expected_pct(2026, d(2027, 1, 16)),
+            95.0 + 5.0 * 16.0 / 31.0,
+        );
+        close(ms.expected_pct(2026, d(2027, 1, 31)), 100.0);
+        close(ms.expected_pct(2026, d(2027, 3, 1)), 100.0);
+        close(ms.expected_pct(2027, d(2026, 12, 1)), 0.0);
+        assert_eq!(default_plan_year(d(2027, 1, 20)), 2026);
+        assert_eq!(default_plan_year(d(2027, 2, 1)), 2027);
+        assert_eq!(
+            ms.next(2026, d(2026, 10, 31)),
+            Some((d(2026, 12, 31), 95.0))
+        );
+    }
+
+    #[test]
+    fn a_leap_day_milestone_falls_back_in_other_years() {
+        let ms = Milestones::new(vec![Milestone {
+            month: 2,
+            day: 29,
+            pct: 10.0,
+        }])
+        .unwrap();
+        assert_eq!(ms.dates(2026), vec![d(2026, 2, 28)]);
+        assert_eq!(ms.dates(2028), vec![d(2028, 2, 29)]);
+    }
+
+    #[test]
+    fn refuses_bad_milestones_with_every_reason() {
+        let m = |month, day, pct| Milestone { month, day, pct };
+        let errs =
+            Milestones::new(vec![m(6, 31, 50.0), m(9, 30, 40.0), m(12, 31, 140.0)]).unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(Milestones::new(vec![]).is_err());
+        // Two wraps into the year after next.
+        assert!(Milestones::new(vec![m(6, 30, 50.0), m(1, 31, 60.0), m(1, 1, 70.0)]).is_err());
+    }
+
+    #[test]
+    fn status_bands() {
+        let b = Bands {
+            tolerance_pct: 5.0,
+            critical_gap_pct: 20.0,
+        };
+        assert_eq!(b.status(0, 50.0), Status::NoPlan);
+        assert_eq!(b.status(100, 20.0), Status::Critical);
+        assert_eq!(b.status(100, 19.99), Status::Behind);
+        assert_eq!(b.status(100, 5.0), Status::OnTrack);
+        assert_eq!(b.status(100, 5.01), Status::Behind);
+        assert_eq!(b.status(100, -30.0), Status::OnTrack);
+    }
+}
