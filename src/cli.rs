@@ -3,7 +3,7 @@
 
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::{Config, Problem};
-use crate::job::{self, Job, Location};
+use crate::job::{self, Job};
 use crate::pipeline;
 use crate::report::Outcome;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -227,22 +227,25 @@ pub async fn run(cli: Cli) -> i32 {
                     if !alerted {
                         eprintln!("note: unit {unit} is not behind on {as_of}; this run would send it nothing");
                     }
-                    match crate::notify::deliver::build(
-                        &config.mail.from,
-                        &email,
-                        clock.now().into(),
-                    ) {
-                        Ok(m) => {
-                            let headers = m.headers().to_string();
-                            println!("{headers}");
-                            println!("{}", email.text);
-                            exit::OK
-                        }
-                        Err(e) => {
-                            eprintln!("{e}");
-                            exit::ERROR
-                        }
+                    let list = |m: &[lettre::message::Mailbox]| {
+                        m.iter()
+                            .map(|m| m.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    println!("From: {}", config.mail.from);
+                    if email.to.is_empty() {
+                        println!("To: (no address in the units source)");
+                    } else {
+                        println!("To: {}", list(&email.to));
                     }
+                    if !email.cc.is_empty() {
+                        println!("Cc: {}", list(&email.cc));
+                    }
+                    println!("Subject: {}", email.subject);
+                    println!("Content-Type: multipart/alternative (text/plain below; an HTML part goes with it)\n");
+                    print!("{}", email.text);
+                    exit::OK
                 }
                 Err(e) => {
                     eprintln!("{e}");
@@ -311,22 +314,8 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
     }
     let now = clock.now();
     for file in files {
-        match job::load(&file, zone) {
+        match job::load_with(&file, zone, true) {
             Ok(job) => {
-                for s in job.sources() {
-                    if let Location::File(p) = &s.location {
-                        if !p.is_file() {
-                            problems.push(Problem {
-                                file: file.clone(),
-                                key: format!("sources.{}.location", s.role),
-                                message: format!(
-                                    "file not found: {}; fix the path (relative to the job file)",
-                                    p.display()
-                                ),
-                            });
-                        }
-                    }
-                }
                 let next: Vec<String> = job
                     .schedule
                     .upcoming(job.timezone, now, 3)

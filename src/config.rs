@@ -95,7 +95,7 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, problems: &mut Problems) -> O
     for key in unknown {
         problems.add(
             key,
-            "unknown key; remove it or correct its spelling (see README: writing a job)",
+            "unknown key; remove it or correct its spelling (the README lists every key)",
         );
     }
     match result {

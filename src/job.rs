@@ -183,6 +183,12 @@ pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static
 
 /// Loads and checks a job file. `default_zone` comes from the daemon config.
 pub fn load(path: &Path, default_zone: Tz) -> Result<Job, Problems> {
+    load_with(path, default_zone, false)
+}
+
+/// Like [`load`], and also reports source files that do not exist (for `disbmon check`; at run
+/// time a missing file is a data problem of that run, since exports may appear later).
+pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job, Problems> {
     let mut p = Problems::new(path);
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -217,20 +223,28 @@ pub fn load(path: &Path, default_zone: Tz) -> Result<Job, Problems> {
             );
         }
     }
-    let units = source(SourceRole::Units, raw.sources.units, dir, &mut p);
-    let plans = source(SourceRole::Plans, raw.sources.plans, dir, &mut p);
-    let (kind_text, disbursements) = {
-        let kind = raw.sources.disbursements.kind.clone();
-        (
-            kind,
-            source(
-                SourceRole::Disbursements,
-                raw.sources.disbursements,
-                dir,
-                &mut p,
-            ),
-        )
-    };
+    let units = source(
+        SourceRole::Units,
+        raw.sources.units,
+        dir,
+        check_files,
+        &mut p,
+    );
+    let plans = source(
+        SourceRole::Plans,
+        raw.sources.plans,
+        dir,
+        check_files,
+        &mut p,
+    );
+    let kind_text = raw.sources.disbursements.kind.clone();
+    let disbursements = source(
+        SourceRole::Disbursements,
+        raw.sources.disbursements,
+        dir,
+        check_files,
+        &mut p,
+    );
     let disbursement_kind = match kind_text.as_deref().unwrap_or("transactions") {
         "transactions" => Some(DisbursementKind::Transactions),
         "cumulative" => Some(DisbursementKind::Cumulative),
@@ -298,7 +312,13 @@ pub fn load(path: &Path, default_zone: Tz) -> Result<Job, Problems> {
     }
 }
 
-fn source(role: SourceRole, raw: RawSource, dir: &Path, p: &mut Problems) -> Option<Source> {
+fn source(
+    role: SourceRole,
+    raw: RawSource,
+    dir: &Path,
+    check_files: bool,
+    p: &mut Problems,
+) -> Option<Source> {
     let key = |k: &str| format!("sources.{}.{k}", role.key());
     let before = p.list.len();
     let location = if raw.location.starts_with("http://") || raw.location.starts_with("https://") {
@@ -313,7 +333,17 @@ fn source(role: SourceRole, raw: RawSource, dir: &Path, p: &mut Problems) -> Opt
         );
         Location::Url(raw.location.clone())
     } else {
-        Location::File(resolve(dir, &raw.location))
+        let path = resolve(dir, &raw.location);
+        if check_files && !path.is_file() {
+            p.add(
+                key("location"),
+                format!(
+                    "file not found: {}; fix the path (relative to the job file's folder)",
+                    path.display()
+                ),
+            );
+        }
+        Location::File(path)
     };
     let ext = raw
         .location

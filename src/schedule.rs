@@ -263,9 +263,11 @@ mod tests {
                 "Sun 2026-11-29 06:00:00 +0700"
             ]
         );
+        // */2 is Sunday, Tuesday, Thursday and Saturday.
         assert_eq!(
-            next_local("0 6 * * */2", HCM, from, 2),
+            next_local("0 6 * * */2", HCM, from, 3),
             [
+                "Sat 2026-11-28 06:00:00 +0700",
                 "Sun 2026-11-29 06:00:00 +0700",
                 "Tue 2026-12-01 06:00:00 +0700"
             ]

@@ -210,7 +210,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             ctx.next_milestone.map(|(d, p)| {
                 format!("Mốc tiếp theo: giải ngân {} kế hoạch vốn đến ngày {}.", format_pct(p, lang), date(d))
             }),
-            "Đề nghị đơn vị khẩn trương rà soát nguyên nhân, có giải pháp đẩy nhanh tiến độ giải ngân và báo cáo kết quả về Sở Tài chính.".to_string(),
+            "Đề nghị đơn vị khẩn trương rà soát nguyên nhân, có giải pháp đẩy nhanh tiến độ giải ngân và báo cáo kết quả thực hiện.".to_string(),
             format!("Thư này được gửi tự động bởi hệ thống giám sát giải ngân (disbmon, công việc `{}`). Đơn vị mã {}.", ctx.job, u.unit_id),
         ),
         Language::En => (
@@ -218,7 +218,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             format!("Public-investment disbursement of the {} capital plan as of {as_of}:", ctx.plan_year),
             ctx.next_milestone
                 .map(|(d, p)| format!("Next milestone: {} of the plan by {}.", format_pct(p, lang), date(d))),
-            "Please review the causes, take measures to speed up disbursement and report back to the Department of Finance.".to_string(),
+            "Please review the causes, take measures to speed up disbursement and report on the results.".to_string(),
             format!("Sent automatically by the disbursement monitor (disbmon, job `{}`). Unit id {}.", ctx.job, u.unit_id),
         ),
     };

@@ -1,0 +1,394 @@
+//! Hand-worked cases for the computation, through the library: files on disk → validated ledger →
+//! rates, ranks and statuses. Each expected figure is worked out in the comments.
+
+use chrono::NaiveDate;
+use disbmon::compute::UnitRate;
+use disbmon::job;
+use disbmon::pipeline::{assess, Assessment};
+use disbmon::rule::Status;
+use std::path::Path;
+
+const MILESTONES: &str = r#"
+[rule]
+milestones = [
+  { date = "03-31", pct = 11.05 },
+  { date = "06-30", pct = 50 },
+  { date = "09-30", pct = 60 },
+  { date = "12-31", pct = 95 },
+  { date = "01-31", pct = 100 },
+]
+tolerance_pct = 5
+critical_gap_pct = 20
+"#;
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn file(&self, name: &str, text: &str) -> &Self {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
+        self
+    }
+
+    /// Writes `job.toml` from the given sources section (plus the standard rule) and loads it.
+    fn job(&self, head: &str) -> job::Job {
+        let text = format!("schedule = \"0 8 * * MON\"\n{head}\n{MILESTONES}");
+        let path = self.dir.path().join("job.toml");
+        std::fs::write(&path, text).unwrap();
+        job::load(&path, chrono_tz::Asia::Ho_Chi_Minh).unwrap_or_else(|p| panic!("{:#?}", p.list))
+    }
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+async fn run(job: &job::Job, as_of: NaiveDate) -> Assessment {
+    assess(job, as_of).await
+}
+
+fn unit<'a>(a: &'a Assessment, id: &str) -> &'a UnitRate {
+    a.rates
+        .as_ref()
+        .expect("accepted")
+        .units
+        .iter()
+        .find(|u| u.unit_id == id)
+        .unwrap_or_else(|| panic!("no unit {id}"))
+}
+
+const UNITS: &str = "Mã ĐV,Tên đơn vị,Email\nA,Sở A,a@x.vn\nB,Sở B,b@x.vn\nC,Sở C,c@x.vn\nD,Ban D,d@x.vn\nE,Xã E,\n";
+
+fn transactions_job(case: &Case) -> job::Job {
+    case.job(
+        r#"plan_year = 2026
+[sources.units]
+location = "units.csv"
+columns = { unit_id = "Mã ĐV", unit_name = "Tên đơn vị", email = "Email" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "Mã ĐV", plan_year = "Năm", amount = "Kế hoạch (triệu đồng)" }
+number_format = "vi"
+amount_unit = "million"
+[sources.disbursements]
+location = "paid.csv"
+columns = { unit_id = "Mã ĐV", date = "Ngày", amount = "Số tiền" }
+date_format = "%d/%m/%Y"
+number_format = "vi"
+"#,
+    )
+}
+
+/// Plans (million đồng): A 1.000, B 2.000, C 2.000, D 500 (+ a 2025 line that must not count),
+/// E none. Payments (đồng) up to 30/06/2026 (expected 50 %): A 600 M = 60 %, B 1.000 M = 50 %,
+/// C 1.000 M = 50 % (tie with B), D nothing = 0 %.
+fn transactions_case() -> Case {
+    let case = Case::new();
+    case.file("units.csv", UNITS)
+        .file(
+            "plans.csv",
+            "Mã ĐV,Năm,Kế hoạch (triệu đồng)\nA,2026,\"1.000\"\nB,2026,\"1.500\"\nB,2026,500\nC,2026,\"2.000,000\"\nD,2026,500\nD,2025,\"9.999\"\n",
+        )
+        .file(
+            "paid.csv",
+            "Ngày,Mã ĐV,Số tiền\n\
+             31/12/2025,A,999.000.000\n\
+             15/02/2026,A,250.000.000\n\
+             20/06/2026,A,350.000.000\n\
+             30/06/2026,B,1.000.000.000\n\
+             01/07/2026,B,777.000.000\n\
+             10/03/2026,C,400.000.000\n\
+             11/03/2026,C,600.000.000\n",
+        );
+    case
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transactions_are_summed_in_the_window_and_ranked_with_ties() {
+    let case = transactions_case();
+    let a = run(&transactions_job(&case), d(2026, 6, 30)).await;
+    assert!(a.issues.is_empty(), "{:#?}", a.issues);
+    let rates = a.rates.as_ref().unwrap();
+    assert_eq!(rates.expected_pct, 50.0);
+    // Σ disbursed / Σ plan = (0.6 + 1 + 1 + 0) / (1 + 2 + 2 + 0.5) = 2.6 / 5.5.
+    assert!((rates.average_pct.unwrap() - 100.0 * 2.6 / 5.5).abs() < 1e-9);
+
+    let ua = unit(&a, "A");
+    assert_eq!(
+        (ua.plan, ua.disbursed),
+        (1_000_000_000_000 / 1000, 600_000_000)
+    );
+    assert_eq!(
+        (ua.rate_pct, ua.rank, ua.status, ua.shortfall),
+        (Some(60.0), Some(1), Status::OnTrack, 0)
+    );
+    assert!(!ua.below_average);
+    let ub = unit(&a, "B");
+    assert_eq!(
+        (ub.plan, ub.disbursed, ub.rate_pct, ub.rank),
+        (2_000_000_000, 1_000_000_000, Some(50.0), Some(2))
+    );
+    let uc = unit(&a, "C");
+    assert_eq!(
+        (uc.rate_pct, uc.rank, uc.gap_pct),
+        (Some(50.0), Some(2), Some(0.0))
+    );
+    let ud = unit(&a, "D");
+    // Nothing paid: 0 %, gap 50 points ≥ 20 → critical; must still pay 50 % of 500 M.
+    assert_eq!(
+        (ud.disbursed, ud.rate_pct, ud.rank, ud.status),
+        (0, Some(0.0), Some(4), Status::Critical)
+    );
+    assert_eq!(ud.shortfall, 250_000_000);
+    assert!(ud.below_average);
+    let ue = unit(&a, "E");
+    assert_eq!(
+        (ue.plan, ue.rate_pct, ue.rank, ue.status, ue.below_average),
+        (0, None, None, Status::NoPlan, false)
+    );
+    // Ranked order, no-plan last.
+    let order: Vec<&str> = rates.units.iter().map(|u| u.unit_id.as_str()).collect();
+    assert_eq!(order, ["A", "B", "C", "D", "E"]);
+    // Rows accounted for: 7 payments, 5 in the window, 2 outside it (2025 and after as-of).
+    let paid = &a.sources[2];
+    assert_eq!(
+        (paid.rows, paid.used, paid.out_of_scope, paid.rejected),
+        (7, 5, 2, 0)
+    );
+    assert_eq!((a.sources[1].used, a.sources[1].out_of_scope), (5, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_between_tolerance_and_critical() {
+    // On 31/10/2026 the expected rate is 60 + 35 × 31/92 = 71.793…%; B at 1.777 M of 2.000 M is
+    // 88.85 % (on track), A at 600 M / 1.000 M is 60 % → gap 11.79 → behind.
+    let case = transactions_case();
+    let a = run(&transactions_job(&case), d(2026, 10, 31)).await;
+    let ua = unit(&a, "A");
+    assert_eq!(ua.status, Status::Behind);
+    assert!((ua.gap_pct.unwrap() - (60.0 + 35.0 * 31.0 / 92.0 - 60.0)).abs() < 1e-9);
+    // 71.793…% of 1 000 000 000 đồng, rounded up, minus 600 000 000.
+    assert_eq!(ua.shortfall, 717_934_783 - 600_000_000);
+    assert_eq!(unit(&a, "B").status, Status::OnTrack);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn january_belongs_to_the_closing_plan_year() {
+    let case = Case::new();
+    case.file("units.csv", "Mã ĐV,Tên đơn vị,Email\nA,Sở A,a@x.vn\n")
+        .file("plans.csv", "Mã ĐV,Năm,KH\nA,2026,100\nA,2027,100\n")
+        .file(
+            "paid.csv",
+            "Ngày,Mã ĐV,Số tiền\n2026-01-02,A,10\n2026-12-30,A,80\n2027-01-20,A,5\n2027-01-25,A,5\n2027-02-01,A,50\n",
+        );
+    let job = case.job(
+        r#"[sources.units]
+location = "units.csv"
+columns = { unit_id = "Mã ĐV", unit_name = "Tên đơn vị", email = "Email" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "Mã ĐV", plan_year = "Năm", amount = "KH" }
+[sources.disbursements]
+location = "paid.csv"
+columns = { unit_id = "Mã ĐV", date = "Ngày", amount = "Số tiền" }
+"#,
+    );
+    // No plan_year in the job: on 20/01/2027 the measured year is 2026 (its window runs to 31/01).
+    let a = run(&job, d(2027, 1, 20)).await;
+    assert_eq!(a.plan_year, 2026);
+    assert!((a.expected_pct - (95.0 + 5.0 * 20.0 / 31.0)).abs() < 1e-9);
+    let u = unit(&a, "A");
+    assert_eq!((u.plan, u.disbursed), (100, 95));
+    // At the close, 31/01/2027: everything up to then, nothing after.
+    let a = run(&job, d(2027, 1, 31)).await;
+    assert_eq!((a.expected_pct, unit(&a, "A").disbursed), (100.0, 100));
+    // From February the new year is measured.
+    let a = run(&job, d(2027, 2, 1)).await;
+    assert_eq!(a.plan_year, 2027);
+    assert_eq!(unit(&a, "A").disbursed, 5 + 5 + 50);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cumulative_takes_the_latest_total_per_project_on_or_before_as_of() {
+    let case = Case::new();
+    case.file("units.csv", "id,name,email\nA,Sở A,a@x.vn\nB,Sở B,b@x.vn\n")
+        .file("plans.csv", "id,amount\nA,\"1,5\"\nB,1\n")
+        .file(
+            "cum.csv",
+            "id,project,date,total\n\
+             A,P1,2026-03-31,\"0,2\"\n\
+             A,P1,2026-06-30,\"0,5\"\n\
+             A,P2,2026-05-31,\"0,1\"\n\
+             A,P1,2026-07-31,\"0,9\"\n\
+             B,,2026-06-30,\"0,25\"\n\
+             B,,2025-12-31,\"0,99\"\n",
+        );
+    let job = case.job(
+        r#"plan_year = 2026
+[sources.units]
+location = "units.csv"
+columns = { unit_id = "id", unit_name = "name", email = "email" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "id", amount = "amount" }
+number_format = "vi"
+amount_unit = "billion"
+[sources.disbursements]
+location = "cum.csv"
+kind = "cumulative"
+columns = { unit_id = "id", project_id = "project", date = "date", amount = "total" }
+number_format = "vi"
+amount_unit = "billion"
+"#,
+    );
+    let a = run(&job, d(2026, 6, 30)).await;
+    assert!(a.issues.is_empty(), "{:#?}", a.issues);
+    // A: P1 0.5 (30/06) + P2 0.1 (31/05) = 0.6 tỷ of 1.5 → 40 %; the 31/07 total is after as-of.
+    let ua = unit(&a, "A");
+    assert_eq!((ua.plan, ua.disbursed), (1_500_000_000, 600_000_000));
+    assert_eq!(ua.rate_pct, Some(40.0));
+    // B: 0.25 tỷ; last year's snapshot does not count.
+    assert_eq!(unit(&a, "B").disbursed, 250_000_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_amount_unit_is_exact() {
+    let case = Case::new();
+    case.file(
+        "units.csv",
+        "id,name,email\nA,A,a@x.vn\nB,B,b@x.vn\nC,C,c@x.vn\n",
+    )
+    .file(
+        "plans.csv",
+        "id,amount\nA,\"1.234,567891\"\nB,\"0,000001\"\nC,\"999.999.999,999999\"\n",
+    )
+    .file(
+        "paid.csv",
+        "id,date,amount\nA,2026-05-01,\"1.234.567,891\"\nB,2026-05-01,1\nC,2026-05-01,\"0,001\"\n",
+    );
+    let job = case.job(
+        r#"plan_year = 2026
+[sources.units]
+location = "units.csv"
+columns = { unit_id = "id", unit_name = "name", email = "email" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "id", amount = "amount" }
+number_format = "vi"
+amount_unit = "million"
+[sources.disbursements]
+location = "paid.csv"
+columns = { unit_id = "id", date = "date", amount = "amount" }
+number_format = "vi"
+amount_unit = "thousand"
+"#,
+    );
+    let a = run(&job, d(2026, 6, 30)).await;
+    assert!(a.issues.is_empty(), "{:#?}", a.issues);
+    assert_eq!(
+        (unit(&a, "A").plan, unit(&a, "A").disbursed),
+        (1_234_567_891, 1_234_567_891)
+    );
+    assert_eq!(
+        (
+            unit(&a, "B").plan,
+            unit(&a, "B").disbursed,
+            unit(&a, "B").rate_pct
+        ),
+        (1, 1000, Some(100_000.0))
+    );
+    assert_eq!(
+        (unit(&a, "C").plan, unit(&a, "C").disbursed),
+        (999_999_999_999_999, 1)
+    );
+}
+
+fn issues_text(a: &Assessment) -> String {
+    a.issues
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_rows_reject_the_run_and_say_where_and_why() {
+    let case = transactions_case();
+    case.file("units.csv", &format!("{UNITS}A,Sở A lần hai,a2@x.vn\n,Không mã,z@x.vn\nF,Sở F,not-an-address\n"))
+        .file("plans.csv", "Mã ĐV,Năm,Kế hoạch (triệu đồng)\nA,2026,\"1.000\"\nB,2026,\"1,000.5\"\nZZ,2026,5\nC,năm nay,1\n")
+        .file("paid.csv", "Ngày,Mã ĐV,Số tiền\n31/02/2026,A,1\n15/02/2026,A,abc\n15/02/2026,,1\n");
+    let a = run(&transactions_job(&case), d(2026, 6, 30)).await;
+    assert!(a.rejected());
+    let text = issues_text(&a);
+    for want in [
+        "units: row 7: column `Mã ĐV`: value `A`: unit `A` is listed twice (first in row 2)",
+        "units: row 8: column `Mã ĐV`: the unit id is empty",
+        "units: row 9: column `Email`: value `not-an-address`: not an email address",
+        "plans: row 3: column `Kế hoạch (triệu đồng)`: value `1,000.5`: `1,000.5` is not a number in vi",
+        "plans: row 4: column `Mã ĐV`: value `ZZ`: unit `ZZ` is not in the units source",
+        "plans: row 5: column `Năm`: value `năm nay`: not a year",
+        "disbursements: row 2: column `Ngày`: value `31/02/2026`: `31/02/2026` is not a date written as %d/%m/%Y",
+        "disbursements: row 3: column `Số tiền`: value `abc`",
+        "disbursements: row 4: column `Mã ĐV`: the unit id is empty",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert_eq!(a.issues.len(), 9, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skip_leaves_bad_rows_out_and_lists_them() {
+    let case = transactions_case();
+    case.file(
+        "paid.csv",
+        "Ngày,Mã ĐV,Số tiền\n15/02/2026,A,250.000.000\n15/02/2026,A,1.2.3\n16/02/2026,GHOST,5\n",
+    );
+    let mut job = transactions_job(&case);
+    job.disbursements.on_error = job::OnError::Skip;
+    let a = run(&job, d(2026, 6, 30)).await;
+    assert!(!a.rejected(), "{}", issues_text(&a));
+    assert_eq!(unit(&a, "A").disbursed, 250_000_000);
+    assert_eq!(a.issues.len(), 2, "{}", issues_text(&a));
+    assert_eq!(a.sources[2].rejected, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_sources_read_the_same_as_csv() {
+    let case = transactions_case();
+    let csv = run(&transactions_job(&case), d(2026, 6, 30)).await;
+    case.file(
+        "paid.json",
+        r#"[
+  {"Ngày": "31/12/2025", "Mã ĐV": "A", "Số tiền": "999.000.000"},
+  {"Ngày": "15/02/2026", "Mã ĐV": "A", "Số tiền": 250000000},
+  {"Ngày": "20/06/2026", "Mã ĐV": "A", "Số tiền": "350.000.000"},
+  {"Ngày": "30/06/2026", "Mã ĐV": "B", "Số tiền": "1.000.000.000"},
+  {"Ngày": "01/07/2026", "Mã ĐV": "B", "Số tiền": "777.000.000"},
+  {"Ngày": "10/03/2026", "Mã ĐV": "C", "Số tiền": "400.000.000"},
+  {"Ngày": "11/03/2026", "Mã ĐV": "C", "Số tiền": "600.000.000", "Ghi chú": "thêm cột"}
+]"#,
+    );
+    let mut job = transactions_job(&case);
+    job.disbursements.location = job::Location::File(case.dir.path().join("paid.json"));
+    job.disbursements.format = job::Format::Json;
+    let json = run(&job, d(2026, 6, 30)).await;
+    assert!(json.issues.is_empty(), "{}", issues_text(&json));
+    assert_eq!(json.rates, csv.rates);
+}
+
+#[test]
+fn files_are_found_relative_to_the_job() {
+    let case = transactions_case();
+    let job = transactions_job(&case);
+    let job::Location::File(p) = &job.plans.location else {
+        panic!()
+    };
+    assert_eq!(p.parent(), Some(Path::new(case.dir.path())));
+}

@@ -1,0 +1,376 @@
+//! Black-box test helpers: a temporary project folder that runs the real `disbmon` binary, a real
+//! SMTP server (aiosmtpd) on loopback that stores what arrives, and a local HTTP server.
+#![allow(dead_code)]
+
+use mail_parser::{MessageParser, MimeHeaders};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A project folder with its own `config/` and `jobs/`.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+/// What one run of the binary did; `Display` shows everything for a failing assertion.
+pub struct Run {
+    pub command: String,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+    }
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "unexpected exit code\n{self}");
+        self
+    }
+    #[track_caller]
+    pub fn expect_stdout(&self, part: &str) -> &Self {
+        assert!(
+            self.stdout().contains(part),
+            "stdout lacks {part:?}\n{self}"
+        );
+        self
+    }
+    #[track_caller]
+    pub fn expect_stderr(&self, part: &str) -> &Self {
+        assert!(
+            self.stderr().contains(part),
+            "stderr lacks {part:?}\n{self}"
+        );
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--- command: {}\n--- exit: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.command,
+            self.output.status.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let p = Project {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(p.path().join("config")).unwrap();
+        std::fs::create_dir_all(p.path().join("jobs")).unwrap();
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    /// Copies a file or folder of the repository into the project.
+    pub fn copy_from_repo(&self, rel: &str) -> &Self {
+        copy(&repo().join(rel), &self.path().join(rel));
+        self
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let bin = env!("CARGO_BIN_EXE_disbmon");
+        let mut cmd = Command::new(bin);
+        cmd.args(args).current_dir(self.path()).stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("DISBMON_") {
+                cmd.env_remove(&k);
+            }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("the disbmon binary runs");
+        let env_text: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        Run {
+            command: format!(
+                "cd {} && {env_text}disbmon {}",
+                self.path().display(),
+                args.join(" ")
+            ),
+            output,
+        }
+    }
+
+    /// The `.eml` files written by the file transport into `rel`.
+    pub fn eml_files(&self, rel: &str) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.path().join(rel))
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Python that has aiosmtpd: `DISBMON_TEST_PYTHON`, Debian's `/usr/bin/python3`, or `python3`.
+fn python_with_aiosmtpd() -> String {
+    let candidates: Vec<String> = std::env::var("DISBMON_TEST_PYTHON")
+        .into_iter()
+        .chain(["/usr/bin/python3".to_string(), "python3".to_string()])
+        .collect();
+    for py in &candidates {
+        let ok = Command::new(py)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return py.clone();
+        }
+    }
+    panic!(
+        "no Python with aiosmtpd among {candidates:?}: the email tests need a real SMTP server. \
+         Run the README's test command (it installs Debian's python3-aiosmtpd), or `pip install aiosmtpd`."
+    );
+}
+
+/// A real SMTP server (aiosmtpd) on 127.0.0.1 that stores every message in a Maildir.
+pub struct Smtp {
+    child: Child,
+    pub port: u16,
+    maildir: tempfile::TempDir,
+}
+
+/// One message as it arrived.
+pub struct Received {
+    pub raw: Vec<u8>,
+}
+
+impl Received {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        MessageParser::default()
+            .parse(&self.raw)
+            .expect("a parseable message")
+    }
+    /// The SMTP envelope recipients (aiosmtpd's `X-RcptTo`).
+    pub fn rcpt_to(&self) -> Vec<String> {
+        let m = self.parsed();
+        let mut v: Vec<String> = m
+            .header_raw("X-RcptTo")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        v.sort();
+        v
+    }
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_string()
+    }
+    pub fn text(&self) -> String {
+        self.parsed().body_text(0).unwrap_or_default().into_owned()
+    }
+    pub fn html(&self) -> String {
+        self.parsed().body_html(0).unwrap_or_default().into_owned()
+    }
+    pub fn header(&self, name: &str) -> String {
+        self.parsed()
+            .header_raw(name)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+    /// Content types: the root's and each leaf part's, e.g. ["multipart/alternative", "text/plain", "text/html"].
+    pub fn mime_types(&self) -> Vec<String> {
+        let m = self.parsed();
+        m.parts
+            .iter()
+            .filter_map(|p| {
+                p.content_type()
+                    .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+            })
+            .collect()
+    }
+}
+
+impl Smtp {
+    pub fn start() -> Smtp {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Smtp {
+        let py = python_with_aiosmtpd();
+        let maildir = tempfile::tempdir().unwrap();
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(maildir.path().join(sub)).unwrap();
+        }
+        let mut child = Command::new(&py)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aiosmtpd starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                use std::io::Read;
+                child.stderr.take().unwrap().read_to_string(&mut err).ok();
+                panic!("aiosmtpd exited ({status}) before listening on {port}:\n{err}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on 127.0.0.1:{port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Smtp {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// Every message that has arrived, in no particular order.
+    pub fn received(&self) -> Vec<Received> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(dir) = std::fs::read_dir(self.maildir.path().join(sub)) {
+                for e in dir.flatten() {
+                    out.push(Received {
+                        raw: std::fs::read(e.path()).unwrap(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The message whose envelope includes `rcpt`, exactly one.
+    #[track_caller]
+    pub fn one_to(&self, rcpt: &str) -> Received {
+        let mut found: Vec<Received> = self
+            .received()
+            .into_iter()
+            .filter(|r| r.rcpt_to().iter().any(|t| t == rcpt))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "expected exactly one message to {rcpt}, got {}",
+            found.len()
+        );
+        found.pop().unwrap()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A local HTTP server serving files (wiremock), on a chosen port or any free one.
+pub async fn http_server(port: Option<u16>) -> wiremock::MockServer {
+    match port {
+        Some(p) => {
+            let listener = std::net::TcpListener::bind(("127.0.0.1", p)).unwrap_or_else(|e| {
+                panic!("cannot listen on 127.0.0.1:{p} for the HTTP source: {e}")
+            });
+            wiremock::MockServer::builder()
+                .listener(listener)
+                .start()
+                .await
+        }
+        None => wiremock::MockServer::start().await,
+    }
+}
+
+/// Serves `body` at `path` (GET), as many times as asked.
+pub async fn serve(server: &wiremock::MockServer, path: &str, body: &str) {
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(path))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_string(body)
+                .insert_header("content-type", "text/csv"),
+        )
+        .mount(server)
+        .await;
+}
+
+/// Serves an HTTP error status at `path`.
+pub async fn fail(server: &wiremock::MockServer, path: &str, status: u16) {
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(path))
+        .respond_with(wiremock::ResponseTemplate::new(status))
+        .mount(server)
+        .await;
+}
