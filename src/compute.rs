@@ -36,6 +36,12 @@ fn scan(table: &Table) -> PolarsResult<LazyFrame> {
         .finish()
 }
 
+/// Runs a query on the streaming engine, so a large file is processed in batches rather than
+/// loaded whole (the in-memory engine would hold every row).
+fn stream(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
+}
+
 fn column(table: &Table, canonical: &str) -> Option<Expr> {
     table
         .columns
@@ -150,7 +156,10 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
                 ),
             ));
         }
-        let name = names[i].clone().unwrap_or_default();
+        // Only a missing or repeated id drops the row; other problems are reported and the unit
+        // is still measured (with the addresses that could be read).
+        let keep = issues.len() == before;
+        let mut name = names[i].clone().unwrap_or_default();
         if name.is_empty() {
             issues.push(issue(
                 row,
@@ -158,6 +167,7 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
                 None,
                 "the unit's name is empty; fill it in".into(),
             ));
+            name = id.clone();
         }
         let mut mailboxes = Vec::new();
         if let Some(cell) = emails[i].as_deref() {
@@ -167,7 +177,7 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
                 .filter(|a| !a.is_empty())
             {
                 match addr.parse::<lettre::Address>() {
-                    Ok(a) => mailboxes.push(Mailbox::new(Some(name.clone()).filter(|n| !n.is_empty()), a)),
+                    Ok(a) => mailboxes.push(Mailbox::new(Some(name.clone()), a)),
                     Err(_) => issues.push(issue(
                         row,
                         "email",
@@ -177,7 +187,7 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
                 }
             }
         }
-        if issues.len() == before {
+        if keep {
             seen.insert(id.clone(), row);
             units.push(Unit {
                 id,
@@ -187,25 +197,16 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
             });
         }
     }
-    let known: HashSet<&str> = units.iter().map(|u| u.id.as_str()).collect();
-    let mut orphans = Vec::new();
-    for (i, u) in units.iter().enumerate() {
-        if let Some(p) = &u.parent_id {
-            if !known.contains(p.as_str()) {
-                orphans.push(i);
-                issues.push(issue(
-                    seen[&u.id],
-                    "parent_id",
-                    Some(p),
-                    format!(
-                        "parent unit `{p}` is not in the units source; add it or correct the id"
-                    ),
-                ));
-            }
+    let known: HashSet<String> = units.iter().map(|u| u.id.clone()).collect();
+    for u in units.iter_mut() {
+        if let Some(p) = u.parent_id.take_if(|p| !known.contains(p.as_str())) {
+            issues.push(issue(
+                seen[&u.id],
+                "parent_id",
+                Some(&p),
+                format!("parent unit `{p}` is not in the units source; add it or correct the id"),
+            ));
         }
-    }
-    for i in orphans.into_iter().rev() {
-        units.remove(i);
     }
     let stats = SourceStats {
         source: Some(SourceRole::Units),
@@ -356,7 +357,7 @@ pub fn aggregate(
             .alias("valid"),
         col("used").cast(DataType::UInt64).sum().alias("used"),
     ]);
-    let (summed, counts) = (|| -> PolarsResult<_> { Ok((summed.collect()?, counts.collect()?)) })()
+    let (summed, counts) = (|| -> PolarsResult<_> { Ok((stream(summed)?, stream(counts)?)) })()
         .map_err(|e| failed(table, e))?;
 
     let mut by_unit = BTreeMap::new();
@@ -419,9 +420,8 @@ fn bad_rows(
         .filter(col("valid").fill_null(lit(false)).not())
         .select(cols)
         .sort([ROW], SortMultipleOptions::default())
-        .limit(MAX_LISTED_ROWS as IdxSize)
-        .collect()
-        .map_err(|e| failed(table, e))?;
+        .limit(MAX_LISTED_ROWS as IdxSize);
+    let df = stream(df).map_err(|e| failed(table, e))?;
     let known: HashSet<&str> = known.iter().map(String::as_str).collect();
     let role = table.role;
     let mut issues = Vec::new();

@@ -207,16 +207,32 @@ pub async fn run_job(
     };
     let now: SystemTime = clock.now().into();
     let from = &config.mail.from;
+    // Once the server itself has failed (down, timing out), the remaining messages are not tried:
+    // each would wait for the same timeout. They are reported as not delivered, with the reason.
+    let server_down: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let send = |email: Email| {
-        let mailer = &mailer;
+        let (mailer, server_down) = (&mailer, &server_down);
         async move {
+            let earlier = server_down.lock().map(|d| d.clone()).unwrap_or_default();
+            if let Some(reason) = earlier {
+                return Err(format!(
+                    "not attempted, the mail server failed on an earlier message: {reason}"
+                ));
+            }
             match mailer {
                 None => Ok(false),
                 Some(Err(e)) => Err(e.clone()),
-                Some(Ok(m)) => m
-                    .send(deliver::build(from, &email, now)?)
-                    .await
-                    .map(|_| true),
+                Some(Ok(m)) => match m.send(deliver::build(from, &email, now)?).await {
+                    Ok(()) => Ok(true),
+                    Err(f) => {
+                        if f.server_down {
+                            if let Ok(mut d) = server_down.lock() {
+                                *d = Some(f.message.clone());
+                            }
+                        }
+                        Err(f.message)
+                    }
+                },
             }
         }
     };

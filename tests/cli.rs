@@ -637,3 +637,124 @@ fn once_refuses_a_job_with_unknown_keys_naming_file_and_key() {
         .expect_code(2)
         .expect_stderr("is not a date; write YYYY-MM-DD");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starttls_and_implicit_tls_deliver_and_a_mode_mismatch_is_reported() {
+    let certs = support::make_certs();
+    let server = sources(UNITS, PAID).await;
+    let ca = certs.ca_cert.to_string_lossy().into_owned();
+    for (mode, implicit) in [("starttls", false), ("tls", true)] {
+        let smtp = Smtp::start_tls(&certs, implicit);
+        let p = project(smtp.port, server.address().port());
+        let config = CONFIG
+            .replace(
+                "port = 2525",
+                &format!("port = {}\nca_file = \"{ca}\"", smtp.port),
+            )
+            .replace("tls = \"none\"", &format!("tls = \"{mode}\""));
+        p.write("config/disbmon.toml", &config);
+        let run = p.run(&["once", "weekly", "--as-of", "2026-10-31"]);
+        run.expect_code(0);
+        assert_eq!(smtp.received().len(), 3, "{mode}\n{run}");
+        assert!(
+            smtp.one_to("xmt@sonla.example.gov.vn")
+                .subject()
+                .contains("Mường Tè"),
+            "{mode}"
+        );
+    }
+    // Plain SMTP against a server that requires STARTTLS: refused, reported, exit 5.
+    let smtp = Smtp::start_tls(&certs, false);
+    let p = project(smtp.port, server.address().port());
+    let run = p.run(&["once", "weekly", "--as-of", "2026-10-31"]);
+    run.expect_code(5)
+        .expect_stdout("NOT DELIVERED")
+        .expect_stdout(&format!("SMTP 127.0.0.1:{}", smtp.port));
+    assert_eq!(smtp.received().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_auth_uses_credentials_from_the_environment() {
+    let smtp = Smtp::start_auth("giamsat", "mật-khẩu");
+    let server = sources(UNITS, PAID).await;
+    let p = project(smtp.port, server.address().port());
+    let env = [
+        ("DISBMON_SMTP_USERNAME", "giamsat"),
+        ("DISBMON_SMTP_PASSWORD", "mật-khẩu"),
+    ];
+    p.run_env(&["once", "weekly", "--as-of", "2026-10-31"], &env)
+        .expect_code(0);
+    assert_eq!(smtp.received().len(), 3);
+    // Wrong password: refused by the server, reported, exit 5; the password never printed.
+    let run = p.run_env(
+        &["once", "weekly", "--as-of", "2026-10-31"],
+        &[
+            ("DISBMON_SMTP_USERNAME", "giamsat"),
+            ("DISBMON_SMTP_PASSWORD", "sai-mat-khau-123"),
+        ],
+    );
+    run.expect_code(5).expect_stdout("NOT DELIVERED");
+    assert!(
+        !run.stdout().contains("sai-mat-khau") && !run.stderr().contains("sai-mat-khau"),
+        "{run}"
+    );
+    // Only one of the two variables: a config error.
+    p.run_env(&["once", "weekly"], &[("DISBMON_SMTP_USERNAME", "giamsat")])
+        .expect_code(3)
+        .expect_stderr("mail.smtp.password_env");
+    assert_eq!(smtp.received().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_server_that_never_answers_is_given_up_on_after_one_message() {
+    // Accepts connections and says nothing: each message would wait for the timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let server = sources(UNITS, PAID).await;
+    let p = project(port, server.address().port());
+    p.write(
+        "config/disbmon.toml",
+        &CONFIG.replace("port = 2525", &format!("port = {port}\ntimeout_secs = 1")),
+    );
+    let run = p.run(&["once", "weekly", "--as-of", "2026-10-31", "--json"]);
+    run.expect_code(5);
+    let report = run.json();
+    let errors: Vec<&str> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| !a["to"].as_array().unwrap().is_empty())
+        .map(|a| a["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 2, "{run}");
+    assert!(
+        errors[0].contains("did not answer in time")
+            || errors[0].contains(&format!("127.0.0.1:{port}")),
+        "{run}"
+    );
+    assert!(
+        errors[1].starts_with("not attempted, the mail server failed on an earlier message"),
+        "{run}"
+    );
+    assert!(
+        report["digest"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not attempted"),
+        "{run}"
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one connection, not one per message\n{run}"
+    );
+}

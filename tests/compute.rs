@@ -87,14 +87,14 @@ number_format = "vi"
 }
 
 /// Plans (million đồng): A 1.000, B 2.000, C 2.000, D 500 (+ a 2025 line that must not count),
-/// E none. Payments (đồng) up to 30/06/2026 (expected 50 %): A 600 M = 60 %, B 1.000 M = 50 %,
+/// E 0 (nothing allocated). Payments (đồng) up to 30/06/2026 (expected 50 %): A 600 M = 60 %, B 1.000 M = 50 %,
 /// C 1.000 M = 50 % (tie with B), D nothing = 0 %.
 fn transactions_case() -> Case {
     let case = Case::new();
     case.file("units.csv", UNITS)
         .file(
             "plans.csv",
-            "Mã ĐV,Năm,Kế hoạch (triệu đồng)\nA,2026,\"1.000\"\nB,2026,\"1.500\"\nB,2026,500\nC,2026,\"2.000,000\"\nD,2026,500\nD,2025,\"9.999\"\n",
+            "Mã ĐV,Năm,Kế hoạch (triệu đồng)\nA,2026,\"1.000\"\nB,2026,\"1.500\"\nB,2026,500\nC,2026,\"2.000,000\"\nD,2026,500\nD,2025,\"9.999\"\nE,2026,0\n",
         )
         .file(
             "paid.csv",
@@ -162,7 +162,7 @@ async fn transactions_are_summed_in_the_window_and_ranked_with_ties() {
         (paid.rows, paid.used, paid.out_of_scope, paid.rejected),
         (7, 5, 2, 0)
     );
-    assert_eq!((a.sources[1].used, a.sources[1].out_of_scope), (5, 1));
+    assert_eq!((a.sources[1].used, a.sources[1].out_of_scope), (6, 1));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -18,6 +18,8 @@ pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         server: String,
+        /// The longest one message may take, connect to delivered.
+        timeout: std::time::Duration,
     },
 }
 
@@ -50,32 +52,71 @@ impl Mailer {
     }
 
     /// Sends one message; the error says whether to fix something or try again later.
-    pub async fn send(&self, message: Message) -> Result<(), String> {
+    pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
         match self {
-            Mailer::File { transport, dir } => transport
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("cannot write the message into {}: {e}; check mail.dir and free disk space", dir.display())),
-            Mailer::Smtp { transport, server } => transport.send(message).await.map(|_| ()).map_err(|e| {
+            Mailer::File { transport, dir } => {
+                transport
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendFailure {
+                        message: format!(
+                        "cannot write the message into {}: {e}; check mail.dir and free disk space",
+                        dir.display()
+                    ),
+                        server_down: true,
+                    })
+            }
+            Mailer::Smtp {
+                transport,
+                server,
+                timeout,
+            } => {
+                // lettre bounds only the TCP connect: a server that accepts and then says nothing
+                // would hang the run, so the whole exchange for one message is bounded here.
+                let sent = match tokio::time::timeout(*timeout, transport.send(message)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        return Err(SendFailure {
+                            message: format!(
+                                "SMTP {server} did not complete the delivery within {} s; check that the mail server is up and answering (mail.smtp.timeout_secs)",
+                                timeout.as_secs()
+                            ),
+                            server_down: true,
+                        })
+                    }
+                };
+                sent.map(|_| ()).map_err(|e| {
                 let mut detail = e.to_string();
                 let mut cause = std::error::Error::source(&e);
                 while let Some(c) = cause {
                     detail = format!("{detail}: {c}");
                     cause = c.source();
                 }
-                if e.is_permanent() {
-                    format!("SMTP {server} refused the message ({detail}); check the recipients' addresses and mail.from")
+                let message = if e.is_permanent() {
+                    format!("SMTP {server} refused the message ({detail}); check the recipients' addresses, mail.from and the credentials")
                 } else if e.is_transient() {
                     format!("SMTP {server} deferred the message ({detail}); run again later")
                 } else if e.is_timeout() {
                     format!("SMTP {server} did not answer in time ({detail}); check that the mail server is up")
                 } else {
                     format!("cannot deliver through SMTP {server}: {detail}; check [mail.smtp] host, port and tls, and that the server is up")
-                }
-            }),
+                };
+                // A reply (4xx/5xx) concerns this message; anything else (no connection, a
+                // timeout, a TLS failure) concerns the server, and would fail the next message too.
+                SendFailure { message, server_down: !(e.is_permanent() || e.is_transient()) }
+                })
+            }
         }
     }
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendFailure {
+    pub message: String,
+    /// The server (or folder) itself failed: the following messages would fail the same way.
+    pub server_down: bool,
 }
 
 fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, String> {
@@ -118,6 +159,7 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, String> {
     Ok(Mailer::Smtp {
         transport: builder.build(),
         server,
+        timeout: smtp.timeout,
     })
 }
 

@@ -252,26 +252,57 @@ impl Smtp {
     }
 
     pub fn start_on(port: u16) -> Smtp {
+        Self::start_with(port, &[])
+    }
+
+    /// STARTTLS required (`--tlscert/--tlskey`) or implicit TLS (`--smtpscert/--smtpskey`).
+    pub fn start_tls(certs: &Certs, implicit: bool) -> Smtp {
+        let (c, k) = if implicit {
+            ("--smtpscert", "--smtpskey")
+        } else {
+            ("--tlscert", "--tlskey")
+        };
+        let cert = certs.leaf_cert.to_string_lossy().into_owned();
+        let key = certs.leaf_key.to_string_lossy().into_owned();
+        Self::start_with(free_port(), &[c, &cert, k, &key])
+    }
+
+    /// A server that requires AUTH with this user and password.
+    pub fn start_auth(user: &str, password: &str) -> Smtp {
+        let port = free_port();
+        let script = repo().join("tests/support/auth_smtpd.py");
+        Self::spawn(port, |py, maildir| {
+            let mut c = Command::new(py);
+            c.arg(&script)
+                .arg(port.to_string())
+                .arg(maildir)
+                .args([user, password]);
+            c
+        })
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> Smtp {
+        Self::spawn(port, |py, maildir| {
+            let mut c = Command::new(py);
+            c.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+                .args(extra)
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(maildir);
+            c
+        })
+    }
+
+    fn spawn(port: u16, command: impl FnOnce(&str, &Path) -> Command) -> Smtp {
         let py = python_with_aiosmtpd();
         let maildir = tempfile::tempdir().unwrap();
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(maildir.path().join(sub)).unwrap();
         }
-        let mut child = Command::new(&py)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(maildir.path())
+        let mut child = command(&py, maildir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("aiosmtpd starts");
+            .expect("the SMTP server starts");
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
@@ -373,4 +404,80 @@ pub async fn fail(server: &wiremock::MockServer, path: &str, status: u16) {
         .respond_with(wiremock::ResponseTemplate::new(status))
         .mount(server)
         .await;
+}
+
+/// A test CA and a leaf certificate for 127.0.0.1 / localhost, made with the openssl command.
+pub struct Certs {
+    _dir: tempfile::TempDir,
+    pub ca_cert: PathBuf,
+    pub leaf_cert: PathBuf,
+    pub leaf_key: PathBuf,
+}
+
+pub fn make_certs() -> Certs {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .expect("the openssl command runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=disbmon test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    Certs {
+        ca_cert: d.join("ca.pem"),
+        leaf_cert: d.join("leaf.pem"),
+        leaf_key: d.join("leaf.key"),
+        _dir: dir,
+    }
 }
