@@ -44,6 +44,11 @@ pub struct Cli {
 pub enum Command {
     /// Check the config and every job; print each job's next 3 run times.
     Check,
+    /// Run the daemon in the foreground: every job on its schedule, until SIGTERM or SIGINT;
+    /// SIGHUP reloads the config and jobs.
+    Run,
+    /// Show each job's schedule, next run and last runs, from the state store.
+    Status,
     /// Run one job now.
     Once {
         /// A job name (jobs/NAME.toml) or the path of a job file.
@@ -152,6 +157,8 @@ pub async fn run(cli: Cli) -> i32 {
     };
     match cli.command {
         Command::Check => check(cli.config.as_deref(), clock.as_ref()),
+        Command::Run => crate::daemon::run(cli.config.clone(), std::sync::Arc::from(clock)).await,
+        Command::Status => status(cli.config.as_deref(), clock.as_ref()),
         Command::Once {
             job,
             as_of,
@@ -164,7 +171,15 @@ pub async fn run(cli: Cli) -> i32 {
             };
             let as_of =
                 as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
-            let report = pipeline::run_job(&job, &config, clock.as_ref(), as_of, dry_run).await;
+            let report = pipeline::run_job(
+                &job,
+                &config,
+                clock.as_ref(),
+                as_of,
+                dry_run,
+                &Default::default(),
+            )
+            .await;
             if json {
                 match serde_json::to_string_pretty(&report) {
                     Ok(s) => println!("{s}"),
@@ -341,4 +356,78 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
         print_problems(&problems);
         exit::CONFIG
     }
+}
+
+fn status(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
+    let (config, jobs) = match crate::daemon::load_all(config_path) {
+        Ok(v) => v,
+        Err(p) => {
+            print_problems(&p);
+            return exit::CONFIG;
+        }
+    };
+    let store = match crate::store::Store::open(&config.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::ERROR;
+        }
+    };
+    let now = clock.now();
+    match store.heartbeat() {
+        Ok(Some(t)) => println!(
+            "daemon last seen {} (state {})",
+            t.with_timezone(&config.timezone)
+                .format("%Y-%m-%d %H:%M:%S %Z"),
+            store.path().display()
+        ),
+        Ok(None) => println!(
+            "the daemon has not run yet (state {})",
+            store.path().display()
+        ),
+        Err(e) => eprintln!("{e}"),
+    }
+    for job in &jobs {
+        let tz = job.timezone;
+        let fmt = |t: DateTime<Utc>| {
+            t.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        };
+        let next = job
+            .schedule
+            .next_after(tz, now)
+            .map(|t| fmt(t.with_timezone(&Utc)))
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "\njob {}: `{}` in {tz}; next run {next}",
+            job.name,
+            job.schedule.expression()
+        );
+        match store.runs(&job.name, 5) {
+            Ok(runs) if runs.is_empty() => println!("  no runs yet"),
+            Ok(runs) => {
+                for r in runs {
+                    println!(
+                        "  run of {}: {}{}, {} tr{}, {} unit(s) behind, {} sent, {} failed{}",
+                        fmt(r.scheduled_at),
+                        r.outcome,
+                        r.finished_at
+                            .map(|t| format!(" at {}", fmt(t)))
+                            .unwrap_or_default(),
+                        r.attempts,
+                        if r.attempts == 1 { "y" } else { "ies" },
+                        r.units_behind.unwrap_or(0),
+                        r.emails_sent.unwrap_or(0),
+                        r.emails_failed.unwrap_or(0),
+                        r.error
+                            .map(|e| format!("\n    {}", e.replace('\n', "\n    ")))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Err(e) => eprintln!("{e}"),
+        }
+    }
+    exit::OK
 }

@@ -135,6 +135,28 @@ pub fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("`{text}` is not an email address ({e}); write `name@example.gov.vn` or `Name <name@example.gov.vn>`"))
 }
 
+/// A duration written as a number and a unit: `90s`, `5m`, `24h`, `14d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write e.g. \"90s\", \"5m\", \"24h\" or \"14d\"")
+    })?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration; write e.g. \"90s\", \"5m\", \"24h\" or \"14d\""
+            ))
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
 pub fn parse_zone(text: &str) -> Result<Tz, String> {
     text.parse::<Tz>()
         .map_err(|_| format!("`{text}` is not an IANA time zone; write e.g. `Asia/Ho_Chi_Minh`"))
@@ -147,6 +169,17 @@ struct RawConfig {
     state_dir: Option<String>,
     timezone: Option<String>,
     mail: RawMail,
+    /// Who hears about failed runs and silent jobs.
+    operators: Vec<String>,
+    /// How long a run in progress may finish after SIGTERM/SIGINT.
+    shutdown_grace: Option<String>,
+    admin: RawAdmin,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawAdmin {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -242,6 +275,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub timezone: Tz,
     pub mail: MailConfig,
+    pub operators: Vec<Mailbox>,
+    pub shutdown_grace: Duration,
+    /// Where the admin HTTP listener binds; none when `admin.listen = "off"`.
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 pub const DEFAULT_CONFIG: &str = "config/disbmon.toml";
@@ -332,6 +369,31 @@ impl Config {
                 None
             }
         };
+        let operators: Vec<Mailbox> = raw
+            .operators
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                parse_mailbox(a)
+                    .map_err(|e| p.add(format!("operators[{i}]"), e))
+                    .ok()
+            })
+            .collect();
+        let shutdown_grace = parse_duration(raw.shutdown_grace.as_deref().unwrap_or("60s"))
+            .map_err(|e| p.add("shutdown_grace", e))
+            .ok();
+        let admin_listen = match raw.admin.listen.as_deref().unwrap_or("127.0.0.1:9187") {
+            "off" => Some(None),
+            text => {
+                match text.parse::<std::net::SocketAddr>() {
+                    Ok(addr) => Some(Some(addr)),
+                    Err(_) => {
+                        p.add("admin.listen", format!("`{text}` is not an address; write e.g. \"127.0.0.1:9187\", or \"off\""));
+                        None
+                    }
+                }
+            }
+        };
         Some(Config {
             file,
             jobs_dir,
@@ -341,6 +403,9 @@ impl Config {
                 from: from?,
                 transport: transport?,
             },
+            operators,
+            shutdown_grace: shutdown_grace?,
+            admin_listen: admin_listen?,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! the rule units are measured against, and who hears about it. Loading checks everything and
 //! reports every problem with the file and key.
 
-use crate::config::{parse_mailbox, parse_toml, parse_zone, resolve, Problems};
+use crate::config::{parse_duration, parse_mailbox, parse_toml, parse_zone, resolve, Problems};
 use crate::ledger::SourceRole;
 use crate::money::{AmountUnit, Language, NumberFormat};
 use crate::rule::{Bands, Milestone, Milestones, PlanYear};
@@ -25,6 +25,12 @@ struct RawJob {
     rule: RawRule,
     #[serde(default)]
     alerts: RawAlerts,
+    /// How old a missed slot may be and still run at start (default 24h).
+    catch_up: Option<String>,
+    /// Delays before each retry of a failed run (default 1m, 5m, 15m: four tries in all).
+    retries: Option<Vec<String>>,
+    /// Operators are told when the job has not succeeded for this long (default: twice its period).
+    max_silence: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,9 +164,26 @@ pub struct Job {
     pub bands: Bands,
     pub cc: Vec<Mailbox>,
     pub digest_to: Vec<Mailbox>,
+    pub catch_up: Duration,
+    pub retries: Vec<Duration>,
+    pub max_silence: Option<Duration>,
+    /// The file's text, to tell a changed job from an unchanged one on reload.
+    pub text: String,
 }
 
 impl Job {
+    /// How long the job may go without a success before operators are told: `max_silence`, or
+    /// twice the time between its next two runs.
+    pub fn silence_limit(&self, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+        self.max_silence.or_else(|| {
+            let next = self.schedule.upcoming(self.timezone, now, 2);
+            match next.as_slice() {
+                [a, b] => (*b - *a).to_std().ok().map(|d| d * 2),
+                _ => None,
+            }
+        })
+    }
+
     pub fn sources(&self) -> [&Source; 3] {
         [&self.units, &self.plans, &self.disbursements]
     }
@@ -209,7 +232,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         .unwrap_or_default();
     let dir = path.parent().unwrap_or(Path::new("."));
     let schedule = Schedule::parse(&raw.schedule)
-        .map_err(|e| p.add("schedule", e))
+        .map_err(|e| p.add("schedule", format!("`{}`: {e}", raw.schedule)))
         .ok();
     let timezone = match &raw.timezone {
         Some(z) => parse_zone(z).map_err(|e| p.add("timezone", e)).ok(),
@@ -270,6 +293,24 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             ),
         );
     }
+    let catch_up = parse_duration(raw.catch_up.as_deref().unwrap_or("24h"))
+        .map_err(|e| p.add("catch_up", e))
+        .ok();
+    let retries: Vec<Duration> = raw
+        .retries
+        .unwrap_or_else(|| vec!["1m".into(), "5m".into(), "15m".into()])
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            parse_duration(r)
+                .map_err(|e| p.add(format!("retries[{i}]"), e))
+                .ok()
+        })
+        .collect();
+    let max_silence = raw
+        .max_silence
+        .as_deref()
+        .and_then(|m| parse_duration(m).map_err(|e| p.add("max_silence", e)).ok());
     let cc = mailboxes("alerts.cc", &raw.alerts.cc, &mut p);
     let digest_to = mailboxes("alerts.digest_to", &raw.alerts.digest_to, &mut p);
     if !p.is_empty() {
@@ -283,6 +324,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         disbursements,
         disbursement_kind,
         milestones,
+        catch_up,
     ) {
         (
             Some(schedule),
@@ -292,6 +334,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             Some(disbursements),
             Some(kind),
             Some(milestones),
+            Some(catch_up),
         ) => Ok(Job {
             name,
             file: path.to_path_buf(),
@@ -307,6 +350,10 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             bands,
             cc,
             digest_to,
+            catch_up,
+            retries,
+            max_silence,
+            text,
         }),
         _ => Err(p),
     }
@@ -620,7 +667,7 @@ digest_to = ["lanhdao@stc.example.gov.vn"]
         let all = errs.join("\n");
         for want in [
             "sources.disbursements.sheet: unknown key",
-            "schedule: expected 5 fields",
+            "schedule: `0 8 * *`: expected 5 fields",
             "sources.disbursements.kind: `monthly` is not a kind",
             "rule.milestones: [1]: `06-31` is not a date",
             "sources.units.columns: `email` is missing",

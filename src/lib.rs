@@ -17,15 +17,19 @@
 //! - [`decide`]: who gets an alert and why; who cannot be reached.
 //! - [`notify`]: renders the emails (vi/en, text and HTML) and delivers them (lettre).
 //! - [`report`]: the run report (JSON) and the ranked table for people.
+//! - [`daemon`], [`store`], [`admin`]: `disbmon run` — the schedule loop, the SQLite state store,
+//!   and the admin HTTP listener.
 //! - [`cli`]: the command line.
 //!
 //! Architecture invariants: only `compute` touches polars; only `source` knows upstream formats;
 //! only `notify` knows lettre's transports; only `clock` reads the time.
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod compute;
 pub mod config;
+pub mod daemon;
 pub mod decide;
 pub mod job;
 pub mod ledger;
@@ -36,3 +40,4 @@ pub mod report;
 pub mod rule;
 pub mod schedule;
 pub mod source;
+pub mod store;

@@ -6,12 +6,18 @@ use std::io::IsTerminal;
 
 fn main() {
     let cli = disbmon::cli::Cli::parse();
+    // The daemon reports each run at info level; one-off commands only warn.
+    let default_level = if matches!(cli.command, disbmon::cli::Command::Run) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DISBMON_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -168,14 +168,19 @@ fn whole_run(problem: String) -> DataIssue {
     }
 }
 
+/// What an earlier attempt of the same run already delivered, so a retry does not send it twice:
+/// `unit:ID` for an alert, `digest` for the digest.
+pub type Delivered = std::collections::HashSet<String>;
+
 /// Runs a job once: every stage, in order. Never panics on bad data or a failing server: every
-/// problem ends up in the report.
+/// problem ends up in the report. Messages in `already` are not sent again (a retry).
 pub async fn run_job(
     job: &Job,
     config: &Config,
     clock: &dyn Clock,
     as_of: NaiveDate,
     dry_run: bool,
+    already: &Delivered,
 ) -> RunReport {
     let assessment = assess(job, as_of).await;
     let mut report = RunReport {
@@ -239,7 +244,11 @@ pub async fn run_job(
 
     for alert in &decision.alerts {
         let email = render::unit_alert(&ctx, alert);
-        let result = send(email).await;
+        let result = if already.contains(&format!("unit:{}", alert.unit.unit_id)) {
+            Ok(true)
+        } else {
+            send(email).await
+        };
         if let Err(e) = &result {
             tracing::error!(unit = %alert.unit.unit_id, "alert not delivered: {e}");
         }
@@ -284,7 +293,11 @@ pub async fn run_job(
             &decision.unreachable,
             &assessment.issues,
         );
-        let result = send(email).await;
+        let result = if already.contains("digest") {
+            Ok(true)
+        } else {
+            send(email).await
+        };
         if let Err(e) = &result {
             tracing::error!("digest not delivered: {e}");
         }

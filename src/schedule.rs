@@ -60,7 +60,9 @@ impl Schedule {
             .join(",");
         let build = |dom: &str, dow: &str| -> Result<cron::Schedule, String> {
             let text = format!("{sec} {min} {hour} {dom} {month} {dow}");
-            cron::Schedule::from_str(&text).map_err(|e| format!("`{expression}`: {e}"))
+            cron::Schedule::from_str(&text).map_err(|e| {
+                format!("{e} (hours are 0-23, minutes 0-59, days 1-31, months 1-12 or JAN-DEC)")
+            })
         };
         let dom_star = dom.starts_with('*') || dom == "?";
         let dow_star = dow.starts_with('*') || dow == "?";
@@ -368,7 +370,7 @@ mod tests {
         let e = Schedule::parse("0 8 * * FUNDAY").unwrap_err();
         assert!(e.contains("not a day"), "{e}");
         let e = Schedule::parse("0 25 * * *").unwrap_err();
-        assert!(e.contains("0 25 * * *"), "{e}");
+        assert!(e.contains("hours are 0-23"), "{e}");
         assert!(Schedule::parse("@fortnightly")
             .unwrap_err()
             .contains("shorthand"));

@@ -539,6 +539,24 @@ pub fn digest(
     }
 }
 
+/// A notice to the operators (a failed run, a silent job): plain facts, in English.
+pub fn operator_notice(to: &[Mailbox], subject: &str, lines: &[String]) -> Email {
+    let text = format!("{}\n\n-- \ndisbmon\n", lines.join("\n"));
+    let mut html =
+        String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
+    for l in lines {
+        html.push_str(&format!("<p>{}</p>\n", escape(l)));
+    }
+    html.push_str("</body></html>\n");
+    Email {
+        to: to.to_vec(),
+        cc: Vec::new(),
+        subject: subject.to_string(),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,8 @@
 //! SMTP server (aiosmtpd) on loopback that stores what arrives, and a local HTTP server.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use mail_parser::{MessageParser, MimeHeaders};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -480,4 +482,130 @@ pub fn make_certs() -> Certs {
         leaf_key: d.join("leaf.key"),
         _dir: dir,
     }
+}
+
+/// `disbmon run` in the background, its log in `run.log` of the project folder.
+pub struct Daemon {
+    pub child: Option<std::process::Child>,
+    log: PathBuf,
+    pub command: String,
+}
+
+impl Project {
+    pub fn spawn_daemon(&self, env: &[(&str, &str)]) -> Daemon {
+        let log = self.path().join(format!("run-{}.log", free_port()));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_disbmon"));
+        cmd.arg("run")
+            .current_dir(self.path())
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("DISBMON_") {
+                cmd.env_remove(&k);
+            }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("disbmon run starts");
+        Daemon {
+            child: Some(child),
+            log,
+            command: format!("cd {} && disbmon run", self.path().display()),
+        }
+    }
+}
+
+impl Daemon {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.as_ref().unwrap().id() as i32)
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid(), sig).unwrap();
+    }
+
+    /// Waits until `cond` holds (checked every 100 ms), or fails with the log.
+    #[track_caller]
+    pub fn wait_for(&self, what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs} s for {what}\n--- command: {}\n--- log:\n{}",
+                self.command,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the log contains `text`.
+    #[track_caller]
+    pub fn wait_log(&self, text: &str, secs: u64) {
+        let log = self.log.clone();
+        self.wait_for(&format!("the log to say {text:?}"), secs, || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(text)
+        });
+    }
+
+    /// Waits for the process to exit and returns its code.
+    #[track_caller]
+    pub fn wait_exit(&mut self, secs: u64) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let child = self.child.as_mut().unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "disbmon run did not exit within {secs} s\n--- log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A plain HTTP GET on loopback, without a client library: (status, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the admin listener accepts");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }

@@ -1,0 +1,240 @@
+//! The admin HTTP listener of the daemon: `/healthz` (the scheduler loop is alive), `/metrics`
+//! (Prometheus text format) and `/status` (JSON: each job's schedule, next and last run).
+
+use crate::store::Store;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+/// Counters since the daemon started.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// (job, outcome) → runs.
+    pub runs: BTreeMap<(String, String), u64>,
+    /// job → (seconds, count).
+    pub duration: BTreeMap<String, (f64, u64)>,
+    pub last_success: BTreeMap<String, i64>,
+    pub emails_sent: BTreeMap<String, u64>,
+    pub emails_failed: BTreeMap<String, u64>,
+    /// Ticks skipped because the previous run of the job was still going.
+    pub skipped: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub name: String,
+    pub schedule: String,
+    pub timezone: String,
+    pub next_run: Option<String>,
+    #[serde(skip)]
+    pub next_run_ts: Option<i64>,
+    pub running: bool,
+}
+
+/// What the scheduler loop publishes and the listener reads.
+pub struct Shared {
+    store: Arc<Store>,
+    metrics: Mutex<Metrics>,
+    jobs: Mutex<Vec<JobView>>,
+    /// When the loop last went round (monotonic: the wall clock may be pinned or jump).
+    alive: Mutex<Option<std::time::Instant>>,
+}
+
+impl Shared {
+    pub fn new(store: Arc<Store>) -> Shared {
+        Shared {
+            store,
+            metrics: Mutex::new(Metrics::default()),
+            jobs: Mutex::new(Vec::new()),
+            alive: Mutex::new(None),
+        }
+    }
+
+    pub fn metrics(&self, f: impl FnOnce(&mut Metrics)) {
+        if let Ok(mut m) = self.metrics.lock() {
+            f(&mut m);
+        }
+    }
+
+    pub fn set_jobs(&self, jobs: Vec<JobView>) {
+        if let Ok(mut j) = self.jobs.lock() {
+            *j = jobs;
+        }
+    }
+
+    pub fn alive(&self) {
+        if let Ok(mut a) = self.alive.lock() {
+            *a = Some(std::time::Instant::now());
+        }
+    }
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .with_state(shared);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("the admin listener stopped: {e}");
+    }
+}
+
+async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    // The loop wakes at least every TICK; a loop that has not gone round for three ticks is stuck.
+    let last = s.alive.lock().ok().and_then(|a| *a);
+    let limit = 3 * crate::daemon::TICK;
+    match last.map(|t| t.elapsed()) {
+        Some(age) if age <= limit => (StatusCode::OK, "ok\n".to_string()),
+        Some(age) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the scheduler loop last ran {} s ago\n", age.as_secs()),
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the scheduler loop has not started\n".to_string(),
+        ),
+    }
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let mut out = String::new();
+    let jobs = s.jobs.lock().map(|j| j.clone()).unwrap_or_default();
+    if let Ok(m) = s.metrics.lock() {
+        let _ = writeln!(out, "# HELP disbmon_runs_total Runs finished, by job and outcome.\n# TYPE disbmon_runs_total counter");
+        for ((job, outcome), n) in &m.runs {
+            let _ = writeln!(
+                out,
+                "disbmon_runs_total{{job=\"{}\",outcome=\"{}\"}} {n}",
+                label(job),
+                label(outcome)
+            );
+        }
+        let _ = writeln!(out, "# HELP disbmon_run_duration_seconds Time from a run's start to its end, retries included.\n# TYPE disbmon_run_duration_seconds summary");
+        for (job, (sum, count)) in &m.duration {
+            let _ = writeln!(
+                out,
+                "disbmon_run_duration_seconds_sum{{job=\"{}\"}} {sum}",
+                label(job)
+            );
+            let _ = writeln!(
+                out,
+                "disbmon_run_duration_seconds_count{{job=\"{}\"}} {count}",
+                label(job)
+            );
+        }
+        let _ = writeln!(out, "# HELP disbmon_last_success_timestamp_seconds When the job last completed successfully.\n# TYPE disbmon_last_success_timestamp_seconds gauge");
+        for j in &jobs {
+            let last = m.last_success.get(&j.name).copied().or_else(|| {
+                s.store
+                    .last_success(&j.name)
+                    .ok()
+                    .flatten()
+                    .map(|t| t.timestamp())
+            });
+            if let Some(t) = last {
+                let _ = writeln!(
+                    out,
+                    "disbmon_last_success_timestamp_seconds{{job=\"{}\"}} {t}",
+                    label(&j.name)
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP disbmon_next_run_timestamp_seconds When the job runs next.\n# TYPE disbmon_next_run_timestamp_seconds gauge");
+        for j in &jobs {
+            if let Some(t) = j.next_run_ts {
+                let _ = writeln!(
+                    out,
+                    "disbmon_next_run_timestamp_seconds{{job=\"{}\"}} {t}",
+                    label(&j.name)
+                );
+            }
+        }
+        for (name, help, map) in [
+            (
+                "disbmon_emails_sent_total",
+                "Messages delivered.",
+                &m.emails_sent,
+            ),
+            (
+                "disbmon_emails_failed_total",
+                "Messages that could not be delivered.",
+                &m.emails_failed,
+            ),
+            (
+                "disbmon_skipped_ticks_total",
+                "Scheduled runs skipped because the previous run was still going.",
+                &m.skipped,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for j in &jobs {
+                let _ = writeln!(
+                    out,
+                    "{name}{{job=\"{}\"}} {}",
+                    label(&j.name),
+                    map.get(&j.name).copied().unwrap_or(0)
+                );
+            }
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+#[derive(Serialize)]
+struct LastRun {
+    scheduled_at: String,
+    finished_at: Option<String>,
+    outcome: String,
+    attempts: u32,
+    units_behind: Option<u32>,
+    emails_sent: Option<u32>,
+    emails_failed: Option<u32>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JobStatus {
+    #[serde(flatten)]
+    job: JobView,
+    last_run: Option<LastRun>,
+}
+
+async fn status(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let jobs = s.jobs.lock().map(|j| j.clone()).unwrap_or_default();
+    let out: Vec<JobStatus> = jobs
+        .into_iter()
+        .map(|job| {
+            let tz: chrono_tz::Tz = job.timezone.parse().unwrap_or(chrono_tz::UTC);
+            let last_run = s
+                .store
+                .runs(&job.name, 1)
+                .ok()
+                .and_then(|r| r.into_iter().next())
+                .map(|r| LastRun {
+                    scheduled_at: r.scheduled_at.with_timezone(&tz).to_rfc3339(),
+                    finished_at: r.finished_at.map(|t| t.with_timezone(&tz).to_rfc3339()),
+                    outcome: r.outcome,
+                    attempts: r.attempts,
+                    units_behind: r.units_behind,
+                    emails_sent: r.emails_sent,
+                    emails_failed: r.emails_failed,
+                    error: r.error,
+                });
+            JobStatus { job, last_run }
+        })
+        .collect();
+    Json(serde_json::json!({ "jobs": out }))
+}

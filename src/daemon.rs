@@ -1,0 +1,708 @@
+//! The daemon (`disbmon run`): runs every job on its own schedule, one run at a time per job,
+//! each run recorded in the state store before it starts so that a restart never runs a slot twice.
+//! Catches up missed slots, retries failed runs with backoff, tells operators about failures and
+//! silent jobs, stops gracefully on SIGTERM/SIGINT and reloads on SIGHUP.
+//!
+//! The loop sleeps until the earliest next run (or at most [`TICK`]), so that heartbeats and the
+//! dead-man check keep going; every decision about time uses the injected clock.
+
+use crate::admin::{self, Shared};
+use crate::clock::Clock;
+use crate::config::{Config, Problem};
+use crate::job::{self, Job};
+use crate::notify::{deliver, render, Mailer};
+use crate::pipeline;
+use crate::report::Outcome;
+use crate::store::{outcome, RunResult, Store};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The longest the loop sleeps: heartbeats, the dead-man check and the health endpoint rely on it.
+pub const TICK: Duration = Duration::from_secs(5);
+
+/// What to do at start about slots that passed while the daemon was down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatchUp {
+    /// The one slot to run now (the latest missed one inside the window).
+    pub run: Option<DateTime<Utc>>,
+    /// Missed slots not run: older than the window, or superseded by a later one.
+    pub skipped: Vec<DateTime<Utc>>,
+}
+
+/// Decides which missed slot to run at start. Slots after `last_seen` (the daemon's last
+/// heartbeat) and up to `now` were missed, as were `interrupted` ones; the latest that is younger
+/// than `window` runs once, however many there were. A first start (`last_seen` none) catches up
+/// only interrupted runs.
+pub fn catch_up(
+    job: &Job,
+    last_seen: Option<DateTime<Utc>>,
+    interrupted: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    window: Duration,
+) -> CatchUp {
+    let mut missed: Vec<DateTime<Utc>> =
+        interrupted.iter().copied().filter(|t| *t <= now).collect();
+    if let Some(seen) = last_seen {
+        let mut t = seen;
+        // Bounded: at most a day of per-second slots is walked.
+        for _ in 0..100_000 {
+            match job.schedule.next_after(job.timezone, t) {
+                Some(next) if next.with_timezone(&Utc) <= now => {
+                    t = next.with_timezone(&Utc);
+                    missed.push(t);
+                }
+                _ => break,
+            }
+        }
+    }
+    missed.sort();
+    missed.dedup();
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let run = missed.iter().rev().find(|t| now - **t <= window).copied();
+    let skipped = missed.into_iter().filter(|t| Some(*t) != run).collect();
+    CatchUp { run, skipped }
+}
+
+/// A job as the loop holds it.
+struct Scheduled {
+    job: Arc<Job>,
+    next: Option<DateTime<Utc>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Scheduled {
+    fn busy(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+/// Loads the config and every job, or returns every problem.
+pub fn load_all(config_path: Option<&std::path::Path>) -> Result<(Config, Vec<Job>), Vec<Problem>> {
+    let config = Config::load(config_path, &|k| std::env::var(k).ok())?;
+    let mut problems = Vec::new();
+    let mut jobs = Vec::new();
+    let files = match std::fs::read_dir(&config.jobs_dir) {
+        Ok(d) => {
+            let mut f: Vec<PathBuf> = d
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            f.sort();
+            f
+        }
+        Err(e) => {
+            return Err(vec![Problem {
+                file: config.jobs_dir.clone(),
+                key: String::new(),
+                message: format!("cannot read the jobs folder: {e}; check jobs_dir"),
+            }])
+        }
+    };
+    for f in files {
+        match job::load(&f, config.timezone) {
+            Ok(j) => jobs.push(j),
+            Err(p) => problems.extend(p.list),
+        }
+    }
+    if problems.is_empty() {
+        Ok((config, jobs))
+    } else {
+        Err(problems)
+    }
+}
+
+fn local(job: &Job, t: DateTime<Utc>) -> String {
+    t.with_timezone(&job.timezone)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// Everything a run task needs, cloned per run.
+#[derive(Clone)]
+struct Env {
+    config: Arc<Config>,
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    shared: Arc<Shared>,
+    stopping: watch::Receiver<bool>,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. Returns the exit code.
+pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
+    let (config, jobs) = match load_all(config_path.as_deref()) {
+        Ok(v) => v,
+        Err(problems) => {
+            for p in &problems {
+                tracing::error!("{p}");
+            }
+            tracing::error!(
+                "{} problems in the configuration; fix them (see `disbmon check`)",
+                problems.len()
+            );
+            return crate::cli::exit::CONFIG;
+        }
+    };
+    let store = match Store::open(&config.state_dir) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!("{e}");
+            return crate::cli::exit::ERROR;
+        }
+    };
+    let (mut term, mut int, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        _ => {
+            tracing::error!("cannot install signal handlers");
+            return crate::cli::exit::ERROR;
+        }
+    };
+    let shared = Arc::new(Shared::new(store.clone()));
+    if let Some(addr) = config.admin_listen {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!("admin listener on http://{addr} (/healthz, /metrics, /status)");
+                tokio::spawn(admin::serve(listener, shared.clone()));
+            }
+            Err(e) => {
+                tracing::error!("cannot listen on {addr} (admin.listen): {e}; choose another address, or \"off\"");
+                return crate::cli::exit::CONFIG;
+            }
+        }
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut env = Env {
+        config: Arc::new(config),
+        store: store.clone(),
+        clock: clock.clone(),
+        shared: shared.clone(),
+        stopping: stop_rx,
+    };
+
+    let started = clock.now();
+    // A run still marked running was cut off by a crash.
+    match store.interrupt_running(None) {
+        Ok(n) if n > 0 => tracing::warn!(
+            "{n} run(s) were cut off when the daemon last stopped; they count as missed"
+        ),
+        Err(e) => tracing::error!("{e}"),
+        _ => {}
+    }
+    let last_seen = store.heartbeat().unwrap_or_else(|e| {
+        tracing::error!("{e}");
+        None
+    });
+    let mut scheduled: BTreeMap<String, Scheduled> = BTreeMap::new();
+    for job in jobs {
+        let job = Arc::new(job);
+        let interrupted = store.interrupted(&job.name).unwrap_or_default();
+        let decision = catch_up(&job, last_seen, &interrupted, started, job.catch_up);
+        for t in &decision.skipped {
+            tracing::warn!(job = %job.name, "missed run of {} is not caught up (older than catch_up, or a later one runs instead)", local(&job, *t));
+        }
+        let mut s = Scheduled {
+            next: job
+                .schedule
+                .next_after(job.timezone, started)
+                .map(|t| t.with_timezone(&Utc)),
+            job,
+            task: None,
+        };
+        if let Some(slot) = decision.run {
+            tracing::info!(job = %s.job.name, "catching up the missed run of {}", local(&s.job, slot));
+            start(&mut s, slot, &env);
+        }
+        scheduled.insert(s.job.name.clone(), s);
+    }
+    publish(&scheduled, &shared);
+    tracing::info!(
+        "disbmon started with {} job(s); state in {}",
+        scheduled.len(),
+        store.path().display()
+    );
+
+    loop {
+        let now = clock.now();
+        if let Err(e) = store.beat(now) {
+            tracing::error!("{e}");
+        }
+        shared.alive();
+        let earliest = scheduled.values().filter_map(|s| s.next).min();
+        let wait = earliest
+            .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(TICK)
+            .min(TICK);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => {
+                reload(config_path.as_deref(), &mut scheduled, &mut env);
+                publish(&scheduled, &shared);
+                continue;
+            }
+        }
+        let now = clock.now();
+        for s in scheduled.values_mut() {
+            let Some(due) = s.next.filter(|t| *t <= now) else {
+                continue;
+            };
+            // Slots that passed while the loop was busy are not run one by one: the latest runs.
+            s.next = s
+                .job
+                .schedule
+                .next_after(s.job.timezone, now)
+                .map(|t| t.with_timezone(&Utc));
+            start(s, due, &env);
+        }
+        dead_man(&scheduled, &env, started, now).await;
+        publish(&scheduled, &shared);
+    }
+
+    // Stop scheduling; let runs in progress finish within the grace period.
+    let _ = stop_tx.send(true);
+    let grace = env.config.shutdown_grace;
+    let tasks: Vec<(String, JoinHandle<()>)> = scheduled
+        .into_iter()
+        .filter_map(|(name, s)| s.task.filter(|t| !t.is_finished()).map(|t| (name, t)))
+        .collect();
+    if !tasks.is_empty() {
+        tracing::info!(
+            "waiting up to {} s for {} run(s) in progress",
+            grace.as_secs(),
+            tasks.len()
+        );
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    for (name, mut task) in tasks {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            task.abort();
+            tracing::warn!(job = %name, "run cut off at the end of the shutdown grace period; recorded as interrupted");
+            if let Err(e) = store.interrupt_running(Some(&name)) {
+                tracing::error!("{e}");
+            }
+        }
+    }
+    tracing::info!("stopped");
+    crate::cli::exit::OK
+}
+
+/// Starts the run of `slot` unless the previous run is still going or the slot already ran.
+fn start(s: &mut Scheduled, slot: DateTime<Utc>, env: &Env) {
+    let job = s.job.clone();
+    if s.busy() {
+        tracing::warn!(job = %job.name, "skipping the run of {}: the previous run is still going", local(&job, slot));
+        env.shared
+            .metrics(|m| *m.skipped.entry(job.name.clone()).or_default() += 1);
+        return;
+    }
+    match env.store.claim(&job.name, slot, env.clock.now()) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(job = %job.name, "the run of {} already took place; not running it again", local(&job, slot));
+            return;
+        }
+        Err(e) => {
+            tracing::error!(job = %job.name, "cannot record the run of {}: {e}; not running it", local(&job, slot));
+            return;
+        }
+    }
+    let env = env.clone();
+    s.task = Some(tokio::spawn(async move {
+        run_with_retries(job, slot, env).await
+    }));
+}
+
+/// One scheduled run: tries, backoff between them, the record, and the operators' notice.
+async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
+    let as_of = slot.with_timezone(&job.timezone).date_naive();
+    let began = std::time::Instant::now();
+    let mut delivered = pipeline::Delivered::new();
+    let mut errors: Vec<String> = Vec::new();
+    let mut attempts = 0;
+    tracing::info!(job = %job.name, "run of {} starts (as of {as_of})", local(&job, slot));
+    let report = loop {
+        attempts += 1;
+        let report = pipeline::run_job(
+            &job,
+            &env.config,
+            env.clock.as_ref(),
+            as_of,
+            false,
+            &delivered,
+        )
+        .await;
+        for a in report.alerts.iter().filter(|a| a.delivered) {
+            delivered.insert(format!("unit:{}", a.unit_id));
+        }
+        if report.digest.as_ref().is_some_and(|d| d.delivered) {
+            delivered.insert("digest".into());
+        }
+        let ok = report.outcome == Outcome::Ok;
+        if !ok {
+            errors.push(format!("try {attempts}: {}", failure_summary(&report)));
+        }
+        if ok || attempts > job.retries.len() {
+            break report;
+        }
+        let delay = job.retries[attempts - 1];
+        tracing::warn!(job = %job.name, "run of {} failed (try {attempts}); retrying in {} s: {}", local(&job, slot), delay.as_secs(), errors.last().map(String::as_str).unwrap_or(""));
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = env.stopping.wait_for(|s| *s) => {
+                tracing::warn!(job = %job.name, "shutdown during the backoff of the run of {}; recorded as interrupted", local(&job, slot));
+                let _ = env.store.interrupt_running(Some(&job.name));
+                return;
+            }
+        }
+    };
+    let ok = report.outcome == Outcome::Ok;
+    let sent = report.alerts.iter().filter(|a| a.delivered).count()
+        + usize::from(report.digest.as_ref().is_some_and(|d| d.delivered));
+    let failed = report
+        .alerts
+        .iter()
+        .filter(|a| a.error.is_some() && !a.to.is_empty())
+        .count()
+        + usize::from(report.digest.as_ref().is_some_and(|d| d.error.is_some()));
+    let behind = report
+        .units
+        .iter()
+        .filter(|u| u.status.is_alerted())
+        .count();
+    let result = RunResult {
+        outcome: if ok { outcome::OK } else { outcome::FAILED },
+        attempts: attempts as u32,
+        units_behind: behind as u32,
+        emails_sent: sent as u32,
+        emails_failed: failed as u32,
+        error: (!ok).then(|| errors.join("\n")),
+    };
+    let now = env.clock.now();
+    if let Err(e) = env.store.finish(&job.name, slot, now, &result) {
+        tracing::error!(job = %job.name, "{e}");
+    }
+    env.shared.metrics(|m| {
+        *m.runs
+            .entry((job.name.clone(), result.outcome.to_string()))
+            .or_default() += 1;
+        let d = m.duration.entry(job.name.clone()).or_default();
+        d.0 += began.elapsed().as_secs_f64();
+        d.1 += 1;
+        *m.emails_sent.entry(job.name.clone()).or_default() += sent as u64;
+        *m.emails_failed.entry(job.name.clone()).or_default() += failed as u64;
+        if ok {
+            m.last_success.insert(job.name.clone(), now.timestamp());
+        }
+    });
+    if ok {
+        tracing::info!(job = %job.name, "run of {} done: {behind} unit(s) behind, {sent} message(s) sent", local(&job, slot));
+        return;
+    }
+    tracing::error!(job = %job.name, "run of {} failed after {attempts} tr{}", local(&job, slot), if attempts == 1 { "y" } else { "ies" });
+    let subject = format!(
+        "[disbmon] job {} failed: run of {}",
+        job.name,
+        local(&job, slot)
+    );
+    let mut lines = vec![
+        format!(
+            "The run of job `{}` scheduled for {} (as of {as_of}) failed after {attempts} tr{}.",
+            job.name,
+            local(&job, slot),
+            if attempts == 1 { "y" } else { "ies" }
+        ),
+        format!("Job file: {}", job.file.display()),
+        "Why:".to_string(),
+    ];
+    lines.extend(errors.iter().map(|e| format!("  {e}")));
+    lines.push("The daemon goes on with the next scheduled runs. `disbmon once JOB --dry-run` shows the problem by hand.".into());
+    notify_operators(&env, &subject, &lines).await;
+}
+
+/// A short account of why a run failed, for logs and operators.
+fn failure_summary(report: &crate::report::RunReport) -> String {
+    match report.outcome {
+        Outcome::Rejected => {
+            let mut parts: Vec<String> = report
+                .data_issues
+                .iter()
+                .take(5)
+                .map(|i| i.to_string())
+                .collect();
+            if report.data_issues.len() > 5 {
+                parts.push(format!(
+                    "and {} more data issues",
+                    report.data_issues.len() - 5
+                ));
+            }
+            format!("data rejected: {}", parts.join("; "))
+        }
+        Outcome::DeliveryFailed => {
+            let errors: Vec<String> = report
+                .alerts
+                .iter()
+                .filter(|a| !a.to.is_empty())
+                .filter_map(|a| a.error.as_ref().map(|e| format!("{}: {e}", a.unit_id)))
+                .chain(
+                    report
+                        .digest
+                        .iter()
+                        .filter_map(|d| d.error.as_ref().map(|e| format!("digest: {e}"))),
+                )
+                .take(5)
+                .collect();
+            format!("delivery failed: {}", errors.join("; "))
+        }
+        Outcome::Ok => "ok".into(),
+    }
+}
+
+async fn notify_operators(env: &Env, subject: &str, lines: &[String]) {
+    if env.config.operators.is_empty() {
+        tracing::error!("no operators configured to tell: {subject}");
+        return;
+    }
+    let email = render::operator_notice(&env.config.operators, subject, lines);
+    let result = match Mailer::new(&env.config.mail) {
+        Ok(m) => match deliver::build(&env.config.mail.from, &email, env.clock.now().into()) {
+            Ok(msg) => m.send(msg).await.map_err(|f| f.message),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => tracing::info!("operators told: {subject}"),
+        Err(e) => tracing::error!("could not tell the operators ({subject}): {e}"),
+    }
+}
+
+/// Tells operators once when a job has not succeeded for longer than its silence limit.
+async fn dead_man(
+    scheduled: &BTreeMap<String, Scheduled>,
+    env: &Env,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    for s in scheduled.values() {
+        let Some(limit) = s.job.silence_limit(now) else {
+            continue;
+        };
+        let last = env.store.last_success(&s.job.name).ok().flatten();
+        let since = last.unwrap_or(started);
+        let silent = (now - since).to_std().unwrap_or_default();
+        if silent <= limit {
+            continue;
+        }
+        let key = last
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| format!("never since {}", started.to_rfc3339()));
+        if !env
+            .store
+            .notice_once(&s.job.name, "silence", &key, now)
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        let subject = format!(
+            "[disbmon] job {} has not completed successfully for {} h",
+            s.job.name,
+            silent.as_secs() / 3600
+        );
+        let lines = vec![
+            match last {
+                Some(t) => format!("Job `{}` last completed successfully at {}.", s.job.name, local(&s.job, t)),
+                None => format!("Job `{}` has not completed successfully since the daemon started at {}.", s.job.name, local(&s.job, started)),
+            },
+            format!("Its limit (max_silence, or twice its period) is {} s. Check its recent runs with `disbmon status`.", limit.as_secs()),
+        ];
+        tracing::error!(job = %s.job.name, "{subject}");
+        notify_operators(env, &subject, &lines).await;
+    }
+}
+
+/// Re-reads config and jobs; keeps the old ones when anything is wrong.
+fn reload(
+    config_path: Option<&std::path::Path>,
+    scheduled: &mut BTreeMap<String, Scheduled>,
+    env: &mut Env,
+) {
+    tracing::info!("SIGHUP: reloading the configuration");
+    let (config, jobs) = match load_all(config_path) {
+        Ok(v) => v,
+        Err(problems) => {
+            for p in &problems {
+                tracing::error!("{p}");
+            }
+            tracing::error!(
+                "the new configuration is rejected ({} problems); the old one keeps running",
+                problems.len()
+            );
+            return;
+        }
+    };
+    if config.state_dir != env.config.state_dir || config.admin_listen != env.config.admin_listen {
+        tracing::warn!("state_dir and admin.listen take effect at the next start");
+    }
+    env.config = Arc::new(config);
+    let now = env.clock.now();
+    let names: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    scheduled.retain(|name, _| {
+        let keep = names.contains(name);
+        if !keep {
+            tracing::info!(job = %name, "job removed");
+        }
+        keep
+    });
+    for job in jobs {
+        let next = job
+            .schedule
+            .next_after(job.timezone, now)
+            .map(|t| t.with_timezone(&Utc));
+        match scheduled.get_mut(&job.name) {
+            Some(s) if s.job.text == job.text => {}
+            Some(s) => {
+                tracing::info!(job = %job.name, "job changed");
+                s.job = Arc::new(job);
+                s.next = next;
+            }
+            None => {
+                tracing::info!(job = %job.name, "job added; next run {}", next.map(|t| local(&job, t)).unwrap_or_else(|| "never".into()));
+                scheduled.insert(
+                    job.name.clone(),
+                    Scheduled {
+                        job: Arc::new(job),
+                        next,
+                        task: None,
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn publish(scheduled: &BTreeMap<String, Scheduled>, shared: &Shared) {
+    let jobs = scheduled
+        .values()
+        .map(|s| admin::JobView {
+            name: s.job.name.clone(),
+            schedule: s.job.schedule.expression().to_string(),
+            timezone: s.job.timezone.to_string(),
+            next_run: s
+                .next
+                .map(|t| t.with_timezone(&s.job.timezone).to_rfc3339()),
+            next_run_ts: s.next.map(|t| t.timestamp()),
+            running: s.busy(),
+        })
+        .collect();
+    shared.set_jobs(jobs);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn job(schedule: &str) -> Job {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"schedule = "{schedule}"
+[sources.units]
+location = "u.csv"
+columns = {{ unit_id = "a", unit_name = "b", email = "c" }}
+[sources.plans]
+location = "p.csv"
+columns = {{ unit_id = "a", amount = "b" }}
+[sources.disbursements]
+location = "d.csv"
+columns = {{ unit_id = "a", date = "b", amount = "c" }}
+[rule]
+milestones = [{{ date = "12-31", pct = 95 }}]
+"#
+            ),
+        )
+        .unwrap();
+        job::load(&path, chrono_tz::Asia::Ho_Chi_Minh).unwrap()
+    }
+
+    fn hcm(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        chrono_tz::Asia::Ho_Chi_Minh
+            .with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[test]
+    fn one_missed_slot_inside_the_window_runs_once() {
+        // Daily at 08:00; down from 07:00 on the 27th to 09:00 on the 27th.
+        let j = job("0 8 * * *");
+        let c = catch_up(&j, Some(hcm(27, 7, 0)), &[], hcm(27, 9, 0), DAY);
+        assert_eq!(
+            c,
+            CatchUp {
+                run: Some(hcm(27, 8, 0)),
+                skipped: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn many_missed_slots_run_once_and_older_ones_are_only_logged() {
+        // Down for three days: three slots missed, only the latest (inside 24 h) runs.
+        let j = job("0 8 * * *");
+        let c = catch_up(&j, Some(hcm(24, 12, 0)), &[], hcm(27, 9, 0), DAY);
+        assert_eq!(c.run, Some(hcm(27, 8, 0)));
+        assert_eq!(c.skipped, vec![hcm(25, 8, 0), hcm(26, 8, 0)]);
+        // Nothing inside the window: nothing runs, the misses are logged.
+        let c = catch_up(
+            &j,
+            Some(hcm(24, 12, 0)),
+            &[],
+            hcm(27, 9, 0),
+            Duration::from_secs(1800),
+        );
+        assert_eq!((c.run, c.skipped.len()), (None, 3));
+    }
+
+    #[test]
+    fn no_miss_no_run_and_a_first_start_does_not_catch_up() {
+        let j = job("0 8 * * *");
+        assert_eq!(
+            catch_up(&j, Some(hcm(27, 8, 30)), &[], hcm(27, 9, 0), DAY).run,
+            None
+        );
+        assert_eq!(catch_up(&j, None, &[], hcm(27, 9, 0), DAY).run, None);
+    }
+
+    #[test]
+    fn an_interrupted_run_counts_as_missed() {
+        let j = job("0 8 * * MON");
+        let c = catch_up(
+            &j,
+            Some(hcm(23, 8, 1)),
+            &[hcm(23, 8, 0)],
+            hcm(23, 9, 0),
+            DAY,
+        );
+        assert_eq!(c.run, Some(hcm(23, 8, 0)));
+        // Even on what looks like a first start.
+        assert_eq!(
+            catch_up(&j, None, &[hcm(23, 8, 0)], hcm(23, 9, 0), DAY).run,
+            Some(hcm(23, 8, 0))
+        );
+    }
+}
