@@ -135,6 +135,18 @@ pub fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("`{text}` is not an email address ({e}); write `name@example.gov.vn` or `Name <name@example.gov.vn>`"))
 }
 
+/// Every address of a list, each problem reported under `key[i]`.
+pub fn mailboxes(key: &str, list: &[String], p: &mut Problems) -> Vec<Mailbox> {
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            parse_mailbox(a)
+                .map_err(|e| p.add(format!("{key}[{i}]"), e))
+                .ok()
+        })
+        .collect()
+}
+
 /// A duration written as a number and a unit: `90s`, `5m`, `24h`, `14d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -369,16 +381,7 @@ impl Config {
                 None
             }
         };
-        let operators: Vec<Mailbox> = raw
-            .operators
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                parse_mailbox(a)
-                    .map_err(|e| p.add(format!("operators[{i}]"), e))
-                    .ok()
-            })
-            .collect();
+        let operators = mailboxes("operators", &raw.operators, p);
         let shutdown_grace = parse_duration(raw.shutdown_grace.as_deref().unwrap_or("60s"))
             .map_err(|e| p.add("shutdown_grace", e))
             .ok();

@@ -2,7 +2,7 @@
 //! the rule units are measured against, and who hears about it. Loading checks everything and
 //! reports every problem with the file and key.
 
-use crate::config::{parse_duration, parse_mailbox, parse_toml, parse_zone, resolve, Problems};
+use crate::config::{mailboxes, parse_duration, parse_toml, parse_zone, resolve, Problems};
 use crate::ledger::SourceRole;
 use crate::money::{AmountUnit, Language, NumberFormat};
 use crate::rule::{Bands, Milestone, Milestones, PlanYear};
@@ -548,17 +548,6 @@ fn milestones(raw: &[RawMilestone], p: &mut Problems) -> Option<Milestones> {
             }
         })
         .ok()
-}
-
-fn mailboxes(key: &str, list: &[String], p: &mut Problems) -> Vec<Mailbox> {
-    list.iter()
-        .enumerate()
-        .filter_map(|(i, a)| {
-            parse_mailbox(a)
-                .map_err(|e| p.add(format!("{key}[{i}]"), e))
-                .ok()
-        })
-        .collect()
 }
 
 #[cfg(test)]

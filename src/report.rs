@@ -5,6 +5,7 @@ use crate::compute::UnitRate;
 use crate::decide::Reason;
 use crate::ledger::{DataIssue, SourceStats};
 use crate::money::{format_billion, Language};
+use crate::notify::render::{text_table, TextStyle};
 use crate::rule::{PlanYear, Status};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -112,38 +113,13 @@ impl RunReport {
                     ]
                 })
                 .collect();
-            let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-            for r in &rows {
-                for (i, c) in r.iter().enumerate() {
-                    width[i] = width[i].max(c.chars().count());
-                }
-            }
+            let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
             let right = [true, false, false, true, true, true, true, true, false];
-            let line = |cells: Vec<String>| {
-                cells
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let pad = " ".repeat(width[i] - c.chars().count());
-                        if right[i] {
-                            format!("{pad}{c}")
-                        } else {
-                            format!("{c}{pad}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
+            let plain = TextStyle {
+                separator: "  ",
+                rule: None,
             };
-            let _ = writeln!(
-                out,
-                "\n{}",
-                line(header.iter().map(|s| s.to_string()).collect())
-            );
-            for r in rows {
-                let _ = writeln!(out, "{}", line(r));
-            }
+            let _ = write!(out, "\n{}", text_table(&header, &rows, &right, &plain));
         }
         if !self.alerts.is_empty() {
             let sent = self.alerts.iter().filter(|a| a.delivered).count();

@@ -34,6 +34,15 @@ fn digests_to(smtp: &Smtp, rcpt: &str) -> usize {
         .count()
 }
 
+/// The value of one series in Prometheus text, e.g. `disbmon_emails_sent_total{job="weekly"}`.
+#[track_caller]
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}")) as u64
+}
+
 fn runs(p: &Project, job: &str) -> Vec<disbmon::store::RunRecord> {
     disbmon::store::Store::open(&p.path().join("var"))
         .unwrap()
@@ -67,17 +76,12 @@ async fn a_per_second_job_runs_sends_and_is_watched_over_http() {
     assert_eq!((code, body.trim()), (200, "ok"));
     let (code, metrics) = http_get(admin, "/metrics");
     assert_eq!(code, 200);
-    let ok_runs: u64 = metrics
-        .lines()
-        .find(|l| l.starts_with("disbmon_runs_total{job=\"weekly\",outcome=\"ok\"}"))
-        .and_then(|l| l.split_whitespace().last()?.parse().ok())
-        .unwrap_or_else(|| panic!("no ok runs in\n{metrics}"));
+    let ok_runs = metric(
+        &metrics,
+        "disbmon_runs_total{job=\"weekly\",outcome=\"ok\"}",
+    );
     assert!(ok_runs >= 2, "{metrics}");
-    let sent: u64 = metrics
-        .lines()
-        .find(|l| l.starts_with("disbmon_emails_sent_total{job=\"weekly\"}"))
-        .and_then(|l| l.split_whitespace().last()?.parse().ok())
-        .unwrap();
+    let sent = metric(&metrics, "disbmon_emails_sent_total{job=\"weekly\"}");
     // Every run of the day sends the same messages (its alerts and the digest).
     let per_run = runs(&p, "weekly")
         .iter()
@@ -165,11 +169,7 @@ async fn a_slow_source_never_runs_twice_at_once() {
     });
     d.wait_log("skipping the run of", 5);
     let (_, metrics) = http_get(admin, "/metrics");
-    let skipped: u64 = metrics
-        .lines()
-        .find(|l| l.starts_with("disbmon_skipped_ticks_total{job=\"weekly\"}"))
-        .and_then(|l| l.split_whitespace().last()?.parse().ok())
-        .unwrap();
+    let skipped = metric(&metrics, "disbmon_skipped_ticks_total{job=\"weekly\"}");
     assert!(skipped >= 1, "{metrics}");
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(30), 0);
@@ -444,6 +444,22 @@ async fn sighup_picks_up_a_new_job_and_rejects_an_invalid_one_while_the_old_keep
             && digests_to(&smtp, "second@stc.example.gov.vn") > second
     });
     assert_eq!(digests_to(&smtp, "third@stc.example.gov.vn"), 0);
+    // Fixing the third and removing the first: both take effect on the next SIGHUP.
+    std::fs::remove_file(p.path().join("jobs/third.toml")).unwrap();
+    std::fs::remove_file(p.path().join("jobs/first.toml")).unwrap();
+    d.signal(Signal::SIGHUP);
+    d.wait_log("job removed", 5);
+    std::thread::sleep(Duration::from_millis(2500));
+    let first = digests_to(&smtp, "first@stc.example.gov.vn");
+    let second = digests_to(&smtp, "second@stc.example.gov.vn");
+    d.wait_for("the second job to go on", 10, || {
+        digests_to(&smtp, "second@stc.example.gov.vn") > second
+    });
+    assert_eq!(
+        digests_to(&smtp, "first@stc.example.gov.vn"),
+        first,
+        "a removed job no longer runs"
+    );
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(30), 0);
 }

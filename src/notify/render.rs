@@ -274,7 +274,24 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
 }
 
 /// A fixed-width text table; widths count characters, so Vietnamese names line up.
-fn text_table(header: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
+/// Table layout for text: how columns are separated, and whether a rule follows the header.
+pub struct TextStyle {
+    pub separator: &'static str,
+    pub rule: Option<&'static str>,
+}
+
+/// The digest's style: `a | b`, with a `--+--` rule.
+pub const PIPES: TextStyle = TextStyle {
+    separator: " | ",
+    rule: Some("-+-"),
+};
+
+pub fn text_table(
+    header: &[String],
+    rows: &[Vec<String>],
+    right: &[bool],
+    style: &TextStyle,
+) -> String {
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -294,17 +311,13 @@ fn text_table(header: &[String], rows: &[Vec<String>], right: &[bool]) -> String
                 }
             })
             .collect();
-        format!("{}\n", parts.join(" | ").trim_end())
+        format!("{}\n", parts.join(style.separator).trim_end())
     };
     let mut out = line(header);
-    out.push_str(&format!(
-        "{}\n",
-        width
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .join("-+-")
-    ));
+    if let Some(joint) = style.rule {
+        let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+        out.push_str(&format!("{}\n", rule.join(joint)));
+    }
     for r in rows {
         out.push_str(&line(r));
     }
@@ -507,7 +520,7 @@ pub fn digest(
 
     let mut text = summary.join("\n");
     text.push_str("\n\n");
-    text.push_str(&text_table(&header, &rows, &right));
+    text.push_str(&text_table(&header, &rows, &right, &PIPES));
     for (title, lines) in &sections {
         text.push_str(&format!("\n{title}:\n"));
         for l in lines {
