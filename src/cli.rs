@@ -337,6 +337,16 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
                     .iter()
                     .map(|t| t.format("%a %Y-%m-%d %H:%M %Z").to_string())
                     .collect();
+                if next.is_empty() {
+                    problems.push(Problem {
+                        file: file.clone(),
+                        key: "schedule".into(),
+                        message: format!(
+                            "`{}` never fires (e.g. 30 February); fix the day and month",
+                            job.schedule.expression()
+                        ),
+                    });
+                }
                 println!(
                     "job {} ({}): `{}` in {}; next: {}",
                     job.name,

@@ -677,3 +677,34 @@ async fn a_mail_server_that_never_answers_is_given_up_on_after_one_message() {
         "one connection, not one per message\n{run}"
     );
 }
+
+#[test]
+fn the_config_can_live_elsewhere_named_by_flag_or_environment() {
+    let p = Project::new();
+    p.write(
+        "elsewhere/my.toml",
+        &CONFIG
+            .replace("\"../jobs\"", "\"../jobs\"")
+            .replace("transport = \"smtp\"", "transport = \"file\""),
+    )
+    .write("jobs/weekly.toml", JOB)
+    .write("jobs/ke_hoach.csv", PLANS);
+    std::fs::remove_dir_all(p.path().join("config")).unwrap();
+    p.run_env(&["check"], &[("DISBMON_CONFIG", "elsewhere/my.toml")])
+        .expect_code(0)
+        .expect_stdout("config: elsewhere/my.toml");
+    p.run(&["--config", "elsewhere/my.toml", "check"])
+        .expect_code(0)
+        .expect_stdout("job weekly");
+    p.run(&["--config", "elsewhere/missing.toml", "check"])
+        .expect_code(3)
+        .expect_stderr("elsewhere/missing.toml: the config file does not exist");
+    // A schedule that never fires is a problem too.
+    p.write(
+        "jobs/weekly.toml",
+        &JOB.replace("0 8 * * MON", "0 8 30 2 *"),
+    );
+    p.run(&["--config", "elsewhere/my.toml", "check"])
+        .expect_code(3)
+        .expect_stderr("never fires");
+}
