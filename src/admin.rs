@@ -24,6 +24,9 @@ pub struct Metrics {
     pub emails_failed: BTreeMap<String, u64>,
     /// Ticks skipped because the previous run of the job was still going.
     pub skipped: BTreeMap<String, u64>,
+    /// Messages the outbox worker delivered or gave up (retries of earlier runs' messages).
+    pub outbox_sent: Option<u64>,
+    pub outbox_failed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -190,6 +193,26 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
             }
         }
     }
+    if let Ok(m) = s.metrics.lock() {
+        let _ = writeln!(out, "# HELP disbmon_outbox_sent_total Messages delivered by the outbox worker (retries, and messages left from before).\n# TYPE disbmon_outbox_sent_total counter");
+        let _ = writeln!(
+            out,
+            "disbmon_outbox_sent_total {}",
+            m.outbox_sent.unwrap_or(0)
+        );
+        let _ = writeln!(out, "# HELP disbmon_outbox_failed_total Messages the outbox worker gave up on.\n# TYPE disbmon_outbox_failed_total counter");
+        let _ = writeln!(
+            out,
+            "disbmon_outbox_failed_total {}",
+            m.outbox_failed.unwrap_or(0)
+        );
+    }
+    let pending = s
+        .store
+        .outbox(&["pending", "sending"])
+        .map(|r| r.len())
+        .unwrap_or(0);
+    let _ = writeln!(out, "# HELP disbmon_outbox_pending Messages waiting in the outbox.\n# TYPE disbmon_outbox_pending gauge\ndisbmon_outbox_pending {pending}");
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 

@@ -49,6 +49,23 @@ pub enum Command {
     Run,
     /// Show each job's schedule, next run and last runs, from the state store.
     Status,
+    /// A job's runs, or one unit's rate over time and every email it was sent.
+    History {
+        #[arg(long)]
+        job: String,
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    /// Hold back a unit's alerts until a date (recorded as suppressed, sent when it ends).
+    Silence {
+        #[command(subcommand)]
+        action: SilenceAction,
+    },
+    /// List pending and failed messages; `outbox retry ID` queues a failed one again.
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+    },
     /// Run one job now.
     Once {
         /// A job name (jobs/NAME.toml) or the path of a job file.
@@ -71,6 +88,31 @@ pub enum Command {
         #[arg(long, value_parser = parse_date)]
         as_of: Option<NaiveDate>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilenceAction {
+    /// Silence a unit of a job until (and including) a date.
+    Add {
+        #[arg(long)]
+        job: String,
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_date)]
+        until: NaiveDate,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The silences in force or still to come.
+    List,
+    /// Lift a silence.
+    Remove { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Queue a failed message again (with a new delivery deadline).
+    Retry { id: i64 },
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -159,6 +201,9 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Check => check(cli.config.as_deref(), clock.as_ref()),
         Command::Run => crate::daemon::run(cli.config.clone(), std::sync::Arc::from(clock)).await,
         Command::Status => status(cli.config.as_deref(), clock.as_ref()),
+        Command::History { job, unit } => history(cli.config.as_deref(), &job, unit.as_deref()),
+        Command::Silence { action } => silence(cli.config.as_deref(), action, clock.as_ref()),
+        Command::Outbox { action } => outbox(cli.config.as_deref(), action, clock.as_ref()),
         Command::Once {
             job,
             as_of,
@@ -171,15 +216,36 @@ pub async fn run(cli: Cli) -> i32 {
             };
             let as_of =
                 as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
-            let report = pipeline::run_job(
-                &job,
-                &config,
-                clock.as_ref(),
+            let store = match crate::store::Store::open(&config.state_dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::ERROR;
+                }
+            };
+            let scheduled = clock.now();
+            if !dry_run {
+                if let Err(e) = store.claim(&job.name, scheduled, scheduled) {
+                    eprintln!("{e}");
+                    return exit::ERROR;
+                }
+            }
+            let run = pipeline::Run {
+                job: &job,
+                config: &config,
+                store: &store,
+                clock: clock.as_ref(),
+                scheduled,
                 as_of,
                 dry_run,
-                &Default::default(),
-            )
-            .await;
+            };
+            let report = pipeline::run_job(&run).await;
+            if !dry_run {
+                let result = crate::daemon::run_result(&report, 1);
+                if let Err(e) = store.finish(&job.name, scheduled, clock.now(), &result) {
+                    eprintln!("{e}");
+                }
+            }
             if json {
                 match serde_json::to_string_pretty(&report) {
                     Ok(s) => println!("{s}"),
@@ -440,4 +506,235 @@ fn status(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
         }
     }
     exit::OK
+}
+
+/// The config and the opened state store, or the exit code after saying why.
+fn open_store(config_path: Option<&Path>) -> Result<(Config, crate::store::Store), i32> {
+    let config = Config::load(config_path, &env).map_err(|p| {
+        print_problems(&p);
+        exit::CONFIG
+    })?;
+    let store = crate::store::Store::open(&config.state_dir).map_err(|e| {
+        eprintln!("{e}");
+        exit::ERROR
+    })?;
+    Ok((config, store))
+}
+
+fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
+    let (config, store) = match open_store(config_path) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let tz = config.timezone;
+    let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+    let Some(unit) = unit else {
+        match store.runs(job, 1000) {
+            Ok(runs) if runs.is_empty() => println!("job {job}: no runs recorded"),
+            Ok(runs) => {
+                println!("job {job}: {} run(s), newest first", runs.len());
+                for r in runs {
+                    println!(
+                        "  {}  {:<11} {} unit(s) behind, {} sent, {} not delivered{}",
+                        fmt(r.scheduled_at),
+                        r.outcome,
+                        r.units_behind.unwrap_or(0),
+                        r.emails_sent.unwrap_or(0),
+                        r.emails_failed.unwrap_or(0),
+                        r.error
+                            .map(|e| format!("\n      {}", e.replace('\n', "\n      ")))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::ERROR;
+            }
+        }
+        return exit::OK;
+    };
+    let (figures, messages) = match (
+        store.unit_history(job, unit),
+        store.unit_messages(job, unit),
+    ) {
+        (Ok(f), Ok(m)) => (f, m),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return exit::ERROR;
+        }
+    };
+    if figures.is_empty() && messages.is_empty() {
+        println!("job {job}, unit {unit}: nothing recorded (check the ids: `disbmon history --job {job}` lists the runs)");
+        return exit::OK;
+    }
+    println!("job {job}, unit {unit}: rate over time");
+    println!(
+        "  {:<10}  {:>8}  {:>8}  {:<9}  decision",
+        "as of", "rate %", "expected", "status"
+    );
+    for r in &figures {
+        println!(
+            "  {:<10}  {:>8}  {:>8.2}  {:<9}  {}",
+            r.as_of,
+            r.figures
+                .rate
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "-".into()),
+            r.figures.expected,
+            r.figures.status,
+            r.reason.as_deref().unwrap_or("-")
+        );
+    }
+    println!("\nemails");
+    if messages.is_empty() {
+        println!("  none");
+    }
+    for m in &messages {
+        let state = match m.status.as_str() {
+            "sent" => format!("delivered {}", m.sent_at.map(fmt).unwrap_or_default()),
+            "failed" => format!("FAILED: {}", m.last_error.clone().unwrap_or_default()),
+            other => format!(
+                "{other}, {} tr{} so far{}",
+                m.attempts,
+                if m.attempts == 1 { "y" } else { "ies" },
+                m.last_error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        };
+        println!(
+            "  {}  to {}  why: {}  — {}\n      {}",
+            fmt(m.created_at),
+            m.recipient,
+            m.reason.as_deref().unwrap_or(&m.kind),
+            state,
+            m.subject
+        );
+    }
+    exit::OK
+}
+
+fn silence(config_path: Option<&Path>, action: SilenceAction, clock: &dyn Clock) -> i32 {
+    let (_, store) = match open_store(config_path) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    match action {
+        SilenceAction::Add {
+            job,
+            unit,
+            until,
+            reason,
+        } => match store.add_silence(&job, &unit, until, &reason, clock.now()) {
+            Ok(id) => {
+                println!("silence {id}: alerts of unit {unit} in job {job} are held back until {until} (inclusive): {reason}");
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit::ERROR
+            }
+        },
+        SilenceAction::List => match store.silences() {
+            Ok(list) => {
+                if list.is_empty() {
+                    println!("no silences");
+                }
+                for s in list {
+                    println!(
+                        "{}  job {}  unit {}  until {}  — {} (added {})",
+                        s.id,
+                        s.job,
+                        s.unit,
+                        s.until,
+                        s.reason,
+                        s.created_at.format("%Y-%m-%d")
+                    );
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit::ERROR
+            }
+        },
+        SilenceAction::Remove { id } => match store.remove_silence(id, clock.now()) {
+            Ok(true) => {
+                println!("silence {id} lifted");
+                exit::OK
+            }
+            Ok(false) => {
+                eprintln!("no silence {id}; `disbmon silence list` shows them");
+                exit::USAGE
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit::ERROR
+            }
+        },
+    }
+}
+
+fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn Clock) -> i32 {
+    let (config, store) = match open_store(config_path) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    match action {
+        Some(OutboxAction::Retry { id }) => {
+            match store.retry(id, clock.now(), config.mail.retry_deadline) {
+                Ok(true) => {
+                    println!("message {id} queued again; the daemon (or the next `disbmon once`) sends it");
+                    exit::OK
+                }
+                Ok(false) => {
+                    eprintln!("no failed message {id}; `disbmon outbox` lists them");
+                    exit::USAGE
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    exit::ERROR
+                }
+            }
+        }
+        None => match store.outbox(&["pending", "sending", "failed"]) {
+            Ok(rows) => {
+                if rows.is_empty() {
+                    println!("the outbox is empty: every message was delivered");
+                }
+                for r in rows {
+                    println!(
+                        "{}  {:<7}  job {}  {}  to {}  tries {}  {}\n      {}",
+                        r.id,
+                        r.status,
+                        r.job,
+                        r.unit
+                            .as_deref()
+                            .map(|u| format!("unit {u}"))
+                            .unwrap_or_else(|| r.kind.clone()),
+                        r.recipient,
+                        r.attempts,
+                        match r.status.as_str() {
+                            "failed" => format!("error: {}", r.last_error.unwrap_or_default()),
+                            _ => format!(
+                                "next try {}{}",
+                                r.next_attempt_at.to_rfc3339(),
+                                r.last_error
+                                    .map(|e| format!(", last error: {e}"))
+                                    .unwrap_or_default()
+                            ),
+                        },
+                        r.subject
+                    );
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit::ERROR
+            }
+        },
+    }
 }

@@ -197,6 +197,10 @@ struct RawAdmin {
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct RawMail {
+    /// First wait before a message that failed transiently is tried again; it doubles each time.
+    retry_initial: Option<String>,
+    /// How long a message is tried before it is given up as failed.
+    retry_deadline: Option<String>,
     from: Option<String>,
     transport: Option<String>,
     dir: Option<String>,
@@ -276,6 +280,8 @@ pub enum Transport {
 pub struct MailConfig {
     pub from: Mailbox,
     pub transport: Transport,
+    pub retry_initial: Duration,
+    pub retry_deadline: Duration,
 }
 
 /// The validated daemon configuration.
@@ -382,6 +388,12 @@ impl Config {
             }
         };
         let operators = mailboxes("operators", &raw.operators, p);
+        let retry_initial = parse_duration(raw.mail.retry_initial.as_deref().unwrap_or("30s"))
+            .map_err(|e| p.add("mail.retry_initial", e))
+            .ok();
+        let retry_deadline = parse_duration(raw.mail.retry_deadline.as_deref().unwrap_or("24h"))
+            .map_err(|e| p.add("mail.retry_deadline", e))
+            .ok();
         let shutdown_grace = parse_duration(raw.shutdown_grace.as_deref().unwrap_or("60s"))
             .map_err(|e| p.add("shutdown_grace", e))
             .ok();
@@ -405,6 +417,8 @@ impl Config {
             mail: MailConfig {
                 from: from?,
                 transport: transport?,
+                retry_initial: retry_initial?,
+                retry_deadline: retry_deadline?,
             },
             operators,
             shutdown_grace: shutdown_grace?,

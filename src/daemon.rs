@@ -11,9 +11,10 @@ use crate::clock::Clock;
 use crate::config::{Config, Problem};
 use crate::job::{self, Job};
 use crate::notify::{deliver, render, Mailer};
+use crate::outbox;
 use crate::pipeline;
 use crate::report::Outcome;
-use crate::store::{outcome, RunResult, Store};
+use crate::store::{outcome, NewMessage, RunResult, Store};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -131,6 +132,8 @@ struct Env {
     clock: Arc<dyn Clock>,
     shared: Arc<Shared>,
     stopping: watch::Receiver<bool>,
+    /// Wakes the outbox worker (a run queued messages).
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Returns the exit code.
@@ -186,7 +189,21 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
         clock: clock.clone(),
         shared: shared.clone(),
         stopping: stop_rx,
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
     };
+
+    // Messages pending from before (a crash, a mail server that was down) go out before anything
+    // else; those that were being sent when the process died may reach someone twice, with the
+    // same Message-ID.
+    match store.release_sending() {
+        Ok(n) if n > 0 => tracing::warn!(
+            "{n} message(s) were being sent when the daemon stopped; sending them again"
+        ),
+        Err(e) => tracing::error!("{e}"),
+        _ => {}
+    }
+    deliver_pending(&env).await;
+    let worker = tokio::spawn(outbox_worker(env.clone()));
 
     let started = clock.now();
     // A run still marked running was cut off by a crash.
@@ -292,8 +309,54 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
             }
         }
     }
+    worker.abort();
     tracing::info!("stopped");
     crate::cli::exit::OK
+}
+
+/// How often the outbox worker looks for messages due for another try.
+const OUTBOX_TICK: Duration = Duration::from_secs(2);
+
+async fn deliver_pending(env: &Env) {
+    match Mailer::new(&env.config.mail) {
+        Ok(mailer) => {
+            let pass = outbox::deliver(
+                &env.store,
+                &mailer,
+                &env.config.mail.from,
+                env.clock.as_ref(),
+                env.config.mail.retry_initial,
+                None,
+            )
+            .await;
+            if pass != outbox::Pass::default() {
+                tracing::info!(
+                    "outbox: {} sent, {} deferred, {} failed",
+                    pass.sent,
+                    pass.deferred,
+                    pass.failed
+                );
+            }
+            env.shared.metrics(|m| {
+                *m.outbox_sent.get_or_insert(0) += pass.sent as u64;
+                *m.outbox_failed.get_or_insert(0) += pass.failed as u64;
+            });
+        }
+        Err(e) => tracing::error!("outbox: {e}"),
+    }
+}
+
+/// Delivers due messages every few seconds, or at once when a run has queued some.
+async fn outbox_worker(env: Env) {
+    let mut stopping = env.stopping.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(OUTBOX_TICK) => {}
+            _ = env.outbox_wake.notified() => {}
+            _ = stopping.wait_for(|s| *s) => return,
+        }
+        deliver_pending(&env).await;
+    }
 }
 
 /// Starts the run of `slot` unless the previous run is still going or the slot already ran.
@@ -322,32 +385,53 @@ fn start(s: &mut Scheduled, slot: DateTime<Utc>, env: &Env) {
     }));
 }
 
-/// One scheduled run: tries, backoff between them, the record, and the operators' notice.
+/// What the state store records of a finished run.
+pub fn run_result(report: &crate::report::RunReport, attempts: u32) -> RunResult {
+    let ok = report.outcome != Outcome::Rejected;
+    let sent = report.alerts.iter().filter(|a| a.delivered).count()
+        + usize::from(report.digest.as_ref().is_some_and(|d| d.delivered));
+    let failed = report
+        .alerts
+        .iter()
+        .filter(|a| !a.delivered && !a.to.is_empty())
+        .count()
+        + usize::from(report.digest.as_ref().is_some_and(|d| !d.delivered));
+    RunResult {
+        outcome: if ok { outcome::OK } else { outcome::FAILED },
+        attempts,
+        units_behind: report
+            .units
+            .iter()
+            .filter(|u| u.status.is_alerted())
+            .count() as u32,
+        emails_sent: sent as u32,
+        emails_failed: failed as u32,
+        error: (!ok).then(|| failure_summary(report)),
+    }
+}
+
+/// One scheduled run: tries, backoff between them, the record, and the operators' notice. Only
+/// a rejected run (a source down, bad data) is tried again; messages that could not be delivered
+/// stay in the outbox, whose worker keeps trying them.
 async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
     let as_of = slot.with_timezone(&job.timezone).date_naive();
     let began = std::time::Instant::now();
-    let mut delivered = pipeline::Delivered::new();
     let mut errors: Vec<String> = Vec::new();
     let mut attempts = 0;
     tracing::info!(job = %job.name, "run of {} starts (as of {as_of})", local(&job, slot));
     let report = loop {
         attempts += 1;
-        let report = pipeline::run_job(
-            &job,
-            &env.config,
-            env.clock.as_ref(),
+        let run = pipeline::Run {
+            job: &job,
+            config: &env.config,
+            store: &env.store,
+            clock: env.clock.as_ref(),
+            scheduled: slot,
             as_of,
-            false,
-            &delivered,
-        )
-        .await;
-        for a in report.alerts.iter().filter(|a| a.delivered) {
-            delivered.insert(format!("unit:{}", a.unit_id));
-        }
-        if report.digest.as_ref().is_some_and(|d| d.delivered) {
-            delivered.insert("digest".into());
-        }
-        let ok = report.outcome == Outcome::Ok;
+            dry_run: false,
+        };
+        let report = pipeline::run_job(&run).await;
+        let ok = report.outcome != Outcome::Rejected;
         if !ok {
             errors.push(format!("try {attempts}: {}", failure_summary(&report)));
         }
@@ -365,28 +449,11 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
             }
         }
     };
-    let ok = report.outcome == Outcome::Ok;
-    let sent = report.alerts.iter().filter(|a| a.delivered).count()
-        + usize::from(report.digest.as_ref().is_some_and(|d| d.delivered));
-    let failed = report
-        .alerts
-        .iter()
-        .filter(|a| a.error.is_some() && !a.to.is_empty())
-        .count()
-        + usize::from(report.digest.as_ref().is_some_and(|d| d.error.is_some()));
-    let behind = report
-        .units
-        .iter()
-        .filter(|u| u.status.is_alerted())
-        .count();
-    let result = RunResult {
-        outcome: if ok { outcome::OK } else { outcome::FAILED },
-        attempts: attempts as u32,
-        units_behind: behind as u32,
-        emails_sent: sent as u32,
-        emails_failed: failed as u32,
-        error: (!ok).then(|| errors.join("\n")),
-    };
+    let mut result = run_result(&report, attempts as u32);
+    if !errors.is_empty() && result.outcome == outcome::FAILED {
+        result.error = Some(errors.join("\n"));
+    }
+    let ok = result.outcome == outcome::OK;
     let now = env.clock.now();
     if let Err(e) = env.store.finish(&job.name, slot, now, &result) {
         tracing::error!(job = %job.name, "{e}");
@@ -398,14 +465,22 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
         let d = m.duration.entry(job.name.clone()).or_default();
         d.0 += began.elapsed().as_secs_f64();
         d.1 += 1;
-        *m.emails_sent.entry(job.name.clone()).or_default() += sent as u64;
-        *m.emails_failed.entry(job.name.clone()).or_default() += failed as u64;
+        *m.emails_sent.entry(job.name.clone()).or_default() += u64::from(result.emails_sent);
+        *m.emails_failed.entry(job.name.clone()).or_default() += u64::from(result.emails_failed);
         if ok {
             m.last_success.insert(job.name.clone(), now.timestamp());
         }
     });
+    env.outbox_wake.notify_one();
     if ok {
-        tracing::info!(job = %job.name, "run of {} done: {behind} unit(s) behind, {sent} message(s) sent", local(&job, slot));
+        tracing::info!(
+            job = %job.name,
+            "run of {} done: {} unit(s) behind, {} message(s) sent, {} waiting in the outbox",
+            local(&job, slot),
+            result.units_behind,
+            result.emails_sent,
+            result.emails_failed
+        );
         return;
     }
     tracing::error!(job = %job.name, "run of {} failed after {attempts} tr{}", local(&job, slot), if attempts == 1 { "y" } else { "ies" });
@@ -426,7 +501,7 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
     ];
     lines.extend(errors.iter().map(|e| format!("  {e}")));
     lines.push("The daemon goes on with the next scheduled runs. `disbmon once JOB --dry-run` shows the problem by hand.".into());
-    notify_operators(&env, &subject, &lines).await;
+    notify_operators(&env, &job.name, &subject, &lines).await;
 }
 
 /// A short account of why a run failed, for logs and operators.
@@ -467,21 +542,34 @@ fn failure_summary(report: &crate::report::RunReport) -> String {
     }
 }
 
-async fn notify_operators(env: &Env, subject: &str, lines: &[String]) {
+/// Queues a notice to the operators in the outbox, and wakes its worker.
+async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String]) {
     if env.config.operators.is_empty() {
         tracing::error!("no operators configured to tell: {subject}");
         return;
     }
     let email = render::operator_notice(&env.config.operators, subject, lines);
-    let result = match Mailer::new(&env.config.mail) {
-        Ok(m) => match deliver::build(&env.config.mail.from, &email, env.clock.now().into()) {
-            Ok(msg) => m.send(msg).await.map_err(|f| f.message),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => tracing::info!("operators told: {subject}"),
+    let now = env.clock.now();
+    let from = &env.config.mail.from;
+    let id = deliver::message_id(&format!("operator|{job}|{subject}"), from);
+    let queued = deliver::build(from, &email, now.into(), Some(id.clone())).and_then(|m| {
+        let message = NewMessage {
+            message_id: id,
+            unit: None,
+            kind: "operator",
+            reason: None,
+            recipients: email.to.iter().map(|m| m.email.to_string()).collect(),
+            subject: subject.to_string(),
+            raw: m.formatted(),
+        };
+        env.store
+            .enqueue(job, &[message], now, env.config.mail.retry_deadline)
+    });
+    match queued {
+        Ok(()) => {
+            tracing::info!("operators told: {subject}");
+            env.outbox_wake.notify_one();
+        }
         Err(e) => tracing::error!("could not tell the operators ({subject}): {e}"),
     }
 }
@@ -526,7 +614,7 @@ async fn dead_man(
             format!("Its limit (max_silence, or twice its period) is {} s. Check its recent runs with `disbmon status`.", limit.as_secs()),
         ];
         tracing::error!(job = %s.job.name, "{subject}");
-        notify_operators(env, &subject, &lines).await;
+        notify_operators(env, &s.job.name, &subject, &lines).await;
     }
 }
 

@@ -1,65 +1,231 @@
-//! Who is told what, and why. Pure: takes the computed rates and the units, returns the alerts to
-//! send (with a reason), the units that should be told but cannot be reached, and the digest's
-//! recipients.
+//! Who is told what, and why — with memory. Pure: takes the computed rates, the units, what the
+//! store remembers of each unit (per job, unit and plan year) and the active silences; returns the
+//! messages to queue, each with its reason, the decision about every unit, and the new memory.
+//!
+//! A unit is told when it first falls behind, when it worsens (behind → critical), as a reminder
+//! when still behind `repeat_after` after its last alert, once when a silence ends, and once when it
+//! is back on track. Otherwise nothing. After `escalate_after` alerts in one episode, alerts also go
+//! to the escalation recipients. Only the figures decide: changing templates or config text never
+//! by itself triggers a new round of emails.
 
 use crate::compute::{Rates, UnitRate};
 use crate::ledger::Unit;
 use crate::rule::Status;
+use crate::store::Memory;
+use chrono::{DateTime, NaiveDate, Utc};
 use lettre::message::Mailbox;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
-/// Why a unit is being told.
+/// Why a unit is (or is not) told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
-    /// The unit is behind its milestone on this run.
-    Behind,
-    /// The unit is critically behind on this run.
-    Critical,
+    /// Fell behind (a new episode).
+    First,
+    /// Went from behind to critical.
+    Worsened,
+    /// Still behind, `repeat_after` since the last alert.
+    Reminder,
+    /// An alert was held back by a silence that has ended; the unit is still behind.
+    SilenceEnded,
+    /// Back on track after being alerted.
+    Recovered,
+    /// An alert was due but the unit is silenced: recorded, not sent.
+    Silenced,
+    /// Still behind, alerted recently: nothing to send.
+    Unchanged,
 }
 
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::First => "first",
+            Reason::Worsened => "worsened",
+            Reason::Reminder => "reminder",
+            Reason::SilenceEnded => "silence_ended",
+            Reason::Recovered => "recovered",
+            Reason::Silenced => "silenced",
+            Reason::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Settings of a job's alerting.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub cc: Vec<Mailbox>,
+    pub repeat_after: Duration,
+    pub escalate_after: u32,
+    /// Used when the unit's parent has no address.
+    pub escalate_to: Vec<Mailbox>,
+}
+
+/// An escalated alert: who else is told, and since when the unit has been behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalation {
+    pub to: Vec<Mailbox>,
+    pub since: NaiveDate,
+    /// Alerts sent in this episode before this one.
+    pub alerts_before: u32,
+}
+
+/// A message to queue for a unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     pub unit: UnitRate,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     pub reason: Reason,
+    pub escalation: Option<Escalation>,
+}
+
+/// The decision about one unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitDecision {
+    pub unit_id: String,
+    pub status: Status,
+    pub reason: Reason,
+    /// A message is queued for it.
+    pub queued: bool,
+    pub escalated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Decision {
-    /// One alert per unit that is behind or critical and has an address, in rank order.
+    /// Messages to queue, in rank order.
     pub alerts: Vec<Alert>,
-    /// Units that are behind or critical but have no email address.
+    /// Units that should be told but have no email address.
     pub unreachable: Vec<UnitRate>,
+    /// Every unit whose state matters (behind, or recovering), with the reason.
+    pub decisions: Vec<UnitDecision>,
+    /// The memory to store for every unit.
+    pub memory: Vec<(String, Memory)>,
 }
 
-pub fn decide(rates: &Rates, units: &[Unit], cc: &[Mailbox]) -> Decision {
+fn alerted(status: &str) -> bool {
+    status == Status::Behind.as_str() || status == Status::Critical.as_str()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn decide(
+    rates: &Rates,
+    units: &[Unit],
+    memory: &HashMap<String, Memory>,
+    silenced: &HashSet<String>,
+    as_of: NaiveDate,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Decision {
     let by_id: BTreeMap<&str, &Unit> = units.iter().map(|u| (u.id.as_str(), u)).collect();
-    let mut decision = Decision::default();
-    for rate in rates.units.iter().filter(|r| r.status.is_alerted()) {
-        let to = by_id
-            .get(rate.unit_id.as_str())
-            .map(|u| u.emails.clone())
-            .unwrap_or_default();
-        if to.is_empty() {
-            decision.unreachable.push(rate.clone());
-            continue;
-        }
-        let reason = if rate.status == Status::Critical {
-            Reason::Critical
-        } else {
-            Reason::Behind
+    let mut d = Decision::default();
+    let repeat = chrono::Duration::from_std(policy.repeat_after).unwrap_or(chrono::Duration::MAX);
+    for rate in &rates.units {
+        let id = rate.unit_id.as_str();
+        let prev = memory.get(id).cloned().unwrap_or_default();
+        let was_behind = alerted(&prev.status);
+        let mut m = Memory {
+            status: rate.status.as_str().to_string(),
+            ..prev.clone()
         };
-        decision.alerts.push(Alert {
-            unit: rate.clone(),
-            to,
-            cc: cc.to_vec(),
+        let emails = by_id.get(id).map(|u| u.emails.clone()).unwrap_or_default();
+        let (reason, message) = if rate.status.is_alerted() {
+            if !was_behind {
+                m.episode_since = Some(as_of);
+                m.alerts_in_episode = 0;
+                m.last_alert_at = None;
+                m.suppressed = false;
+            }
+            let due = if !was_behind {
+                Some(Reason::First)
+            } else if prev.status == Status::Behind.as_str() && rate.status == Status::Critical {
+                Some(Reason::Worsened)
+            } else if prev.suppressed && !silenced.contains(id) {
+                Some(Reason::SilenceEnded)
+            } else if m.last_alert_at.is_none_or(|t| now - t >= repeat) {
+                Some(if m.alerts_in_episode == 0 {
+                    Reason::First
+                } else {
+                    Reason::Reminder
+                })
+            } else {
+                None
+            };
+            match due {
+                None => (Reason::Unchanged, false),
+                Some(_) if silenced.contains(id) => {
+                    m.suppressed = true;
+                    (Reason::Silenced, false)
+                }
+                Some(reason) => (reason, true),
+            }
+        } else {
+            let recovered =
+                was_behind && prev.alerts_in_episode > 0 && rate.status == Status::OnTrack;
+            m.episode_since = None;
+            m.alerts_in_episode = 0;
+            m.suppressed = false;
+            if recovered {
+                (Reason::Recovered, true)
+            } else {
+                d.memory.push((id.to_string(), m));
+                continue;
+            }
+        };
+        let mut escalated = false;
+        let mut queued = false;
+        if message {
+            if emails.is_empty() {
+                d.unreachable.push(rate.clone());
+            } else {
+                let escalation = (reason != Reason::Recovered
+                    && m.alerts_in_episode >= policy.escalate_after)
+                    .then(|| {
+                        let parent = by_id
+                            .get(id)
+                            .and_then(|u| u.parent_id.as_deref())
+                            .and_then(|p| by_id.get(p))
+                            .map(|p| p.emails.clone())
+                            .unwrap_or_default();
+                        let to = if parent.is_empty() {
+                            policy.escalate_to.clone()
+                        } else {
+                            parent
+                        };
+                        Escalation {
+                            to,
+                            since: m.episode_since.unwrap_or(as_of),
+                            alerts_before: m.alerts_in_episode,
+                        }
+                    })
+                    .filter(|e| !e.to.is_empty());
+                escalated = escalation.is_some();
+                if reason != Reason::Recovered {
+                    m.alerts_in_episode += 1;
+                    m.last_alert_at = Some(now);
+                    m.suppressed = false;
+                }
+                queued = true;
+                d.alerts.push(Alert {
+                    unit: rate.clone(),
+                    to: emails,
+                    cc: policy.cc.clone(),
+                    reason,
+                    escalation,
+                });
+            }
+        }
+        d.decisions.push(UnitDecision {
+            unit_id: id.to_string(),
+            status: rate.status,
             reason,
+            queued,
+            escalated,
         });
+        d.memory.push((id.to_string(), m));
     }
-    decision
+    d
 }
 
 #[cfg(test)]
@@ -82,51 +248,176 @@ mod tests {
         }
     }
 
-    fn unit(id: &str, email: Option<&str>) -> Unit {
+    fn unit(id: &str, email: Option<&str>, parent: Option<&str>) -> Unit {
         Unit {
             id: id.into(),
             name: id.into(),
             emails: email.map(|e| vec![e.parse().unwrap()]).unwrap_or_default(),
-            parent_id: None,
+            parent_id: parent.map(str::to_string),
         }
     }
 
+    fn policy() -> Policy {
+        Policy {
+            cc: vec!["cc@x.vn".parse().unwrap()],
+            repeat_after: Duration::from_secs(7 * 86_400),
+            escalate_after: 2,
+            escalate_to: vec!["lead@x.vn".parse().unwrap()],
+        }
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    fn at(d: u32) -> DateTime<Utc> {
+        day(d).and_hms_opt(1, 0, 0).unwrap().and_utc()
+    }
+
+    /// Runs `decide` for one unit through a sequence of (day, status, silenced), carrying memory.
+    fn sequence(steps: &[(u32, Status, bool)], units: &[Unit]) -> Vec<(Reason, bool, bool)> {
+        let mut memory: HashMap<String, Memory> = HashMap::new();
+        steps
+            .iter()
+            .map(|(d, status, silenced)| {
+                let rates = Rates {
+                    expected_pct: 50.0,
+                    average_pct: Some(30.0),
+                    units: vec![rate("A", *status)],
+                };
+                let silences: HashSet<String> = if *silenced {
+                    ["A".to_string()].into()
+                } else {
+                    HashSet::new()
+                };
+                let out = decide(
+                    &rates,
+                    units,
+                    &memory,
+                    &silences,
+                    day(*d),
+                    at(*d),
+                    &policy(),
+                );
+                memory = out.memory.into_iter().collect();
+                out.decisions
+                    .first()
+                    .map(|u| (u.reason, u.queued, u.escalated))
+                    .unwrap_or((Reason::Unchanged, false, false))
+            })
+            .collect()
+    }
+
+    use Reason::*;
+    use Status::{Behind, Critical, OnTrack};
+
     #[test]
-    fn behind_and_critical_units_are_told_once_each() {
+    fn first_then_quiet_then_reminder_worsened_and_recovered() {
+        let units = vec![unit("A", Some("a@x.vn"), None)];
+        let got = sequence(
+            &[
+                (1, Behind, false),
+                (2, Behind, false),
+                (8, Behind, false),
+                (9, Critical, false),
+                (10, OnTrack, false),
+                (11, OnTrack, false),
+            ],
+            &units,
+        );
+        assert_eq!(
+            got,
+            [
+                (First, true, false),
+                (Unchanged, false, false),
+                (Reminder, true, false),
+                (Worsened, true, true),
+                (Recovered, true, false),
+                (Unchanged, false, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn escalation_after_the_set_number_of_alerts_goes_to_the_parent() {
+        let units = vec![
+            unit("A", Some("a@x.vn"), Some("P")),
+            unit("P", Some("parent@x.vn"), None),
+        ];
+        let rates = |s| Rates {
+            expected_pct: 50.0,
+            average_pct: None,
+            units: vec![rate("A", s)],
+        };
+        let mut memory = HashMap::new();
+        let mut escalations = Vec::new();
+        for d in [1, 8, 15] {
+            let out = decide(
+                &rates(Behind),
+                &units,
+                &memory,
+                &HashSet::new(),
+                day(d),
+                at(d),
+                &policy(),
+            );
+            escalations.push(out.alerts[0].escalation.clone());
+            memory = out.memory.into_iter().collect();
+        }
+        assert_eq!(escalations[0], None);
+        assert_eq!(escalations[1], None);
+        let e = escalations[2]
+            .clone()
+            .expect("the third alert is escalated");
+        assert_eq!(
+            (e.to[0].email.to_string(), e.since, e.alerts_before),
+            ("parent@x.vn".into(), day(1), 2)
+        );
+    }
+
+    #[test]
+    fn a_silence_suppresses_and_the_alert_goes_out_when_it_ends() {
+        let units = vec![unit("A", Some("a@x.vn"), None)];
+        let got = sequence(
+            &[
+                (1, Behind, true),
+                (2, Behind, true),
+                (3, Behind, false),
+                (4, Behind, false),
+            ],
+            &units,
+        );
+        assert_eq!(
+            got,
+            [
+                (Silenced, false, false),
+                (Silenced, false, false),
+                (SilenceEnded, true, false),
+                (Unchanged, false, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn no_address_is_unreachable_and_on_track_units_are_not_mentioned() {
+        let units = vec![unit("A", None, None)];
         let rates = Rates {
             expected_pct: 50.0,
-            average_pct: Some(30.0),
-            units: vec![
-                rate("A", Status::OnTrack),
-                rate("B", Status::Behind),
-                rate("C", Status::Critical),
-                rate("D", Status::NoPlan),
-                rate("E", Status::Critical),
-            ],
+            average_pct: None,
+            units: vec![rate("A", Behind), rate("B", OnTrack)],
         };
-        let units = vec![
-            unit("A", Some("a@x.vn")),
-            unit("B", Some("b@x.vn")),
-            unit("C", Some("c@x.vn")),
-            unit("D", Some("d@x.vn")),
-            unit("E", None),
-        ];
-        let cc: Vec<Mailbox> = vec!["cc@x.vn".parse().unwrap()];
-        let d = decide(&rates, &units, &cc);
-        let told: Vec<(&str, Reason)> = d
-            .alerts
-            .iter()
-            .map(|a| (a.unit.unit_id.as_str(), a.reason))
-            .collect();
-        assert_eq!(told, [("B", Reason::Behind), ("C", Reason::Critical)]);
-        assert_eq!(d.alerts[0].cc, cc);
-        assert_eq!(d.alerts[1].to[0].email.to_string(), "c@x.vn");
-        assert_eq!(
-            d.unreachable
-                .iter()
-                .map(|u| u.unit_id.as_str())
-                .collect::<Vec<_>>(),
-            ["E"]
+        let out = decide(
+            &rates,
+            &units,
+            &HashMap::new(),
+            &HashSet::new(),
+            day(1),
+            at(1),
+            &policy(),
         );
+        assert!(out.alerts.is_empty());
+        assert_eq!(out.unreachable.len(), 1);
+        assert_eq!(out.decisions.len(), 1);
+        assert_eq!(out.memory.len(), 2);
     }
 }

@@ -31,6 +31,10 @@ struct RawJob {
     retries: Option<Vec<String>>,
     /// Operators are told when the job has not succeeded for this long (default: twice its period).
     max_silence: Option<String>,
+    /// A unit still behind is reminded this long after its last alert (default 7d).
+    repeat_after: Option<String>,
+    /// Alerts in one episode after which they also go to the escalation recipients (default 3).
+    escalate_after: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +87,8 @@ struct RawMilestone {
 struct RawAlerts {
     cc: Vec<String>,
     digest_to: Vec<String>,
+    /// Escalation recipients for units whose parent unit has no address.
+    escalate_to: Vec<String>,
 }
 
 /// Where a source's data is.
@@ -167,6 +173,9 @@ pub struct Job {
     pub catch_up: Duration,
     pub retries: Vec<Duration>,
     pub max_silence: Option<Duration>,
+    pub repeat_after: Duration,
+    pub escalate_after: u32,
+    pub escalate_to: Vec<Mailbox>,
     /// The file's text, to tell a changed job from an unchanged one on reload.
     pub text: String,
 }
@@ -311,6 +320,11 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         .max_silence
         .as_deref()
         .and_then(|m| parse_duration(m).map_err(|e| p.add("max_silence", e)).ok());
+    let repeat_after = parse_duration(raw.repeat_after.as_deref().unwrap_or("7d"))
+        .map_err(|e| p.add("repeat_after", e))
+        .ok();
+    let escalate_after = raw.escalate_after.unwrap_or(3);
+    let escalate_to = mailboxes("alerts.escalate_to", &raw.alerts.escalate_to, &mut p);
     let cc = mailboxes("alerts.cc", &raw.alerts.cc, &mut p);
     let digest_to = mailboxes("alerts.digest_to", &raw.alerts.digest_to, &mut p);
     if !p.is_empty() {
@@ -325,6 +339,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         disbursement_kind,
         milestones,
         catch_up,
+        repeat_after,
     ) {
         (
             Some(schedule),
@@ -335,6 +350,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             Some(kind),
             Some(milestones),
             Some(catch_up),
+            Some(repeat_after),
         ) => Ok(Job {
             name,
             file: path.to_path_buf(),
@@ -353,6 +369,9 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             catch_up,
             retries,
             max_silence,
+            repeat_after,
+            escalate_after,
+            escalate_to,
             text,
         }),
         _ => Err(p),

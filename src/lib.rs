@@ -35,6 +35,7 @@ pub mod job;
 pub mod ledger;
 pub mod money;
 pub mod notify;
+pub mod outbox;
 pub mod pipeline;
 pub mod report;
 pub mod rule;

@@ -7,11 +7,13 @@ use crate::decide;
 use crate::job::{Job, OnError};
 use crate::ledger::{DataIssue, Ledger, SourceRole, SourceStats};
 use crate::notify::{deliver, render, Context, Email, Mailer};
+use crate::outbox;
 use crate::report::{AlertReport, DigestReport, Outcome, RunReport};
 use crate::rule::{self, PlanYear};
 use crate::source;
+use crate::store::{DecisionRecord, Figures, NewMessage, Store};
 use chrono::NaiveDate;
-use std::time::SystemTime;
+use chrono::{DateTime, Utc};
 
 /// What the data says on the as-of date, before anyone is told anything.
 pub struct Assessment {
@@ -168,20 +170,32 @@ fn whole_run(problem: String) -> DataIssue {
     }
 }
 
-/// What an earlier attempt of the same run already delivered, so a retry does not send it twice:
-/// `unit:ID` for an alert, `digest` for the digest.
-pub type Delivered = std::collections::HashSet<String>;
+/// One run of a job: which job, the run's identity (its scheduled time) and the data's cut-off.
+pub struct Run<'a> {
+    pub job: &'a Job,
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub clock: &'a dyn Clock,
+    pub scheduled: DateTime<Utc>,
+    pub as_of: NaiveDate,
+    /// Compute, decide and render, but store and send nothing.
+    pub dry_run: bool,
+}
 
-/// Runs a job once: every stage, in order. Never panics on bad data or a failing server: every
-/// problem ends up in the report. Messages in `already` are not sent again (a retry).
-pub async fn run_job(
-    job: &Job,
-    config: &Config,
-    clock: &dyn Clock,
-    as_of: NaiveDate,
-    dry_run: bool,
-    already: &Delivered,
-) -> RunReport {
+/// Runs a job once, every stage in order: pull → validate + compute → decide (with the units'
+/// memory) → queue every message with the decision, in one transaction → deliver → report.
+/// Never panics on bad data or a failing server: every problem ends up in the report. Rejected data
+/// changes no unit's state and alerts no unit.
+pub async fn run_job(run: &Run<'_>) -> RunReport {
+    let Run {
+        job,
+        config,
+        store,
+        clock,
+        scheduled,
+        as_of,
+        dry_run,
+    } = *run;
     let assessment = assess(job, as_of).await;
     let mut report = RunReport {
         job: job.name.clone(),
@@ -192,74 +206,283 @@ pub async fn run_job(
         expected_pct: assessment.expected_pct,
         average_pct: None,
         units: Vec::new(),
+        decisions: Vec::new(),
         alerts: Vec::new(),
         digest: None,
         data_issues: assessment.issues.clone(),
         sources: assessment.sources.clone(),
     };
+    let stored = |r: Result<(), String>| {
+        if let Err(e) = r {
+            tracing::error!("{e}");
+        }
+    };
     let Some(rates) = &assessment.rates else {
+        if !dry_run {
+            stored(store.record_issues(
+                &job.name,
+                scheduled,
+                as_of,
+                &serde_json::to_string(&assessment.issues).unwrap_or_default(),
+            ));
+        }
         return report;
     };
     report.average_pct = rates.average_pct;
     report.units = rates.units.clone();
-
-    let decision = decide::decide(rates, &assessment.ledger.units, &job.cc);
-    let ctx = assessment.context(job, rates);
-    let mailer = if dry_run {
-        None
-    } else {
-        Some(Mailer::new(&config.mail))
+    let plan_year = assessment.plan_year;
+    let now = clock.now();
+    let (memory, silenced) = match (
+        store.memory(&job.name, plan_year),
+        store.silenced(&job.name, as_of),
+    ) {
+        (Ok(m), Ok(s)) => (m, s),
+        (Err(e), _) | (_, Err(e)) => {
+            report.data_issues.push(whole_run(format!(
+                "cannot read the units' alert state: {e}"
+            )));
+            return report;
+        }
     };
-    let now: SystemTime = clock.now().into();
+    let policy = decide::Policy {
+        cc: job.cc.clone(),
+        repeat_after: job.repeat_after,
+        escalate_after: job.escalate_after,
+        escalate_to: job.escalate_to.clone(),
+    };
+    let decision = decide::decide(
+        rates,
+        &assessment.ledger.units,
+        &memory,
+        &silenced,
+        as_of,
+        now,
+        &policy,
+    );
+    report.decisions = decision.decisions.clone();
+    let ctx = assessment.context(job, rates);
     let from = &config.mail.from;
-    // Once the server itself has failed (down, timing out), the remaining messages are not tried:
-    // each would wait for the same timeout. They are reported as not delivered, with the reason.
-    let server_down: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-    let send = |email: Email| {
-        let (mailer, server_down) = (&mailer, &server_down);
-        async move {
-            let earlier = server_down.lock().map(|d| d.clone()).unwrap_or_default();
-            if let Some(reason) = earlier {
-                return Err(format!(
-                    "not attempted, the mail server failed on an earlier message: {reason}"
-                ));
+    let run_key = scheduled.to_rfc3339();
+
+    // Render every message now; they are stored before any is sent.
+    let mut messages: Vec<NewMessage> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let mut queue = |kind: &'static str,
+                     unit: Option<&str>,
+                     reason: Option<&str>,
+                     identity: String,
+                     email: &Email|
+     -> Option<String> {
+        let id = deliver::message_id(&identity, from);
+        match deliver::build(from, email, now.into(), Some(id.clone())) {
+            Ok(m) => {
+                let recipients = email
+                    .to
+                    .iter()
+                    .chain(&email.cc)
+                    .map(|m| m.email.to_string())
+                    .collect();
+                messages.push(NewMessage {
+                    message_id: id.clone(),
+                    unit: unit.map(str::to_string),
+                    kind,
+                    reason: reason.map(str::to_string),
+                    recipients,
+                    subject: email.subject.clone(),
+                    raw: m.formatted(),
+                });
+                Some(id)
             }
-            match mailer {
-                None => Ok(false),
-                Some(Err(e)) => Err(e.clone()),
-                Some(Ok(m)) => match m.send(deliver::build(from, &email, now)?).await {
-                    Ok(()) => Ok(true),
-                    Err(f) => {
-                        if f.server_down {
-                            if let Ok(mut d) = server_down.lock() {
-                                *d = Some(f.message.clone());
-                            }
-                        }
-                        Err(f.message)
-                    }
-                },
+            Err(e) => {
+                problems.push(e);
+                None
             }
         }
     };
-
+    let mut alert_ids = Vec::new();
     for alert in &decision.alerts {
         let email = render::unit_alert(&ctx, alert);
-        let result = if already.contains(&format!("unit:{}", alert.unit.unit_id)) {
-            Ok(true)
+        let identity = format!(
+            "alert|{}|{}|{plan_year}|{}|{run_key}",
+            job.name,
+            alert.unit.unit_id,
+            alert.reason.as_str()
+        );
+        alert_ids.push(queue(
+            "alert",
+            Some(&alert.unit.unit_id),
+            Some(alert.reason.as_str()),
+            identity,
+            &email,
+        ));
+    }
+    let mut digest_id = None;
+    if !job.digest_to.is_empty() {
+        // Messages refused for good since the last digest are listed in this one.
+        let failures = if dry_run {
+            Vec::new()
         } else {
-            send(email).await
+            store
+                .take_unreported_failures(&job.name)
+                .unwrap_or_default()
         };
-        if let Err(e) = &result {
-            tracing::error!(unit = %alert.unit.unit_id, "alert not delivered: {e}");
+        let failed: Vec<render::Delivered> = failures
+            .iter()
+            .map(|f| render::Delivered {
+                unit_id: f.unit.as_deref().unwrap_or("-"),
+                unit_name: &f.recipient,
+                error: f.last_error.as_deref(),
+            })
+            .collect();
+        let email = render::digest(
+            &ctx,
+            &job.digest_to,
+            decision.alerts.len(),
+            &failed,
+            &decision.unreachable,
+            &assessment.issues,
+        );
+        digest_id = queue(
+            "digest",
+            None,
+            None,
+            format!("digest|{}|{run_key}", job.name),
+            &email,
+        );
+    }
+    for p in &problems {
+        tracing::error!("{p}");
+    }
+
+    if !dry_run {
+        let figures: Vec<Figures> = rates
+            .units
+            .iter()
+            .map(|u| Figures {
+                unit: u.unit_id.clone(),
+                plan: u.plan,
+                disbursed: u.disbursed,
+                rate: u.rate_pct,
+                expected: u.expected_pct,
+                status: u.status.as_str().to_string(),
+            })
+            .collect();
+        let records: Vec<DecisionRecord> = decision
+            .decisions
+            .iter()
+            .map(|d| DecisionRecord {
+                unit: d.unit_id.clone(),
+                status: d.status.as_str().to_string(),
+                reason: d.reason.as_str().to_string(),
+                escalated: d.escalated,
+                message_id: decision
+                    .alerts
+                    .iter()
+                    .zip(&alert_ids)
+                    .find(|(a, _)| a.unit.unit_id == d.unit_id)
+                    .and_then(|(_, id)| id.clone()),
+            })
+            .collect();
+        if let Err(e) = store.record_run(
+            &job.name,
+            scheduled,
+            as_of,
+            plan_year,
+            &figures,
+            &records,
+            &decision.memory,
+            &messages,
+            now,
+            config.mail.retry_deadline,
+        ) {
+            // Nothing was stored, so nothing is sent: the run can be repeated safely.
+            report
+                .data_issues
+                .push(whole_run(format!("cannot record the run: {e}")));
+            report.outcome = Outcome::Rejected;
+            return report;
+        }
+        let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
+        match Mailer::new(&config.mail) {
+            Ok(mailer) => {
+                outbox::deliver(
+                    store,
+                    &mailer,
+                    from,
+                    clock,
+                    config.mail.retry_initial,
+                    Some(&ids),
+                )
+                .await;
+            }
+            Err(e) => tracing::error!("{e}; the messages stay in the outbox"),
+        }
+    }
+
+    // What became of each message: delivered to every recipient, or why not (yet).
+    let rows = if dry_run {
+        Vec::new()
+    } else {
+        store
+            .messages(
+                &alert_ids
+                    .iter()
+                    .flatten()
+                    .chain(&digest_id)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default()
+    };
+    let state = |id: &Option<String>| -> (bool, Option<String>) {
+        if dry_run {
+            return (false, None);
+        }
+        let Some(id) = id else {
+            return (false, Some("the message could not be built".into()));
+        };
+        let mine: Vec<_> = rows.iter().filter(|r| &r.message_id == id).collect();
+        let pending = mine.iter().find(|r| r.status != "sent");
+        match pending {
+            None if !mine.is_empty() => (true, None),
+            None => (false, Some("not in the outbox".into())),
+            Some(r) if r.status == "failed" => (
+                false,
+                Some(format!(
+                    "to {}: {}",
+                    r.recipient,
+                    r.last_error.clone().unwrap_or_default()
+                )),
+            ),
+            Some(r) => (
+                false,
+                Some(format!(
+                    "queued for another try at {} (to {}): {}",
+                    r.next_attempt_at.to_rfc3339(),
+                    r.recipient,
+                    r.last_error
+                        .clone()
+                        .unwrap_or_else(|| "not tried yet".into())
+                )),
+            ),
+        }
+    };
+    for (alert, id) in decision.alerts.iter().zip(&alert_ids) {
+        let (delivered, error) = state(id);
+        let mut cc: Vec<String> = alert.cc.iter().map(|m| m.to_string()).collect();
+        if let Some(e) = &alert.escalation {
+            cc.extend(e.to.iter().map(|m| m.to_string()));
         }
         report.alerts.push(AlertReport {
             unit_id: alert.unit.unit_id.clone(),
             to: alert.to.iter().map(|m| m.to_string()).collect(),
-            cc: alert.cc.iter().map(|m| m.to_string()).collect(),
+            cc,
             status: alert.unit.status,
             reason: Some(alert.reason),
-            delivered: result == Ok(true),
-            error: result.err(),
+            escalated: alert.escalation.is_some(),
+            message_id: id.clone(),
+            delivered,
+            error,
         });
     }
     for u in &decision.unreachable {
@@ -269,49 +492,31 @@ pub async fn run_job(
             to: Vec::new(),
             cc: Vec::new(),
             status: u.status,
-            reason: None,
+            reason: decision
+                .decisions
+                .iter()
+                .find(|d| d.unit_id == u.unit_id)
+                .map(|d| d.reason),
+            escalated: false,
+            message_id: None,
             delivered: false,
             error: Some("no email address in the units source; add one to alert this unit".into()),
         });
     }
-
     if !job.digest_to.is_empty() {
-        let delivered: Vec<render::Delivered> = decision
-            .alerts
-            .iter()
-            .zip(&report.alerts)
-            .map(|(a, r)| render::Delivered {
-                unit_id: &a.unit.unit_id,
-                unit_name: &a.unit.unit_name,
-                error: r.error.as_deref(),
-            })
-            .collect();
-        let email = render::digest(
-            &ctx,
-            &job.digest_to,
-            &delivered,
-            &decision.unreachable,
-            &assessment.issues,
-        );
-        let result = if already.contains("digest") {
-            Ok(true)
-        } else {
-            send(email).await
-        };
-        if let Err(e) = &result {
-            tracing::error!("digest not delivered: {e}");
-        }
+        let (delivered, error) = state(&digest_id);
         report.digest = Some(DigestReport {
             to: job.digest_to.iter().map(|m| m.to_string()).collect(),
-            delivered: result == Ok(true),
-            error: result.err(),
+            delivered,
+            error,
         });
     }
-    let failed = report
-        .alerts
-        .iter()
-        .any(|a| a.error.is_some() && !a.to.is_empty())
-        || report.digest.as_ref().is_some_and(|d| d.error.is_some());
+    let failed = !dry_run
+        && (report
+            .alerts
+            .iter()
+            .any(|a| !a.delivered && !a.to.is_empty())
+            || report.digest.as_ref().is_some_and(|d| !d.delivered));
     report.outcome = if failed {
         Outcome::DeliveryFailed
     } else {
@@ -346,11 +551,8 @@ pub fn preview(job: &Job, a: &Assessment, unit_id: &str) -> Result<(Email, bool)
         unit: rate.clone(),
         to: unit.emails.clone(),
         cc: job.cc.clone(),
-        reason: if rate.status == rule::Status::Critical {
-            decide::Reason::Critical
-        } else {
-            decide::Reason::Behind
-        },
+        reason: decide::Reason::First,
+        escalation: None,
     };
     Ok((
         render::unit_alert(&a.context(job, rates), &alert),

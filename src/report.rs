@@ -2,7 +2,7 @@
 //! (`--json`) and as a ranked table for people.
 
 use crate::compute::UnitRate;
-use crate::decide::Reason;
+use crate::decide::{Reason, UnitDecision};
 use crate::ledger::{DataIssue, SourceStats};
 use crate::money::{format_billion, Language};
 use crate::notify::render::{text_table, TextStyle};
@@ -30,6 +30,9 @@ pub struct AlertReport {
     pub cc: Vec<String>,
     pub status: Status,
     pub reason: Option<Reason>,
+    /// Also sent to the escalation recipients (in `cc`).
+    pub escalated: bool,
+    pub message_id: Option<String>,
     pub delivered: bool,
     pub error: Option<String>,
 }
@@ -51,6 +54,8 @@ pub struct RunReport {
     pub expected_pct: f64,
     pub average_pct: Option<f64>,
     pub units: Vec<UnitRate>,
+    /// Every unit that is behind or recovering, and why it is (or is not) told.
+    pub decisions: Vec<UnitDecision>,
     pub alerts: Vec<AlertReport>,
     pub digest: Option<DigestReport>,
     pub data_issues: Vec<DataIssue>,

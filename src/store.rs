@@ -2,13 +2,16 @@
 //! run (its identity is the job and the scheduled time), the daemon's last heartbeat (to tell which
 //! slots were missed while it was down), and the operator notices already sent.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Schema migrations, in order; the database's `user_version` says how many have been applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     job TEXT NOT NULL,
@@ -26,7 +29,45 @@ CREATE TABLE runs (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE notices (job TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, sent_at TEXT NOT NULL,
                       PRIMARY KEY (job, kind, key));
-"#];
+"#,
+    r#"
+ALTER TABLE runs ADD COLUMN as_of TEXT;
+ALTER TABLE runs ADD COLUMN data_issues TEXT;
+CREATE TABLE unit_figures (
+    job TEXT NOT NULL, scheduled_at TEXT NOT NULL, as_of TEXT NOT NULL, plan_year INTEGER NOT NULL,
+    unit TEXT NOT NULL, plan INTEGER NOT NULL, disbursed INTEGER NOT NULL, rate REAL, expected REAL NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (job, scheduled_at, unit)
+);
+CREATE TABLE alert_state (
+    job TEXT NOT NULL, unit TEXT NOT NULL, plan_year INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    episode_since TEXT,
+    alerts_in_episode INTEGER NOT NULL DEFAULT 0,
+    last_alert_at TEXT,
+    suppressed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job, unit, plan_year)
+);
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY, job TEXT NOT NULL, scheduled_at TEXT NOT NULL, unit TEXT NOT NULL,
+    plan_year INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, escalated INTEGER NOT NULL,
+    message_id TEXT, decided_at TEXT NOT NULL
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY, message_id TEXT NOT NULL, job TEXT NOT NULL, unit TEXT, kind TEXT NOT NULL,
+    reason TEXT, recipient TEXT NOT NULL, subject TEXT NOT NULL, raw BLOB NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,
+    deadline_at TEXT NOT NULL, last_error TEXT, created_at TEXT NOT NULL, sent_at TEXT,
+    reported INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (message_id, recipient)
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE TABLE silences (
+    id INTEGER PRIMARY KEY, job TEXT NOT NULL, unit TEXT NOT NULL, until TEXT NOT NULL, reason TEXT NOT NULL,
+    created_at TEXT NOT NULL, removed_at TEXT
+);
+"#,
+];
 
 /// How a run ended (or that it has not).
 pub mod outcome {
@@ -285,6 +326,498 @@ impl Store {
                 params![job, kind, key, ts(now)],
             )?;
             Ok(n == 1)
+        })
+    }
+}
+
+/// What the store remembers of a unit between runs, per job, unit and plan year.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Memory {
+    /// The status at the last accepted run (`behind`, `critical`, `on_track`, `no_plan`).
+    pub status: String,
+    /// The as-of date the current episode of being behind began.
+    pub episode_since: Option<NaiveDate>,
+    /// Alerts queued in this episode.
+    pub alerts_in_episode: u32,
+    pub last_alert_at: Option<DateTime<Utc>>,
+    /// An alert was due but silenced: it goes out once the silence ends.
+    pub suppressed: bool,
+}
+
+/// One unit's figures in one run.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub unit: String,
+    pub plan: i64,
+    pub disbursed: i64,
+    pub rate: Option<f64>,
+    pub expected: f64,
+    pub status: String,
+}
+
+/// One decision about one unit in one run.
+#[derive(Debug, Clone)]
+pub struct DecisionRecord {
+    pub unit: String,
+    pub status: String,
+    pub reason: String,
+    pub escalated: bool,
+    pub message_id: Option<String>,
+}
+
+/// A rendered message to queue: one outbox row per envelope recipient, so that one refused
+/// recipient never holds up the others.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message_id: String,
+    pub unit: Option<String>,
+    pub kind: &'static str,
+    pub reason: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message_id: String,
+    pub job: String,
+    pub unit: Option<String>,
+    pub kind: String,
+    pub reason: Option<String>,
+    pub recipient: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Silence {
+    pub id: i64,
+    pub job: String,
+    pub unit: String,
+    pub until: NaiveDate,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A unit's figures in one run, for its history.
+#[derive(Debug, Clone)]
+pub struct FiguresRecord {
+    pub scheduled_at: DateTime<Utc>,
+    pub as_of: NaiveDate,
+    pub figures: Figures,
+    pub reason: Option<String>,
+}
+
+fn date(s: &str) -> rusqlite::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, message_id, job, unit, kind, reason, recipient, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at, raw";
+
+fn outbox_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        job: r.get(2)?,
+        unit: r.get(3)?,
+        kind: r.get(4)?,
+        reason: r.get(5)?,
+        recipient: r.get(6)?,
+        subject: r.get(7)?,
+        status: r.get(8)?,
+        attempts: r.get(9)?,
+        next_attempt_at: parse_ts(&r.get::<_, String>(10)?)?,
+        last_error: r.get(11)?,
+        created_at: parse_ts(&r.get::<_, String>(12)?)?,
+        sent_at: r
+            .get::<_, Option<String>>(13)?
+            .map(|s| parse_ts(&s))
+            .transpose()?,
+        raw: r.get(14)?,
+    })
+}
+
+impl Store {
+    /// The remembered state of every unit of a job for a plan year.
+    pub fn memory(&self, job: &str, plan_year: i32) -> Result<HashMap<String, Memory>, String> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT unit, status, episode_since, alerts_in_episode, last_alert_at, suppressed FROM alert_state
+                 WHERE job = ?1 AND plan_year = ?2",
+            )?;
+            let rows = st.query_map(params![job, plan_year], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Memory {
+                        status: r.get(1)?,
+                        episode_since: r.get::<_, Option<String>>(2)?.map(|s| date(&s)).transpose()?,
+                        alerts_in_episode: r.get(3)?,
+                        last_alert_at: r.get::<_, Option<String>>(4)?.map(|s| parse_ts(&s)).transpose()?,
+                        suppressed: r.get::<_, i64>(5)? != 0,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Units of a job silenced on `day`.
+    pub fn silenced(&self, job: &str, day: NaiveDate) -> Result<HashSet<String>, String> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT unit FROM silences WHERE job = ?1 AND removed_at IS NULL AND until >= ?2",
+            )?;
+            let rows = st.query_map(params![job, day.to_string()], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Records an accepted run in one transaction: its figures, its decisions, the units' new
+    /// memory and every message it queues — before any delivery is tried.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_run(
+        &self,
+        job: &str,
+        scheduled: DateTime<Utc>,
+        as_of: NaiveDate,
+        plan_year: i32,
+        figures: &[Figures],
+        decisions: &[DecisionRecord],
+        memory: &[(String, Memory)],
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+        deadline: Duration,
+    ) -> Result<(), String> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| "state store lock poisoned".to_string())?;
+        let fail = |e: rusqlite::Error| format!("state store {}: {e}", self.path.display());
+        let tx = conn.transaction().map_err(fail)?;
+        let (sched, day) = (ts(scheduled), as_of.to_string());
+        tx.execute(
+            "UPDATE runs SET as_of = ?3 WHERE job = ?1 AND scheduled_at = ?2",
+            params![job, sched, day],
+        )
+        .map_err(fail)?;
+        for f in figures {
+            tx.execute(
+                "INSERT OR REPLACE INTO unit_figures (job, scheduled_at, as_of, plan_year, unit, plan, disbursed, rate, expected, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![job, sched, day, plan_year, f.unit, f.plan, f.disbursed, f.rate, f.expected, f.status],
+            )
+            .map_err(fail)?;
+        }
+        for d in decisions {
+            tx.execute(
+                "INSERT INTO decisions (job, scheduled_at, unit, plan_year, status, reason, escalated, message_id, decided_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![job, sched, d.unit, plan_year, d.status, d.reason, d.escalated, d.message_id, ts(now)],
+            )
+            .map_err(fail)?;
+        }
+        for (unit, m) in memory {
+            tx.execute(
+                "INSERT OR REPLACE INTO alert_state (job, unit, plan_year, status, episode_since, alerts_in_episode, last_alert_at, suppressed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    job,
+                    unit,
+                    plan_year,
+                    m.status,
+                    m.episode_since.map(|d| d.to_string()),
+                    m.alerts_in_episode,
+                    m.last_alert_at.map(ts),
+                    m.suppressed
+                ],
+            )
+            .map_err(fail)?;
+        }
+        Self::queue(&tx, job, messages, now, deadline).map_err(fail)?;
+        tx.commit().map_err(fail)
+    }
+
+    fn queue(
+        c: &Connection,
+        job: &str,
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+        deadline: Duration,
+    ) -> rusqlite::Result<()> {
+        let until = now + chrono::Duration::from_std(deadline).unwrap_or(chrono::Duration::days(1));
+        for m in messages {
+            for rcpt in &m.recipients {
+                // The same logical message to the same recipient is queued once.
+                c.execute(
+                    "INSERT OR IGNORE INTO outbox (message_id, job, unit, kind, reason, recipient, subject, raw, status, next_attempt_at, deadline_at, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?9)",
+                    params![m.message_id, job, m.unit, m.kind, m.reason, rcpt, m.subject, m.raw, ts(now), ts(until)],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues messages outside a run (operator notices).
+    pub fn enqueue(
+        &self,
+        job: &str,
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+        deadline: Duration,
+    ) -> Result<(), String> {
+        self.with(|c| Self::queue(c, job, messages, now, deadline))
+    }
+
+    /// Records a run's data issues (JSON) and as-of date.
+    pub fn record_issues(
+        &self,
+        job: &str,
+        scheduled: DateTime<Utc>,
+        as_of: NaiveDate,
+        issues_json: &str,
+    ) -> Result<(), String> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET as_of = ?3, data_issues = ?4 WHERE job = ?1 AND scheduled_at = ?2",
+                params![job, ts(scheduled), as_of.to_string(), issues_json],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Messages that were being sent when the process died go back to pending: they may reach a
+    /// recipient twice, with the same Message-ID.
+    pub fn release_sending(&self) -> Result<usize, String> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET status = 'pending' WHERE status = 'sending'",
+                [],
+            )
+        })
+    }
+
+    /// Takes the next due message for sending (marks it `sending`), oldest first.
+    pub fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        only_message_ids: Option<&[String]>,
+    ) -> Result<Option<OutboxRow>, String> {
+        self.with(|c| {
+            let rows: Vec<OutboxRow> = {
+                let mut st = c.prepare(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT 50"
+                ))?;
+                let r = st.query_map(params![ts(now)], outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+                r
+            };
+            for row in rows {
+                if let Some(ids) = only_message_ids {
+                    if !ids.contains(&row.message_id) {
+                        continue;
+                    }
+                }
+                let taken = c.execute("UPDATE outbox SET status = 'sending' WHERE id = ?1 AND status = 'pending'", params![row.id])?;
+                if taken == 1 {
+                    return Ok(Some(row));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), String> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                params![id, ts(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A transient failure: try again at `next`, unless that is past the message's deadline.
+    pub fn mark_retry(&self, id: i64, error: &str, next: DateTime<Utc>) -> Result<bool, String> {
+        self.with(|c| {
+            let deadline: String = c.query_row("SELECT deadline_at FROM outbox WHERE id = ?1", params![id], |r| r.get(0))?;
+            let give_up = next > parse_ts(&deadline)?;
+            c.execute(
+                "UPDATE outbox SET status = ?2, attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1",
+                params![id, if give_up { "failed" } else { "pending" }, error, ts(next)],
+            )?;
+            Ok(!give_up)
+        })
+    }
+
+    pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), String> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Puts a message that was being sent back (the server went away mid-pass) without counting a try.
+    pub fn release(&self, id: i64) -> Result<(), String> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET status = 'pending' WHERE id = ?1 AND status = 'sending'",
+                params![id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Outbox rows with these statuses (all jobs), oldest first.
+    pub fn outbox(&self, statuses: &[&str]) -> Result<Vec<OutboxRow>, String> {
+        self.with(|c| {
+            let list = statuses
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut st = c.prepare(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status IN ({list}) ORDER BY id"
+            ))?;
+            let rows = st.query_map([], outbox_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The rows of these logical messages.
+    pub fn messages(&self, message_ids: &[String]) -> Result<Vec<OutboxRow>, String> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE message_id = ?1 ORDER BY id"
+            ))?;
+            let mut out = Vec::new();
+            for id in message_ids {
+                for r in st.query_map(params![id], outbox_row)? {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Re-queues a failed message with a new deadline. False when there is no such failed message.
+    pub fn retry(&self, id: i64, now: DateTime<Utc>, deadline: Duration) -> Result<bool, String> {
+        let until = now + chrono::Duration::from_std(deadline).unwrap_or(chrono::Duration::days(1));
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, deadline_at = ?3, reported = 0 WHERE id = ?1 AND status = 'failed'",
+                params![id, ts(now), ts(until)],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Failed messages of a job not yet listed in a digest; marks them listed.
+    pub fn take_unreported_failures(&self, job: &str) -> Result<Vec<OutboxRow>, String> {
+        self.with(|c| {
+            let rows = {
+                let mut st = c.prepare(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE job = ?1 AND status = 'failed' AND reported = 0 ORDER BY id"
+                ))?;
+                let r = st.query_map(params![job], outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+                r
+            };
+            c.execute("UPDATE outbox SET reported = 1 WHERE job = ?1 AND status = 'failed'", params![job])?;
+            Ok(rows)
+        })
+    }
+
+    pub fn add_silence(
+        &self,
+        job: &str,
+        unit: &str,
+        until: NaiveDate,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, String> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO silences (job, unit, until, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![job, unit, until.to_string(), reason, ts(now)],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    pub fn silences(&self) -> Result<Vec<Silence>, String> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT id, job, unit, until, reason, created_at FROM silences WHERE removed_at IS NULL ORDER BY id")?;
+            let rows = st.query_map([], |r| {
+                Ok(Silence {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    unit: r.get(2)?,
+                    until: date(&r.get::<_, String>(3)?)?,
+                    reason: r.get(4)?,
+                    created_at: parse_ts(&r.get::<_, String>(5)?)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn remove_silence(&self, id: i64, now: DateTime<Utc>) -> Result<bool, String> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE silences SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
+                params![id, ts(now)],
+            )? == 1)
+        })
+    }
+
+    /// A unit's figures in every run of a job, oldest first, with the decision of each run.
+    pub fn unit_history(&self, job: &str, unit: &str) -> Result<Vec<FiguresRecord>, String> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT f.scheduled_at, f.as_of, f.plan, f.disbursed, f.rate, f.expected, f.status, d.reason
+                 FROM unit_figures f LEFT JOIN decisions d
+                   ON d.job = f.job AND d.scheduled_at = f.scheduled_at AND d.unit = f.unit
+                 WHERE f.job = ?1 AND f.unit = ?2 ORDER BY f.scheduled_at",
+            )?;
+            let rows = st.query_map(params![job, unit], |r| {
+                Ok(FiguresRecord {
+                    scheduled_at: parse_ts(&r.get::<_, String>(0)?)?,
+                    as_of: date(&r.get::<_, String>(1)?)?,
+                    figures: Figures {
+                        unit: unit.to_string(),
+                        plan: r.get(2)?,
+                        disbursed: r.get(3)?,
+                        rate: r.get(4)?,
+                        expected: r.get(5)?,
+                        status: r.get(6)?,
+                    },
+                    reason: r.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Every message queued for a unit of a job, oldest first.
+    pub fn unit_messages(&self, job: &str, unit: &str) -> Result<Vec<OutboxRow>, String> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE job = ?1 AND unit = ?2 ORDER BY id"
+            ))?;
+            let rows = st.query_map(params![job, unit], outbox_row)?;
+            rows.collect()
         })
     }
 }

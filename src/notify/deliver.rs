@@ -53,20 +53,48 @@ impl Mailer {
 
     /// Sends one message; the error says whether to fix something or try again later.
     pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
+        self.transmit(message.envelope(), &message.formatted())
+            .await
+    }
+
+    /// Sends an already rendered message (from the outbox) to one envelope recipient.
+    pub async fn send_raw(
+        &self,
+        from: &Mailbox,
+        recipient: &str,
+        raw: &[u8],
+    ) -> Result<(), SendFailure> {
+        let refused = |message: String| SendFailure {
+            message,
+            server_down: false,
+            permanent: true,
+        };
+        let to = recipient
+            .parse::<lettre::Address>()
+            .map_err(|e| refused(format!("`{recipient}` is not an address: {e}")))?;
+        let envelope = lettre::address::Envelope::new(Some(from.email.clone()), vec![to])
+            .map_err(|e| refused(format!("cannot address the message: {e}")))?;
+        self.transmit(&envelope, raw).await
+    }
+
+    async fn transmit(
+        &self,
+        envelope: &lettre::address::Envelope,
+        raw: &[u8],
+    ) -> Result<(), SendFailure> {
         match self {
-            Mailer::File { transport, dir } => {
-                transport
-                    .send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendFailure {
-                        message: format!(
+            Mailer::File { transport, dir } => transport
+                .send_raw(envelope, raw)
+                .await
+                .map(|_| ())
+                .map_err(|e| SendFailure {
+                    message: format!(
                         "cannot write the message into {}: {e}; check mail.dir and free disk space",
                         dir.display()
                     ),
-                        server_down: true,
-                    })
-            }
+                    server_down: true,
+                    permanent: false,
+                }),
             Mailer::Smtp {
                 transport,
                 server,
@@ -74,7 +102,7 @@ impl Mailer {
             } => {
                 // lettre bounds only the TCP connect: a server that accepts and then says nothing
                 // would hang the run, so the whole exchange for one message is bounded here.
-                let sent = match tokio::time::timeout(*timeout, transport.send(message)).await {
+                let sent = match tokio::time::timeout(*timeout, transport.send_raw(envelope, raw)).await {
                     Ok(result) => result,
                     Err(_) => {
                         return Err(SendFailure {
@@ -83,28 +111,29 @@ impl Mailer {
                                 timeout.as_secs()
                             ),
                             server_down: true,
+                            permanent: false,
                         })
                     }
                 };
                 sent.map(|_| ()).map_err(|e| {
-                let mut detail = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    detail = format!("{detail}: {c}");
-                    cause = c.source();
-                }
-                let message = if e.is_permanent() {
-                    format!("SMTP {server} refused the message ({detail}); check the recipients' addresses, mail.from and the credentials")
-                } else if e.is_transient() {
-                    format!("SMTP {server} deferred the message ({detail}); run again later")
-                } else if e.is_timeout() {
-                    format!("SMTP {server} did not answer in time ({detail}); check that the mail server is up")
-                } else {
-                    format!("cannot deliver through SMTP {server}: {detail}; check [mail.smtp] host, port and tls, and that the server is up")
-                };
-                // A reply (4xx/5xx) concerns this message; anything else (no connection, a
-                // timeout, a TLS failure) concerns the server, and would fail the next message too.
-                SendFailure { message, server_down: !(e.is_permanent() || e.is_transient()) }
+                    let mut detail = e.to_string();
+                    let mut cause = std::error::Error::source(&e);
+                    while let Some(c) = cause {
+                        detail = format!("{detail}: {c}");
+                        cause = c.source();
+                    }
+                    let message = if e.is_permanent() {
+                        format!("SMTP {server} refused the message ({detail}); check the recipients' addresses, mail.from and the credentials")
+                    } else if e.is_transient() {
+                        format!("SMTP {server} deferred the message ({detail}); it is tried again later")
+                    } else if e.is_timeout() {
+                        format!("SMTP {server} did not answer in time ({detail}); check that the mail server is up")
+                    } else {
+                        format!("cannot deliver through SMTP {server}: {detail}; check [mail.smtp] host, port and tls, and that the server is up")
+                    };
+                    // A reply (4xx/5xx) concerns this message; anything else (no connection, a
+                    // timeout, a TLS failure) concerns the server, and would fail the next message too.
+                    SendFailure { message, server_down: !(e.is_permanent() || e.is_transient()), permanent: e.is_permanent() }
                 })
             }
         }
@@ -117,6 +146,8 @@ pub struct SendFailure {
     pub message: String,
     /// The server (or folder) itself failed: the following messages would fail the same way.
     pub server_down: bool,
+    /// The server refused it for good (5xx): trying again will not help.
+    pub permanent: bool,
 }
 
 fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, String> {
@@ -164,11 +195,18 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, String> {
 }
 
 /// Builds the MIME message: multipart/alternative with a text/plain and an HTML part.
-pub fn build(from: &Mailbox, email: &Email, date: SystemTime) -> Result<Message, String> {
+/// `message_id` (e.g. from [`message_id`]) keeps a message's identity when it is sent again.
+pub fn build(
+    from: &Mailbox,
+    email: &Email,
+    date: SystemTime,
+    message_id: Option<String>,
+) -> Result<Message, String> {
     let mut builder = Message::builder()
         .from(from.clone())
         .subject(email.subject.clone())
-        .date(date);
+        .date(date)
+        .message_id(message_id);
     for to in &email.to {
         builder = builder.to(to.clone());
     }
@@ -190,4 +228,16 @@ pub fn build(from: &Mailbox, email: &Email, date: SystemTime) -> Result<Message,
                 ),
         )
         .map_err(|e| format!("cannot build the message `{}`: {e}", email.subject))
+}
+
+/// A Message-ID derived from a message's logical identity (job, unit, run, reason), so that a
+/// message sent again after a crash carries the same id.
+pub fn message_id(identity: &str, from: &Mailbox) -> String {
+    // FNV-1a: stable across versions and platforms, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in identity.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("<{h:016x}.disbmon@{}>", from.email.domain())
 }

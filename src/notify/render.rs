@@ -2,7 +2,7 @@
 //! Everything that comes from the data is escaped in the HTML part.
 
 use crate::compute::{Rates, UnitRate};
-use crate::decide::Alert;
+use crate::decide::{Alert, Reason};
 use crate::ledger::DataIssue;
 use crate::money::{format_billion, format_number, format_pct, Language};
 use crate::rule::{PlanYear, Status};
@@ -31,7 +31,7 @@ pub struct Context<'a> {
     pub next_milestone: Option<(NaiveDate, f64)>,
 }
 
-/// How a delivery ended, as the digest reports it.
+/// A message that could not be delivered, as the digest reports it.
 #[derive(Debug, Clone)]
 pub struct Delivered<'a> {
     pub unit_id: &'a str,
@@ -96,6 +96,7 @@ struct Words {
     rank: &'static str,
     average: &'static str,
     status: &'static str,
+    reason: &'static str,
     billion: &'static str,
     points: &'static str,
     units: &'static str,
@@ -112,6 +113,7 @@ const VI: Words = Words {
     rank: "Xếp hạng",
     average: "Tỷ lệ giải ngân bình quân",
     status: "Đánh giá",
+    reason: "Lý do gửi thư",
     billion: "tỷ đồng",
     points: "điểm phần trăm",
     units: "đơn vị",
@@ -128,6 +130,7 @@ const EN: Words = Words {
     rank: "Rank",
     average: "Average rate",
     status: "Status",
+    reason: "Why this email",
     billion: "billion VND",
     points: "percentage points",
     units: "units",
@@ -166,6 +169,51 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             w.tag, ctx.plan_year, u.unit_name
         ),
     };
+    let recovered = alert.reason == Reason::Recovered;
+    let subject = match (lang, recovered) {
+        (Language::Vi, true) => format!(
+            "[{} {}] {}: đã đạt tiến độ, tỷ lệ {rate} (mức cần đạt {expected}, đến {as_of})",
+            w.tag, ctx.plan_year, u.unit_name
+        ),
+        (Language::En, true) => format!(
+            "[{} {}] {}: back on track, {rate} disbursed (expected {expected}, as of {as_of})",
+            w.tag, ctx.plan_year, u.unit_name
+        ),
+        _ => subject,
+    };
+    // "[Giải ngân 2026]" becomes "[Giải ngân 2026][Báo cáo cấp trên]" for an escalated alert.
+    let subject = match (&alert.escalation, lang) {
+        (Some(_), Language::Vi) => subject.replacen("] ", "][Báo cáo cấp trên] ", 1),
+        (Some(_), Language::En) => subject.replacen("] ", "][Escalated] ", 1),
+        (None, _) => subject,
+    };
+    let why = match (lang, alert.reason) {
+        (Language::Vi, Reason::First) => "đơn vị bắt đầu chậm so với tiến độ",
+        (Language::Vi, Reason::Worsened) => "đơn vị chuyển sang mức chậm nghiêm trọng",
+        (Language::Vi, Reason::Reminder) => "nhắc lại: đơn vị vẫn chậm tiến độ",
+        (Language::Vi, Reason::SilenceEnded) => {
+            "hết thời gian tạm dừng nhắc, đơn vị vẫn chậm tiến độ"
+        }
+        (Language::Vi, Reason::Recovered) => "đơn vị đã trở lại đúng tiến độ",
+        (Language::En, Reason::First) => "the unit has fallen behind",
+        (Language::En, Reason::Worsened) => "the unit is now critically behind",
+        (Language::En, Reason::Reminder) => "reminder: the unit is still behind",
+        (Language::En, Reason::SilenceEnded) => "a silence has ended and the unit is still behind",
+        (Language::En, Reason::Recovered) => "the unit is back on track",
+        (_, Reason::Silenced | Reason::Unchanged) => "",
+    };
+    let escalation = alert.escalation.as_ref().map(|e| match lang {
+        Language::Vi => format!(
+            "Thư này được gửi đồng thời đến cấp trên vì đơn vị chậm tiến độ từ ngày {} và đã được nhắc {} lần.",
+            date(e.since),
+            e.alerts_before
+        ),
+        Language::En => format!(
+            "This alert is escalated: the unit has been behind since {} and has been alerted {} times.",
+            date(e.since),
+            e.alerts_before
+        ),
+    });
     let n = ctx.rates.ranked();
     let average = pct_opt(ctx.rates.average_pct, lang);
     let below = match (lang, u.below_average) {
@@ -199,6 +247,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         ),
         (w.average, format!("{average}{below}")),
         (w.status, status_label(u.status, lang).to_string()),
+        (w.reason, why.to_string()),
     ];
     let (greeting, intro, next, ask, footer) = match lang {
         Language::Vi => (
@@ -221,6 +270,20 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             "Please review the causes, take measures to speed up disbursement and report on the results.".to_string(),
             format!("Sent automatically by the disbursement monitor (disbmon, job `{}`). Unit id {}.", ctx.job, u.unit_id),
         ),
+    };
+    let ask = if recovered {
+        match lang {
+            Language::Vi => {
+                "Cảm ơn đơn vị; đề nghị tiếp tục duy trì tiến độ giải ngân.".to_string()
+            }
+            Language::En => "Thank you; please keep up the pace of disbursement.".to_string(),
+        }
+    } else {
+        ask
+    };
+    let ask = match &escalation {
+        Some(e) => format!("{e}\n\n{ask}"),
+        None => ask,
     };
     let width = rows
         .iter()
@@ -261,12 +324,16 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
     }
     html.push_str(&format!(
         "<p>{}</p>\n<hr><p><small>{}</small></p>\n</body></html>\n",
-        escape(&ask),
+        escape(&ask).replace("\n\n", "</p><p>"),
         escape(&footer)
     ));
+    let mut cc = alert.cc.clone();
+    if let Some(e) = &alert.escalation {
+        cc.extend(e.to.iter().cloned());
+    }
     Email {
         to: alert.to.clone(),
-        cc: alert.cc.clone(),
+        cc,
         subject,
         text,
         html,
@@ -400,7 +467,8 @@ pub fn ranked_rows(
 pub fn digest(
     ctx: &Context,
     to: &[Mailbox],
-    delivered: &[Delivered],
+    queued: usize,
+    failed: &[Delivered],
     unreachable: &[UnitRate],
     issues: &[DataIssue],
 ) -> Email {
@@ -420,8 +488,6 @@ pub fn digest(
     let as_of = date(ctx.as_of);
     let total_plan: i64 = units.iter().map(|u| u.plan).sum();
     let total_paid: i64 = units.iter().map(|u| u.disbursed).sum();
-    let failed: Vec<&Delivered> = delivered.iter().filter(|d| d.error.is_some()).collect();
-    let sent = delivered.len() - failed.len();
 
     let (subject, summary) = match lang {
         Language::Vi => (
@@ -441,7 +507,7 @@ pub fn digest(
                 ),
                 format!("Có {above}/{ranked} đơn vị đạt tỷ lệ bằng hoặc cao hơn mức bình quân {average}; {below} đơn vị thấp hơn bình quân."),
                 format!("Chậm tiến độ: {behind} đơn vị; chậm nghiêm trọng: {critical} đơn vị."),
-                format!("Đã gửi thư cảnh báo đến {sent} đơn vị; gửi không thành công: {}.", failed.len()),
+                format!("Thư gửi các đơn vị trong lần này: {queued}; thư không gửi được kể từ lần tổng hợp trước: {}.", failed.len()),
             ],
         ),
         Language::En => (
@@ -461,7 +527,7 @@ pub fn digest(
                 ),
                 format!("{above} of {ranked} units are at or above the average of {average}; {below} are below it."),
                 format!("Behind: {behind} units; critical: {critical} units."),
-                format!("Alerts delivered to {sent} units; failed: {}.", failed.len()),
+                format!("Messages to units in this run: {queued}; messages that could not be delivered since the last summary: {}.", failed.len()),
             ],
         ),
     };
@@ -469,8 +535,8 @@ pub fn digest(
     let mut sections: Vec<(String, Vec<String>)> = Vec::new();
     if !failed.is_empty() {
         let title = match lang {
-            Language::Vi => "Thư cảnh báo gửi không thành công",
-            Language::En => "Alerts that could not be delivered",
+            Language::Vi => "Thư không gửi được (máy chủ thư từ chối)",
+            Language::En => "Messages that could not be delivered (refused by the mail server)",
         };
         sections.push((
             title.into(),
@@ -573,7 +639,6 @@ pub fn operator_notice(to: &[Mailbox], subject: &str, lines: &[String]) -> Email
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::Reason;
 
     fn rates() -> Rates {
         let unit = |id: &str, name: &str, plan, paid, rate: f64, rank, status| UnitRate {
@@ -633,7 +698,8 @@ mod tests {
             unit: r.units[1].clone(),
             to: vec!["b@x.vn".parse().unwrap()],
             cc: vec![],
-            reason: Reason::Critical,
+            reason: Reason::First,
+            escalation: None,
         };
         let e = unit_alert(&ctx(&r, Language::Vi), &alert);
         assert_eq!(
@@ -658,6 +724,49 @@ mod tests {
             e.html
         );
         assert!(!e.html.contains("<Giao"));
+        assert!(e.text.contains("Lý do gửi thư"), "{}", e.text);
+
+        // Escalated: the subject says so, the escalation recipients are copied, the body says since when.
+        let escalated = Alert {
+            escalation: Some(crate::decide::Escalation {
+                to: vec!["parent@x.vn".parse().unwrap()],
+                since: NaiveDate::from_ymd_opt(2026, 9, 7).unwrap(),
+                alerts_before: 3,
+            }),
+            reason: Reason::Reminder,
+            ..alert.clone()
+        };
+        let e = unit_alert(&ctx(&r, Language::Vi), &escalated);
+        assert!(
+            e.subject
+                .starts_with("[Giải ngân 2026][Báo cáo cấp trên] Ban QLDA"),
+            "{}",
+            e.subject
+        );
+        assert_eq!(e.cc[0].email.to_string(), "parent@x.vn");
+        assert!(
+            e.text
+                .contains("chậm tiến độ từ ngày 07/09/2026 và đã được nhắc 3 lần"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text.contains("nhắc lại: đơn vị vẫn chậm tiến độ"),
+            "{}",
+            e.text
+        );
+
+        // Back on track.
+        let back = Alert {
+            reason: Reason::Recovered,
+            ..alert
+        };
+        let e = unit_alert(&ctx(&r, Language::Vi), &back);
+        assert!(
+            e.subject.contains(": đã đạt tiến độ, tỷ lệ 36,5%"),
+            "{}",
+            e.subject
+        );
     }
 
     #[test]
@@ -673,6 +782,7 @@ mod tests {
         let e = digest(
             &ctx(&r, Language::En),
             &["boss@x.vn".parse().unwrap()],
+            1,
             &[],
             &[],
             &issues,

@@ -219,6 +219,9 @@ impl Received {
         v.sort();
         v
     }
+    pub fn message_id(&self) -> String {
+        self.parsed().message_id().unwrap_or_default().to_string()
+    }
     pub fn subject(&self) -> String {
         self.parsed().subject().unwrap_or_default().to_string()
     }
@@ -339,6 +342,26 @@ impl Smtp {
             }
         }
         out
+    }
+
+    /// Logical messages that arrived: one per Message-ID, whatever the number of recipients (the
+    /// outbox sends each recipient its own copy).
+    pub fn logical(&self) -> usize {
+        let ids: std::collections::BTreeSet<String> =
+            self.received().iter().map(|r| r.message_id()).collect();
+        ids.len()
+    }
+
+    /// Every envelope recipient a logical message reached, sorted.
+    pub fn recipients_of(&self, message_id: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .received()
+            .iter()
+            .filter(|r| r.message_id() == message_id)
+            .flat_map(|r| r.rcpt_to())
+            .collect();
+        v.sort();
+        v
     }
 
     /// The message whose envelope includes `rcpt`, exactly one.
