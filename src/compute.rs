@@ -15,6 +15,7 @@ use lettre::message::Mailbox;
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 const ROW: &str = "__row";
 /// Rows with problems listed one by one per source; more are counted in one closing issue.
@@ -26,7 +27,13 @@ fn scan(table: &Table) -> PolarsResult<LazyFrame> {
     LazyCsvReader::new(PlRefPath::from(table.path.to_string_lossy().as_ref()))
         .with_has_header(false)
         .with_skip_rows(1)
-        .with_infer_schema_length(Some(0))
+        // Every column as text, named by position; given rather than inferred, so that a source
+        // with a header and no rows yet (early January) reads as empty instead of failing.
+        .with_schema(Some(Arc::new(Schema::from_iter(
+            (1..=table.headers.len())
+                .map(|i| Field::new(format!("column_{i}").into(), DataType::String)),
+        ))))
+        .with_raise_if_empty(false)
         .with_separator(table.delimiter)
         .with_truncate_ragged_lines(true)
         .with_row_index(Some(RowIndex {

@@ -234,7 +234,7 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     let now = clock.now();
     let (memory, silenced) = match (
         store.memory(&job.name, plan_year),
-        store.silenced(&job.name, as_of),
+        store.silenced(&job.name, now.with_timezone(&job.timezone).date_naive()),
     ) {
         (Ok(m), Ok(s)) => (m, s),
         (Err(e), _) | (_, Err(e)) => {
@@ -262,7 +262,8 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     report.decisions = decision.decisions.clone();
     let ctx = assessment.context(job, rates);
     let from = &config.mail.from;
-    let run_key = scheduled.to_rfc3339();
+    // The same precision as the state store, so that a run repeated from its record has the same key.
+    let run_key = scheduled.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
 
     // Render every message now; they are stored before any is sent.
     let mut messages: Vec<NewMessage> = Vec::new();

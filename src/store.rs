@@ -72,6 +72,8 @@ CREATE TABLE silences (
 /// How a run ended (or that it has not).
 pub mod outcome {
     pub const RUNNING: &str = "running";
+    /// Decided and its messages queued; delivery may still be going on.
+    pub const QUEUED: &str = "queued";
     pub const OK: &str = "ok";
     pub const FAILED: &str = "failed";
     /// Cut off by a shutdown or a crash; the next start treats the slot as missed.

@@ -286,6 +286,20 @@ impl Smtp {
         })
     }
 
+    /// A server that refuses `reject` (550) and/or waits `delay_secs` over each message.
+    pub fn start_custom(port: u16, reject: Option<&str>, delay_secs: f64) -> Smtp {
+        let script = repo().join("tests/support/custom_smtpd.py");
+        Self::spawn(port, |py, maildir| {
+            let mut c = Command::new(py);
+            c.arg(&script).arg(port.to_string()).arg(maildir);
+            if let Some(r) = reject {
+                c.args(["--reject", r]);
+            }
+            c.args(["--delay", &delay_secs.to_string()]);
+            c
+        })
+    }
+
     fn start_with(port: u16, extra: &[&str]) -> Smtp {
         Self::spawn(port, |py, maildir| {
             let mut c = Command::new(py);
@@ -354,10 +368,11 @@ impl Smtp {
 
     /// Every envelope recipient a logical message reached, sorted.
     pub fn recipients_of(&self, message_id: &str) -> Vec<String> {
+        let bare = message_id.trim_matches(|c| c == '<' || c == '>');
         let mut v: Vec<String> = self
             .received()
             .iter()
-            .filter(|r| r.message_id() == message_id)
+            .filter(|r| r.message_id() == bare)
             .flat_map(|r| r.rcpt_to())
             .collect();
         v.sort();
