@@ -393,6 +393,7 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
             &records,
             &decision.memory,
             &messages,
+            &serde_json::to_string(&assessment.issues).unwrap_or_default(),
             now,
             config.mail.retry_deadline,
         ) {

@@ -497,6 +497,7 @@ impl Store {
         decisions: &[DecisionRecord],
         memory: &[(String, Memory)],
         messages: &[NewMessage],
+        issues_json: &str,
         now: DateTime<Utc>,
         deadline: Duration,
     ) -> Result<(), String> {
@@ -507,9 +508,13 @@ impl Store {
         let fail = |e: rusqlite::Error| format!("state store {}: {e}", self.path.display());
         let tx = conn.transaction().map_err(fail)?;
         let (sched, day) = (ts(scheduled), as_of.to_string());
+        // Once this commits, the run's work is done: its messages are in the outbox. `queued` keeps a
+        // crash after this point from counting the run as cut off (and running it again).
         tx.execute(
-            "UPDATE runs SET as_of = ?3 WHERE job = ?1 AND scheduled_at = ?2",
-            params![job, sched, day],
+            "UPDATE runs SET as_of = ?3, data_issues = ?4,
+                 outcome = CASE WHEN outcome = 'running' THEN 'queued' ELSE outcome END
+             WHERE job = ?1 AND scheduled_at = ?2",
+            params![job, sched, day, issues_json],
         )
         .map_err(fail)?;
         for f in figures {
