@@ -134,6 +134,8 @@ struct Env {
     stopping: watch::Receiver<bool>,
     /// Wakes the outbox worker (a run queued messages).
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// The configuration in force, for tasks that outlive a reload (the outbox worker).
+    current: watch::Receiver<Arc<Config>>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Returns the exit code.
@@ -183,8 +185,11 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
         }
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    let config = Arc::new(config);
+    let (config_tx, config_rx) = watch::channel(config.clone());
     let mut env = Env {
-        config: Arc::new(config),
+        current: config_rx,
+        config,
         store: store.clone(),
         clock: clock.clone(),
         shared: shared.clone(),
@@ -263,7 +268,7 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = hup.recv() => {
-                reload(config_path.as_deref(), &mut scheduled, &mut env);
+                reload(&config_tx, config_path.as_deref(), &mut scheduled, &mut env);
                 publish(&scheduled, &shared);
                 continue;
             }
@@ -317,7 +322,14 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
 /// How often the outbox worker looks for messages due for another try.
 const OUTBOX_TICK: Duration = Duration::from_secs(2);
 
+/// One outbox pass with the current configuration; messages given up are reported to the
+/// operators (they are also listed in their job's next digest).
 async fn deliver_pending(env: &Env) {
+    let config = env.current.borrow().clone();
+    let env = &Env {
+        config,
+        ..env.clone()
+    };
     match Mailer::new(&env.config.mail) {
         Ok(mailer) => {
             let pass = outbox::deliver(
@@ -341,6 +353,30 @@ async fn deliver_pending(env: &Env) {
                 *m.outbox_sent.get_or_insert(0) += pass.sent as u64;
                 *m.outbox_failed.get_or_insert(0) += pass.failed as u64;
             });
+            // Operator notices themselves are not reported again if they fail (no loop).
+            let failures: Vec<_> = pass
+                .failures
+                .iter()
+                .filter(|f| !f.2.starts_with("[disbmon]"))
+                .collect();
+            if !failures.is_empty() {
+                let mut lines = vec![format!(
+                    "{} message(s) could not be delivered and were given up:",
+                    failures.len()
+                )];
+                lines.extend(failures.iter().map(|(job, to, subject, why)| {
+                    format!("  job {job}, to {to}: {subject}\n    {why}")
+                }));
+                lines.push(
+                    "`disbmon outbox` lists them; `disbmon outbox retry ID` queues one again."
+                        .into(),
+                );
+                let subject = format!(
+                    "[disbmon] {} message(s) could not be delivered",
+                    failures.len()
+                );
+                notify_operators(env, &failures[0].0, &subject, &lines).await;
+            }
         }
         Err(e) => tracing::error!("outbox: {e}"),
     }
@@ -620,6 +656,7 @@ async fn dead_man(
 
 /// Re-reads config and jobs; keeps the old ones when anything is wrong.
 fn reload(
+    config_tx: &watch::Sender<Arc<Config>>,
     config_path: Option<&std::path::Path>,
     scheduled: &mut BTreeMap<String, Scheduled>,
     env: &mut Env,
@@ -642,6 +679,7 @@ fn reload(
         tracing::warn!("state_dir and admin.listen take effect at the next start");
     }
     env.config = Arc::new(config);
+    let _ = config_tx.send(env.config.clone());
     let now = env.clock.now();
     let names: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
     scheduled.retain(|name, _| {

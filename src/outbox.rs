@@ -11,11 +11,13 @@ use lettre::message::Mailbox;
 use std::time::Duration;
 
 /// What one delivery pass did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pass {
     pub sent: usize,
     pub failed: usize,
     pub deferred: usize,
+    /// Messages given up in this pass: (job, recipient, subject, why).
+    pub failures: Vec<(String, String, String, String)>,
 }
 
 /// The wait before try `attempts + 1`: `initial`, doubling, at most an hour.
@@ -55,6 +57,12 @@ pub async fn deliver(
             }
             Err(f) if f.permanent => {
                 pass.failed += 1;
+                pass.failures.push((
+                    row.job.clone(),
+                    row.recipient.clone(),
+                    row.subject.clone(),
+                    f.message.clone(),
+                ));
                 tracing::error!(message = %row.message_id, to = %row.recipient, "not delivered: {}", f.message);
                 store.mark_failed(row.id, &f.message)
             }
@@ -70,6 +78,12 @@ pub async fn deliver(
                     }
                     Ok(false) => {
                         pass.failed += 1;
+                        pass.failures.push((
+                            row.job.clone(),
+                            row.recipient.clone(),
+                            row.subject.clone(),
+                            f.message.clone(),
+                        ));
                         tracing::error!(message = %row.message_id, to = %row.recipient, "given up at its deadline: {}", f.message);
                         Ok(())
                     }
