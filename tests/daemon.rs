@@ -354,11 +354,16 @@ async fn a_failing_source_is_retried_then_reported_while_another_job_keeps_runni
     // The dead-man notice comes once the job has gone 5 s without a success; the failure notice
     // after its first run's three tries.
     let mut d = p.spawn_daemon(&[]);
-    d.wait_for("the failure notice", 45, || {
-        smtp.received()
-            .iter()
+    d.wait_for("the failure and the dead-man notices", 45, || {
+        let got = smtp.received();
+        got.iter()
             .any(|m| m.subject().starts_with("[disbmon] job broken failed"))
+            && got
+                .iter()
+                .any(|m| m.subject().contains("has not completed successfully"))
     });
+    // Past the next dead-man checks: the notice is not repeated.
+    std::thread::sleep(Duration::from_secs(3));
     let notice = smtp
         .received()
         .into_iter()
