@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 const ROW: &str = "__row";
+/// The source's own row number, when the table was converted (Excel).
+const SOURCE_ROW: &str = "__source_row";
 /// Rows with problems listed one by one per source; more are counted in one closing issue.
 pub const MAX_LISTED_ROWS: usize = 200;
 
@@ -49,6 +51,12 @@ fn stream(lf: LazyFrame) -> PolarsResult<DataFrame> {
     Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
 }
 
+fn source_row(table: &Table) -> Option<Expr> {
+    table
+        .row_column
+        .map(|i| col(format!("column_{}", i + 1)).alias(SOURCE_ROW))
+}
+
 fn column(table: &Table, canonical: &str) -> Option<Expr> {
     table
         .columns
@@ -78,6 +86,7 @@ fn dong(e: Expr, format: money::NumberFormat, unit: money::AmountUnit) -> Expr {
 fn failed(table: &Table, e: PolarsError) -> DataIssue {
     DataIssue {
         source: table.role,
+        sheet: table.sheet.clone(),
         row: None,
         column: None,
         value: None,
@@ -95,6 +104,15 @@ fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
 }
 
 fn row_numbers(df: &DataFrame, table: &Table) -> PolarsResult<Vec<u64>> {
+    if table.row_column.is_some() && df.schema().contains(SOURCE_ROW) {
+        // Excel: the worksheet's own row numbers, carried through the conversion.
+        return Ok(df
+            .column(SOURCE_ROW)?
+            .str()?
+            .iter()
+            .map(|v| v.and_then(|s| s.parse().ok()).unwrap_or(0))
+            .collect());
+    }
     let idx = df.column(ROW)?.cast(&DataType::UInt64)?;
     Ok(idx
         .u64()?
@@ -106,6 +124,9 @@ fn row_numbers(df: &DataFrame, table: &Table) -> PolarsResult<Vec<u64>> {
 /// Reads the units source: ids, names, addresses and parents, each row checked.
 pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), DataIssue> {
     let mut select = vec![col(ROW)];
+    if let Some(e) = source_row(table) {
+        select.push(e);
+    }
     for c in ["unit_id", "unit_name", "email", "parent_id"] {
         if let Some(e) = column(table, c) {
             select.push(trimmed(e).alias(c));
@@ -134,6 +155,7 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
 
     let issue = |row: u64, canonical: &str, value: Option<&str>, problem: String| DataIssue {
         source: SourceRole::Units,
+        sheet: table.sheet.clone(),
         row: Some(row),
         column: table.header(canonical).map(str::to_string),
         value: value.map(str::to_string),
@@ -222,6 +244,7 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
         used: units.len() as u64,
         out_of_scope: 0,
         rejected: (df.height() - units.len()) as u64,
+        not_data: table.not_data,
     };
     Ok((units, issues, stats))
 }
@@ -263,6 +286,7 @@ pub fn aggregate(
     let known_series = Series::new("known".into(), known.to_vec());
     let mut select = vec![
         col(ROW),
+        source_row(table).unwrap_or_else(|| lit(NULL).cast(DataType::String).alias(SOURCE_ROW)),
         trimmed(required("unit_id")?).alias("unit_id"),
         required("amount")?.alias("amount_raw"),
     ];
@@ -394,6 +418,7 @@ pub fn aggregate(
         used,
         out_of_scope: valid_rows - used,
         rejected: rows - valid_rows,
+        not_data: table.not_data,
     };
     let issues = if rows > valid_rows {
         bad_rows(table, source, lf, rows - valid_rows, known)?
@@ -415,7 +440,13 @@ fn bad_rows(
     total: u64,
     known: &[UnitId],
 ) -> Result<Vec<DataIssue>, DataIssue> {
-    let mut cols = vec![col(ROW), col("unit_id"), col("amount_raw"), col("amount")];
+    let mut cols = vec![
+        col(ROW),
+        col(SOURCE_ROW),
+        col("unit_id"),
+        col("amount_raw"),
+        col("amount"),
+    ];
     let has = |c: &str| table.columns.contains_key(c);
     if has("date") {
         cols.extend([col("date_raw"), col("date")]);
@@ -468,6 +499,7 @@ fn bad_rows(
         let mut add = |canonical: &str, value: Option<&str>, problem: String| {
             issues.push(DataIssue {
                 source: role,
+                sheet: table.sheet.clone(),
                 row: Some(rows[i]),
                 column: table.header(canonical).map(str::to_string),
                 value: value.map(str::to_string),
@@ -515,6 +547,7 @@ fn bad_rows(
     if total > df.height() as u64 {
         issues.push(DataIssue {
             source: role,
+            sheet: table.sheet.clone(),
             row: None,
             column: None,
             value: None,

@@ -58,6 +58,14 @@ struct RawSource {
     on_error: Option<String>,
     delimiter: Option<String>,
     timeout_secs: Option<u64>,
+    /// Excel: the worksheet, by name or by number (1 = the first).
+    sheet: Option<toml::Value>,
+    /// Excel: the row of the header (1 = the first); found by the mapped names when not given.
+    header_row: Option<u32>,
+    /// Excel: labels of total rows, skipped (default "Tổng cộng", "Cộng", "Tổng số", "Total").
+    total_labels: Option<Vec<String>>,
+    /// JSON: the path of the record array inside the document, e.g. "data.items".
+    records: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +119,15 @@ impl std::fmt::Display for Location {
 pub enum Format {
     Csv,
     Json,
+    Xlsx,
+}
+
+/// Which worksheet of an Excel source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sheet {
+    Name(String),
+    /// 1 = the first.
+    Number(usize),
 }
 
 /// What to do with rows that cannot be read.
@@ -145,6 +162,10 @@ pub struct Source {
     pub on_error: OnError,
     pub delimiter: u8,
     pub timeout: Duration,
+    pub sheet: Option<Sheet>,
+    pub header_row: Option<u32>,
+    pub total_labels: Vec<String>,
+    pub records: Option<String>,
 }
 
 impl Source {
@@ -420,17 +441,18 @@ fn source(
     let format = match raw.format.as_deref().or(ext.as_deref()) {
         Some("csv") => Format::Csv,
         Some("json") => Format::Json,
+        Some("xlsx") | Some("xlsm") => Format::Xlsx,
         Some(other) if raw.format.is_some() => {
             p.add(
                 key("format"),
-                format!("`{other}` is not a format; use \"csv\" or \"json\""),
+                format!("`{other}` is not a format; use \"csv\", \"json\" or \"xlsx\""),
             );
             Format::Csv
         }
         _ => {
             p.add(
                 key("format"),
-                "cannot tell the format from the location; set format = \"csv\" or \"json\"",
+                "cannot tell the format from the location; set format = \"csv\", \"json\" or \"xlsx\"",
             );
             Format::Csv
         }
@@ -520,6 +542,40 @@ fn source(
         }
     };
     let timeout = Duration::from_secs(raw.timeout_secs.unwrap_or(60).max(1));
+    let sheet = match &raw.sheet {
+        None => None,
+        Some(toml::Value::String(name)) => Some(Sheet::Name(name.clone())),
+        Some(toml::Value::Integer(n)) if *n >= 1 => Some(Sheet::Number(*n as usize)),
+        Some(other) => {
+            p.add(
+                key("sheet"),
+                format!("`{other}` is not a sheet; write its name, or its number (1 = the first)"),
+            );
+            None
+        }
+    };
+    let excel_only = [
+        ("sheet", raw.sheet.is_some()),
+        ("header_row", raw.header_row.is_some()),
+        ("total_labels", raw.total_labels.is_some()),
+    ];
+    for (k, set) in excel_only {
+        if set && format != Format::Xlsx {
+            p.add(key(k), "only Excel (xlsx) sources have this key; remove it");
+        }
+    }
+    if raw.records.is_some() && format != Format::Json {
+        p.add(key("records"), "only JSON sources have this key; remove it");
+    }
+    if raw.header_row == Some(0) {
+        p.add(key("header_row"), "rows are numbered from 1, as in Excel");
+    }
+    let total_labels = raw.total_labels.clone().unwrap_or_else(|| {
+        ["Tổng cộng", "Cộng", "Tổng số", "Total"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
     (p.list.len() == before).then_some(Source {
         role,
         location,
@@ -531,6 +587,10 @@ fn source(
         on_error,
         delimiter,
         timeout,
+        sheet,
+        header_row: raw.header_row,
+        total_labels,
+        records: raw.records,
     })
 }
 
@@ -651,7 +711,7 @@ digest_to = ["lanhdao@stc.example.gov.vn"]
                 "number_format = \"vi\"\namount_unit",
                 "number_format = \"fr\"\namount_unit",
             )
-            .replace("kind = \"transactions\"", "kind = \"monthly\"\nsheet = 2")
+            .replace("kind = \"transactions\"", "kind = \"monthly\"\ntab = 2")
             .replace(
                 "{ date = \"06-30\", pct = 50 }",
                 "{ date = \"06-31\", pct = 50 }",
@@ -664,7 +724,7 @@ digest_to = ["lanhdao@stc.example.gov.vn"]
         assert!(all.contains("line "), "{all}");
         let text = EXAMPLE
             .replace("0 8 * * MON", "0 8 * *")
-            .replace("kind = \"transactions\"", "kind = \"monthly\"\nsheet = 2")
+            .replace("kind = \"transactions\"", "kind = \"monthly\"\ntab = 2")
             .replace(
                 "{ date = \"06-30\", pct = 50 }",
                 "{ date = \"06-31\", pct = 50 }",
@@ -674,7 +734,7 @@ digest_to = ["lanhdao@stc.example.gov.vn"]
         let errs = load_text(&text).unwrap_err();
         let all = errs.join("\n");
         for want in [
-            "sources.disbursements.sheet: unknown key",
+            "sources.disbursements.tab: unknown key",
             "schedule: `0 8 * *`: expected 5 fields",
             "sources.disbursements.kind: `monthly` is not a kind",
             "rule.milestones: [1]: `06-31` is not a date",

@@ -45,6 +45,9 @@ impl fmt::Display for SourceRole {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataIssue {
     pub source: SourceRole,
+    /// The worksheet, for Excel sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
     /// Spreadsheet row (the header is row 1) for CSV, record number (from 1) for JSON; none when
     /// the problem is with the whole source.
     pub row: Option<u64>,
@@ -57,6 +60,9 @@ pub struct DataIssue {
 impl fmt::Display for DataIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.source)?;
+        if let Some(s) = &self.sheet {
+            write!(f, ": sheet `{s}`")?;
+        }
         if let Some(r) = self.row {
             write!(f, ": row {r}")?;
         }
@@ -92,6 +98,8 @@ pub struct SourceStats {
     pub out_of_scope: u64,
     /// Rows with a problem (left out of the figures).
     pub rejected: u64,
+    /// Spreadsheet rows that are not data (numbering row, group headings, total rows), skipped.
+    pub not_data: u64,
 }
 
 /// The validated figures of one run, per unit, in integer đồng.

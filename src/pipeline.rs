@@ -163,6 +163,7 @@ pub async fn assess(job: &Job, as_of: NaiveDate) -> Assessment {
 fn whole_run(problem: String) -> DataIssue {
     DataIssue {
         source: SourceRole::Units,
+        sheet: None,
         row: None,
         column: None,
         value: None,

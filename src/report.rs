@@ -173,12 +173,13 @@ impl RunReport {
         for s in &self.sources {
             let _ = writeln!(
                 out,
-                "Source {}: {} rows, {} used, {} outside this run (other year or later date), {} with problems — {}",
+                "Source {}: {} rows, {} used, {} outside this run (other year or later date), {} with problems{} — {}",
                 s.source.map(|r| r.key()).unwrap_or("?"),
                 s.rows,
                 s.used,
                 s.out_of_scope,
                 s.rejected,
+                if s.not_data > 0 { format!(", {} not data (numbering, headings, totals) skipped", s.not_data) } else { String::new() },
                 s.origin
             );
         }

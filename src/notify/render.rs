@@ -774,6 +774,7 @@ mod tests {
         let r = rates();
         let issues = vec![DataIssue {
             source: crate::ledger::SourceRole::Plans,
+            sheet: None,
             row: Some(12),
             column: Some("Kế hoạch".into()),
             value: Some("1,2,3".into()),

@@ -2,6 +2,8 @@
 //! file on disk with its header checked against the job's column mapping. The only module that knows
 //! upstream formats: JSON records are rewritten as CSV here, so `compute` reads one shape.
 
+mod xlsx;
+
 use crate::job::{Format, Location, Source};
 use crate::ledger::{DataIssue, SourceRole};
 use std::collections::BTreeMap;
@@ -21,6 +23,12 @@ pub struct Table {
     pub columns: BTreeMap<String, usize>,
     /// How rows are numbered in messages: spreadsheet row (header = 1) for CSV, record for JSON.
     pub row_offset: u64,
+    /// Excel: the worksheet read.
+    pub sheet: Option<String>,
+    /// Excel: the column holding each row's own number in the worksheet.
+    pub row_column: Option<usize>,
+    /// Excel: rows skipped as not data (numbering row, group headings, totals).
+    pub not_data: u64,
     _temp: Option<tempfile::TempPath>,
 }
 
@@ -36,6 +44,7 @@ impl Table {
 fn whole(role: SourceRole, problem: String) -> DataIssue {
     DataIssue {
         source: role,
+        sheet: None,
         row: None,
         column: None,
         value: None,
@@ -71,11 +80,18 @@ pub async fn pull(
             (temp.to_path_buf(), Some(temp))
         }
     };
+    let mut excel = None;
     let (path, temp, delimiter, row_offset) = match source.format {
         Format::Csv => (path, temp, source.delimiter, 1),
         Format::Json => {
-            let converted = json_to_csv(&path, role, &origin, tmp)?;
+            let converted = json_to_csv(&path, role, &origin, source.records.as_deref(), tmp)?;
             (converted.to_path_buf(), Some(converted), b',', 0)
+        }
+        Format::Xlsx => {
+            let converted = xlsx::to_csv(&path, source, &origin, tmp)?;
+            let file = converted.file.to_path_buf();
+            excel = Some((converted.sheet, converted.not_data));
+            (file, Some(converted.file), b',', 0)
         }
     };
     let headers =
@@ -95,6 +111,7 @@ pub async fn pull(
             }
             [] => issues.push(DataIssue {
                 source: role,
+                sheet: None,
                 row: Some(1),
                 column: Some(wanted.clone()),
                 value: None,
@@ -105,6 +122,7 @@ pub async fn pull(
             }),
             _ => issues.push(DataIssue {
                 source: role,
+                sheet: None,
                 row: Some(1),
                 column: Some(wanted.clone()),
                 value: None,
@@ -115,6 +133,8 @@ pub async fn pull(
     if !issues.is_empty() {
         return Err(issues);
     }
+    let row_column = excel.as_ref().map(|_| headers.len() - 1);
+    let (sheet, not_data) = excel.map(|(s, n)| (Some(s), n)).unwrap_or((None, 0));
     Ok(Table {
         role,
         origin,
@@ -123,6 +143,9 @@ pub async fn pull(
         headers,
         columns,
         row_offset,
+        sheet,
+        row_column,
+        not_data,
         _temp: temp,
     })
 }
@@ -220,6 +243,7 @@ fn json_to_csv(
     path: &Path,
     role: SourceRole,
     origin: &str,
+    records: Option<&str>,
     tmp: &Path,
 ) -> Result<tempfile::TempPath, Vec<DataIssue>> {
     let text = std::fs::read_to_string(path)
@@ -235,10 +259,27 @@ fn json_to_csv(
                 ),
             )]
         })?;
+    // The records may sit inside the document, e.g. {"data": {"items": [...]}} with records = "data.items".
+    let mut value = value;
+    if let Some(path) = records {
+        for key in path.split('.').filter(|k| !k.is_empty()) {
+            value = match value {
+                serde_json::Value::Object(mut map) => map.remove(key).ok_or_else(|| {
+                    vec![whole(role, format!("{origin} has no `{key}` on the path `{path}`; fix sources.{role}.records"))]
+                })?,
+                _ => {
+                    return Err(vec![whole(
+                        role,
+                        format!("{origin}: `{path}` does not lead to the records; fix sources.{role}.records"),
+                    )])
+                }
+            };
+        }
+    }
     let serde_json::Value::Array(records) = value else {
         return Err(vec![whole(
             role,
-            format!("{origin}: expected a JSON array of records ([{{...}}, ...])"),
+            format!("{origin}: expected a JSON array of records ([{{...}}, ...]); if they sit inside the document, set sources.{role}.records"),
         )]);
     };
     let mut keys: Vec<String> = Vec::new();
@@ -254,6 +295,7 @@ fn json_to_csv(
             }
             None => issues.push(DataIssue {
                 source: role,
+                sheet: None,
                 row: Some(i as u64 + 1),
                 column: None,
                 value: Some(r.to_string()),
@@ -291,6 +333,7 @@ fn json_to_csv(
                 Err(v) => {
                     issues.push(DataIssue {
                         source: role,
+                        sheet: None,
                         row: Some(i as u64 + 1),
                         column: Some(k.clone()),
                         value: Some(v),
