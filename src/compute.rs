@@ -268,6 +268,8 @@ pub struct Aggregate {
     pub by_unit: BTreeMap<UnitId, i64>,
     pub issues: Vec<DataIssue>,
     pub stats: SourceStats,
+    /// The latest date among the rows that count (sources with a date column).
+    pub newest: Option<NaiveDate>,
 }
 
 fn days_since_epoch(d: NaiveDate) -> i32 {
@@ -379,7 +381,7 @@ pub fn aggregate(
             .group_by([col("unit_id")])
             .agg([used_amount.sum().alias("amount"), len().alias("n")]),
     };
-    let counts = lf.clone().select([
+    let mut count_exprs = vec![
         len().alias("rows"),
         col("valid")
             .fill_null(lit(false))
@@ -387,7 +389,17 @@ pub fn aggregate(
             .sum()
             .alias("valid"),
         col("used").cast(DataType::UInt64).sum().alias("used"),
-    ]);
+    ];
+    if date_col.is_some() {
+        count_exprs.push(
+            col("date")
+                .filter(col("used"))
+                .max()
+                .cast(DataType::Int32)
+                .alias("newest"),
+        );
+    }
+    let counts = lf.clone().select(count_exprs);
     let (summed, counts) = (|| -> PolarsResult<_> { Ok((stream(summed)?, stream(counts)?)) })()
         .map_err(|e| failed(table, e))?;
 
@@ -425,10 +437,19 @@ pub fn aggregate(
     } else {
         Vec::new()
     };
+    let newest = counts
+        .column("newest")
+        .ok()
+        .and_then(|c| c.i32().ok().and_then(|a| a.get(0)))
+        .and_then(|days| {
+            NaiveDate::from_ymd_opt(1970, 1, 1)
+                .and_then(|e| e.checked_add_signed(chrono::Duration::days(days.into())))
+        });
     Ok(Aggregate {
         by_unit,
         issues,
         stats,
+        newest,
     })
 }
 

@@ -35,6 +35,8 @@ struct RawJob {
     repeat_after: Option<String>,
     /// Alerts in one episode after which they also go to the escalation recipients (default 3).
     escalate_after: Option<u32>,
+    /// No unit is alerted when the newest data is older than this.
+    max_data_age: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +68,61 @@ struct RawSource {
     total_labels: Option<Vec<String>>,
     /// JSON: the path of the record array inside the document, e.g. "data.items".
     records: Option<String>,
+    /// HTTP: further tries after a failure that may pass (timeout, no connection, 429, 5xx).
+    http_retries: Option<u32>,
+    /// HTTP: the largest body accepted, in bytes (default 200 MB).
+    max_bytes: Option<u64>,
+    auth: Option<RawAuth>,
+}
+
+/// HTTP authentication; secrets come from environment variables or files, never from the job.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawAuth {
+    bearer_env: Option<String>,
+    bearer_file: Option<String>,
+    username_env: Option<String>,
+    password_env: Option<String>,
+    header: Option<String>,
+    value_env: Option<String>,
+    value_file: Option<String>,
+}
+
+/// Where a secret is read from, when it is needed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// The secret, or what to do to provide it.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            SecretRef::Env(v) => std::env::var(v)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    format!("the environment variable {v} is not set; set it to the secret")
+                }),
+            SecretRef::File(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("cannot read the secret file {}: {e}", p.display())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    Bearer(SecretRef),
+    Basic {
+        username: SecretRef,
+        password: SecretRef,
+    },
+    Header {
+        name: String,
+        value: SecretRef,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +223,9 @@ pub struct Source {
     pub header_row: Option<u32>,
     pub total_labels: Vec<String>,
     pub records: Option<String>,
+    pub http_retries: u32,
+    pub max_bytes: u64,
+    pub auth: Option<Auth>,
 }
 
 impl Source {
@@ -197,6 +257,7 @@ pub struct Job {
     pub repeat_after: Duration,
     pub escalate_after: u32,
     pub escalate_to: Vec<Mailbox>,
+    pub max_data_age: Option<Duration>,
     /// The file's text, to tell a changed job from an unchanged one on reload.
     pub text: String,
 }
@@ -345,6 +406,10 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         .map_err(|e| p.add("repeat_after", e))
         .ok();
     let escalate_after = raw.escalate_after.unwrap_or(3);
+    let max_data_age = raw
+        .max_data_age
+        .as_deref()
+        .and_then(|m| parse_duration(m).map_err(|e| p.add("max_data_age", e)).ok());
     let escalate_to = mailboxes("alerts.escalate_to", &raw.alerts.escalate_to, &mut p);
     let cc = mailboxes("alerts.cc", &raw.alerts.cc, &mut p);
     let digest_to = mailboxes("alerts.digest_to", &raw.alerts.digest_to, &mut p);
@@ -393,6 +458,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             repeat_after,
             escalate_after,
             escalate_to,
+            max_data_age,
             text,
         }),
         _ => Err(p),
@@ -570,6 +636,31 @@ fn source(
     if raw.header_row == Some(0) {
         p.add(key("header_row"), "rows are numbered from 1, as in Excel");
     }
+    let auth = raw.auth.as_ref().and_then(|a| {
+        let secret = |env: &Option<String>, file: &Option<String>| match (env, file) {
+            (Some(e), _) => Some(SecretRef::Env(e.clone())),
+            (None, Some(f)) => Some(SecretRef::File(resolve(dir, f))),
+            (None, None) => None,
+        };
+        let bearer = secret(&a.bearer_env, &a.bearer_file);
+        let basic = (secret(&a.username_env, &None), secret(&a.password_env, &None));
+        let header = a.header.clone().zip(secret(&a.value_env, &a.value_file));
+        match (bearer, basic, header) {
+            (Some(b), (None, None), None) => Some(Auth::Bearer(b)),
+            (None, (Some(u), Some(pw)), None) => Some(Auth::Basic { username: u, password: pw }),
+            (None, (None, None), Some((name, value))) => Some(Auth::Header { name, value }),
+            _ => {
+                p.add(
+                    key("auth"),
+                    "give one of: bearer_env (or bearer_file); username_env and password_env; header with value_env (or value_file)",
+                );
+                None
+            }
+        }
+    });
+    if raw.auth.is_some() && !matches!(location, Location::Url(_)) {
+        p.add(key("auth"), "only HTTP sources authenticate; remove it");
+    }
     let total_labels = raw.total_labels.clone().unwrap_or_else(|| {
         ["Tổng cộng", "Cộng", "Tổng số", "Total"]
             .iter()
@@ -591,6 +682,9 @@ fn source(
         header_row: raw.header_row,
         total_labels,
         records: raw.records,
+        http_retries: raw.http_retries.unwrap_or(2),
+        max_bytes: raw.max_bytes.unwrap_or(200_000_000),
+        auth,
     })
 }
 

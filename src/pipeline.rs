@@ -46,6 +46,17 @@ impl Assessment {
 
 /// Pull, validate and compute.
 pub async fn assess(job: &Job, as_of: NaiveDate) -> Assessment {
+    assess_with(job, as_of, None, &crate::clock::SystemClock).await
+}
+
+/// [`assess`], keeping HTTP sources in `cache` for conditional requests, and judging the data's
+/// age against the job's `max_data_age` with `clock`.
+pub async fn assess_with(
+    job: &Job,
+    as_of: NaiveDate,
+    cache: Option<&std::path::Path>,
+    clock: &dyn Clock,
+) -> Assessment {
     let plan_year = job
         .plan_year
         .unwrap_or_else(|| rule::default_plan_year(as_of));
@@ -79,9 +90,9 @@ pub async fn assess(job: &Job, as_of: NaiveDate) -> Assessment {
         }
     };
     let (units, plans, disbursements) = tokio::join!(
-        source::pull(&job.units, &client, tmp.path()),
-        source::pull(&job.plans, &client, tmp.path()),
-        source::pull(&job.disbursements, &client, tmp.path()),
+        source::pull(&job.units, &client, tmp.path(), cache, clock),
+        source::pull(&job.plans, &client, tmp.path(), cache, clock),
+        source::pull(&job.disbursements, &client, tmp.path(), cache, clock),
     );
     let (units, plans, disbursements) = match (units, plans, disbursements) {
         (Ok(u), Ok(p), Ok(d)) => (u, p, d),
@@ -122,6 +133,54 @@ pub async fn assess(job: &Job, as_of: NaiveDate) -> Assessment {
             return a;
         }
     };
+    // Stale data alerts nobody: figures from old data would name units unfairly.
+    if let Some(max_age) = job.max_data_age {
+        let limit = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        let days = max_age.as_secs() / 86_400;
+        let stale = |role: SourceRole, problem: String| DataIssue {
+            source: role,
+            sheet: None,
+            row: None,
+            column: None,
+            value: None,
+            problem,
+        };
+        let mut issues = Vec::new();
+        match paid.newest {
+            Some(newest) if as_of - newest > limit => issues.push(stale(
+                SourceRole::Disbursements,
+                format!(
+                    "the newest disbursement is from {} ({} days before the as-of date {}), older than max_data_age ({}); no unit is alerted until fresh data arrives",
+                    newest.format("%d/%m/%Y"),
+                    (as_of - newest).num_days(),
+                    as_of.format("%d/%m/%Y"),
+                    if days > 0 { format!("{days} days") } else { format!("{} s", max_age.as_secs()) }
+                ),
+            )),
+            None => issues.push(stale(
+                SourceRole::Disbursements,
+                "there is no disbursement in the plan year up to the as-of date, and max_data_age is set; no unit is alerted until data arrives".into(),
+            )),
+            _ => {}
+        }
+        let now = clock.now();
+        for t in [&units, &plans, &disbursements] {
+            if let Some(lm) = t.last_modified.filter(|lm| now - *lm > limit) {
+                issues.push(stale(
+                    t.role,
+                    format!(
+                        "{} was last changed on {} (HTTP Last-Modified), longer ago than max_data_age; no unit is alerted until fresh data arrives",
+                        t.origin,
+                        lm.format("%d/%m/%Y %H:%M UTC")
+                    ),
+                ));
+            }
+        }
+        if !issues.is_empty() {
+            a.issues.extend(issues);
+            return a;
+        }
+    }
     a.issues.extend(unit_issues);
     a.issues.extend(plan.issues.iter().cloned());
     a.issues.extend(paid.issues.iter().cloned());
@@ -197,7 +256,8 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
         as_of,
         dry_run,
     } = *run;
-    let assessment = assess(job, as_of).await;
+    let cache = config.state_dir.join("cache").join(&job.name);
+    let assessment = assess_with(job, as_of, Some(&cache), clock).await;
     let mut report = RunReport {
         job: job.name.clone(),
         as_of,

@@ -4,8 +4,10 @@
 
 mod xlsx;
 
-use crate::job::{Format, Location, Source};
+use crate::clock::Clock;
+use crate::job::{Auth, Format, Location, Source};
 use crate::ledger::{DataIssue, SourceRole};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ pub struct Table {
     pub row_column: Option<usize>,
     /// Excel: rows skipped as not data (numbering row, group headings, totals).
     pub not_data: u64,
+    /// HTTP: when the server says the data last changed.
+    pub last_modified: Option<DateTime<Utc>>,
     _temp: Option<tempfile::TempPath>,
 }
 
@@ -53,13 +57,17 @@ fn whole(role: SourceRole, problem: String) -> DataIssue {
 }
 
 /// Fetches and checks one source. `tmp` is where downloads and converted JSON are written.
+/// `cache` keeps the last copy of HTTP sources for conditional requests.
 pub async fn pull(
     source: &Source,
     client: &reqwest::Client,
     tmp: &Path,
+    cache: Option<&Path>,
+    clock: &dyn Clock,
 ) -> Result<Table, Vec<DataIssue>> {
     let role = source.role;
     let origin = source.location.to_string();
+    let mut last_modified = None;
     let (path, temp) = match &source.location {
         Location::File(p) => {
             if !p.is_file() {
@@ -74,10 +82,11 @@ pub async fn pull(
             (p.clone(), None)
         }
         Location::Url(url) => {
-            let temp = download(client, url, source, tmp)
+            let got = download(client, url, source, tmp, cache, clock)
                 .await
                 .map_err(|e| vec![whole(role, e)])?;
-            (temp.to_path_buf(), Some(temp))
+            last_modified = got.last_modified;
+            (got.file.to_path_buf(), Some(got.file))
         }
     };
     let mut excel = None;
@@ -146,8 +155,40 @@ pub async fn pull(
         sheet,
         row_column,
         not_data,
+        last_modified,
         _temp: temp,
     })
+}
+
+/// What a download left on disk, and when the server says the data last changed.
+struct Downloaded {
+    file: tempfile::TempPath,
+    last_modified: Option<DateTime<Utc>>,
+}
+
+/// The validators of the last copy of a source kept in the cache.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CacheMeta {
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// The wait a server asks for (`Retry-After`: seconds or an HTTP date), at most 5 minutes.
+fn retry_after(resp: &reqwest::Response, now: DateTime<Utc>) -> Option<std::time::Duration> {
+    let v = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_string();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(_) => (DateTime::parse_from_rfc2822(&v).ok()?.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    };
+    Some(wait.min(std::time::Duration::from_secs(300)))
 }
 
 async fn download(
@@ -155,7 +196,9 @@ async fn download(
     url: &str,
     source: &Source,
     tmp: &Path,
-) -> Result<tempfile::TempPath, String> {
+    cache: Option<&Path>,
+    clock: &dyn Clock,
+) -> Result<Downloaded, String> {
     let role = source.role;
     let host = reqwest::Url::parse(url)
         .ok()
@@ -168,43 +211,176 @@ async fn download(
             })
         })
         .unwrap_or_else(|| url.to_string());
-    let failed = |e: reqwest::Error| {
-        let why = if e.is_timeout() {
+    let describe = |e: &reqwest::Error| {
+        if e.is_timeout() {
             format!("no answer within {} s", source.timeout.as_secs())
         } else if e.is_connect() {
             "cannot connect (connection refused or host unreachable)".to_string()
         } else {
             let mut msg = e.to_string();
-            let mut cause = std::error::Error::source(&e);
+            let mut cause = std::error::Error::source(e);
             while let Some(c) = cause {
                 msg = format!("{msg}: {c}");
                 cause = c.source();
             }
             msg
-        };
+        }
+    };
+    let fetch_failed = |why: String| {
         format!("cannot fetch {url} from {host}: {why}; check that the server is up and sources.{role}.location is right")
     };
-    let mut response = client
-        .get(url)
-        .timeout(source.timeout)
-        .send()
-        .await
-        .map_err(failed)?;
+    let (body_path, meta_path) = match cache {
+        Some(dir) => (
+            Some(dir.join(format!("{role}.body"))),
+            Some(dir.join(format!("{role}.json"))),
+        ),
+        None => (None, None),
+    };
+    let meta: CacheMeta = meta_path
+        .as_ref()
+        .filter(|_| body_path.as_ref().is_some_and(|b| b.is_file()))
+        .and_then(|m| std::fs::read_to_string(m).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut attempt = 0;
+    let mut response = loop {
+        attempt += 1;
+        let mut request = client.get(url).timeout(source.timeout);
+        if let Some(etag) = &meta.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &meta.last_modified {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        request = match &source.auth {
+            None => request,
+            Some(Auth::Bearer(token)) => request.bearer_auth(
+                token
+                    .read()
+                    .map_err(|e| format!("sources.{role}.auth: {e}"))?,
+            ),
+            Some(Auth::Basic { username, password }) => request.basic_auth(
+                username
+                    .read()
+                    .map_err(|e| format!("sources.{role}.auth: {e}"))?,
+                Some(
+                    password
+                        .read()
+                        .map_err(|e| format!("sources.{role}.auth: {e}"))?,
+                ),
+            ),
+            Some(Auth::Header { name, value }) => request.header(
+                name.as_str(),
+                value
+                    .read()
+                    .map_err(|e| format!("sources.{role}.auth: {e}"))?,
+            ),
+        };
+        let last_try = attempt > source.http_retries;
+        let backoff = std::time::Duration::from_secs(1 << (attempt - 1).min(5));
+        match request.send().await {
+            Err(e) if !last_try && (e.is_timeout() || e.is_connect() || e.is_request()) => {
+                tracing::warn!(source = %role, "{}; trying again in {} s", fetch_failed(describe(&e)), backoff.as_secs());
+                tokio::time::sleep(backoff).await;
+            }
+            Err(e) => return Err(fetch_failed(describe(&e))),
+            Ok(resp) => {
+                let status = resp.status();
+                let retryable =
+                    status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+                if retryable && !last_try {
+                    let wait = retry_after(&resp, clock.now()).unwrap_or(backoff);
+                    tracing::warn!(source = %role, "{url} answered HTTP {status}; trying again in {} s{}", wait.as_secs(), if resp.headers().contains_key(reqwest::header::RETRY_AFTER) { " as it asked (Retry-After)" } else { "" });
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                break resp;
+            }
+        }
+    };
     let status = response.status();
+    let header = |r: &reqwest::Response, h: reqwest::header::HeaderName| {
+        r.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let parse_lm = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let file = tempfile::NamedTempFile::new_in(tmp)
+        .map_err(|e| format!("cannot create a file in {}: {e}", tmp.display()))?;
+    if status == reqwest::StatusCode::NOT_MODIFIED {
+        if let Some(body) = &body_path {
+            // Unchanged since the copy in the cache: it is read instead of downloaded again.
+            std::fs::copy(body, file.path())
+                .map_err(|e| format!("cannot read the cached copy of {url}: {e}"))?;
+            tracing::info!(source = %role, "{url} is unchanged (HTTP 304); using the cached copy");
+            return Ok(Downloaded {
+                file: file.into_temp_path(),
+                last_modified: parse_lm(&meta.last_modified),
+            });
+        }
+    }
     if !status.is_success() {
+        return Err(format!("{url} answered HTTP {status}; check sources.{role}.location{}, or ask the publisher of {host} why", if source.auth.is_some() || status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN { format!(" and sources.{role}.auth") } else { String::new() }));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > source.max_bytes)
+    {
         return Err(format!(
-            "{url} answered HTTP {status}; check sources.{role}.location, or ask the publisher of {host} why"
+            "{url} sends {} bytes, more than sources.{role}.max_bytes ({}); raise the limit if the file is really that large",
+            response.content_length().unwrap_or(0),
+            source.max_bytes
         ));
     }
-    let mut file = tempfile::NamedTempFile::new_in(tmp)
-        .map_err(|e| format!("cannot create a file in {}: {e}", tmp.display()))?;
-    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+    let etag = header(&response, reqwest::header::ETAG);
+    let last_modified = header(&response, reqwest::header::LAST_MODIFIED);
+    let mut file = file;
+    let mut size: u64 = 0;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| fetch_failed(describe(&e)))?
+    {
+        size += chunk.len() as u64;
+        if size > source.max_bytes {
+            return Err(format!(
+                "{url} sends more than sources.{role}.max_bytes ({} bytes); raise the limit if the file is really that large",
+                source.max_bytes
+            ));
+        }
         file.write_all(&chunk)
             .map_err(|e| format!("cannot write the download of {url}: {e}"))?;
     }
     file.flush()
         .map_err(|e| format!("cannot write the download of {url}: {e}"))?;
-    Ok(file.into_temp_path())
+    if let (Some(body), Some(meta_path)) = (&body_path, &meta_path) {
+        if etag.is_some() || last_modified.is_some() {
+            let saved = std::fs::create_dir_all(body.parent().unwrap_or(Path::new(".")))
+                .and_then(|_| std::fs::copy(file.path(), body).map(|_| ()))
+                .and_then(|_| {
+                    std::fs::write(
+                        meta_path,
+                        serde_json::to_string(&CacheMeta {
+                            etag,
+                            last_modified: last_modified.clone(),
+                        })
+                        .unwrap_or_default(),
+                    )
+                });
+            if let Err(e) = saved {
+                tracing::warn!(source = %role, "cannot keep a copy of {url} in the cache: {e}");
+            }
+        }
+    }
+    Ok(Downloaded {
+        file: file.into_temp_path(),
+        last_modified: parse_lm(&last_modified),
+    })
 }
 
 fn read_header(path: &Path, delimiter: u8) -> Result<Vec<String>, String> {
