@@ -6,7 +6,7 @@
 //! parsed and summed per unit without the file being held whole in memory.
 
 use crate::job::{DisbursementKind, Source};
-use crate::ledger::{DataIssue, SourceRole, SourceStats, Unit, UnitId};
+use crate::ledger::{DataIssue, Published, SourceRole, SourceStats, Unit, UnitId};
 use crate::money;
 use crate::rule::{Bands, PlanYear, Status};
 use crate::source::Table;
@@ -122,12 +122,23 @@ fn row_numbers(df: &DataFrame, table: &Table) -> PolarsResult<Vec<u64>> {
 }
 
 /// Reads the units source: ids, names, addresses and parents, each row checked.
-pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), DataIssue> {
+/// `number_format` is how a published_rate column writes its percentages.
+pub fn units(
+    table: &Table,
+    number_format: money::NumberFormat,
+) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), DataIssue> {
+    let vi = number_format == money::NumberFormat::Vi;
     let mut select = vec![col(ROW)];
     if let Some(e) = source_row(table) {
         select.push(e);
     }
-    for c in ["unit_id", "unit_name", "email", "parent_id"] {
+    for c in [
+        "unit_id",
+        "unit_name",
+        "email",
+        "parent_id",
+        "published_rate",
+    ] {
         if let Some(e) = column(table, c) {
             select.push(trimmed(e).alias(c));
         }
@@ -142,12 +153,13 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
             Ok(vec![None; df.height()])
         }
     };
-    let (ids, names, emails, parents, rows) = (|| -> PolarsResult<_> {
+    let (ids, names, emails, parents, published, rows) = (|| -> PolarsResult<_> {
         Ok((
             get("unit_id")?,
             get("unit_name")?,
             get("email")?,
             get("parent_id")?,
+            get("published_rate")?,
             row_numbers(&df, table)?,
         ))
     })()
@@ -218,11 +230,22 @@ pub fn units(table: &Table) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), 
         }
         if keep {
             seen.insert(id.clone(), row);
+            let published_rate = match published[i].as_deref().filter(|t| !t.is_empty()) {
+                None => None,
+                Some(text) => match Published::parse(text, vi) {
+                    Some(p) => Some(p),
+                    None => {
+                        issues.push(issue(row, "published_rate", Some(text), "not a percentage; write e.g. 36,5 (or 36.5 with number_format = \"en\")".into()));
+                        None
+                    }
+                },
+            };
             units.push(Unit {
                 id,
                 name,
                 emails: mailboxes,
                 parent_id: parents[i].clone().filter(|p| !p.is_empty()),
+                published_rate,
             });
         }
     }

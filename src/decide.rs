@@ -254,6 +254,7 @@ mod tests {
             name: id.into(),
             emails: email.map(|e| vec![e.parse().unwrap()]).unwrap_or_default(),
             parent_id: parent.map(str::to_string),
+            published_rate: None,
         }
     }
 

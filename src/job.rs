@@ -283,7 +283,10 @@ impl Job {
 /// Canonical columns of each source: (required, optional).
 pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static [&'static str]) {
     match role {
-        SourceRole::Units => (&["unit_id", "unit_name", "email"], &["parent_id"]),
+        SourceRole::Units => (
+            &["unit_id", "unit_name", "email"],
+            &["parent_id", "published_rate"],
+        ),
         SourceRole::Plans => (
             &["unit_id", "amount"],
             &["plan_year", "project_id", "capital_source"],
@@ -550,11 +553,10 @@ fn source(
     }
     let has_date = raw.columns.contains_key("date");
     if role == SourceRole::Units {
-        if raw.number_format != NumberFormat::default() {
-            p.add(
-                key("number_format"),
-                "units have no amounts; remove this key",
-            );
+        if raw.number_format != NumberFormat::default()
+            && !raw.columns.contains_key("published_rate")
+        {
+            p.add(key("number_format"), "units have no amounts (only a published_rate column would use it); remove this key");
         }
         if raw.amount_unit != AmountUnit::default() {
             p.add(key("amount_unit"), "units have no amounts; remove this key");

@@ -83,6 +83,44 @@ pub struct Unit {
     pub name: String,
     pub emails: Vec<Mailbox>,
     pub parent_id: Option<UnitId>,
+    /// A disbursement rate published for the unit (e.g. in an official report), to check ours against.
+    pub published_rate: Option<Published>,
+}
+
+/// A published percentage, with the precision it was published to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Published {
+    pub pct: f64,
+    pub decimals: u32,
+    pub text: String,
+}
+
+impl Published {
+    /// Reads `36,5` (vi) or `36.5`: the value and its number of decimals.
+    pub fn parse(text: &str, vi: bool) -> Option<Published> {
+        let t = text.trim().trim_end_matches('%').trim();
+        let normal = if vi {
+            t.replace('.', "").replace(',', ".")
+        } else {
+            t.replace(',', "")
+        };
+        let pct: f64 = normal.parse().ok()?;
+        let decimals = normal
+            .split_once('.')
+            .map(|(_, f)| f.len() as u32)
+            .unwrap_or(0);
+        Some(Published {
+            pct,
+            decimals,
+            text: t.to_string(),
+        })
+    }
+
+    /// Whether `computed` rounds to the published figure at its precision.
+    pub fn agrees(&self, computed: f64) -> bool {
+        let half_step = 0.5 * 10f64.powi(-(self.decimals as i32));
+        (computed - self.pct).abs() <= half_step + 1e-9
+    }
 }
 
 /// How many rows a source had and what became of them, so that nothing disappears unexplained.
@@ -108,4 +146,22 @@ pub struct Ledger {
     pub units: Vec<Unit>,
     pub plan: BTreeMap<UnitId, i64>,
     pub disbursed: BTreeMap<UnitId, i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Published;
+
+    #[test]
+    fn a_published_rate_agrees_to_its_own_precision() {
+        let p = Published::parse("10,2", true).unwrap();
+        assert_eq!((p.pct, p.decimals), (10.2, 1));
+        assert!(p.agrees(217.0 / 2132.0 * 100.0)); // 10.178…
+        assert!(!p.agrees(10.26));
+        let p = Published::parse("13", true).unwrap();
+        assert!(p.agrees(13.04) && !p.agrees(13.6));
+        let p = Published::parse("53.98", false).unwrap();
+        assert_eq!(p.decimals, 2);
+        assert!(Published::parse("n/a", true).is_none());
+    }
 }

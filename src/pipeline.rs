@@ -8,7 +8,7 @@ use crate::job::{Job, OnError};
 use crate::ledger::{DataIssue, Ledger, SourceRole, SourceStats};
 use crate::notify::{deliver, render, Context, Email, Mailer};
 use crate::outbox;
-use crate::report::{AlertReport, DigestReport, Outcome, RunReport};
+use crate::report::{AlertReport, DigestReport, Outcome, PublishedCheck, RunReport};
 use crate::rule::{self, PlanYear};
 use crate::source;
 use crate::store::{DecisionRecord, Figures, NewMessage, Store};
@@ -111,7 +111,7 @@ pub async fn assess_with(
     );
     let kind = job.disbursement_kind;
     let computed = tokio::task::block_in_place(|| -> Result<_, DataIssue> {
-        let (unit_list, unit_issues, unit_stats) = compute::units(&units)?;
+        let (unit_list, unit_issues, unit_stats) = compute::units(&units, job.units.number_format)?;
         let ids: Vec<String> = unit_list.iter().map(|u| u.id.clone()).collect();
         let plan = compute::aggregate(&plans, &job.plans, &ids, Scope::Plans { year: plan_year })?;
         let paid = compute::aggregate(
@@ -272,6 +272,7 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
         digest: None,
         data_issues: assessment.issues.clone(),
         sources: assessment.sources.clone(),
+        published: Vec::new(),
     };
     let stored = |r: Result<(), String>| {
         if let Err(e) = r {
@@ -291,6 +292,22 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     };
     report.average_pct = rates.average_pct;
     report.units = rates.units.clone();
+    // Published figures often do not reconcile; ours is reported, and the difference flagged.
+    for u in &assessment.ledger.units {
+        if let Some(p) = &u.published_rate {
+            let computed = rates
+                .units
+                .iter()
+                .find(|r| r.unit_id == u.id)
+                .and_then(|r| r.rate_pct);
+            report.published.push(PublishedCheck {
+                unit_id: u.id.clone(),
+                published: p.text.clone(),
+                computed_pct: computed,
+                agrees: computed.is_some_and(|c| p.agrees(c)),
+            });
+        }
+    }
     let plan_year = assessment.plan_year;
     let now = clock.now();
     let (memory, silenced) = match (

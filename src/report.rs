@@ -61,6 +61,18 @@ pub struct RunReport {
     pub data_issues: Vec<DataIssue>,
     /// Rows read per source and what became of them.
     pub sources: Vec<SourceStats>,
+    /// Our rate against each rate published for a unit (units `published_rate`).
+    pub published: Vec<PublishedCheck>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedCheck {
+    pub unit_id: String,
+    /// As published.
+    pub published: String,
+    pub computed_pct: Option<f64>,
+    /// Our rate rounds to the published figure at its precision.
+    pub agrees: bool,
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -163,6 +175,24 @@ impl RunReport {
                 (None, false) => "not sent (dry run)".into(),
             };
             let _ = writeln!(out, "Digest → {}: {state}", d.to.join(", "));
+        }
+        let differ: Vec<&PublishedCheck> = self.published.iter().filter(|p| !p.agrees).collect();
+        if !self.published.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nPublished rates: {} checked, {} differ",
+                self.published.len(),
+                differ.len()
+            );
+            for p in differ {
+                let _ = writeln!(
+                    out,
+                    "  {}: published {} %, computed {} %",
+                    p.unit_id,
+                    p.published,
+                    pct(p.computed_pct)
+                );
+            }
         }
         if !self.data_issues.is_empty() {
             let _ = writeln!(out, "\nData issues ({}):", self.data_issues.len());
