@@ -275,8 +275,9 @@ pub fn units(
 /// Which rows of a money source count for this run.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope {
-    /// Plan rows of this plan year (all rows when the source has no plan_year column).
-    Plans { year: PlanYear },
+    /// Plan rows of this plan year (all rows when the source has no plan_year column), in force on
+    /// `as_of` (rows with an `effective_date` after it do not count yet).
+    Plans { year: PlanYear, as_of: NaiveDate },
     /// Disbursement rows dated from `start` to `end`, inclusive.
     Disbursements {
         kind: DisbursementKind,
@@ -293,6 +294,17 @@ pub struct Aggregate {
     pub stats: SourceStats,
     /// The latest date among the rows that count (sources with a date column).
     pub newest: Option<NaiveDate>,
+    /// Plans with dated changes: the date of each unit's latest change in force.
+    pub changed: BTreeMap<UnitId, NaiveDate>,
+}
+
+/// Which rows of a money source belong to the measured denominator.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Only this plan layer (where the source has a `layer` column).
+    pub layer: Option<String>,
+    /// Only this capital source (where the source has a `capital_source` column).
+    pub capital_source: Option<String>,
 }
 
 fn days_since_epoch(d: NaiveDate) -> i32 {
@@ -305,6 +317,7 @@ pub fn aggregate(
     source: &Source,
     known: &[UnitId],
     scope: Scope,
+    filters: &Filters,
 ) -> Result<Aggregate, DataIssue> {
     let required =
         |c: &str| column(table, c).ok_or_else(|| failed(table, polars_err!(ColumnNotFound: "{c}")));
@@ -326,6 +339,18 @@ pub fn aggregate(
     }
     if let Some(p) = &project_col {
         select.push(trimmed(p.clone()).alias("project"));
+    }
+    let layer_col = column(table, "layer");
+    let capital_col = column(table, "capital_source");
+    let effective_col = column(table, "effective_date");
+    if let Some(c) = &layer_col {
+        select.push(trimmed(c.clone()).alias("layer"));
+    }
+    if let Some(c) = &capital_col {
+        select.push(trimmed(c.clone()).alias("capital_source"));
+    }
+    if let Some(c) = &effective_col {
+        select.push(trimmed(c.clone()).alias("effective_raw"));
     }
     let mut parsed =
         vec![dong(col("amount_raw"), source.number_format, source.amount_unit).alias("amount")];
@@ -352,16 +377,45 @@ pub fn aggregate(
         parsed.push(col("year_raw").cast(DataType::Int32).alias("year"));
         valid = valid.and(col("year").is_not_null());
     }
-    let in_scope = match scope {
-        Scope::Plans { year } if year_col.is_some() => col("year").eq(lit(year)),
+    if effective_col.is_some() {
+        parsed.push(
+            col("effective_raw")
+                .str()
+                .to_date(StrptimeOptions {
+                    format: Some(source.date_format.as_str().into()),
+                    strict: false,
+                    exact: true,
+                    cache: true,
+                })
+                .alias("effective"),
+        );
+        // An empty effective date means "from the start"; a cell that is not a date is an error.
+        let blank = col("effective_raw")
+            .is_null()
+            .or(col("effective_raw").eq(lit("")));
+        valid = valid.and(blank.or(col("effective").is_not_null()));
+    }
+    let as_date = |d: NaiveDate| lit(days_since_epoch(d)).cast(DataType::Date);
+    let mut in_scope = match scope {
+        Scope::Plans { year, .. } if year_col.is_some() => col("year").eq(lit(year)),
         Scope::Plans { .. } => lit(true),
-        Scope::Disbursements { start, end, .. } => {
-            let as_date = |d: NaiveDate| lit(days_since_epoch(d)).cast(DataType::Date);
-            col("date")
-                .gt_eq(as_date(start))
-                .and(col("date").lt_eq(as_date(end)))
-        }
+        Scope::Disbursements { start, end, .. } => col("date")
+            .gt_eq(as_date(start))
+            .and(col("date").lt_eq(as_date(end))),
     };
+    if let (Scope::Plans { as_of, .. }, true) = (scope, effective_col.is_some()) {
+        in_scope = in_scope.and(
+            col("effective")
+                .is_null()
+                .or(col("effective").lt_eq(as_date(as_of))),
+        );
+    }
+    if let (Some(layer), true) = (&filters.layer, layer_col.is_some()) {
+        in_scope = in_scope.and(col("layer").eq(lit(layer.clone())));
+    }
+    if let (Some(cs), true) = (&filters.capital_source, capital_col.is_some()) {
+        in_scope = in_scope.and(col("capital_source").eq(lit(cs.clone())));
+    }
     let lf = scan(table)
         .map_err(|e| failed(table, e))?
         .select(select)
@@ -398,11 +452,21 @@ pub fn aggregate(
                 .group_by([col("unit_id")])
                 .agg([col("amount").sum().alias("amount"), len().alias("n")])
         }
-        _ => lf
-            .clone()
-            .filter(col("used"))
-            .group_by([col("unit_id")])
-            .agg([used_amount.sum().alias("amount"), len().alias("n")]),
+        _ => {
+            let mut aggs = vec![used_amount.sum().alias("amount"), len().alias("n")];
+            if effective_col.is_some() {
+                aggs.push(
+                    col("effective")
+                        .max()
+                        .cast(DataType::Int32)
+                        .alias("changed"),
+                );
+            }
+            lf.clone()
+                .filter(col("used"))
+                .group_by([col("unit_id")])
+                .agg(aggs)
+        }
     };
     let mut count_exprs = vec![
         len().alias("rows"),
@@ -432,8 +496,19 @@ pub fn aggregate(
         .column("amount")
         .and_then(|c| c.i64().map(|a| a.iter().collect()))
         .map_err(|e| failed(table, e))?;
-    for (id, amount) in ids.into_iter().zip(amounts) {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let changed_days: Vec<Option<i32>> = match summed.column("changed") {
+        Ok(c) => c.i32().map(|a| a.iter().collect()).unwrap_or_default(),
+        Err(_) => vec![None; summed.height()],
+    };
+    let mut changed = BTreeMap::new();
+    for ((id, amount), day) in ids.into_iter().zip(amounts).zip(changed_days) {
         if let (Some(id), Some(a)) = (id, amount) {
+            if let Some(d) =
+                day.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into())))
+            {
+                changed.insert(id.clone(), d);
+            }
             by_unit.insert(id, a);
         }
     }
@@ -473,6 +548,7 @@ pub fn aggregate(
         issues,
         stats,
         newest,
+        changed,
     })
 }
 
@@ -497,6 +573,9 @@ fn bad_rows(
     }
     if has("plan_year") {
         cols.extend([col("year_raw"), col("year")]);
+    }
+    if has("effective_date") {
+        cols.extend([col("effective_raw"), col("effective")]);
     }
     let df = lf
         .filter(col("valid").fill_null(lit(false)).not())
@@ -535,10 +614,21 @@ fn bad_rows(
             nulls("date")?,
             texts("year_raw")?,
             nulls("year")?,
+            texts("effective_raw")?,
+            nulls("effective")?,
         ))
     };
-    let (rows, ids, amounts, dates_raw, date_bad, years_raw, year_bad) =
-        read().map_err(|e| failed(table, e))?;
+    let (
+        rows,
+        ids,
+        amounts,
+        dates_raw,
+        date_bad,
+        years_raw,
+        year_bad,
+        effective_raw,
+        effective_bad,
+    ) = read().map_err(|e| failed(table, e))?;
     for i in 0..df.height() {
         let mut add = |canonical: &str, value: Option<&str>, problem: String| {
             issues.push(DataIssue {
@@ -578,6 +668,16 @@ fn bad_rows(
                 )
             };
             add("date", Some(raw).filter(|r| !r.is_empty()), problem);
+        }
+        if let Some(raw) = effective_raw[i]
+            .as_deref()
+            .filter(|r| has("effective_date") && !r.is_empty() && effective_bad[i])
+        {
+            add(
+                "effective_date",
+                Some(raw),
+                format!("`{raw}` is not a date written as {}; fix the cell or set sources.{role}.date_format", source.date_format),
+            );
         }
         if has("plan_year") && year_bad[i] {
             let raw = years_raw[i].as_deref().unwrap_or("");
@@ -624,6 +724,10 @@ pub struct UnitRate {
     pub rank: Option<u32>,
     pub below_average: bool,
     pub status: Status,
+    /// A plan, and nothing paid yet (a 0 % that is not "nothing allocated", which is `no_plan`).
+    pub nothing_paid: bool,
+    /// The date of the latest dated change to the unit's plan in force (plans `effective_date`).
+    pub plan_changed_on: Option<NaiveDate>,
 }
 
 /// Every unit's standing, ranked, and the plan-weighted average.
@@ -648,6 +752,7 @@ pub fn rates(
     units: &[Unit],
     plan: &BTreeMap<UnitId, i64>,
     disbursed: &BTreeMap<UnitId, i64>,
+    plan_changed: &BTreeMap<UnitId, NaiveDate>,
     expected_pct: f64,
     bands: &Bands,
 ) -> PolarsResult<Rates> {
@@ -739,6 +844,8 @@ pub fn rates(
                 rank: if has_plan { rank[i] } else { None },
                 below_average: has_plan && below[i],
                 status: bands.status(p, gap[i].unwrap_or(0.0)),
+                nothing_paid: has_plan && d == 0,
+                plan_changed_on: plan_changed.get(&u.id).copied(),
             }
         })
         .collect();

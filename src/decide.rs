@@ -245,6 +245,8 @@ mod tests {
             rank: Some(1),
             below_average: true,
             status,
+            nothing_paid: false,
+            plan_changed_on: None,
         }
     }
 

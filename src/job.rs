@@ -37,6 +37,11 @@ struct RawJob {
     escalate_after: Option<u32>,
     /// No unit is alerted when the newest data is older than this.
     max_data_age: Option<String>,
+    /// The plan layer that is the denominator (plans' `layer` column), e.g. "ttg" for the plan
+    /// assigned by the Prime Minister; disbursement with a `layer` column counts only that layer's.
+    plan_layer: Option<String>,
+    /// Only this capital source (the `capital_source` columns), e.g. "NSTW".
+    capital_source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,6 +263,8 @@ pub struct Job {
     pub escalate_after: u32,
     pub escalate_to: Vec<Mailbox>,
     pub max_data_age: Option<Duration>,
+    pub plan_layer: Option<String>,
+    pub capital_source: Option<String>,
     /// The file's text, to tell a changed job from an unchanged one on reload.
     pub text: String,
 }
@@ -289,11 +296,17 @@ pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static
         ),
         SourceRole::Plans => (
             &["unit_id", "amount"],
-            &["plan_year", "project_id", "capital_source"],
+            &[
+                "plan_year",
+                "project_id",
+                "capital_source",
+                "layer",
+                "effective_date",
+            ],
         ),
         SourceRole::Disbursements => (
             &["unit_id", "date", "amount"],
-            &["project_id", "capital_source"],
+            &["project_id", "capital_source", "layer"],
         ),
     }
 }
@@ -462,6 +475,8 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             escalate_after,
             escalate_to,
             max_data_age,
+            plan_layer: raw.plan_layer.clone(),
+            capital_source: raw.capital_source.clone(),
             text,
         }),
         _ => Err(p),

@@ -146,6 +146,8 @@ pub struct Ledger {
     pub units: Vec<Unit>,
     pub plan: BTreeMap<UnitId, i64>,
     pub disbursed: BTreeMap<UnitId, i64>,
+    /// When each unit's plan last changed (dated plan changes in force on the as-of date).
+    pub plan_changed: BTreeMap<UnitId, chrono::NaiveDate>,
 }
 
 #[cfg(test)]

@@ -113,7 +113,20 @@ pub async fn assess_with(
     let computed = tokio::task::block_in_place(|| -> Result<_, DataIssue> {
         let (unit_list, unit_issues, unit_stats) = compute::units(&units, job.units.number_format)?;
         let ids: Vec<String> = unit_list.iter().map(|u| u.id.clone()).collect();
-        let plan = compute::aggregate(&plans, &job.plans, &ids, Scope::Plans { year: plan_year })?;
+        let filters = compute::Filters {
+            layer: job.plan_layer.clone(),
+            capital_source: job.capital_source.clone(),
+        };
+        let plan = compute::aggregate(
+            &plans,
+            &job.plans,
+            &ids,
+            Scope::Plans {
+                year: plan_year,
+                as_of,
+            },
+            &filters,
+        )?;
         let paid = compute::aggregate(
             &disbursements,
             &job.disbursements,
@@ -123,6 +136,7 @@ pub async fn assess_with(
                 start: window.0,
                 end: window.1,
             },
+            &filters,
         )?;
         Ok((unit_list, unit_issues, unit_stats, plan, paid))
     });
@@ -189,6 +203,7 @@ pub async fn assess_with(
         units: unit_list,
         plan: plan.by_unit,
         disbursed: paid.by_unit,
+        plan_changed: plan.changed,
     };
 
     let reject = a.issues.iter().any(|i| {
@@ -207,6 +222,7 @@ pub async fn assess_with(
             &a.ledger.units,
             &a.ledger.plan,
             &a.ledger.disbursed,
+            &a.ledger.plan_changed,
             expected_pct,
             &job.bands,
         )

@@ -123,8 +123,13 @@ impl RunReport {
                         pct(u.gap_pct),
                         format_billion(u.shortfall, Language::En),
                         format!(
-                            "{}{}",
+                            "{}{}{}",
                             u.status.as_str(),
+                            if u.nothing_paid {
+                                " (nothing paid)"
+                            } else {
+                                ""
+                            },
                             if u.below_average { " (below avg)" } else { "" }
                         ),
                     ]

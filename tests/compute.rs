@@ -392,3 +392,95 @@ fn files_are_found_relative_to_the_job() {
     };
     assert_eq!(p.parent(), Some(Path::new(case.dir.path())));
 }
+
+/// Plans by layer and capital source with dated changes (billion đồng): A has 100 PM-assigned
+/// (`ttg`, NSTW) + 50 locally assigned (`dp`, NSĐP), a 20 supplement from 15/07 and a 10 cut from
+/// 15/11; B has 80 `ttg`. Payments: A 30 `ttg` and 25 `dp`; B nothing; C has no plan at all.
+fn layered_case() -> Case {
+    let case = Case::new();
+    case.file("units.csv", "id,name,email\nA,Sở A,a@x.vn\nB,Sở B,b@x.vn\nC,Xã C,c@x.vn\n")
+        .file(
+            "plans.csv",
+            "id,layer,source,effective,amount\n\
+             A,ttg,NSTW,,100\nA,dp,NSDP,,50\nA,ttg,NSTW,2026-07-15,20\nA,ttg,NSTW,2026-11-15,-10\nB,ttg,NSTW,,80\n",
+        )
+        .file("paid.csv", "id,date,layer,source,amount\nA,2026-03-01,ttg,NSTW,30\nA,2026-03-02,dp,NSDP,25\n");
+    case
+}
+
+fn layered_job(case: &Case, extra: &str) -> job::Job {
+    case.job(&format!(
+        r#"plan_year = 2026
+{extra}
+[sources.units]
+location = "units.csv"
+columns = {{ unit_id = "id", unit_name = "name", email = "email" }}
+[sources.plans]
+location = "plans.csv"
+columns = {{ unit_id = "id", layer = "layer", capital_source = "source", effective_date = "effective", amount = "amount" }}
+amount_unit = "billion"
+[sources.disbursements]
+location = "paid.csv"
+columns = {{ unit_id = "id", date = "date", layer = "layer", capital_source = "source", amount = "amount" }}
+amount_unit = "billion"
+"#
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_denominator_is_the_chosen_layer_in_force_on_the_as_of_date() {
+    const BN: i64 = 1_000_000_000;
+    let case = layered_case();
+    // The PM-assigned plan: 100 + the 20 supplement (in force since 15/07); the 15/11 cut is not yet.
+    let a = run(&layered_job(&case, "plan_layer = \"ttg\""), d(2026, 10, 31)).await;
+    assert!(a.issues.is_empty(), "{}", issues_text(&a));
+    let ua = unit(&a, "A");
+    assert_eq!(
+        (ua.plan, ua.disbursed, ua.rate_pct),
+        (120 * BN, 30 * BN, Some(25.0))
+    );
+    assert_eq!(ua.plan_changed_on, Some(d(2026, 7, 15)));
+    // 0 % two ways: B has a plan and nothing paid; C has nothing allocated.
+    let (ub, uc) = (unit(&a, "B"), unit(&a, "C"));
+    assert!(ub.nothing_paid && ub.rate_pct == Some(0.0) && ub.status == Status::Critical);
+    assert!(!uc.nothing_paid && uc.status == Status::NoPlan);
+    // After 15/11 the cut is in force.
+    let a = run(&layered_job(&case, "plan_layer = \"ttg\""), d(2026, 11, 20)).await;
+    assert_eq!(
+        (unit(&a, "A").plan, unit(&a, "A").plan_changed_on),
+        (110 * BN, Some(d(2026, 11, 15)))
+    );
+    // All layers together.
+    let a = run(&layered_job(&case, ""), d(2026, 10, 31)).await;
+    assert_eq!(
+        (unit(&a, "A").plan, unit(&a, "A").disbursed),
+        (170 * BN, 55 * BN)
+    );
+    // One capital source: the local budget only.
+    let a = run(
+        &layered_job(&case, "capital_source = \"NSDP\""),
+        d(2026, 10, 31),
+    )
+    .await;
+    assert_eq!(
+        (
+            unit(&a, "A").plan,
+            unit(&a, "A").disbursed,
+            unit(&a, "A").rate_pct
+        ),
+        (50 * BN, 25 * BN, Some(50.0))
+    );
+    assert_eq!(unit(&a, "B").status, Status::NoPlan);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_effective_date_is_a_data_issue() {
+    let case = layered_case();
+    case.file(
+        "plans.csv",
+        "id,layer,source,effective,amount\nA,ttg,NSTW,15/07/2026,20\n",
+    );
+    let a = run(&layered_job(&case, ""), d(2026, 10, 31)).await;
+    assert!(a.rejected());
+    assert!(issues_text(&a).contains("plans: row 2: column `effective`: value `15/07/2026`: `15/07/2026` is not a date written as %Y-%m-%d"), "{}", issues_text(&a));
+}

@@ -451,7 +451,15 @@ pub fn ranked_rows(
                 pct_opt(u.rate_pct, lang),
                 format_pct(u.expected_pct, lang),
                 points(u.gap_pct, lang),
-                status_label(u.status, lang).to_string(),
+                match (u.nothing_paid, lang) {
+                    (true, Language::Vi) => {
+                        format!("{} – chưa giải ngân", status_label(u.status, lang))
+                    }
+                    (true, Language::En) => {
+                        format!("{} – nothing paid", status_label(u.status, lang))
+                    }
+                    (false, _) => status_label(u.status, lang).to_string(),
+                },
             ]
         })
         .collect();
@@ -477,6 +485,9 @@ pub fn digest(
     let units = &ctx.rates.units;
     let count = |s: Status| units.iter().filter(|u| u.status == s).count();
     let (critical, behind) = (count(Status::Critical), count(Status::Behind));
+    // "0 %" is two different things: nothing allocated yet, or allocated and nothing paid.
+    let no_plan = count(Status::NoPlan);
+    let nothing_paid = units.iter().filter(|u| u.nothing_paid).count();
     let ranked = ctx.rates.ranked();
     let below = units.iter().filter(|u| u.below_average).count();
     let above = units
@@ -507,6 +518,7 @@ pub fn digest(
                 ),
                 format!("Có {above}/{ranked} đơn vị đạt tỷ lệ bằng hoặc cao hơn mức bình quân {average}; {below} đơn vị thấp hơn bình quân."),
                 format!("Chậm tiến độ: {behind} đơn vị; chậm nghiêm trọng: {critical} đơn vị."),
+                format!("Chưa được giao vốn: {no_plan} đơn vị; đã có kế hoạch nhưng chưa giải ngân: {nothing_paid} đơn vị."),
                 format!("Thư gửi các đơn vị trong lần này: {queued}; thư không gửi được kể từ lần tổng hợp trước: {}.", failed.len()),
             ],
         ),
@@ -527,6 +539,7 @@ pub fn digest(
                 ),
                 format!("{above} of {ranked} units are at or above the average of {average}; {below} are below it."),
                 format!("Behind: {behind} units; critical: {critical} units."),
+                format!("Nothing allocated: {no_plan} units; a plan but nothing paid: {nothing_paid} units."),
                 format!("Messages to units in this run: {queued}; messages that could not be delivered since the last summary: {}.", failed.len()),
             ],
         ),
@@ -653,6 +666,8 @@ mod tests {
             rank: Some(rank),
             below_average: rate < 50.0,
             status,
+            nothing_paid: false,
+            plan_changed_on: None,
         };
         Rates {
             expected_pct: 71.79,
