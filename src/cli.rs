@@ -554,16 +554,42 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
         }
         return exit::OK;
     };
-    let (figures, messages) = match (
-        store.unit_history(job, unit),
-        store.unit_messages(job, unit),
-    ) {
-        (Ok(f), Ok(m)) => (f, m),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("{e}");
-            return exit::ERROR;
+    // A unit's history includes that of the units it succeeded (the job's `successors`).
+    let mut ids = vec![unit.to_string()];
+    if let Ok(j) = find_job(&config, job) {
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for (old, new) in &j.successors {
+                if ids.contains(new) && !ids.contains(old) {
+                    ids.push(old.clone());
+                    grew = true;
+                }
+            }
         }
-    };
+    }
+    let mut figures = Vec::new();
+    let mut messages = Vec::new();
+    for id in &ids {
+        match (store.unit_history(job, id), store.unit_messages(job, id)) {
+            (Ok(f), Ok(m)) => {
+                figures.extend(f);
+                messages.extend(m);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("{e}");
+                return exit::ERROR;
+            }
+        }
+    }
+    figures.sort_by_key(|r| r.scheduled_at);
+    messages.sort_by_key(|m| m.id);
+    if ids.len() > 1 {
+        println!(
+            "(including the units it succeeded: {})",
+            ids[1..].join(", ")
+        );
+    }
     if figures.is_empty() && messages.is_empty() {
         println!("job {job}, unit {unit}: nothing recorded (check the ids: `disbmon history --job {job}` lists the runs)");
         return exit::OK;

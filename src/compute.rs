@@ -305,6 +305,38 @@ pub struct Filters {
     pub layer: Option<String>,
     /// Only this capital source (where the source has a `capital_source` column).
     pub capital_source: Option<String>,
+    /// Old unit id → its successor (merged or renamed units): rows of the old id count for the new.
+    pub successors: BTreeMap<UnitId, UnitId>,
+}
+
+/// Unit ids mapped to their successors (following chains: A → B → C).
+fn successor(e: Expr, map: &BTreeMap<UnitId, UnitId>) -> Expr {
+    if map.is_empty() {
+        return e;
+    }
+    let map = map.clone();
+    e.map(
+        move |c: Column| {
+            let out: StringChunked = c
+                .str()?
+                .iter()
+                .map(|v| {
+                    v.map(|id| {
+                        let mut id = id.to_string();
+                        for _ in 0..16 {
+                            match map.get(&id) {
+                                Some(next) => id = next.clone(),
+                                None => break,
+                            }
+                        }
+                        id
+                    })
+                })
+                .collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(f.clone()),
+    )
 }
 
 fn days_since_epoch(d: NaiveDate) -> i32 {
@@ -325,7 +357,7 @@ pub fn aggregate(
     let mut select = vec![
         col(ROW),
         source_row(table).unwrap_or_else(|| lit(NULL).cast(DataType::String).alias(SOURCE_ROW)),
-        trimmed(required("unit_id")?).alias("unit_id"),
+        successor(trimmed(required("unit_id")?), &filters.successors).alias("unit_id"),
         required("amount")?.alias("amount_raw"),
     ];
     let date_col = column(table, "date");

@@ -42,6 +42,9 @@ struct RawJob {
     plan_layer: Option<String>,
     /// Only this capital source (the `capital_source` columns), e.g. "NSTW".
     capital_source: Option<String>,
+    /// Old unit id = its successor, e.g. { "H-MUONGLA" = "X-MUONGLA" } after the July 2025 merger.
+    #[serde(default)]
+    successors: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,6 +268,7 @@ pub struct Job {
     pub max_data_age: Option<Duration>,
     pub plan_layer: Option<String>,
     pub capital_source: Option<String>,
+    pub successors: BTreeMap<String, String>,
     /// The file's text, to tell a changed job from an unchanged one on reload.
     pub text: String,
 }
@@ -477,6 +481,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             max_data_age,
             plan_layer: raw.plan_layer.clone(),
             capital_source: raw.capital_source.clone(),
+            successors: raw.successors.clone(),
             text,
         }),
         _ => Err(p),

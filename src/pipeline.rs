@@ -116,6 +116,7 @@ pub async fn assess_with(
         let filters = compute::Filters {
             layer: job.plan_layer.clone(),
             capital_source: job.capital_source.clone(),
+            successors: job.successors.clone(),
         };
         let plan = compute::aggregate(
             &plans,
@@ -326,7 +327,7 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     }
     let plan_year = assessment.plan_year;
     let now = clock.now();
-    let (memory, silenced) = match (
+    let (mut memory, silenced) = match (
         store.memory(&job.name, plan_year),
         store.silenced(&job.name, now.with_timezone(&job.timezone).date_naive()),
     ) {
@@ -338,6 +339,17 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
             return report;
         }
     };
+    // A merged unit's alert state carries over to its successor (the most recent episode wins).
+    for (old, new) in &job.successors {
+        if let Some(m) = memory.get(old).cloned() {
+            let keep = memory
+                .get(new)
+                .is_some_and(|n| n.last_alert_at >= m.last_alert_at);
+            if !keep {
+                memory.insert(new.clone(), m);
+            }
+        }
+    }
     let policy = decide::Policy {
         cc: job.cc.clone(),
         repeat_after: job.repeat_after,

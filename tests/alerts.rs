@@ -452,3 +452,34 @@ async fn kill_9_in_the_middle_of_delivery_then_restart_delivers_every_alert() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merged_units_alert_state_and_history_carry_over_to_its_successor() {
+    let smtp = Smtp::start();
+    let p = project(smtp.port, "");
+    // Before the merger the commune's data is under its old id.
+    let old = |t: &str| t.replace("XMT,", "H-MT,");
+    p.write("jobs/don_vi.csv", &old(UNITS))
+        .write("jobs/ke_hoach.csv", &old(PLANS))
+        .write("jobs/giai_ngan.csv", &old(PAID));
+    let r = once(&p, "2026-11-02T08:00:00+07:00");
+    assert_eq!(decisions(&r)["H-MT"], d("first", true, false), "{r}");
+    // After it: the units list the new id, the plan and payment files still carry the old one.
+    p.write("jobs/don_vi.csv", UNITS);
+    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml")).unwrap();
+    p.write(
+        "jobs/weekly.toml",
+        &job.replace(
+            "plan_year = 2026",
+            "plan_year = 2026\nsuccessors = { \"H-MT\" = \"XMT\" }",
+        ),
+    );
+    let r = once(&p, "2026-11-02T09:00:00+07:00");
+    r.expect_code(0);
+    // Told an hour ago under its old id: not told again as if it were new.
+    assert_eq!(decisions(&r)["XMT"], d("unchanged", false, false), "{r}");
+    let h = p.run(&["history", "--job", "weekly", "--unit", "XMT"]);
+    h.expect_code(0)
+        .expect_stdout("including the units it succeeded: H-MT")
+        .expect_stdout("why: first");
+}

@@ -484,3 +484,45 @@ async fn a_bad_effective_date_is_a_data_issue() {
     assert!(a.rejected());
     assert!(issues_text(&a).contains("plans: row 2: column `effective`: value `15/07/2026`: `15/07/2026` is not a date written as %Y-%m-%d"), "{}", issues_text(&a));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merged_unit_counts_for_its_successor() {
+    // After the July 2025 merger, district H-ML's plan and payments belong to commune X-ML.
+    let case = Case::new();
+    case.file(
+        "units.csv",
+        "id,name,email\nX-ML,UBND xã Mường La,ml@x.vn\n",
+    )
+    .file("plans.csv", "id,amount\nH-ML,100\nX-ML,50\n")
+    .file(
+        "paid.csv",
+        "id,date,amount\nH-ML,2026-03-01,30\nX-ML,2026-08-01,15\nH-OLD,2026-08-02,5\n",
+    );
+    let job = |extra: &str| {
+        case.job(&format!(
+            r#"plan_year = 2026
+{extra}
+[sources.units]
+location = "units.csv"
+columns = {{ unit_id = "id", unit_name = "name", email = "email" }}
+[sources.plans]
+location = "plans.csv"
+columns = {{ unit_id = "id", amount = "amount" }}
+[sources.disbursements]
+location = "paid.csv"
+columns = {{ unit_id = "id", date = "date", amount = "amount" }}
+"#
+        ))
+    };
+    // Without the mapping the old ids are unknown units.
+    assert!(run(&job(""), d(2026, 10, 31)).await.rejected());
+    // A chain of successors is followed: H-OLD → H-ML → X-ML.
+    let a = run(
+        &job("successors = { \"H-ML\" = \"X-ML\", \"H-OLD\" = \"H-ML\" }"),
+        d(2026, 10, 31),
+    )
+    .await;
+    assert!(a.issues.is_empty(), "{}", issues_text(&a));
+    let u = unit(&a, "X-ML");
+    assert_eq!((u.plan, u.disbursed), (150, 50));
+}
