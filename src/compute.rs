@@ -137,6 +137,7 @@ pub fn units(
         "unit_name",
         "email",
         "parent_id",
+        "group",
         "published_rate",
     ] {
         if let Some(e) = column(table, c) {
@@ -153,12 +154,13 @@ pub fn units(
             Ok(vec![None; df.height()])
         }
     };
-    let (ids, names, emails, parents, published, rows) = (|| -> PolarsResult<_> {
+    let (ids, names, emails, parents, groups, published, rows) = (|| -> PolarsResult<_> {
         Ok((
             get("unit_id")?,
             get("unit_name")?,
             get("email")?,
             get("parent_id")?,
+            get("group")?,
             get("published_rate")?,
             row_numbers(&df, table)?,
         ))
@@ -245,6 +247,7 @@ pub fn units(
                 name,
                 emails: mailboxes,
                 parent_id: parents[i].clone().filter(|p| !p.is_empty()),
+                group: groups[i].clone().filter(|g| !g.is_empty()),
                 published_rate,
             });
         }
@@ -760,6 +763,33 @@ pub struct UnitRate {
     pub nothing_paid: bool,
     /// The date of the latest dated change to the unit's plan in force (plans `effective_date`).
     pub plan_changed_on: Option<NaiveDate>,
+    /// The peer group the unit is also ranked in: its `group`, or "under PARENT" for siblings.
+    pub group: Option<String>,
+    pub group_rank: Option<u32>,
+    pub group_average_pct: Option<f64>,
+    pub below_group_average: bool,
+}
+
+/// "x of N units are at or above the average of z %" for one peer group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupSummary {
+    pub group: String,
+    /// Units with a plan in the group.
+    pub units: usize,
+    pub at_or_above_average: usize,
+    pub average_pct: Option<f64>,
+}
+
+/// A unit with units under it: its own figures and all its descendants' together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollup {
+    pub unit_id: UnitId,
+    pub unit_name: String,
+    pub plan: i64,
+    pub disbursed: i64,
+    pub rate_pct: Option<f64>,
+    /// Units counted, itself included.
+    pub units: usize,
 }
 
 /// Every unit's standing, ranked, and the plan-weighted average.
@@ -770,6 +800,111 @@ pub struct Rates {
     pub average_pct: Option<f64>,
     /// Units with a plan, in rank order, then units without one.
     pub units: Vec<UnitRate>,
+    /// Peer groups (a `group` column, or siblings under a parent), when there are any.
+    pub groups: Vec<GroupSummary>,
+    /// Totals at every level of the unit hierarchy.
+    pub rollups: Vec<Rollup>,
+}
+
+/// Ranks with ties sharing the best rank (1, 2, 2, 4), highest rate first.
+fn rank_desc(rates: &[f64]) -> Vec<u32> {
+    rates
+        .iter()
+        .map(|r| 1 + rates.iter().filter(|o| *o > r).count() as u32)
+        .collect()
+}
+
+/// Peer-group ranks and averages, and hierarchy roll-ups, added to computed unit rates.
+fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSummary>, Vec<Rollup>) {
+    let by_id: BTreeMap<&str, &Unit> = units.iter().map(|u| (u.id.as_str(), u)).collect();
+    let key = |id: &str| -> Option<String> {
+        let u = by_id.get(id)?;
+        u.group
+            .clone()
+            .or_else(|| u.parent_id.as_ref().map(|p| format!("under {p}")))
+    };
+    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, r) in result.iter().enumerate() {
+        if let Some(k) = key(&r.unit_id) {
+            members.entry(k).or_default().push(i);
+        }
+    }
+    let mut summaries = Vec::new();
+    for (group, idx) in &members {
+        let ranked: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|i| result[*i].plan > 0)
+            .collect();
+        let (p, d): (i128, i128) = ranked.iter().fold((0, 0), |(p, d), i| {
+            (
+                p + result[*i].plan as i128,
+                d + result[*i].disbursed as i128,
+            )
+        });
+        let average = (p > 0).then(|| d as f64 * 100.0 / p as f64);
+        let rates: Vec<f64> = ranked
+            .iter()
+            .map(|i| result[*i].rate_pct.unwrap_or(0.0))
+            .collect();
+        for (i, rank) in ranked.iter().zip(rank_desc(&rates)) {
+            let r = &mut result[*i];
+            r.group_rank = Some(rank);
+            r.group_average_pct = average;
+            r.below_group_average = average.is_some_and(|a| r.rate_pct.unwrap_or(0.0) < a);
+        }
+        for i in idx {
+            result[*i].group = Some(group.clone());
+        }
+        summaries.push(GroupSummary {
+            group: group.clone(),
+            units: ranked.len(),
+            at_or_above_average: ranked
+                .iter()
+                .filter(|i| !result[**i].below_group_average)
+                .count(),
+            average_pct: average,
+        });
+    }
+    // Roll-ups: every unit with children, over all its descendants.
+    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for u in units {
+        if let Some(p) = &u.parent_id {
+            children.entry(p.as_str()).or_default().push(u.id.as_str());
+        }
+    }
+    let figures: BTreeMap<&str, (i64, i64)> = result
+        .iter()
+        .map(|r| (r.unit_id.as_str(), (r.plan, r.disbursed)))
+        .collect();
+    let mut rollups = Vec::new();
+    for parent in children.keys() {
+        let (mut plan, mut paid, mut count) = (0i64, 0i64, 0usize);
+        let mut stack = vec![*parent];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue; // a cycle in parent_id is not followed twice
+            }
+            let (p, d) = figures.get(id).copied().unwrap_or((0, 0));
+            plan += p;
+            paid += d;
+            count += 1;
+            stack.extend(children.get(id).into_iter().flatten().copied());
+        }
+        rollups.push(Rollup {
+            unit_id: parent.to_string(),
+            unit_name: by_id
+                .get(parent)
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            plan,
+            disbursed: paid,
+            rate_pct: (plan > 0).then(|| paid as f64 * 100.0 / plan as f64),
+            units: count,
+        });
+    }
+    (summaries, rollups)
 }
 
 impl Rates {
@@ -878,6 +1013,10 @@ pub fn rates(
                 status: bands.status(p, gap[i].unwrap_or(0.0)),
                 nothing_paid: has_plan && d == 0,
                 plan_changed_on: plan_changed.get(&u.id).copied(),
+                group: None,
+                group_rank: None,
+                group_average_pct: None,
+                below_group_average: false,
             }
         })
         .collect();
@@ -887,9 +1026,12 @@ pub fn rates(
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.unit_id.cmp(&b.unit_id),
     });
+    let (groups, rollups) = groups_and_rollups(units, &mut result);
     Ok(Rates {
         expected_pct,
         average_pct,
         units: result,
+        groups,
+        rollups,
     })
 }

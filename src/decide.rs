@@ -247,6 +247,10 @@ mod tests {
             status,
             nothing_paid: false,
             plan_changed_on: None,
+            group: None,
+            group_rank: None,
+            group_average_pct: None,
+            below_group_average: false,
         }
     }
 
@@ -256,6 +260,7 @@ mod tests {
             name: id.into(),
             emails: email.map(|e| vec![e.parse().unwrap()]).unwrap_or_default(),
             parent_id: parent.map(str::to_string),
+            group: None,
             published_rate: None,
         }
     }
@@ -287,6 +292,8 @@ mod tests {
                     expected_pct: 50.0,
                     average_pct: Some(30.0),
                     units: vec![rate("A", *status)],
+                    groups: vec![],
+                    rollups: vec![],
                 };
                 let silences: HashSet<String> = if *silenced {
                     ["A".to_string()].into()
@@ -351,6 +358,8 @@ mod tests {
             expected_pct: 50.0,
             average_pct: None,
             units: vec![rate("A", s)],
+            groups: vec![],
+            rollups: vec![],
         };
         let mut memory = HashMap::new();
         let mut escalations = Vec::new();
@@ -408,6 +417,8 @@ mod tests {
             expected_pct: 50.0,
             average_pct: None,
             units: vec![rate("A", Behind), rate("B", OnTrack)],
+            groups: vec![],
+            rollups: vec![],
         };
         let out = decide(
             &rates,

@@ -296,7 +296,7 @@ pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static
     match role {
         SourceRole::Units => (
             &["unit_id", "unit_name", "email"],
-            &["parent_id", "published_rate"],
+            &["parent_id", "group", "published_rate"],
         ),
         SourceRole::Plans => (
             &["unit_id", "amount"],

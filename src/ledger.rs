@@ -83,6 +83,8 @@ pub struct Unit {
     pub name: String,
     pub emails: Vec<Mailbox>,
     pub parent_id: Option<UnitId>,
+    /// The peer group the unit is ranked in (e.g. a working group); its siblings when none.
+    pub group: Option<String>,
     /// A disbursement rate published for the unit (e.g. in an official report), to check ours against.
     pub published_rate: Option<Published>,
 }

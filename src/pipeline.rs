@@ -290,6 +290,8 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
         data_issues: assessment.issues.clone(),
         sources: assessment.sources.clone(),
         published: Vec::new(),
+        groups: Vec::new(),
+        rollups: Vec::new(),
     };
     let stored = |r: Result<(), String>| {
         if let Err(e) = r {
@@ -309,6 +311,8 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     };
     report.average_pct = rates.average_pct;
     report.units = rates.units.clone();
+    report.groups = rates.groups.clone();
+    report.rollups = rates.rollups.clone();
     // Published figures often do not reconcile; ours is reported, and the difference flagged.
     for u in &assessment.ledger.units {
         if let Some(p) = &u.published_rate {

@@ -1,7 +1,7 @@
 //! The run report: what a run computed, decided and delivered, and every data issue — as JSON
 //! (`--json`) and as a ranked table for people.
 
-use crate::compute::UnitRate;
+use crate::compute::{GroupSummary, Rollup, UnitRate};
 use crate::decide::{Reason, UnitDecision};
 use crate::ledger::{DataIssue, SourceStats};
 use crate::money::{format_billion, Language};
@@ -63,6 +63,10 @@ pub struct RunReport {
     pub sources: Vec<SourceStats>,
     /// Our rate against each rate published for a unit (units `published_rate`).
     pub published: Vec<PublishedCheck>,
+    /// Peer groups: "x of N at or above the group average".
+    pub groups: Vec<GroupSummary>,
+    /// Totals at every level of the unit hierarchy.
+    pub rollups: Vec<Rollup>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,6 +184,27 @@ impl RunReport {
                 (None, false) => "not sent (dry run)".into(),
             };
             let _ = writeln!(out, "Digest → {}: {state}", d.to.join(", "));
+        }
+        for g in &self.groups {
+            let _ = writeln!(
+                out,
+                "Group {}: {} of {} units at or above the group average of {} %",
+                g.group,
+                g.at_or_above_average,
+                g.units,
+                pct(g.average_pct)
+            );
+        }
+        for r in &self.rollups {
+            let _ = writeln!(
+                out,
+                "Roll-up {} ({} units): plan {} bn, disbursed {} bn, {} %",
+                r.unit_id,
+                r.units,
+                format_billion(r.plan, Language::En),
+                format_billion(r.disbursed, Language::En),
+                pct(r.rate_pct)
+            );
         }
         let differ: Vec<&PublishedCheck> = self.published.iter().filter(|p| !p.agrees).collect();
         if !self.published.is_empty() {

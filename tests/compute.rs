@@ -526,3 +526,52 @@ columns = {{ unit_id = "id", date = "date", amount = "amount" }}
     let u = unit(&a, "X-ML");
     assert_eq!((u.plan, u.disbursed), (150, 50));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peer_groups_rank_and_average_within_themselves_and_the_hierarchy_rolls_up() {
+    // Province P with two boards under it; two communes in working group "TCT1", one in "TCT2".
+    let case = Case::new();
+    case.file(
+        "units.csv",
+        "id,name,email,parent,group\nP,Tỉnh,p@x.vn,,\nB1,Ban 1,b1@x.vn,P,\nB2,Ban 2,b2@x.vn,P,\nX1,Xã 1,x1@x.vn,,TCT1\nX2,Xã 2,x2@x.vn,,TCT1\nX3,Xã 3,x3@x.vn,,TCT2\n",
+    )
+    .file("plans.csv", "id,amount\nP,100\nB1,100\nB2,300\nX1,100\nX2,100\nX3,100\n")
+    .file("paid.csv", "id,date,amount\nP,2026-05-01,10\nB1,2026-05-01,80\nB2,2026-05-01,60\nX1,2026-05-01,50\nX2,2026-05-01,30\nX3,2026-05-01,90\n");
+    let job = case.job(
+        r#"plan_year = 2026
+[sources.units]
+location = "units.csv"
+columns = { unit_id = "id", unit_name = "name", email = "email", parent_id = "parent", group = "group" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "id", amount = "amount" }
+[sources.disbursements]
+location = "paid.csv"
+columns = { unit_id = "id", date = "date", amount = "amount" }
+"#,
+    );
+    let a = run(&job, d(2026, 6, 30)).await;
+    assert!(a.issues.is_empty(), "{}", issues_text(&a));
+    let rates = a.rates.as_ref().unwrap();
+    // Siblings under P: B1 80 %, B2 20 %; their average is 140/400 = 35 %.
+    let (b1, b2) = (unit(&a, "B1"), unit(&a, "B2"));
+    assert_eq!(
+        (b1.group.as_deref(), b1.group_rank, b2.group_rank),
+        (Some("under P"), Some(1), Some(2))
+    );
+    assert_eq!(b1.group_average_pct, Some(35.0));
+    assert!(!b1.below_group_average && b2.below_group_average);
+    // Working group TCT1: X1 50 %, X2 30 %, average 40 %: 1 of 2 at or above it.
+    let tct1 = rates.groups.iter().find(|g| g.group == "TCT1").unwrap();
+    assert_eq!(
+        (tct1.units, tct1.at_or_above_average, tct1.average_pct),
+        (2, 1, Some(40.0))
+    );
+    assert_eq!(unit(&a, "X3").group_rank, Some(1));
+    // P rolls up itself and both boards: 150 of 500 = 30 %.
+    let p = rates.rollups.iter().find(|r| r.unit_id == "P").unwrap();
+    assert_eq!(
+        (p.plan, p.disbursed, p.units, p.rate_pct),
+        (500, 150, 3, Some(30.0))
+    );
+}

@@ -519,6 +519,12 @@ pub fn digest(
                 format!("Có {above}/{ranked} đơn vị đạt tỷ lệ bằng hoặc cao hơn mức bình quân {average}; {below} đơn vị thấp hơn bình quân."),
                 format!("Chậm tiến độ: {behind} đơn vị; chậm nghiêm trọng: {critical} đơn vị."),
                 format!("Chưa được giao vốn: {no_plan} đơn vị; đã có kế hoạch nhưng chưa giải ngân: {nothing_paid} đơn vị."),
+                ctx.rates
+                    .groups
+                    .iter()
+                    .map(|g| format!("Nhóm {}: {}/{} đơn vị đạt hoặc vượt mức bình quân {} của nhóm.", g.group, g.at_or_above_average, g.units, pct_opt(g.average_pct, lang)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 format!("Thư gửi các đơn vị trong lần này: {queued}; thư không gửi được kể từ lần tổng hợp trước: {}.", failed.len()),
             ],
         ),
@@ -540,10 +546,17 @@ pub fn digest(
                 format!("{above} of {ranked} units are at or above the average of {average}; {below} are below it."),
                 format!("Behind: {behind} units; critical: {critical} units."),
                 format!("Nothing allocated: {no_plan} units; a plan but nothing paid: {nothing_paid} units."),
+                ctx.rates
+                    .groups
+                    .iter()
+                    .map(|g| format!("Group {}: {} of {} units at or above the group average of {}.", g.group, g.at_or_above_average, g.units, pct_opt(g.average_pct, lang)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 format!("Messages to units in this run: {queued}; messages that could not be delivered since the last summary: {}.", failed.len()),
             ],
         ),
     };
+    let summary: Vec<String> = summary.into_iter().filter(|l| !l.is_empty()).collect();
     let (header, rows, right) = ranked_rows(units, lang);
     let mut sections: Vec<(String, Vec<String>)> = Vec::new();
     if !failed.is_empty() {
@@ -668,6 +681,10 @@ mod tests {
             status,
             nothing_paid: false,
             plan_changed_on: None,
+            group: None,
+            group_rank: None,
+            group_average_pct: None,
+            below_group_average: false,
         };
         Rates {
             expected_pct: 71.79,
@@ -692,6 +709,8 @@ mod tests {
                     Status::Critical,
                 ),
             ],
+            groups: vec![],
+            rollups: vec![],
         }
     }
 
