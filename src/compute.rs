@@ -6,7 +6,7 @@
 //! parsed and summed per unit without the file being held whole in memory.
 
 use crate::job::{DisbursementKind, Source};
-use crate::ledger::{DataIssue, Published, SourceRole, SourceStats, Unit, UnitId};
+use crate::ledger::{DataIssue, LastYear, Published, SourceRole, SourceStats, Unit, UnitId};
 use crate::money;
 use crate::rule::{Bands, PlanYear, Status};
 use crate::source::Table;
@@ -768,6 +768,9 @@ pub struct UnitRate {
     pub group_rank: Option<u32>,
     pub group_average_pct: Option<f64>,
     pub below_group_average: bool,
+    /// The unit's rate a year earlier at the same date (where the sources hold last year's data).
+    pub rate_last_year: Option<f64>,
+    pub worse_than_last_year: bool,
 }
 
 /// "x of N units are at or above the average of z %" for one peer group.
@@ -920,6 +923,7 @@ pub fn rates(
     plan: &BTreeMap<UnitId, i64>,
     disbursed: &BTreeMap<UnitId, i64>,
     plan_changed: &BTreeMap<UnitId, NaiveDate>,
+    last_year: Option<&LastYear>,
     expected_pct: f64,
     bands: &Bands,
 ) -> PolarsResult<Rates> {
@@ -1017,6 +1021,13 @@ pub fn rates(
                 group_rank: None,
                 group_average_pct: None,
                 below_group_average: false,
+                rate_last_year: last_year.and_then(|ly| {
+                    let p = ly.plan.get(&u.id).copied().unwrap_or(0);
+                    (p > 0).then(|| {
+                        ly.disbursed.get(&u.id).copied().unwrap_or(0) as f64 * 100.0 / p as f64
+                    })
+                }),
+                worse_than_last_year: false,
             }
         })
         .collect();
@@ -1026,6 +1037,10 @@ pub fn rates(
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.unit_id.cmp(&b.unit_id),
     });
+    for r in result.iter_mut() {
+        r.worse_than_last_year =
+            matches!((r.rate_pct, r.rate_last_year), (Some(now), Some(then)) if now < then);
+    }
     let (groups, rollups) = groups_and_rollups(units, &mut result);
     Ok(Rates {
         expected_pct,

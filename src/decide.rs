@@ -251,6 +251,8 @@ mod tests {
             group_rank: None,
             group_average_pct: None,
             below_group_average: false,
+            rate_last_year: None,
+            worse_than_last_year: false,
         }
     }
 

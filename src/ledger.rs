@@ -150,6 +150,15 @@ pub struct Ledger {
     pub disbursed: BTreeMap<UnitId, i64>,
     /// When each unit's plan last changed (dated plan changes in force on the as-of date).
     pub plan_changed: BTreeMap<UnitId, chrono::NaiveDate>,
+    /// Last year's plan and disbursement at the same date, where the sources hold them.
+    pub last_year: Option<LastYear>,
+}
+
+/// Each unit's plan and disbursement a year earlier at the same date.
+#[derive(Debug, Clone, Default)]
+pub struct LastYear {
+    pub plan: BTreeMap<UnitId, i64>,
+    pub disbursed: BTreeMap<UnitId, i64>,
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use crate::report::{AlertReport, DigestReport, Outcome, PublishedCheck, RunRepor
 use crate::rule::{self, PlanYear};
 use crate::source;
 use crate::store::{DecisionRecord, Figures, NewMessage, Store};
-use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
+use chrono::{Datelike, NaiveDate};
 
 /// What the data says on the as-of date, before anyone is told anything.
 pub struct Assessment {
@@ -139,9 +139,44 @@ pub async fn assess_with(
             },
             &filters,
         )?;
-        Ok((unit_list, unit_issues, unit_stats, plan, paid))
+        // A year earlier at the same date, where the sources hold last year's plan and payments.
+        let last_year = if plans.columns.contains_key("plan_year") {
+            let ly_as_of = as_of
+                .with_year(as_of.year() - 1)
+                .or_else(|| (as_of - chrono::Duration::days(1)).with_year(as_of.year() - 1))
+                .unwrap_or(as_of);
+            let ly = plan_year - 1;
+            let ly_plan = compute::aggregate(
+                &plans,
+                &job.plans,
+                &ids,
+                Scope::Plans {
+                    year: ly,
+                    as_of: ly_as_of,
+                },
+                &filters,
+            )?;
+            let ly_paid = compute::aggregate(
+                &disbursements,
+                &job.disbursements,
+                &ids,
+                Scope::Disbursements {
+                    kind,
+                    start: rule::window_start(ly),
+                    end: ly_as_of.min(rule::window_end(ly)),
+                },
+                &filters,
+            )?;
+            Some(crate::ledger::LastYear {
+                plan: ly_plan.by_unit,
+                disbursed: ly_paid.by_unit,
+            })
+        } else {
+            None
+        };
+        Ok((unit_list, unit_issues, unit_stats, plan, paid, last_year))
     });
-    let (unit_list, unit_issues, unit_stats, plan, paid) = match computed {
+    let (unit_list, unit_issues, unit_stats, plan, paid, last_year) = match computed {
         Ok(c) => c,
         Err(issue) => {
             a.issues.push(issue);
@@ -205,6 +240,7 @@ pub async fn assess_with(
         plan: plan.by_unit,
         disbursed: paid.by_unit,
         plan_changed: plan.changed,
+        last_year,
     };
 
     let reject = a.issues.iter().any(|i| {
@@ -224,6 +260,7 @@ pub async fn assess_with(
             &a.ledger.plan,
             &a.ledger.disbursed,
             &a.ledger.plan_changed,
+            a.ledger.last_year.as_ref(),
             expected_pct,
             &job.bands,
         )

@@ -575,3 +575,40 @@ columns = { unit_id = "id", date = "date", amount = "amount" }
         (500, 150, 3, Some(30.0))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_unit_is_compared_with_its_own_rate_a_year_earlier() {
+    let case = Case::new();
+    case.file("units.csv", "id,name,email\nA,Sở A,a@x.vn\nB,Sở B,b@x.vn\nC,Sở C,c@x.vn\n")
+        .file("plans.csv", "id,year,amount\nA,2025,100\nA,2026,100\nB,2025,200\nB,2026,100\nC,2026,100\n")
+        .file(
+            "paid.csv",
+            // Last year by 30/06/2025: A 60 %, B 25 %; after that date nothing counts for the comparison.
+            "id,date,amount\nA,2025-05-01,60\nA,2025-07-01,30\nB,2025-06-30,50\nA,2026-05-01,40\nB,2026-05-01,40\nC,2026-05-01,10\n",
+        );
+    let job = case.job(
+        r#"[sources.units]
+location = "units.csv"
+columns = { unit_id = "id", unit_name = "name", email = "email" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "id", plan_year = "year", amount = "amount" }
+[sources.disbursements]
+location = "paid.csv"
+columns = { unit_id = "id", date = "date", amount = "amount" }
+"#,
+    );
+    let a = run(&job, d(2026, 6, 30)).await;
+    assert!(a.issues.is_empty(), "{}", issues_text(&a));
+    let (ua, ub, uc) = (unit(&a, "A"), unit(&a, "B"), unit(&a, "C"));
+    assert_eq!(
+        (ua.rate_pct, ua.rate_last_year, ua.worse_than_last_year),
+        (Some(40.0), Some(60.0), true)
+    );
+    assert_eq!(
+        (ub.rate_pct, ub.rate_last_year, ub.worse_than_last_year),
+        (Some(40.0), Some(25.0), false)
+    );
+    // No plan last year: nothing to compare with.
+    assert_eq!((uc.rate_last_year, uc.worse_than_last_year), (None, false));
+}

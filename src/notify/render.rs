@@ -488,6 +488,11 @@ pub fn digest(
     // "0 %" is two different things: nothing allocated yet, or allocated and nothing paid.
     let no_plan = count(Status::NoPlan);
     let nothing_paid = units.iter().filter(|u| u.nothing_paid).count();
+    let compared = units
+        .iter()
+        .filter(|u| u.rate_last_year.is_some() && u.rate_pct.is_some())
+        .count();
+    let worse = units.iter().filter(|u| u.worse_than_last_year).count();
     let ranked = ctx.rates.ranked();
     let below = units.iter().filter(|u| u.below_average).count();
     let above = units
@@ -519,6 +524,11 @@ pub fn digest(
                 format!("Có {above}/{ranked} đơn vị đạt tỷ lệ bằng hoặc cao hơn mức bình quân {average}; {below} đơn vị thấp hơn bình quân."),
                 format!("Chậm tiến độ: {behind} đơn vị; chậm nghiêm trọng: {critical} đơn vị."),
                 format!("Chưa được giao vốn: {no_plan} đơn vị; đã có kế hoạch nhưng chưa giải ngân: {nothing_paid} đơn vị."),
+                if compared > 0 {
+                    format!("So với cùng kỳ năm trước: {worse}/{compared} đơn vị có tỷ lệ giải ngân thấp hơn.")
+                } else {
+                    String::new()
+                },
                 ctx.rates
                     .groups
                     .iter()
@@ -546,6 +556,11 @@ pub fn digest(
                 format!("{above} of {ranked} units are at or above the average of {average}; {below} are below it."),
                 format!("Behind: {behind} units; critical: {critical} units."),
                 format!("Nothing allocated: {no_plan} units; a plan but nothing paid: {nothing_paid} units."),
+                if compared > 0 {
+                    format!("Year on year: {worse} of {compared} units are below their own rate a year earlier.")
+                } else {
+                    String::new()
+                },
                 ctx.rates
                     .groups
                     .iter()
@@ -685,6 +700,8 @@ mod tests {
             group_rank: None,
             group_average_pct: None,
             below_group_average: false,
+            rate_last_year: None,
+            worse_than_last_year: false,
         };
         Rates {
             expected_pct: 71.79,
