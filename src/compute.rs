@@ -6,7 +6,7 @@
 //! parsed and summed per unit without the file being held whole in memory.
 
 use crate::job::{DisbursementKind, Source};
-use crate::ledger::{DataIssue, LastYear, Published, SourceRole, SourceStats, Unit, UnitId};
+use crate::ledger::{DataIssue, Ledger, Published, SourceRole, SourceStats, Unit, UnitId};
 use crate::money;
 use crate::rule::{Bands, PlanYear, Status};
 use crate::source::Table;
@@ -771,6 +771,8 @@ pub struct UnitRate {
     /// The unit's rate a year earlier at the same date (where the sources hold last year's data).
     pub rate_last_year: Option<f64>,
     pub worse_than_last_year: bool,
+    /// Rates against further denominators ("layer:dp", "capital_source:NSTW"); none without a plan.
+    pub other_rates: BTreeMap<String, Option<f64>>,
 }
 
 /// "x of N units are at or above the average of z %" for one peer group.
@@ -918,15 +920,16 @@ impl Rates {
 }
 
 /// Computes rates, gaps, ranks and statuses for every unit.
-pub fn rates(
-    units: &[Unit],
-    plan: &BTreeMap<UnitId, i64>,
-    disbursed: &BTreeMap<UnitId, i64>,
-    plan_changed: &BTreeMap<UnitId, NaiveDate>,
-    last_year: Option<&LastYear>,
-    expected_pct: f64,
-    bands: &Bands,
-) -> PolarsResult<Rates> {
+pub fn rates(ledger: &Ledger, expected_pct: f64, bands: &Bands) -> PolarsResult<Rates> {
+    let Ledger {
+        units,
+        plan,
+        disbursed,
+        plan_changed,
+        last_year,
+        other_denominators,
+    } = ledger;
+    let last_year = last_year.as_ref();
     let ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();
     let plans: Vec<i64> = units
         .iter()
@@ -1028,6 +1031,19 @@ pub fn rates(
                     })
                 }),
                 worse_than_last_year: false,
+                other_rates: other_denominators
+                    .iter()
+                    .map(|(k, v)| {
+                        let p = v.plan.get(&u.id).copied().unwrap_or(0);
+                        (
+                            k.clone(),
+                            (p > 0).then(|| {
+                                v.disbursed.get(&u.id).copied().unwrap_or(0) as f64 * 100.0
+                                    / p as f64
+                            }),
+                        )
+                    })
+                    .collect(),
             }
         })
         .collect();

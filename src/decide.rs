@@ -253,6 +253,7 @@ mod tests {
             below_group_average: false,
             rate_last_year: None,
             worse_than_last_year: false,
+            other_rates: Default::default(),
         }
     }
 

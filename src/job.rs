@@ -42,6 +42,12 @@ struct RawJob {
     plan_layer: Option<String>,
     /// Only this capital source (the `capital_source` columns), e.g. "NSTW".
     capital_source: Option<String>,
+    /// Further denominators reported beside the main one: rates against these plan layers.
+    #[serde(default)]
+    rate_layers: Vec<String>,
+    /// ... and against these capital sources.
+    #[serde(default)]
+    rate_capital_sources: Vec<String>,
     /// Old unit id = its successor, e.g. { "H-MUONGLA" = "X-MUONGLA" } after the July 2025 merger.
     #[serde(default)]
     successors: BTreeMap<String, String>,
@@ -269,6 +275,8 @@ pub struct Job {
     pub plan_layer: Option<String>,
     pub capital_source: Option<String>,
     pub successors: BTreeMap<String, String>,
+    pub rate_layers: Vec<String>,
+    pub rate_capital_sources: Vec<String>,
     /// The file's text, to tell a changed job from an unchanged one on reload.
     pub text: String,
 }
@@ -482,6 +490,8 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             plan_layer: raw.plan_layer.clone(),
             capital_source: raw.capital_source.clone(),
             successors: raw.successors.clone(),
+            rate_layers: raw.rate_layers.clone(),
+            rate_capital_sources: raw.rate_capital_sources.clone(),
             text,
         }),
         _ => Err(p),

@@ -152,9 +152,11 @@ pub struct Ledger {
     pub plan_changed: BTreeMap<UnitId, chrono::NaiveDate>,
     /// Last year's plan and disbursement at the same date, where the sources hold them.
     pub last_year: Option<LastYear>,
+    /// Further denominators ("layer:dp", "capital_source:NSTW"): plan and disbursement per unit.
+    pub other_denominators: BTreeMap<String, LastYear>,
 }
 
-/// Each unit's plan and disbursement a year earlier at the same date.
+/// Each unit's plan and disbursement for one denominator (a year earlier, a layer, a source).
 #[derive(Debug, Clone, Default)]
 pub struct LastYear {
     pub plan: BTreeMap<UnitId, i64>,

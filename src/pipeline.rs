@@ -14,6 +14,7 @@ use crate::source;
 use crate::store::{DecisionRecord, Figures, NewMessage, Store};
 use chrono::{DateTime, Utc};
 use chrono::{Datelike, NaiveDate};
+use std::collections::BTreeMap;
 
 /// What the data says on the as-of date, before anyone is told anything.
 pub struct Assessment {
@@ -174,9 +175,70 @@ pub async fn assess_with(
         } else {
             None
         };
-        Ok((unit_list, unit_issues, unit_stats, plan, paid, last_year))
+        // Further denominators, each with its own layer's or source's plan and disbursement.
+        let mut others = BTreeMap::new();
+        let wanted = job
+            .rate_layers
+            .iter()
+            .map(|l| {
+                (
+                    format!("layer:{l}"),
+                    compute::Filters {
+                        layer: Some(l.clone()),
+                        ..filters.clone()
+                    },
+                )
+            })
+            .chain(job.rate_capital_sources.iter().map(|c| {
+                (
+                    format!("capital_source:{c}"),
+                    compute::Filters {
+                        capital_source: Some(c.clone()),
+                        ..filters.clone()
+                    },
+                )
+            }));
+        for (key, f) in wanted {
+            let p = compute::aggregate(
+                &plans,
+                &job.plans,
+                &ids,
+                Scope::Plans {
+                    year: plan_year,
+                    as_of,
+                },
+                &f,
+            )?;
+            let d = compute::aggregate(
+                &disbursements,
+                &job.disbursements,
+                &ids,
+                Scope::Disbursements {
+                    kind,
+                    start: window.0,
+                    end: window.1,
+                },
+                &f,
+            )?;
+            others.insert(
+                key,
+                crate::ledger::LastYear {
+                    plan: p.by_unit,
+                    disbursed: d.by_unit,
+                },
+            );
+        }
+        Ok((
+            unit_list,
+            unit_issues,
+            unit_stats,
+            plan,
+            paid,
+            last_year,
+            others,
+        ))
     });
-    let (unit_list, unit_issues, unit_stats, plan, paid, last_year) = match computed {
+    let (unit_list, unit_issues, unit_stats, plan, paid, last_year, others) = match computed {
         Ok(c) => c,
         Err(issue) => {
             a.issues.push(issue);
@@ -241,6 +303,7 @@ pub async fn assess_with(
         disbursed: paid.by_unit,
         plan_changed: plan.changed,
         last_year,
+        other_denominators: others,
     };
 
     let reject = a.issues.iter().any(|i| {
@@ -254,17 +317,7 @@ pub async fn assess_with(
     if reject {
         return a;
     }
-    match tokio::task::block_in_place(|| {
-        compute::rates(
-            &a.ledger.units,
-            &a.ledger.plan,
-            &a.ledger.disbursed,
-            &a.ledger.plan_changed,
-            a.ledger.last_year.as_ref(),
-            expected_pct,
-            &job.bands,
-        )
-    }) {
+    match tokio::task::block_in_place(|| compute::rates(&a.ledger, expected_pct, &job.bands)) {
         Ok(r) => a.rates = Some(r),
         Err(e) => a
             .issues

@@ -456,6 +456,20 @@ async fn the_denominator_is_the_chosen_layer_in_force_on_the_as_of_date() {
         (unit(&a, "A").plan, unit(&a, "A").disbursed),
         (170 * BN, 55 * BN)
     );
+    // Further denominators beside the main one, each varying one thing from it.
+    let a = run(
+        &layered_job(
+            &case,
+            "plan_layer = \"ttg\"\nrate_layers = [\"dp\"]\nrate_capital_sources = [\"NSTW\"]",
+        ),
+        d(2026, 10, 31),
+    )
+    .await;
+    let ua = unit(&a, "A");
+    assert_eq!(ua.rate_pct, Some(25.0));
+    assert_eq!(ua.other_rates.get("layer:dp"), Some(&Some(50.0)));
+    assert_eq!(ua.other_rates.get("capital_source:NSTW"), Some(&Some(25.0)));
+    assert_eq!(unit(&a, "C").other_rates.get("layer:dp"), Some(&None));
     // One capital source: the local budget only.
     let a = run(
         &layered_job(&case, "capital_source = \"NSDP\""),

@@ -221,3 +221,68 @@ async fn stale_data_alerts_nobody_and_says_since_when() {
         .expect_stderr("the newest disbursement is from 05/11/2026 (25 days before the as-of date 30/11/2026), older than max_data_age (7 days)");
     assert!(run.json()["alerts"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gzip_body_is_read_and_header_or_basic_auth_is_sent() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(UNITS.as_bytes()).unwrap();
+    let body = gz.finish().unwrap();
+    let server = http_server(None).await;
+    ok(&server, "/giai_ngan.csv", PAID).await;
+    Mock::given(path("/don_vi.csv"))
+        .and(header("X-Api-Key", "k-42"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(body)
+                .insert_header("Content-Encoding", "gzip"),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/don_vi.csv"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let p = project(
+        server.address().port(),
+        "auth = { header = \"X-Api-Key\", value_file = \"key.txt\" }",
+    );
+    p.write("jobs/key.txt", "k-42\n");
+    let run = dry_run(&p, &[]);
+    run.expect_code(0);
+    assert_eq!(run.json()["units"].as_array().unwrap().len(), 5);
+    // Basic authentication, both parts from the environment.
+    let server = http_server(None).await;
+    ok(&server, "/giai_ngan.csv", PAID).await;
+    Mock::given(path("/don_vi.csv"))
+        .and(header("Authorization", "Basic Z2lhbXNhdDpwdw=="))
+        .respond_with(ResponseTemplate::new(200).set_body_string(UNITS))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/don_vi.csv"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let p = project(
+        server.address().port(),
+        "auth = { username_env = \"DISBMON_TEST_USER\", password_env = \"DISBMON_TEST_PASS\" }",
+    );
+    dry_run(
+        &p,
+        &[
+            ("DISBMON_TEST_USER", "giamsat"),
+            ("DISBMON_TEST_PASS", "pw"),
+        ],
+    )
+    .expect_code(0);
+    // A half-given auth is a job error, with the key named.
+    let p = project(
+        server.address().port(),
+        "auth = { username_env = \"DISBMON_TEST_USER\" }",
+    );
+    dry_run(&p, &[])
+        .expect_code(3)
+        .expect_stderr("sources.units.auth: give one of");
+}

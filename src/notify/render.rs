@@ -702,6 +702,7 @@ mod tests {
             below_group_average: false,
             rate_last_year: None,
             worse_than_last_year: false,
+            other_rates: Default::default(),
         };
         Rates {
             expected_pct: 71.79,
