@@ -626,3 +626,36 @@ columns = { unit_id = "id", date = "date", amount = "amount" }
     // No plan last year: nothing to compare with.
     assert_eq!((uc.rate_last_year, uc.worse_than_last_year), (None, false));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_records_can_sit_inside_the_document() {
+    let case = transactions_case();
+    let csv = run(&transactions_job(&case), d(2026, 6, 30)).await;
+    case.file(
+        "paid.json",
+        r#"{"status": "ok", "data": {"count": 3, "items": [
+  {"Ngày": "15/02/2026", "Mã ĐV": "A", "Số tiền": "250.000.000"},
+  {"Ngày": "20/06/2026", "Mã ĐV": "A", "Số tiền": "350.000.000"},
+  {"Ngày": "30/06/2026", "Mã ĐV": "B", "Số tiền": "1.000.000.000"},
+  {"Ngày": "10/03/2026", "Mã ĐV": "C", "Số tiền": "1.000.000.000"}
+]}}"#,
+    );
+    let mut job = transactions_job(&case);
+    job.disbursements.location = job::Location::File(case.dir.path().join("paid.json"));
+    job.disbursements.format = job::Format::Json;
+    job.disbursements.records = Some("data.items".into());
+    let a = run(&job, d(2026, 6, 30)).await;
+    assert!(a.issues.is_empty(), "{}", issues_text(&a));
+    assert_eq!(
+        a.rates.as_ref().unwrap().units,
+        csv.rates.as_ref().unwrap().units
+    );
+    // A wrong path says which key is missing.
+    job.disbursements.records = Some("data.rows".into());
+    let a = run(&job, d(2026, 6, 30)).await;
+    assert!(
+        issues_text(&a).contains("has no `rows` on the path `data.rows`"),
+        "{}",
+        issues_text(&a)
+    );
+}

@@ -487,3 +487,51 @@ fn an_invalid_configuration_stops_the_daemon_at_start_with_every_problem() {
     let log = d.log();
     assert!(log.contains("rule.tolerence_pct: unknown key"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_data_is_reported_to_the_operators_with_the_source_and_since_when() {
+    let smtp = Smtp::start();
+    let http = http_server(None).await;
+    serve(&http, "/don_vi.csv", UNITS).await;
+    serve(&http, "/giai_ngan.csv", PAID).await;
+    let p = project(smtp.port, free_port(), "");
+    // The newest payment is from 05/11/2026; runs are as of today, more than a day later.
+    p.write(
+        "jobs/weekly.toml",
+        &job(
+            http.address().port(),
+            "*/2 * * * * *",
+            "lanhdao@stc.example.gov.vn",
+            "max_data_age = \"1d\"\nretries = [\"1s\"]",
+        ),
+    );
+    let mut d = p.spawn_daemon(&[]);
+    d.wait_for("the operators' notice", 20, || {
+        smtp.received()
+            .iter()
+            .any(|m| m.subject().starts_with("[disbmon] job weekly failed"))
+    });
+    let notice = smtp
+        .received()
+        .into_iter()
+        .find(|m| m.subject().starts_with("[disbmon] job weekly failed"))
+        .unwrap();
+    assert!(
+        notice
+            .text()
+            .contains("the newest disbursement is from 05/11/2026"),
+        "{}",
+        notice.text()
+    );
+    assert_eq!(
+        digests_to(&smtp, "lanhdao@stc.example.gov.vn"),
+        0,
+        "no digest, no alert on stale data"
+    );
+    assert!(smtp
+        .received()
+        .iter()
+        .all(|m| m.rcpt_to() == ["ops@stc.example.gov.vn"]));
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait_exit(30), 0);
+}
