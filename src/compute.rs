@@ -64,6 +64,16 @@ fn column(table: &Table, canonical: &str) -> Option<Expr> {
         .map(|i| col(format!("column_{}", i + 1)))
 }
 
+/// Date text in the source's format → a date (null where the text is not one).
+fn date_cell(e: Expr, format: &str) -> Expr {
+    e.str().to_date(StrptimeOptions {
+        format: Some(format.into()),
+        strict: false,
+        exact: true,
+        cache: true,
+    })
+}
+
 fn trimmed(e: Expr) -> Expr {
     e.str().strip_chars(lit(LiteralValue::untyped_null()))
 }
@@ -395,17 +405,7 @@ pub fn aggregate(
         .and(col("unit_id").is_in(lit(known_series).implode(false), false));
     valid = valid.and(col("amount").is_not_null());
     if date_col.is_some() {
-        parsed.push(
-            col("date_raw")
-                .str()
-                .to_date(StrptimeOptions {
-                    format: Some(source.date_format.as_str().into()),
-                    strict: false,
-                    exact: true,
-                    cache: true,
-                })
-                .alias("date"),
-        );
+        parsed.push(date_cell(col("date_raw"), &source.date_format).alias("date"));
         valid = valid.and(col("date").is_not_null());
     }
     if year_col.is_some() {
@@ -413,17 +413,7 @@ pub fn aggregate(
         valid = valid.and(col("year").is_not_null());
     }
     if effective_col.is_some() {
-        parsed.push(
-            col("effective_raw")
-                .str()
-                .to_date(StrptimeOptions {
-                    format: Some(source.date_format.as_str().into()),
-                    strict: false,
-                    exact: true,
-                    cache: true,
-                })
-                .alias("effective"),
-        );
+        parsed.push(date_cell(col("effective_raw"), &source.date_format).alias("effective"));
         // An empty effective date means "from the start"; a cell that is not a date is an error.
         let blank = col("effective_raw")
             .is_null()
