@@ -149,11 +149,17 @@ impl RunReport {
         }
         if !self.alerts.is_empty() {
             let sent = self.alerts.iter().filter(|a| a.delivered).count();
+            let unreachable = self.alerts.iter().filter(|a| a.to.is_empty()).count();
             let _ = writeln!(
                 out,
-                "\nAlerts: {} to send, {} delivered",
-                self.alerts.len(),
-                sent
+                "\nAlerts: {} to send, {} delivered{}",
+                self.alerts.len() - unreachable,
+                sent,
+                if unreachable > 0 {
+                    format!("; {unreachable} unit(s) behind without an email address")
+                } else {
+                    String::new()
+                }
             );
             for a in &self.alerts {
                 let state = match (&a.error, a.delivered) {
