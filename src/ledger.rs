@@ -57,6 +57,20 @@ pub struct DataIssue {
     pub problem: String,
 }
 
+impl DataIssue {
+    /// A problem with a whole source (unreachable, unreadable, stale), not one row.
+    pub fn whole(source: SourceRole, problem: String) -> DataIssue {
+        DataIssue {
+            source,
+            sheet: None,
+            row: None,
+            column: None,
+            value: None,
+            problem,
+        }
+    }
+}
+
 impl fmt::Display for DataIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.source)?;

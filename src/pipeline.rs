@@ -106,10 +106,6 @@ pub async fn assess_with(
     };
 
     // polars work is CPU-bound: keep it off the async worker threads.
-    let window = (
-        rule::window_start(plan_year),
-        as_of.min(rule::window_end(plan_year)),
-    );
     let kind = job.disbursement_kind;
     let computed = tokio::task::block_in_place(|| -> Result<_, DataIssue> {
         let (unit_list, unit_issues, unit_stats) = compute::units(&units, job.units.number_format)?;
@@ -119,55 +115,33 @@ pub async fn assess_with(
             capital_source: job.capital_source.clone(),
             successors: job.successors.clone(),
         };
-        let plan = compute::aggregate(
-            &plans,
-            &job.plans,
-            &ids,
-            Scope::Plans {
-                year: plan_year,
-                as_of,
-            },
-            &filters,
-        )?;
-        let paid = compute::aggregate(
-            &disbursements,
-            &job.disbursements,
-            &ids,
-            Scope::Disbursements {
-                kind,
-                start: window.0,
-                end: window.1,
-            },
-            &filters,
-        )?;
+        // The plan in force and the disbursement for plan year `year` as of `day`, under `filters`.
+        let measure =
+            |year: PlanYear, day: NaiveDate, filters: &compute::Filters| -> Result<_, DataIssue> {
+                let plan = compute::aggregate(
+                    &plans,
+                    &job.plans,
+                    &ids,
+                    Scope::Plans { year, as_of: day },
+                    filters,
+                )?;
+                let window = Scope::Disbursements {
+                    kind,
+                    start: rule::window_start(year),
+                    end: day.min(rule::window_end(year)),
+                };
+                let paid =
+                    compute::aggregate(&disbursements, &job.disbursements, &ids, window, filters)?;
+                Ok((plan, paid))
+            };
+        let (plan, paid) = measure(plan_year, as_of, &filters)?;
         // A year earlier at the same date, where the sources hold last year's plan and payments.
         let last_year = if plans.columns.contains_key("plan_year") {
             let ly_as_of = as_of
                 .with_year(as_of.year() - 1)
                 .or_else(|| (as_of - chrono::Duration::days(1)).with_year(as_of.year() - 1))
                 .unwrap_or(as_of);
-            let ly = plan_year - 1;
-            let ly_plan = compute::aggregate(
-                &plans,
-                &job.plans,
-                &ids,
-                Scope::Plans {
-                    year: ly,
-                    as_of: ly_as_of,
-                },
-                &filters,
-            )?;
-            let ly_paid = compute::aggregate(
-                &disbursements,
-                &job.disbursements,
-                &ids,
-                Scope::Disbursements {
-                    kind,
-                    start: rule::window_start(ly),
-                    end: ly_as_of.min(rule::window_end(ly)),
-                },
-                &filters,
-            )?;
+            let (ly_plan, ly_paid) = measure(plan_year - 1, ly_as_of, &filters)?;
             Some(crate::ledger::LastYear {
                 plan: ly_plan.by_unit,
                 disbursed: ly_paid.by_unit,
@@ -199,27 +173,7 @@ pub async fn assess_with(
                 )
             }));
         for (key, f) in wanted {
-            let p = compute::aggregate(
-                &plans,
-                &job.plans,
-                &ids,
-                Scope::Plans {
-                    year: plan_year,
-                    as_of,
-                },
-                &f,
-            )?;
-            let d = compute::aggregate(
-                &disbursements,
-                &job.disbursements,
-                &ids,
-                Scope::Disbursements {
-                    kind,
-                    start: window.0,
-                    end: window.1,
-                },
-                &f,
-            )?;
+            let (p, d) = measure(plan_year, as_of, &f)?;
             others.insert(
                 key,
                 crate::ledger::LastYear {
@@ -249,14 +203,7 @@ pub async fn assess_with(
     if let Some(max_age) = job.max_data_age {
         let limit = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
         let days = max_age.as_secs() / 86_400;
-        let stale = |role: SourceRole, problem: String| DataIssue {
-            source: role,
-            sheet: None,
-            row: None,
-            column: None,
-            value: None,
-            problem,
-        };
+        let stale = DataIssue::whole;
         let mut issues = Vec::new();
         match paid.newest {
             Some(newest) if as_of - newest > limit => issues.push(stale(
@@ -327,14 +274,7 @@ pub async fn assess_with(
 }
 
 fn whole_run(problem: String) -> DataIssue {
-    DataIssue {
-        source: SourceRole::Units,
-        sheet: None,
-        row: None,
-        column: None,
-        value: None,
-        problem,
-    }
+    DataIssue::whole(SourceRole::Units, problem)
 }
 
 /// One run of a job: which job, the run's identity (its scheduled time) and the data's cut-off.

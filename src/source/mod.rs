@@ -45,17 +45,6 @@ impl Table {
     }
 }
 
-fn whole(role: SourceRole, problem: String) -> DataIssue {
-    DataIssue {
-        source: role,
-        sheet: None,
-        row: None,
-        column: None,
-        value: None,
-        problem,
-    }
-}
-
 /// Fetches and checks one source. `tmp` is where downloads and converted JSON are written.
 /// `cache` keeps the last copy of HTTP sources for conditional requests.
 pub async fn pull(
@@ -71,7 +60,7 @@ pub async fn pull(
     let (path, temp) = match &source.location {
         Location::File(p) => {
             if !p.is_file() {
-                return Err(vec![whole(
+                return Err(vec![DataIssue::whole(
                     role,
                     format!(
                         "file not found: {}; check sources.{role}.location (relative paths are read from the job file's folder)",
@@ -84,7 +73,7 @@ pub async fn pull(
         Location::Url(url) => {
             let got = download(client, url, source, tmp, cache, clock)
                 .await
-                .map_err(|e| vec![whole(role, e)])?;
+                .map_err(|e| vec![DataIssue::whole(role, e)])?;
             last_modified = got.last_modified;
             (got.file.to_path_buf(), Some(got.file))
         }
@@ -103,8 +92,8 @@ pub async fn pull(
             (file, Some(converted.file), b',', 0)
         }
     };
-    let headers =
-        read_header(&path, delimiter).map_err(|e| vec![whole(role, format!("{origin}: {e}"))])?;
+    let headers = read_header(&path, delimiter)
+        .map_err(|e| vec![DataIssue::whole(role, format!("{origin}: {e}"))])?;
     let mut columns = BTreeMap::new();
     let mut issues = Vec::new();
     for (canonical, wanted) in &source.columns {
@@ -422,11 +411,15 @@ fn json_to_csv(
     records: Option<&str>,
     tmp: &Path,
 ) -> Result<tempfile::TempPath, Vec<DataIssue>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![whole(role, format!("{origin}: cannot read: {e}"))])?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![DataIssue::whole(
+            role,
+            format!("{origin}: cannot read: {e}"),
+        )]
+    })?;
     let value: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
         .map_err(|e| {
-            vec![whole(
+            vec![DataIssue::whole(
                 role,
                 format!(
                     "{origin} is not valid JSON: {e} (line {}, column {})",
@@ -441,10 +434,10 @@ fn json_to_csv(
         for key in path.split('.').filter(|k| !k.is_empty()) {
             value = match value {
                 serde_json::Value::Object(mut map) => map.remove(key).ok_or_else(|| {
-                    vec![whole(role, format!("{origin} has no `{key}` on the path `{path}`; fix sources.{role}.records"))]
+                    vec![DataIssue::whole(role, format!("{origin} has no `{key}` on the path `{path}`; fix sources.{role}.records"))]
                 })?,
                 _ => {
-                    return Err(vec![whole(
+                    return Err(vec![DataIssue::whole(
                         role,
                         format!("{origin}: `{path}` does not lead to the records; fix sources.{role}.records"),
                     )])
@@ -453,7 +446,7 @@ fn json_to_csv(
         }
     }
     let serde_json::Value::Array(records) = value else {
-        return Err(vec![whole(
+        return Err(vec![DataIssue::whole(
             role,
             format!("{origin}: expected a JSON array of records ([{{...}}, ...]); if they sit inside the document, set sources.{role}.records"),
         )]);
@@ -491,10 +484,10 @@ fn json_to_csv(
         })
     };
     let file = tempfile::NamedTempFile::new_in(tmp)
-        .map_err(|e| vec![whole(role, format!("cannot create a file: {e}"))])?;
+        .map_err(|e| vec![DataIssue::whole(role, format!("cannot create a file: {e}"))])?;
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let write_err = |e: csv::Error| {
-        vec![whole(
+        vec![DataIssue::whole(
             role,
             format!("cannot write a converted copy of {origin}: {e}"),
         )]
@@ -525,13 +518,13 @@ fn json_to_csv(
         return Err(issues);
     }
     let buffered = writer.into_inner().map_err(|e| {
-        vec![whole(
+        vec![DataIssue::whole(
             role,
             format!("cannot write a converted copy of {origin}: {e}"),
         )]
     })?;
     let file = buffered.into_inner().map_err(|e| {
-        vec![whole(
+        vec![DataIssue::whole(
             role,
             format!("cannot write a converted copy of {origin}: {e}"),
         )]

@@ -4,7 +4,6 @@
 //! text. The sheet is rewritten as CSV holding only data rows, with each row's own number in the
 //! worksheet in a last column, so that problems are reported where people will look for them.
 
-use super::whole;
 use crate::job::{Sheet, Source};
 use crate::ledger::DataIssue;
 use crate::money::NumberFormat;
@@ -72,7 +71,7 @@ pub fn to_csv(
     tmp: &Path,
 ) -> Result<Converted, Vec<DataIssue>> {
     let role = source.role;
-    let fail = |m: String| vec![whole(role, m)];
+    let fail = |m: String| vec![DataIssue::whole(role, m)];
     let mut book: Xlsx<_> = open_workbook(path)
         .map_err(|e| fail(format!("{origin} cannot be read as an Excel workbook: {e}")))?;
     let names = book.sheet_names();
