@@ -99,7 +99,7 @@ fn main() {
             let s = amount.to_string();
             let mut out = String::new();
             for (i, c) in s.chars().enumerate() {
-                if i > 0 && (s.len() - i) % 3 == 0 {
+                if i > 0 && (s.len() - i).is_multiple_of(3) {
                     out.push('.');
                 }
                 out.push(c);
@@ -148,10 +148,11 @@ milestones = [{ date = "06-30", pct = 50 }, { date = "12-31", pct = 95 }]
         .unwrap();
     for round in 1..=3 {
         let t = Instant::now();
-        let a = runtime.block_on(disbmon::pipeline::assess(
-            &job,
-            NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
-        ));
+        let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+        let now = disbmon::clock::FixedClock(as_of.and_hms_opt(12, 0, 0).unwrap().and_utc());
+        let a = runtime
+            .block_on(disbmon::pipeline::assess_with(&job, as_of, None, &now))
+            .expect("the run does not fail");
         let secs = t.elapsed().as_secs_f64();
         assert!(a.issues.is_empty(), "{:?}", a.issues.first());
         let used = a.sources[2].used;

@@ -207,11 +207,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
             m.outbox_failed.unwrap_or(0)
         );
     }
-    let pending = s
-        .store
-        .outbox(&["pending", "sending"])
-        .map(|r| r.len())
-        .unwrap_or(0);
+    let pending = s.store.waiting().unwrap_or(0);
     let _ = writeln!(out, "# HELP disbmon_outbox_pending Messages waiting in the outbox.\n# TYPE disbmon_outbox_pending gauge\ndisbmon_outbox_pending {pending}");
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
@@ -249,7 +245,7 @@ async fn status(State(s): State<Arc<Shared>>) -> impl IntoResponse {
                 .map(|r| LastRun {
                     scheduled_at: r.scheduled_at.with_timezone(&tz).to_rfc3339(),
                     finished_at: r.finished_at.map(|t| t.with_timezone(&tz).to_rfc3339()),
-                    outcome: r.outcome,
+                    outcome: r.outcome.to_string(),
                     attempts: r.attempts,
                     units_behind: r.units_behind,
                     emails_sent: r.emails_sent,

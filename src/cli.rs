@@ -6,6 +6,7 @@ use crate::config::{Config, Problem};
 use crate::job::{self, Job};
 use crate::pipeline;
 use crate::report::Outcome;
+use crate::store::OutboxStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ pub mod exit {
     pub const DATA: i32 = 4;
     /// Some message could not be delivered.
     pub const DELIVERY: i32 = 5;
+    /// Another `disbmon run` already uses the state folder.
+    pub const LOCKED: i32 = 6;
 }
 
 #[derive(Debug, Parser)]
@@ -113,6 +116,8 @@ pub enum SilenceAction {
 pub enum OutboxAction {
     /// Queue a failed message again (with a new delivery deadline).
     Retry { id: i64 },
+    /// Send every message that is due now (for setups that run `disbmon once` from cron).
+    Send,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -120,14 +125,49 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("`{s}` is not a date; write YYYY-MM-DD"))
 }
 
+/// `DISBMON_NOW` is not a time.
+#[derive(Debug, thiserror::Error)]
+#[error("DISBMON_NOW=`{value}` is not an RFC 3339 time ({detail}); write e.g. 2026-10-31T08:00:00+07:00")]
+pub struct BadNow {
+    value: String,
+    detail: chrono::ParseError,
+}
+
 /// The clock: the system's, or `DISBMON_NOW` (RFC 3339) when set, so that runs can be replayed.
-fn clock() -> Result<Box<dyn Clock>, String> {
+fn clock() -> Result<Box<dyn Clock>, BadNow> {
     match std::env::var("DISBMON_NOW") {
         Ok(v) => DateTime::parse_from_rfc3339(&v)
             .map(|t| Box::new(FixedClock(t.with_timezone(&Utc))) as Box<dyn Clock>)
-            .map_err(|e| format!("DISBMON_NOW=`{v}` is not an RFC 3339 time ({e}); write e.g. 2026-10-31T08:00:00+07:00")),
+            .map_err(|detail| BadNow { value: v, detail }),
         Err(_) => Ok(Box::new(SystemClock)),
     }
+}
+
+/// The daemon's controls from the process's signals: SIGTERM or SIGINT stop it, SIGHUP reloads.
+fn signals() -> std::io::Result<crate::daemon::Control<impl std::future::Future<Output = ()>>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            if tx.send(()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = int.recv() => tracing::info!("SIGINT"),
+        }
+    };
+    Ok(crate::daemon::Control {
+        shutdown,
+        reload: rx,
+    })
 }
 
 fn env(name: &str) -> Option<String> {
@@ -146,12 +186,11 @@ fn print_problems(problems: &[Problem]) {
 }
 
 /// The job files in the jobs folder, sorted.
-fn job_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "cannot read the jobs folder {}: {e}; check jobs_dir",
-            dir.display()
-        )
+fn job_files(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Problem {
+        file: dir.to_path_buf(),
+        key: String::new(),
+        message: format!("cannot read the jobs folder: {e}; check jobs_dir"),
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -199,7 +238,15 @@ pub async fn run(cli: Cli) -> i32 {
     };
     match cli.command {
         Command::Check => check(cli.config.as_deref(), clock.as_ref()),
-        Command::Run => crate::daemon::run(cli.config.clone(), std::sync::Arc::from(clock)).await,
+        Command::Run => match signals() {
+            Ok(control) => {
+                crate::daemon::run(cli.config.clone(), std::sync::Arc::from(clock), control).await
+            }
+            Err(e) => {
+                eprintln!("cannot install signal handlers: {e}");
+                exit::ERROR
+            }
+        },
         Command::Status => status(cli.config.as_deref(), clock.as_ref()),
         Command::History { job, unit } => history(cli.config.as_deref(), &job, unit.as_deref()),
         Command::Silence { action } => silence(cli.config.as_deref(), action, clock.as_ref()),
@@ -225,7 +272,16 @@ pub async fn run(cli: Cli) -> i32 {
             };
             let scheduled = clock.now();
             if !dry_run {
-                if let Err(e) = store.claim(&job.name, scheduled, scheduled) {
+                // A run of ours that a killed `once` left behind is recorded as cut off.
+                let claimed = store.interrupt_orphaned_manual().and_then(|_| {
+                    store.claim(
+                        &job.name,
+                        scheduled,
+                        scheduled,
+                        crate::store::Trigger::Manual,
+                    )
+                });
+                if let Err(e) = claimed {
                     eprintln!("{e}");
                     return exit::ERROR;
                 }
@@ -266,6 +322,9 @@ pub async fn run(cli: Cli) -> i32 {
                     eprintln!("  {i}");
                 }
             }
+            if let Some(e) = &report.error {
+                eprintln!("job {}: the run failed: {e}", job.name);
+            }
             if !dry_run {
                 if let crate::config::Transport::File { dir } = &config.mail.transport {
                     let sent = report.alerts.iter().filter(|a| a.delivered).count()
@@ -283,6 +342,7 @@ pub async fn run(cli: Cli) -> i32 {
                 Outcome::Ok => exit::OK,
                 Outcome::Rejected => exit::DATA,
                 Outcome::DeliveryFailed => exit::DELIVERY,
+                Outcome::Failed => exit::ERROR,
             }
         }
         Command::Preview { job, unit, as_of } => {
@@ -292,7 +352,13 @@ pub async fn run(cli: Cli) -> i32 {
             };
             let as_of =
                 as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
-            let a = pipeline::assess(&job, as_of).await;
+            let a = match pipeline::assess_with(&job, as_of, None, clock.as_ref()).await {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::ERROR;
+                }
+            };
             if a.rejected() {
                 for i in &a.issues {
                     eprintln!("{i}");
@@ -303,28 +369,38 @@ pub async fn run(cli: Cli) -> i32 {
                 );
                 return exit::DATA;
             }
-            match pipeline::preview(&job, &a, &unit) {
-                Ok((email, alerted)) => {
+            match pipeline::preview(&job, &a, &unit, &config.mail.from, clock.now()) {
+                Ok((email, built, alerted)) => {
                     if !alerted {
                         eprintln!("note: unit {unit} is not behind on {as_of}; this run would send it nothing");
                     }
-                    let list = |m: &[lettre::message::Mailbox]| {
-                        m.iter()
-                            .map(|m| m.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    println!("From: {}", config.mail.from);
-                    if email.to.is_empty() {
-                        println!("To: (no address in the units source)");
-                    } else {
-                        println!("To: {}", list(&email.to));
+                    match built {
+                        // The headers exactly as the message would be queued.
+                        Some(m) => {
+                            let list = |m: &[lettre::message::Mailbox]| {
+                                m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                            };
+                            // Encoded words (RFC 2047) are shown as a person reads them.
+                            let readable = |name: &str| match name.to_ascii_lowercase().as_str() {
+                                "from" => Some(config.mail.from.to_string()),
+                                "to" => Some(list(&email.to)),
+                                "cc" => Some(list(&email.cc)),
+                                "subject" => Some(email.subject.clone()),
+                                _ => None,
+                            };
+                            let raw = String::from_utf8_lossy(&m.raw);
+                            let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+                            for field in head.replace("\r\n ", " ").replace("\r\n\t", " ").split("\r\n") {
+                                let (name, value) = field.split_once(':').unwrap_or((field, ""));
+                                println!("{name}: {}", readable(name).unwrap_or_else(|| value.trim().to_string()));
+                            }
+                        }
+                        None => println!(
+                            "From: {}\nTo: (no address in the units source: the unit gets nothing)\nSubject: {}",
+                            config.mail.from, email.subject
+                        ),
                     }
-                    if !email.cc.is_empty() {
-                        println!("Cc: {}", list(&email.cc));
-                    }
-                    println!("Subject: {}", email.subject);
-                    println!("Content-Type: multipart/alternative (text/plain below; an HTML part goes with it)\n");
+                    println!("\n(the text/plain part; an HTML part goes with it)\n");
                     print!("{}", email.text);
                     exit::OK
                 }
@@ -377,12 +453,8 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
     }
     let files = match job_files(&jobs_dir) {
         Ok(f) => f,
-        Err(e) => {
-            problems.push(Problem {
-                file: jobs_dir.clone(),
-                key: String::new(),
-                message: e,
-            });
+        Err(p) => {
+            problems.push(p);
             Vec::new()
         }
     };
@@ -608,8 +680,8 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
                 .map(|v| format!("{v:.2}"))
                 .unwrap_or_else(|| "-".into()),
             r.figures.expected,
-            r.figures.status,
-            r.reason.as_deref().unwrap_or("-")
+            r.figures.status.as_str(),
+            r.reason.map(|r| r.as_str()).unwrap_or("-")
         );
     }
     println!("\nemails");
@@ -617,9 +689,9 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
         println!("  none");
     }
     for m in &messages {
-        let state = match m.status.as_str() {
-            "sent" => format!("delivered {}", m.sent_at.map(fmt).unwrap_or_default()),
-            "failed" => format!("FAILED: {}", m.last_error.clone().unwrap_or_default()),
+        let state = match m.status {
+            OutboxStatus::Sent => format!("delivered {}", m.sent_at.map(fmt).unwrap_or_default()),
+            OutboxStatus::Failed => format!("FAILED: {}", m.last_error.clone().unwrap_or_default()),
             other => format!(
                 "{other}, {} tr{} so far{}",
                 m.attempts,
@@ -634,7 +706,7 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
             "  {}  to {}  why: {}  — {}\n      {}",
             fmt(m.created_at),
             m.recipient,
-            m.reason.as_deref().unwrap_or(&m.kind),
+            m.reason.as_deref().unwrap_or(m.kind.as_str()),
             state,
             m.subject
         );
@@ -712,7 +784,7 @@ fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn 
         Some(OutboxAction::Retry { id }) => {
             match store.retry(id, clock.now(), config.mail.retry_deadline) {
                 Ok(true) => {
-                    println!("message {id} queued again; the daemon (or the next `disbmon once`) sends it");
+                    println!("message {id} queued again; the daemon, the next `disbmon once` or `disbmon outbox send` sends it");
                     exit::OK
                 }
                 Ok(false) => {
@@ -725,7 +797,12 @@ fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn 
                 }
             }
         }
-        None => match store.outbox(&["pending", "sending", "failed"]) {
+        Some(OutboxAction::Send) => send_due(&config, &store, clock),
+        None => match store.outbox(&[
+            OutboxStatus::Pending,
+            OutboxStatus::Sending,
+            OutboxStatus::Failed,
+        ]) {
             Ok(rows) => {
                 if rows.is_empty() {
                     println!("the outbox is empty: every message was delivered");
@@ -739,11 +816,12 @@ fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn 
                         r.unit
                             .as_deref()
                             .map(|u| format!("unit {u}"))
-                            .unwrap_or_else(|| r.kind.clone()),
+                            .unwrap_or_else(|| r.kind.to_string()),
                         r.recipient,
                         r.attempts,
-                        match r.status.as_str() {
-                            "failed" => format!("error: {}", r.last_error.unwrap_or_default()),
+                        match r.status {
+                            OutboxStatus::Failed =>
+                                format!("error: {}", r.last_error.unwrap_or_default()),
                             _ => format!(
                                 "next try {}{}",
                                 r.next_attempt_at.to_rfc3339(),
@@ -762,5 +840,57 @@ fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn 
                 exit::ERROR
             }
         },
+    }
+}
+
+/// `disbmon outbox send`: one drainer pass over everything due, then what is left.
+fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Clock) -> i32 {
+    let mailer = match crate::notify::Mailer::new(&config.mail) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::ERROR;
+        }
+    };
+    let drainer = crate::outbox::Drainer {
+        store,
+        mailer: &mailer,
+        from: &config.mail.from,
+        clock,
+        retry_initial: config.mail.retry_initial,
+    };
+    let pass = match tokio::runtime::Handle::try_current() {
+        Ok(h) => tokio::task::block_in_place(|| h.block_on(drainer.drain(&[]))),
+        Err(_) => return exit::ERROR,
+    };
+    println!(
+        "{} sent, {} deferred, {} given up ({})",
+        pass.sent,
+        pass.deferred,
+        pass.failed,
+        mailer.describe()
+    );
+    for f in &pass.failures {
+        eprintln!(
+            "not delivered: job {}, to {}: {}: {}",
+            f.job, f.recipient, f.subject, f.why
+        );
+    }
+    if let Some(e) = pass.store_error {
+        eprintln!("{e}");
+        return exit::ERROR;
+    }
+    match store.waiting() {
+        Ok(0) if pass.failed == 0 => exit::OK,
+        Ok(n) => {
+            if n > 0 {
+                eprintln!("{n} message(s) still wait in the outbox (`disbmon outbox` lists them)");
+            }
+            exit::DELIVERY
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit::ERROR
+        }
     }
 }

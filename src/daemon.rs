@@ -10,18 +10,19 @@ use crate::admin::{self, Shared};
 use crate::clock::Clock;
 use crate::config::{Config, Problem};
 use crate::job::{self, Job};
-use crate::notify::{deliver, render, Mailer};
-use crate::outbox;
+use crate::notify::{queue, render, Mailer};
+use crate::outbox::Drainer;
 use crate::pipeline;
 use crate::report::Outcome;
-use crate::store::{outcome, NewMessage, RunResult, Store};
+use crate::store::{DaemonLock, MessageKind, RunOutcome, RunResult, Store, Trigger};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// The longest the loop sleeps: heartbeats, the dead-man check and the health endpoint rely on it.
@@ -32,14 +33,44 @@ pub const TICK: Duration = Duration::from_secs(5);
 pub struct CatchUp {
     /// The one slot to run now (the latest missed one inside the window).
     pub run: Option<DateTime<Utc>>,
-    /// Missed slots not run: older than the window, or superseded by a later one.
-    pub skipped: Vec<DateTime<Utc>>,
+    /// Missed slots not run (older than the window, or superseded by a later one): the first and
+    /// the last of them, for the log.
+    pub skipped: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// Decides which missed slot to run at start. Slots after `last_seen` (the daemon's last
-/// heartbeat) and up to `now` were missed, as were `interrupted` ones; the latest that is younger
-/// than `window` runs once, however many there were. A first start (`last_seen` none) catches up
-/// only interrupted runs.
+/// The latest fire time at or before `now`, after `after`; found by looking back in doubling
+/// steps, so that a per-second job down for a month costs a few dozen look-ups, not millions.
+fn latest_slot(job: &Job, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let next = |t: DateTime<Utc>| {
+        job.schedule
+            .next_after(job.timezone, t)
+            .map(|n| n.with_timezone(&Utc))
+    };
+    let mut step = chrono::Duration::seconds(1);
+    let mut found = None;
+    loop {
+        let from = (now - step).max(after);
+        if let Some(t) = next(from).filter(|t| *t <= now) {
+            found = Some(t);
+            break;
+        }
+        if from == after {
+            break;
+        }
+        step = step * 2;
+    }
+    // Walk forward to the last slot that is still not after now (a step may have overshot back).
+    let mut t = found?;
+    while let Some(n) = next(t).filter(|n| *n <= now) {
+        t = n;
+    }
+    Some(t)
+}
+
+/// Decides which missed slot to run at start. Slots after `last_seen` (when the daemon last
+/// watched this job) and up to `now` were missed, as were `interrupted` ones; the latest that is
+/// younger than `window` runs once, however many there were. A job the daemon never watched
+/// (`last_seen` none) has missed nothing but its interrupted runs.
 pub fn catch_up(
     job: &Job,
     last_seen: Option<DateTime<Utc>>,
@@ -47,27 +78,49 @@ pub fn catch_up(
     now: DateTime<Utc>,
     window: Duration,
 ) -> CatchUp {
-    let mut missed: Vec<DateTime<Utc>> =
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let interrupted: Vec<DateTime<Utc>> =
         interrupted.iter().copied().filter(|t| *t <= now).collect();
-    if let Some(seen) = last_seen {
-        let mut t = seen;
-        // Bounded: at most a day of per-second slots is walked.
-        for _ in 0..100_000 {
-            match job.schedule.next_after(job.timezone, t) {
-                Some(next) if next.with_timezone(&Utc) <= now => {
-                    t = next.with_timezone(&Utc);
-                    missed.push(t);
-                }
-                _ => break,
-            }
+    // Scheduled slots missed since the job was last watched: the first and the latest.
+    let first = last_seen.and_then(|seen| {
+        job.schedule
+            .next_after(job.timezone, seen)
+            .map(|t| t.with_timezone(&Utc))
+            .filter(|t| *t <= now)
+    });
+    let latest = last_seen
+        .zip(first)
+        .and_then(|(seen, _)| latest_slot(job, seen, now));
+    let run = interrupted
+        .iter()
+        .copied()
+        .chain(latest)
+        .filter(|t| now - *t <= window)
+        .max();
+    // What is not run: the interrupted slots but the one run, and the scheduled range but the
+    // one run (then it ends at the slot before it).
+    let mut rest: Vec<DateTime<Utc>> = interrupted
+        .into_iter()
+        .filter(|t| Some(*t) != run)
+        .collect();
+    if let (Some(seen), Some(first), Some(latest)) = (last_seen, first, latest) {
+        let end = if Some(latest) == run {
+            latest_slot(job, seen, latest - chrono::Duration::milliseconds(1))
+        } else {
+            Some(latest)
+        };
+        if let Some(end) = end.filter(|e| *e >= first) {
+            rest.extend([first, end]);
         }
     }
-    missed.sort();
-    missed.dedup();
-    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let run = missed.iter().rev().find(|t| now - **t <= window).copied();
-    let skipped = missed.into_iter().filter(|t| Some(*t) != run).collect();
-    CatchUp { run, skipped }
+    CatchUp {
+        run,
+        skipped: rest
+            .iter()
+            .min()
+            .zip(rest.iter().max())
+            .map(|(a, b)| (*a, *b)),
+    }
 }
 
 /// A job as the loop holds it.
@@ -136,10 +189,30 @@ struct Env {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// The configuration in force, for tasks that outlive a reload (the outbox worker).
     current: watch::Receiver<Arc<Config>>,
+    /// Makes each operator notice its own message, even with the same subject at the same time.
+    notices: Arc<AtomicU64>,
 }
 
-/// Runs the daemon until SIGTERM or SIGINT. Returns the exit code.
-pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
+/// How the daemon is told to stop and to reload: signals in the binary, channels in tests.
+pub struct Control<S> {
+    /// Resolves when the daemon should stop (SIGTERM, SIGINT).
+    pub shutdown: S,
+    /// A message per reload request (SIGHUP).
+    pub reload: mpsc::Receiver<()>,
+}
+
+/// Runs the daemon until `control.shutdown` resolves. Returns the exit code. Every decision about
+/// time uses `clock`; the loop's sleeps are tokio's, so tests can pause and advance time.
+pub async fn run<S: Future<Output = ()>>(
+    config_path: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+    control: Control<S>,
+) -> i32 {
+    let Control {
+        shutdown,
+        reload: mut reloads,
+    } = control;
+    tokio::pin!(shutdown);
     let (config, jobs) = match load_all(config_path.as_deref()) {
         Ok(v) => v,
         Err(problems) => {
@@ -153,6 +226,14 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
             return crate::cli::exit::CONFIG;
         }
     };
+    // One daemon per state folder: a second one would re-run slots and re-send messages.
+    let _lock = match DaemonLock::acquire(&config.state_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            return crate::cli::exit::LOCKED;
+        }
+    };
     let store = match Store::open(&config.state_dir) {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -160,21 +241,11 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
             return crate::cli::exit::ERROR;
         }
     };
-    let (mut term, mut int, mut hup) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) {
-        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
-        _ => {
-            tracing::error!("cannot install signal handlers");
-            return crate::cli::exit::ERROR;
-        }
-    };
     let shared = Arc::new(Shared::new(store.clone()));
     if let Some(addr) = config.admin_listen {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
+                let addr = listener.local_addr().unwrap_or(addr);
                 tracing::info!("admin listener on http://{addr} (/healthz, /metrics, /status)");
                 tokio::spawn(admin::serve(listener, shared.clone()));
             }
@@ -195,41 +266,43 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
         shared: shared.clone(),
         stopping: stop_rx,
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        notices: Arc::new(AtomicU64::new(0)),
     };
 
     // Messages pending from before (a crash, a mail server that was down) go out before anything
-    // else; those that were being sent when the process died may reach someone twice, with the
-    // same Message-ID.
-    match store.release_sending() {
-        Ok(n) if n > 0 => tracing::warn!(
-            "{n} message(s) were being sent when the daemon stopped; sending them again"
-        ),
-        Err(e) => tracing::error!("{e}"),
-        _ => {}
-    }
+    // else; rows a dead process was sending are taken back by the drainer.
     deliver_pending(&env).await;
     let worker = tokio::spawn(outbox_worker(env.clone()));
 
     let started = clock.now();
-    // A run still marked running was cut off by a crash.
-    match store.interrupt_running(None) {
+    // This daemon holds the lock, so a scheduled run still marked running was cut off by a crash.
+    match store.interrupt_scheduled(None) {
         Ok(n) if n > 0 => tracing::warn!(
             "{n} run(s) were cut off when the daemon last stopped; they count as missed"
         ),
         Err(e) => tracing::error!("{e}"),
         _ => {}
     }
-    let last_seen = store.heartbeat().unwrap_or_else(|e| {
+    if let Err(e) = store.interrupt_orphaned_manual() {
         tracing::error!("{e}");
-        None
-    });
+    }
     let mut scheduled: BTreeMap<String, Scheduled> = BTreeMap::new();
     for job in jobs {
         let job = Arc::new(job);
         let interrupted = store.interrupted(&job.name).unwrap_or_default();
-        let decision = catch_up(&job, last_seen, &interrupted, started, job.catch_up);
-        for t in &decision.skipped {
-            tracing::warn!(job = %job.name, "missed run of {} is not caught up (older than catch_up, or a later one runs instead)", local(&job, *t));
+        let last_seen = store.job_seen(&job.name).unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            None
+        });
+        let decision = catch_up(
+            &job,
+            last_seen.map(|s| s.last),
+            &interrupted,
+            started,
+            job.catch_up,
+        );
+        if let Some((first, last)) = decision.skipped {
+            tracing::warn!(job = %job.name, "missed runs from {} to {} are not caught up (older than catch_up, or a later one runs instead)", local(&job, first), local(&job, last));
         }
         let mut s = Scheduled {
             next: job
@@ -254,7 +327,8 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
 
     loop {
         let now = clock.now();
-        if let Err(e) = store.beat(now) {
+        let names: Vec<&str> = scheduled.keys().map(String::as_str).collect();
+        if let Err(e) = store.beat(now, &names) {
             tracing::error!("{e}");
         }
         shared.alive();
@@ -265,9 +339,8 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
             .min(TICK);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
-            _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => {
+            _ = &mut shutdown => { tracing::info!("stopping"); break; }
+            Some(()) = reloads.recv() => {
                 reload(&config_tx, config_path.as_deref(), &mut scheduled, &mut env);
                 publish(&scheduled, &shared);
                 continue;
@@ -286,7 +359,7 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
                 .map(|t| t.with_timezone(&Utc));
             start(s, due, &env);
         }
-        dead_man(&scheduled, &env, started, now).await;
+        dead_man(&scheduled, &env, now).await;
         publish(&scheduled, &shared);
     }
 
@@ -304,13 +377,17 @@ pub async fn run(config_path: Option<PathBuf>, clock: Arc<dyn Clock>) -> i32 {
             tasks.len()
         );
     }
-    let deadline = tokio::time::Instant::now() + grace;
+    let deadline = tokio::time::sleep(grace);
+    tokio::pin!(deadline);
     for (name, mut task) in tasks {
-        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-            task.abort();
-            tracing::warn!(job = %name, "run cut off at the end of the shutdown grace period; recorded as interrupted");
-            if let Err(e) = store.interrupt_running(Some(&name)) {
-                tracing::error!("{e}");
+        tokio::select! {
+            _ = &mut task => {}
+            _ = &mut deadline => {
+                task.abort();
+                tracing::warn!(job = %name, "run cut off at the end of the shutdown grace period; recorded as interrupted");
+                if let Err(e) = store.interrupt_scheduled(Some(&name)) {
+                    tracing::error!("{e}");
+                }
             }
         }
     }
@@ -330,56 +407,58 @@ async fn deliver_pending(env: &Env) {
         config,
         ..env.clone()
     };
-    match Mailer::new(&env.config.mail) {
-        Ok(mailer) => {
-            let pass = outbox::deliver(
-                &env.store,
-                &mailer,
-                &env.config.mail.from,
-                env.clock.as_ref(),
-                env.config.mail.retry_initial,
-                None,
-            )
-            .await;
-            if pass != outbox::Pass::default() {
-                tracing::info!(
-                    "outbox: {} sent, {} deferred, {} failed",
-                    pass.sent,
-                    pass.deferred,
-                    pass.failed
-                );
-            }
-            env.shared.metrics(|m| {
-                *m.outbox_sent.get_or_insert(0) += pass.sent as u64;
-                *m.outbox_failed.get_or_insert(0) += pass.failed as u64;
-            });
-            // Operator notices themselves are not reported again if they fail (no loop).
-            let failures: Vec<_> = pass
-                .failures
-                .iter()
-                .filter(|f| !f.2.starts_with("[disbmon]"))
-                .collect();
-            if !failures.is_empty() {
-                let mut lines = vec![format!(
-                    "{} message(s) could not be delivered and were given up:",
-                    failures.len()
-                )];
-                lines.extend(failures.iter().map(|(job, to, subject, why)| {
-                    format!("  job {job}, to {to}: {subject}\n    {why}")
-                }));
-                lines.push(
-                    "`disbmon outbox` lists them; `disbmon outbox retry ID` queues one again."
-                        .into(),
-                );
-                let subject = format!(
-                    "[disbmon] {} message(s) could not be delivered",
-                    failures.len()
-                );
-                notify_operators(env, &failures[0].0, &subject, &lines).await;
-            }
+    let mailer = match Mailer::new(&env.config.mail) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("outbox: {e}");
+            return;
         }
-        Err(e) => tracing::error!("outbox: {e}"),
+    };
+    let drainer = Drainer {
+        store: &env.store,
+        mailer: &mailer,
+        from: &env.config.mail.from,
+        clock: env.clock.as_ref(),
+        retry_initial: env.config.mail.retry_initial,
+    };
+    let pass = drainer.drain(&[]).await;
+    if pass.sent + pass.deferred + pass.failed > 0 {
+        tracing::info!(
+            "outbox: {} sent, {} deferred, {} failed",
+            pass.sent,
+            pass.deferred,
+            pass.failed
+        );
     }
+    env.shared.metrics(|m| {
+        *m.outbox_sent.get_or_insert(0) += pass.sent as u64;
+        *m.outbox_failed.get_or_insert(0) += pass.failed as u64;
+    });
+    // Operator notices themselves are not reported again if they fail (no loop).
+    let failures: Vec<_> = pass
+        .failures
+        .iter()
+        .filter(|f| f.kind != MessageKind::Operator)
+        .collect();
+    if failures.is_empty() {
+        return;
+    }
+    let mut lines = vec![format!(
+        "{} message(s) could not be delivered and were given up:",
+        failures.len()
+    )];
+    lines.extend(failures.iter().map(|f| {
+        format!(
+            "  job {}, to {}: {}\n    {}",
+            f.job, f.recipient, f.subject, f.why
+        )
+    }));
+    lines.push("`disbmon outbox` lists them; `disbmon outbox retry ID` queues one again.".into());
+    let subject = format!(
+        "[disbmon] {} message(s) could not be delivered",
+        failures.len()
+    );
+    notify_operators(env, &failures[0].job, &subject, &lines).await;
 }
 
 /// Delivers due messages every few seconds, or at once when a run has queued some.
@@ -404,7 +483,10 @@ fn start(s: &mut Scheduled, slot: DateTime<Utc>, env: &Env) {
             .metrics(|m| *m.skipped.entry(job.name.clone()).or_default() += 1);
         return;
     }
-    match env.store.claim(&job.name, slot, env.clock.now()) {
+    match env
+        .store
+        .claim(&job.name, slot, env.clock.now(), Trigger::Schedule)
+    {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(job = %job.name, "the run of {} already took place; not running it again", local(&job, slot));
@@ -423,7 +505,7 @@ fn start(s: &mut Scheduled, slot: DateTime<Utc>, env: &Env) {
 
 /// What the state store records of a finished run.
 pub fn run_result(report: &crate::report::RunReport, attempts: u32) -> RunResult {
-    let ok = report.outcome != Outcome::Rejected;
+    let ok = !failed(report);
     let sent = report.alerts.iter().filter(|a| a.delivered).count()
         + usize::from(report.digest.as_ref().is_some_and(|d| d.delivered));
     let failed = report
@@ -433,7 +515,11 @@ pub fn run_result(report: &crate::report::RunReport, attempts: u32) -> RunResult
         .count()
         + usize::from(report.digest.as_ref().is_some_and(|d| !d.delivered));
     RunResult {
-        outcome: if ok { outcome::OK } else { outcome::FAILED },
+        outcome: if ok {
+            RunOutcome::Ok
+        } else {
+            RunOutcome::Failed
+        },
         attempts,
         units_behind: report
             .units
@@ -451,7 +537,7 @@ pub fn run_result(report: &crate::report::RunReport, attempts: u32) -> RunResult
 /// stay in the outbox, whose worker keeps trying them.
 async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
     let as_of = slot.with_timezone(&job.timezone).date_naive();
-    let began = std::time::Instant::now();
+    let began = env.clock.now();
     let mut errors: Vec<String> = Vec::new();
     let mut attempts = 0;
     tracing::info!(job = %job.name, "run of {} starts (as of {as_of})", local(&job, slot));
@@ -467,7 +553,7 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
             dry_run: false,
         };
         let report = pipeline::run_job(&run).await;
-        let ok = report.outcome != Outcome::Rejected;
+        let ok = !failed(&report);
         if !ok {
             errors.push(format!("try {attempts}: {}", failure_summary(&report)));
         }
@@ -480,16 +566,16 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
             _ = tokio::time::sleep(delay) => {}
             _ = env.stopping.wait_for(|s| *s) => {
                 tracing::warn!(job = %job.name, "shutdown during the backoff of the run of {}; recorded as interrupted", local(&job, slot));
-                let _ = env.store.interrupt_running(Some(&job.name));
+                let _ = env.store.interrupt_scheduled(Some(&job.name));
                 return;
             }
         }
     };
     let mut result = run_result(&report, attempts as u32);
-    if !errors.is_empty() && result.outcome == outcome::FAILED {
+    if !errors.is_empty() && result.outcome == RunOutcome::Failed {
         result.error = Some(errors.join("\n"));
     }
-    let ok = result.outcome == outcome::OK;
+    let ok = result.outcome == RunOutcome::Ok;
     let now = env.clock.now();
     if let Err(e) = env.store.finish(&job.name, slot, now, &result) {
         tracing::error!(job = %job.name, "{e}");
@@ -499,7 +585,7 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
             .entry((job.name.clone(), result.outcome.to_string()))
             .or_default() += 1;
         let d = m.duration.entry(job.name.clone()).or_default();
-        d.0 += began.elapsed().as_secs_f64();
+        d.0 += (now - began).to_std().unwrap_or_default().as_secs_f64();
         d.1 += 1;
         *m.emails_sent.entry(job.name.clone()).or_default() += u64::from(result.emails_sent);
         *m.emails_failed.entry(job.name.clone()).or_default() += u64::from(result.emails_failed);
@@ -540,9 +626,18 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
     notify_operators(&env, &job.name, &subject, &lines).await;
 }
 
+/// A run that is tried again: its data was rejected, or the run itself failed.
+fn failed(report: &crate::report::RunReport) -> bool {
+    matches!(report.outcome, Outcome::Rejected | Outcome::Failed)
+}
+
 /// A short account of why a run failed, for logs and operators.
 fn failure_summary(report: &crate::report::RunReport) -> String {
     match report.outcome {
+        Outcome::Failed => format!(
+            "the run failed: {}",
+            report.error.as_deref().unwrap_or("unknown")
+        ),
         Outcome::Rejected => {
             let mut parts: Vec<String> = report
                 .data_issues
@@ -578,7 +673,8 @@ fn failure_summary(report: &crate::report::RunReport) -> String {
     }
 }
 
-/// Queues a notice to the operators in the outbox, and wakes its worker.
+/// Queues a notice to the operators in the outbox, and wakes its worker. Each notice is its own
+/// message (its Message-ID carries the time and a counter), however alike two subjects are.
 async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String]) {
     if env.config.operators.is_empty() {
         tracing::error!("no operators configured to tell: {subject}");
@@ -586,42 +682,53 @@ async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String])
     }
     let email = render::operator_notice(&env.config.operators, subject, lines);
     let now = env.clock.now();
-    let from = &env.config.mail.from;
-    let id = deliver::message_id(&format!("operator|{job}|{subject}"), from);
-    let queued = deliver::build(from, &email, now.into(), Some(id.clone())).and_then(|m| {
-        let message = NewMessage {
-            message_id: id,
-            unit: None,
-            kind: "operator",
-            reason: None,
-            recipients: email.to.iter().map(|m| m.email.to_string()).collect(),
-            subject: subject.to_string(),
-            raw: m.formatted(),
-        };
+    let n = env.notices.fetch_add(1, Ordering::Relaxed);
+    let identity = format!(
+        "operator|{job}|{subject}|{}|{}|{n}",
+        now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        std::process::id()
+    );
+    let queued = queue::message(
+        &env.config.mail.from,
+        &email,
+        &identity,
+        MessageKind::Operator,
+        now,
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|m| {
         env.store
-            .enqueue(job, &[message], now, env.config.mail.retry_deadline)
+            .enqueue(job, &[m], now, env.config.mail.retry_deadline)
+            .map_err(|e| e.to_string())
     });
     match queued {
-        Ok(()) => {
+        Ok(n) if n > 0 => {
             tracing::info!("operators told: {subject}");
             env.outbox_wake.notify_one();
         }
+        Ok(_) => tracing::error!("the notice to the operators was already queued: {subject}"),
         Err(e) => tracing::error!("could not tell the operators ({subject}): {e}"),
     }
 }
 
 /// Tells operators once when a job has not succeeded for longer than its silence limit.
-async fn dead_man(
-    scheduled: &BTreeMap<String, Scheduled>,
-    env: &Env,
-    started: DateTime<Utc>,
-    now: DateTime<Utc>,
-) {
+async fn dead_man(scheduled: &BTreeMap<String, Scheduled>, env: &Env, now: DateTime<Utc>) {
     for s in scheduled.values() {
         let Some(limit) = s.job.silence_limit(now) else {
             continue;
         };
         let last = env.store.last_success(&s.job.name).ok().flatten();
+        // A job that never succeeded is silent since the daemon first watched it — a time kept
+        // in the store, so a restart does not make it a new silence (and a new notice).
+        let Some(started) = env
+            .store
+            .job_seen(&s.job.name)
+            .ok()
+            .flatten()
+            .map(|s| s.first)
+        else {
+            continue;
+        };
         let since = last.unwrap_or(started);
         let silent = (now - since).to_std().unwrap_or_default();
         if silent <= limit {
@@ -781,7 +888,7 @@ milestones = [{{ date = "12-31", pct = 95 }}]
             c,
             CatchUp {
                 run: Some(hcm(27, 8, 0)),
-                skipped: vec![]
+                skipped: None
             }
         );
     }
@@ -792,7 +899,7 @@ milestones = [{{ date = "12-31", pct = 95 }}]
         let j = job("0 8 * * *");
         let c = catch_up(&j, Some(hcm(24, 12, 0)), &[], hcm(27, 9, 0), DAY);
         assert_eq!(c.run, Some(hcm(27, 8, 0)));
-        assert_eq!(c.skipped, vec![hcm(25, 8, 0), hcm(26, 8, 0)]);
+        assert_eq!(c.skipped, Some((hcm(25, 8, 0), hcm(26, 8, 0))));
         // Nothing inside the window: nothing runs, the misses are logged.
         let c = catch_up(
             &j,
@@ -801,7 +908,34 @@ milestones = [{{ date = "12-31", pct = 95 }}]
             hcm(27, 9, 0),
             Duration::from_secs(1800),
         );
-        assert_eq!((c.run, c.skipped.len()), (None, 3));
+        assert_eq!(
+            (c.run, c.skipped),
+            (None, Some((hcm(25, 8, 0), hcm(27, 8, 0))))
+        );
+    }
+
+    #[test]
+    fn a_per_second_job_down_for_days_catches_up_its_latest_slot_without_walking_them_all() {
+        let j = job("* * * * * *");
+        let c = catch_up(&j, Some(hcm(20, 8, 0)), &[], hcm(27, 9, 0), DAY);
+        assert_eq!(c.run, Some(hcm(27, 9, 0)));
+        assert_eq!(
+            c.skipped,
+            Some((
+                hcm(20, 8, 0) + chrono::Duration::seconds(1),
+                hcm(27, 9, 0) - chrono::Duration::seconds(1)
+            ))
+        );
+        // Every 5 minutes, down for 40 days: the latest slot, not the 100,000th.
+        let j = job("*/5 * * * *");
+        let c = catch_up(
+            &j,
+            Some(hcm(1, 0, 0) - chrono::Duration::days(30)),
+            &[],
+            hcm(27, 9, 2),
+            DAY,
+        );
+        assert_eq!(c.run, Some(hcm(27, 9, 0)));
     }
 
     #[test]

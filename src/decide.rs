@@ -36,6 +36,9 @@ pub enum Reason {
     Silenced,
     /// Still behind, alerted recently: nothing to send.
     Unchanged,
+    /// Looks back on track, but rows were left out of this run (`on_error = "skip"`): the unit
+    /// keeps its episode until a complete run says so, since the missing rows may be the reason.
+    Held,
 }
 
 impl Reason {
@@ -48,6 +51,7 @@ impl Reason {
             Reason::Recovered => "recovered",
             Reason::Silenced => "silenced",
             Reason::Unchanged => "unchanged",
+            Reason::Held => "held",
         }
     }
 }
@@ -104,10 +108,32 @@ pub struct Decision {
     pub memory: Vec<(String, Memory)>,
 }
 
-fn alerted(status: &str) -> bool {
-    status == Status::Behind.as_str() || status == Status::Critical.as_str()
+/// A merged unit's alert state carries over to its successor (the most recent episode wins), so
+/// that the successor is not told "first" again about what its predecessor was already told.
+pub fn carry_over(memory: &mut HashMap<String, Memory>, successors: &BTreeMap<String, String>) {
+    for (old, new) in successors {
+        if let Some(m) = memory.get(old).cloned() {
+            let keep = memory
+                .get(new)
+                .is_some_and(|n| n.last_alert_at >= m.last_alert_at);
+            if !keep {
+                memory.insert(new.clone(), m);
+            }
+        }
+    }
 }
 
+/// The time a reminder counts from: the last alert that reached the unit. An alert still in the
+/// outbox holds reminders back (it is on its way); with none delivered, the last one queued.
+fn reminder_base(m: &Memory) -> Option<Option<DateTime<Utc>>> {
+    if m.alert_in_flight {
+        return None;
+    }
+    Some(m.last_delivered_at.or(m.last_alert_at))
+}
+
+/// Decides every unit of a run. `partial` says rows were left out of the data
+/// (`on_error = "skip"`): then no unit is called back on track.
 #[allow(clippy::too_many_arguments)]
 pub fn decide(
     rates: &Rates,
@@ -117,6 +143,7 @@ pub fn decide(
     as_of: NaiveDate,
     now: DateTime<Utc>,
     policy: &Policy,
+    partial: bool,
 ) -> Decision {
     let by_id: BTreeMap<&str, &Unit> = units.iter().map(|u| (u.id.as_str(), u)).collect();
     let mut d = Decision::default();
@@ -124,9 +151,21 @@ pub fn decide(
     for rate in &rates.units {
         let id = rate.unit_id.as_str();
         let prev = memory.get(id).cloned().unwrap_or_default();
-        let was_behind = alerted(&prev.status);
+        let was_behind = prev.status.is_some_and(Status::is_alerted);
+        if partial && was_behind && !rate.status.is_alerted() {
+            d.decisions.push(UnitDecision {
+                unit_id: id.to_string(),
+                status: rate.status,
+                reason: Reason::Held,
+                queued: false,
+                escalated: false,
+            });
+            d.memory.push((id.to_string(), prev));
+            continue;
+        }
         let mut m = Memory {
-            status: rate.status.as_str().to_string(),
+            status: Some(rate.status),
+            alert_in_flight: false,
             ..prev.clone()
         };
         let emails = by_id.get(id).map(|u| u.emails.clone()).unwrap_or_default();
@@ -135,15 +174,18 @@ pub fn decide(
                 m.episode_since = Some(as_of);
                 m.alerts_in_episode = 0;
                 m.last_alert_at = None;
+                m.last_delivered_at = None;
                 m.suppressed = false;
             }
             let due = if !was_behind {
                 Some(Reason::First)
-            } else if prev.status == Status::Behind.as_str() && rate.status == Status::Critical {
+            } else if prev.status == Some(Status::Behind) && rate.status == Status::Critical {
                 Some(Reason::Worsened)
             } else if prev.suppressed && !silenced.contains(id) {
                 Some(Reason::SilenceEnded)
-            } else if m.last_alert_at.is_none_or(|t| now - t >= repeat) {
+            } else if reminder_base(&prev)
+                .is_some_and(|base| base.is_none_or(|t| now - t >= repeat))
+            {
                 Some(if m.alerts_in_episode == 0 {
                     Reason::First
                 } else {
@@ -311,6 +353,7 @@ mod tests {
                     day(*d),
                     at(*d),
                     &policy(),
+                    false,
                 );
                 memory = out.memory.into_iter().collect();
                 out.decisions
@@ -375,6 +418,7 @@ mod tests {
                 day(d),
                 at(d),
                 &policy(),
+                false,
             );
             escalations.push(out.alerts[0].escalation.clone());
             memory = out.memory.into_iter().collect();
@@ -431,10 +475,96 @@ mod tests {
             day(1),
             at(1),
             &policy(),
+            false,
         );
         assert!(out.alerts.is_empty());
         assert_eq!(out.unreachable.len(), 1);
         assert_eq!(out.decisions.len(), 1);
         assert_eq!(out.memory.len(), 2);
+    }
+
+    fn one(status: Status) -> Rates {
+        Rates {
+            expected_pct: 50.0,
+            average_pct: None,
+            units: vec![rate("A", status)],
+            groups: vec![],
+            rollups: vec![],
+        }
+    }
+
+    fn decide_on(d: u32, status: Status, memory: &Memory, partial: bool) -> Decision {
+        let units = vec![unit("A", Some("a@x.vn"), None)];
+        let memory = HashMap::from([("A".to_string(), memory.clone())]);
+        decide(
+            &one(status),
+            &units,
+            &memory,
+            &HashSet::new(),
+            day(d),
+            at(d),
+            &policy(),
+            partial,
+        )
+    }
+
+    #[test]
+    fn reminders_count_from_the_last_delivered_alert_not_the_last_queued_one() {
+        // Queued on the 1st, held up by the mail server, delivered on the 5th.
+        let m = Memory {
+            status: Some(Behind),
+            episode_since: Some(day(1)),
+            alerts_in_episode: 1,
+            last_alert_at: Some(at(1)),
+            last_delivered_at: Some(at(5)),
+            ..Memory::default()
+        };
+        assert_eq!(
+            decide_on(8, Behind, &m, false).decisions[0].reason,
+            Unchanged
+        );
+        assert_eq!(
+            decide_on(12, Behind, &m, false).decisions[0].reason,
+            Reminder
+        );
+        // Still in the outbox: no reminder piles up behind it.
+        let waiting = Memory {
+            last_delivered_at: None,
+            alert_in_flight: true,
+            ..m.clone()
+        };
+        assert_eq!(
+            decide_on(20, Behind, &waiting, false).decisions[0].reason,
+            Unchanged
+        );
+        // Never delivered and no longer waiting (refused): counted from when it was queued.
+        let refused = Memory {
+            last_delivered_at: None,
+            ..m
+        };
+        assert_eq!(
+            decide_on(8, Behind, &refused, false).decisions[0].reason,
+            Reminder
+        );
+    }
+
+    #[test]
+    fn rows_left_out_never_call_a_unit_back_on_track() {
+        let m = Memory {
+            status: Some(Behind),
+            episode_since: Some(day(1)),
+            alerts_in_episode: 1,
+            last_alert_at: Some(at(1)),
+            last_delivered_at: Some(at(1)),
+            ..Memory::default()
+        };
+        let held = decide_on(3, OnTrack, &m, true);
+        assert_eq!((held.decisions[0].reason, held.alerts.len()), (Held, 0));
+        assert_eq!(held.memory, vec![("A".to_string(), m.clone())]);
+        let complete = decide_on(3, OnTrack, &m, false);
+        assert_eq!(
+            (complete.decisions[0].reason, complete.alerts.len()),
+            (Recovered, 1)
+        );
     }
 }

@@ -1,28 +1,35 @@
 //! disbmon: a public-investment disbursement monitor.
 //!
-//! A job runs as one pipeline (see [`pipeline::run_job`]):
+//! A job runs as one pipeline (see [`pipeline::run_job`] and `ARCHITECTURE.md`):
 //!
 //! ```text
-//! pull ─► validate + compute ─► decide ─► notify ─► report
-//! source   compute (polars)      decide     notify    report
+//! pull ─► measure ─► validate ─► decide ─► render ─► record ─► deliver
+//! source  measure    validate    decide    notify    store     outbox
+//!         compute                          ::queue
 //! ```
 //!
 //! Modules, in pipeline order:
 //! - [`config`], [`job`]: the daemon config and job files, checked with every problem reported.
 //! - [`schedule`], [`clock`]: crontab schedules in a job's zone; the only reader of the wall clock.
-//! - [`source`]: fetches a source (HTTP or file) and normalises it (CSV, JSON) to a table file.
-//! - [`compute`]: the only user of polars: reads the tables, validates rows, aggregates exactly in
+//! - [`source`]: fetches a source (HTTP or file) and normalises it (CSV, JSON, Excel) to a table.
+//! - [`measure`]: what is measured — this year, a year earlier, each further denominator.
+//! - [`compute`]: the only user of polars: reads the tables, checks rows, aggregates exactly in
 //!   integer đồng, and computes each unit's rate, expected rate, gap, rank and status.
+//! - [`validate`]: stale data and each source's `on_error`: may this data alert anyone?
 //! - [`ledger`], [`money`], [`rule`]: plain domain types and rules shared by the stages.
 //! - [`decide`]: who gets an alert and why; who cannot be reached.
-//! - [`notify`]: renders the emails (vi/en, text and HTML) and delivers them (lettre).
+//! - [`notify`]: renders the emails (vi/en, text and HTML), builds them for the outbox, and
+//!   delivers them (the only user of lettre).
+//! - [`store`]: the SQLite state store — runs, figures, decisions, alert memory, the outbox.
+//! - [`outbox`]: the one drainer that sends queued messages.
 //! - [`report`]: the run report (JSON) and the ranked table for people.
-//! - [`daemon`], [`store`], [`admin`]: `disbmon run` — the schedule loop, the SQLite state store,
-//!   and the admin HTTP listener.
+//! - [`pipeline`]: one run, the stages in order.
+//! - [`daemon`], [`admin`]: `disbmon run` — the schedule loop and the admin HTTP listener.
 //! - [`cli`]: the command line.
 //!
-//! Architecture invariants: only `compute` touches polars; only `source` knows upstream formats;
-//! only `notify` knows lettre's transports; only `clock` reads the time.
+//! Architecture invariants (checked by `tests/architecture.rs` and clippy): only `compute`
+//! touches polars; only `notify` touches lettre; only `source` knows upstream formats; only
+//! `clock` reads the time.
 
 pub mod admin;
 pub mod cli;
@@ -33,6 +40,7 @@ pub mod daemon;
 pub mod decide;
 pub mod job;
 pub mod ledger;
+pub mod measure;
 pub mod money;
 pub mod notify;
 pub mod outbox;
@@ -42,3 +50,4 @@ pub mod rule;
 pub mod schedule;
 pub mod source;
 pub mod store;
+pub mod validate;

@@ -1,14 +1,25 @@
 //! The outbox: every email is stored, fully rendered, before any delivery is tried (by the run
-//! that decides it, in the same transaction as the decision). Delivery takes due messages one by
-//! one: a message refused for good (5xx) is recorded as failed with the server's reply; one that
-//! fails for now (no connection, a timeout, 4xx) is tried again with exponential backoff until its
+//! that decides it, in the same transaction as the decision). One drainer sends them all — for
+//! `disbmon once`, `disbmon outbox send` and the daemon alike. It takes due messages one by one,
+//! each under a lease (a row whose taker died is taken back): a message refused for good (5xx)
+//! is recorded as failed with the server's reply; one that fails for now (no connection, a timeout, 4xx) is tried again with exponential backoff until its
 //! deadline. Each row has one envelope recipient, so one refused recipient never holds up others.
 
 use crate::clock::Clock;
 use crate::notify::Mailer;
-use crate::store::Store;
+use crate::store::{MessageKind, Store, Take};
 use lettre::message::Mailbox;
 use std::time::Duration;
+
+/// A message given up in a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenUp {
+    pub job: String,
+    pub kind: MessageKind,
+    pub recipient: String,
+    pub subject: String,
+    pub why: String,
+}
 
 /// What one delivery pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -16,8 +27,10 @@ pub struct Pass {
     pub sent: usize,
     pub failed: usize,
     pub deferred: usize,
-    /// Messages given up in this pass: (job, recipient, subject, why).
-    pub failures: Vec<(String, String, String, String)>,
+    /// Messages given up in this pass.
+    pub failures: Vec<GivenUp>,
+    /// The state store failed; the pass stopped there (messages stay queued).
+    pub store_error: Option<String>,
 }
 
 /// The wait before try `attempts + 1`: `initial`, doubling, at most an hour.
@@ -28,77 +41,106 @@ pub fn backoff(initial: Duration, attempts: u32) -> Duration {
         .min(Duration::from_secs(3600))
 }
 
-/// Sends the due messages (all, or only those with these Message-IDs). Stops early when the
-/// server itself fails: the rest wait for the next pass rather than each hitting the same failure.
-pub async fn deliver(
-    store: &Store,
-    mailer: &Mailer,
-    from: &Mailbox,
-    clock: &dyn Clock,
-    retry_initial: Duration,
-    only: Option<&[String]>,
-) -> Pass {
-    let mut pass = Pass::default();
-    loop {
-        let row = match store.take_due(clock.now(), only) {
-            Ok(Some(row)) => row,
-            Ok(None) => break,
+/// How a drainer sends: from whom, with what backoff, and under what lease.
+pub struct Drainer<'a> {
+    pub store: &'a Store,
+    pub mailer: &'a Mailer,
+    pub from: &'a Mailbox,
+    pub clock: &'a dyn Clock,
+    pub retry_initial: Duration,
+}
+
+impl Drainer<'_> {
+    /// How long a taken row is held before another drainer may take it back: longer than one
+    /// message may take (the transport's own bound), so a live sender never loses its row.
+    fn lease(&self) -> Duration {
+        self.mailer.per_message_bound() + Duration::from_secs(30)
+    }
+
+    /// Sends every due message — those with Message-IDs in `prefer` first, then all others, oldest
+    /// first — until none is due. Stops early when the server itself fails: the rest wait for the
+    /// next pass rather than each hitting the same failure. This is the only place mail is sent.
+    pub async fn drain(&self, prefer: &[String]) -> Pass {
+        let mut pass = Pass::default();
+        match self.store.release_orphans() {
+            Ok(n) if n > 0 => tracing::warn!(
+                "{n} message(s) were being sent by a process that stopped; sending them again (a recipient may get one twice, with the same Message-ID)"
+            ),
+            Ok(_) => {}
             Err(e) => {
+                pass.store_error = Some(e.to_string());
+                return pass;
+            }
+        }
+        loop {
+            let take = Take {
+                now: self.clock.now(),
+                lease: self.lease(),
+                prefer,
+            };
+            let row = match self.store.take_due(take) {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!("outbox: {e}");
+                    pass.store_error = Some(e.to_string());
+                    break;
+                }
+            };
+            let result = self
+                .mailer
+                .send_raw(self.from, &row.recipient, &row.raw)
+                .await;
+            let now = self.clock.now();
+            let given_up = |why: &str| GivenUp {
+                job: row.job.clone(),
+                kind: row.kind,
+                recipient: row.recipient.clone(),
+                subject: row.subject.clone(),
+                why: why.to_string(),
+            };
+            let recorded = match &result {
+                Ok(()) => {
+                    pass.sent += 1;
+                    self.store.mark_sent(row.id, now)
+                }
+                Err(f) if f.permanent => {
+                    pass.failed += 1;
+                    pass.failures.push(given_up(&f.message));
+                    tracing::error!(message = %row.message_id, to = %row.recipient, "not delivered: {}", f.message);
+                    self.store.mark_failed(row.id, &f.message)
+                }
+                Err(f) => {
+                    let next = now
+                        + chrono::Duration::from_std(backoff(self.retry_initial, row.attempts))
+                            .unwrap_or_default();
+                    match self.store.mark_retry(row.id, &f.message, next) {
+                        Ok(true) => {
+                            pass.deferred += 1;
+                            tracing::warn!(message = %row.message_id, to = %row.recipient, "delivery deferred: {}", f.message);
+                            Ok(())
+                        }
+                        Ok(false) => {
+                            pass.failed += 1;
+                            pass.failures.push(given_up(&f.message));
+                            tracing::error!(message = %row.message_id, to = %row.recipient, "given up at its deadline: {}", f.message);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            if let Err(e) = recorded {
                 tracing::error!("outbox: {e}");
+                pass.store_error = Some(e.to_string());
                 break;
             }
-        };
-        let result = mailer.send_raw(from, &row.recipient, &row.raw).await;
-        let now = clock.now();
-        let recorded = match &result {
-            Ok(()) => {
-                pass.sent += 1;
-                store.mark_sent(row.id, now)
+            if matches!(&result, Err(f) if f.server_down) {
+                break;
             }
-            Err(f) if f.permanent => {
-                pass.failed += 1;
-                pass.failures.push((
-                    row.job.clone(),
-                    row.recipient.clone(),
-                    row.subject.clone(),
-                    f.message.clone(),
-                ));
-                tracing::error!(message = %row.message_id, to = %row.recipient, "not delivered: {}", f.message);
-                store.mark_failed(row.id, &f.message)
-            }
-            Err(f) => {
-                let next = now
-                    + chrono::Duration::from_std(backoff(retry_initial, row.attempts))
-                        .unwrap_or_default();
-                match store.mark_retry(row.id, &f.message, next) {
-                    Ok(true) => {
-                        pass.deferred += 1;
-                        tracing::warn!(message = %row.message_id, to = %row.recipient, "delivery deferred: {}", f.message);
-                        Ok(())
-                    }
-                    Ok(false) => {
-                        pass.failed += 1;
-                        pass.failures.push((
-                            row.job.clone(),
-                            row.recipient.clone(),
-                            row.subject.clone(),
-                            f.message.clone(),
-                        ));
-                        tracing::error!(message = %row.message_id, to = %row.recipient, "given up at its deadline: {}", f.message);
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        if let Err(e) = recorded {
-            tracing::error!("outbox: {e}");
         }
-        if matches!(&result, Err(f) if f.server_down) {
-            break;
-        }
+        pass
     }
-    pass
 }
 
 #[cfg(test)]

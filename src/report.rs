@@ -21,6 +21,8 @@ pub enum Outcome {
     Rejected,
     /// Computed, but at least one message could not be delivered.
     DeliveryFailed,
+    /// The run itself failed (the machine, the state store, the mail setup): see `error`.
+    Failed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +69,9 @@ pub struct RunReport {
     pub groups: Vec<GroupSummary>,
     /// Totals at every level of the unit hierarchy.
     pub rollups: Vec<Rollup>,
+    /// Why the run failed, when it did (outcome `failed`): not the data's fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +82,160 @@ pub struct PublishedCheck {
     pub computed_pct: Option<f64>,
     /// Our rate rounds to the published figure at its precision.
     pub agrees: bool,
+}
+
+impl RunReport {
+    /// The report of an assessment, before anything is decided: rejected until shown otherwise.
+    pub fn assessed(job: &str, a: &crate::pipeline::Assessment, dry_run: bool) -> RunReport {
+        let mut r = RunReport {
+            job: job.to_string(),
+            as_of: a.as_of,
+            plan_year: a.plan_year,
+            outcome: Outcome::Rejected,
+            dry_run,
+            expected_pct: a.expected_pct,
+            average_pct: None,
+            units: Vec::new(),
+            decisions: Vec::new(),
+            alerts: Vec::new(),
+            digest: None,
+            data_issues: a.issues.clone(),
+            sources: a.sources.clone(),
+            published: Vec::new(),
+            groups: Vec::new(),
+            rollups: Vec::new(),
+            error: None,
+        };
+        let Some(rates) = &a.rates else { return r };
+        r.average_pct = rates.average_pct;
+        r.units = rates.units.clone();
+        r.groups = rates.groups.clone();
+        r.rollups = rates.rollups.clone();
+        // Published figures often do not reconcile; ours is reported, and the difference flagged.
+        for u in &a.ledger.units {
+            if let Some(p) = &u.published_rate {
+                let computed = rates
+                    .units
+                    .iter()
+                    .find(|r| r.unit_id == u.id)
+                    .and_then(|r| r.rate_pct);
+                r.published.push(PublishedCheck {
+                    unit_id: u.id.clone(),
+                    published: p.text.clone(),
+                    computed_pct: computed,
+                    agrees: computed.is_some_and(|c| p.agrees(c)),
+                });
+            }
+        }
+        r
+    }
+
+    /// The run failed for a reason that is not the data's.
+    pub fn failed(mut self, error: impl std::fmt::Display) -> RunReport {
+        self.outcome = Outcome::Failed;
+        self.error = Some(error.to_string());
+        self
+    }
+
+    /// What became of each message of the run — delivered to every recipient, or why not (yet) —
+    /// read from its outbox rows; and the outcome that follows.
+    pub fn delivered(
+        &mut self,
+        decision: &crate::decide::Decision,
+        outgoing: &crate::notify::queue::Outgoing,
+        digest_to: &[String],
+        rows: &[crate::store::OutboxRow],
+    ) {
+        use crate::store::OutboxStatus;
+        let dry_run = self.dry_run;
+        let state = |id: &Option<String>| -> (bool, Option<String>) {
+            if dry_run {
+                return (false, None);
+            }
+            let Some(id) = id else {
+                return (false, Some("the message could not be built".into()));
+            };
+            let mine: Vec<_> = rows.iter().filter(|r| &r.message_id == id).collect();
+            match mine.iter().find(|r| r.status != OutboxStatus::Sent) {
+                None if !mine.is_empty() => (true, None),
+                None => (false, Some("not in the outbox".into())),
+                Some(r) if r.status == OutboxStatus::Failed => (
+                    false,
+                    Some(format!(
+                        "to {}: {}",
+                        r.recipient,
+                        r.last_error.clone().unwrap_or_default()
+                    )),
+                ),
+                Some(r) => (
+                    false,
+                    Some(format!(
+                        "queued for another try at {} (to {}): {}",
+                        r.next_attempt_at.to_rfc3339(),
+                        r.recipient,
+                        r.last_error
+                            .clone()
+                            .unwrap_or_else(|| "not tried yet".into())
+                    )),
+                ),
+            }
+        };
+        self.decisions = decision.decisions.clone();
+        for (alert, id) in decision.alerts.iter().zip(&outgoing.alert_ids) {
+            let (delivered, error) = state(id);
+            let mut cc: Vec<String> = alert.cc.iter().map(|m| m.to_string()).collect();
+            if let Some(e) = &alert.escalation {
+                cc.extend(e.to.iter().map(|m| m.to_string()));
+            }
+            self.alerts.push(AlertReport {
+                unit_id: alert.unit.unit_id.clone(),
+                to: alert.to.iter().map(|m| m.to_string()).collect(),
+                cc,
+                status: alert.unit.status,
+                reason: Some(alert.reason),
+                escalated: alert.escalation.is_some(),
+                message_id: id.clone(),
+                delivered,
+                error,
+            });
+        }
+        for u in &decision.unreachable {
+            tracing::warn!(unit = %u.unit_id, "unit is {} but has no email address; it is listed in the digest", u.status.as_str());
+            self.alerts.push(AlertReport {
+                unit_id: u.unit_id.clone(),
+                to: Vec::new(),
+                cc: Vec::new(),
+                status: u.status,
+                reason: decision
+                    .decisions
+                    .iter()
+                    .find(|d| d.unit_id == u.unit_id)
+                    .map(|d| d.reason),
+                escalated: false,
+                message_id: None,
+                delivered: false,
+                error: Some(
+                    "no email address in the units source; add one to alert this unit".into(),
+                ),
+            });
+        }
+        if !digest_to.is_empty() {
+            let (delivered, error) = state(&outgoing.digest_id);
+            self.digest = Some(DigestReport {
+                to: digest_to.to_vec(),
+                delivered,
+                error,
+            });
+        }
+        let undelivered = !dry_run
+            && (self.alerts.iter().any(|a| !a.delivered && !a.to.is_empty())
+                || self.digest.as_ref().is_some_and(|d| !d.delivered));
+        self.outcome = if undelivered {
+            Outcome::DeliveryFailed
+        } else {
+            Outcome::Ok
+        };
+    }
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -256,6 +415,7 @@ impl RunReport {
                 Outcome::Ok => "ok",
                 Outcome::Rejected => "REJECTED: data problems, no unit was alerted",
                 Outcome::DeliveryFailed => "DELIVERY FAILED for some messages",
+                Outcome::Failed => "FAILED: the run could not be carried out (see the error)",
             }
         );
         out

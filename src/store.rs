@@ -2,6 +2,8 @@
 //! run (its identity is the job and the scheduled time), the daemon's last heartbeat (to tell which
 //! slots were missed while it was down), and the operator notices already sent.
 
+use crate::decide::Reason;
+use crate::rule::Status;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{HashMap, HashSet};
@@ -67,17 +69,199 @@ CREATE TABLE silences (
     created_at TEXT NOT NULL, removed_at TEXT
 );
 "#,
+    // Who started a run (manual runs are never replayed), leases on messages being sent, when an
+    // alert last reached a unit, and when the daemon first and last watched each job.
+    r#"
+ALTER TABLE runs ADD COLUMN started_by TEXT NOT NULL DEFAULT 'schedule';
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE outbox ADD COLUMN owner INTEGER;
+ALTER TABLE outbox ADD COLUMN lease_until TEXT;
+ALTER TABLE alert_state ADD COLUMN last_delivered_at TEXT;
+CREATE TABLE job_seen (job TEXT PRIMARY KEY, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL);
+INSERT INTO job_seen (job, first_seen, last_seen)
+    SELECT DISTINCT r.job, m.value, m.value FROM runs r JOIN meta m ON m.key = 'heartbeat';
+CREATE INDEX outbox_message ON outbox (message_id);
+"#,
 ];
 
+/// Makes an enum storable as the TEXT it has always been stored as.
+macro_rules! sql_text {
+    (own $t:ty, $($v:path => $s:literal),+ $(,)?) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $($v => $s),+ }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        sql_text!($t, $($v => $s),+);
+    };
+    ($t:ty, $($v:path => $s:literal),+ $(,)?) => {
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($s => Ok($v),)+ other => Err(format!("unknown {} `{other}`", stringify!($t))) }
+            }
+        }
+        impl rusqlite::types::ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                v.as_str()?.parse().map_err(|e: String| rusqlite::types::FromSqlError::Other(e.into()))
+            }
+        }
+    };
+}
+
 /// How a run ended (or that it has not).
-pub mod outcome {
-    pub const RUNNING: &str = "running";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunOutcome {
+    #[default]
+    Running,
     /// Decided and its messages queued; delivery may still be going on.
-    pub const QUEUED: &str = "queued";
-    pub const OK: &str = "ok";
-    pub const FAILED: &str = "failed";
-    /// Cut off by a shutdown or a crash; the next start treats the slot as missed.
-    pub const INTERRUPTED: &str = "interrupted";
+    Queued,
+    Ok,
+    Failed,
+    /// Cut off by a shutdown or a crash; a scheduled one counts as missed at the next start.
+    Interrupted,
+}
+sql_text!(own RunOutcome, RunOutcome::Running => "running", RunOutcome::Queued => "queued", RunOutcome::Ok => "ok",
+    RunOutcome::Failed => "failed", RunOutcome::Interrupted => "interrupted");
+
+/// Who started a run: the daemon's schedule, or a person (`disbmon once`). Only scheduled runs
+/// are ever replayed as missed slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Manual,
+}
+sql_text!(own Trigger, Trigger::Schedule => "schedule", Trigger::Manual => "manual");
+
+/// Where one outbox row (one message to one recipient) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    Pending,
+    /// Taken by a drainer, under a lease; taken back when the lease runs out or its process died.
+    Sending,
+    Sent,
+    Failed,
+}
+sql_text!(own OutboxStatus, OutboxStatus::Pending => "pending", OutboxStatus::Sending => "sending",
+    OutboxStatus::Sent => "sent", OutboxStatus::Failed => "failed");
+
+/// What a queued message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Alert,
+    Digest,
+    /// To the operators (a failed run, a silent job, messages given up): never reported about
+    /// itself when it fails, so that a broken mail setup cannot loop.
+    Operator,
+}
+sql_text!(own MessageKind, MessageKind::Alert => "alert", MessageKind::Digest => "digest", MessageKind::Operator => "operator");
+
+sql_text!(Status, Status::Critical => "critical", Status::Behind => "behind", Status::OnTrack => "on_track",
+    Status::NoPlan => "no_plan");
+sql_text!(Reason, Reason::First => "first", Reason::Worsened => "worsened", Reason::Reminder => "reminder",
+    Reason::SilenceEnded => "silence_ended", Reason::Recovered => "recovered", Reason::Silenced => "silenced",
+    Reason::Unchanged => "unchanged", Reason::Held => "held");
+
+/// Why the state store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot create the state folder {path}: {source}; check state_dir and its permissions"
+    )]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state store {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("state store {path} has schema version {found}, newer than this disbmon knows ({known}); upgrade disbmon")]
+    TooNew {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error("state store {0}: a thread failed while using it; restart disbmon")]
+    Poisoned(PathBuf),
+}
+
+/// Why `disbmon run` may not start on a state folder.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another `disbmon run` (PID {pid}) already uses the state folder {dir}; stop it first, or give this one its own state_dir")]
+    Held { dir: PathBuf, pid: String },
+    #[error("cannot lock {path}: {source}; check state_dir and its permissions")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Held by `disbmon run` for its whole life: one daemon per state folder. The lock is the
+/// kernel's (flock), so it goes away with the process however it ends.
+#[derive(Debug)]
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
+
+impl DaemonLock {
+    pub fn acquire(state_dir: &Path) -> Result<DaemonLock, LockError> {
+        use std::io::{Read, Seek, Write};
+        let path = state_dir.join("disbmon.lock");
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(state_dir).map_err(io)?;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                return Err(LockError::Held {
+                    dir: state_dir.to_path_buf(),
+                    pid: pid.trim().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(DaemonLock { _file: file })
+    }
+}
+
+/// Whether the process that took a row may still be working on it. On Linux a process that is
+/// gone has no /proc entry; elsewhere the lease alone decides.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc_root = Path::new("/proc/self");
+    if !proc_root.exists() {
+        return true;
+    }
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +271,8 @@ pub struct RunRecord {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub attempts: u32,
-    pub outcome: String,
+    pub outcome: RunOutcome,
+    pub trigger: Trigger,
     pub units_behind: Option<u32>,
     pub emails_sent: Option<u32>,
     pub emails_failed: Option<u32>,
@@ -97,7 +282,7 @@ pub struct RunRecord {
 /// What a finished run recorded.
 #[derive(Debug, Clone, Default)]
 pub struct RunResult {
-    pub outcome: &'static str,
+    pub outcome: RunOutcome,
     pub attempts: u32,
     pub units_behind: u32,
     pub emails_sent: u32,
@@ -122,17 +307,32 @@ fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
         })
 }
 
+fn opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    s.map(|s| parse_ts(&s)).transpose()
+}
+
+fn date(s: &str) -> rusqlite::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
+}
+
 impl Store {
     /// Opens (creating if needed) `state_dir/disbmon.sqlite3` and brings its schema up to date.
-    pub fn open(state_dir: &Path) -> Result<Store, String> {
-        std::fs::create_dir_all(state_dir).map_err(|e| {
-            format!(
-                "cannot create the state folder {}: {e}; check state_dir and its permissions",
-                state_dir.display()
-            )
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Folder {
+            path: state_dir.to_path_buf(),
+            source,
         })?;
         let path = state_dir.join("disbmon.sqlite3");
-        let fail = |e: rusqlite::Error| format!("state store {}: {e}", path.display());
+        let fail = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let conn = Connection::open(&path).map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(fail)?;
@@ -143,16 +343,16 @@ impl Store {
         // The write lock is taken before the version is read, so that two processes opening a
         // new store at once (the daemon and `disbmon status`) do not both migrate it.
         conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
-        let migrated = (|| -> Result<(), String> {
+        let migrated = (|| -> Result<(), StoreError> {
             let version: usize = conn
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(fail)?;
             if version > MIGRATIONS.len() {
-                return Err(format!(
-                    "state store {} has schema version {version}, newer than this disbmon knows ({}); upgrade disbmon",
-                    path.display(),
-                    MIGRATIONS.len()
-                ));
+                return Err(StoreError::TooNew {
+                    path: path.clone(),
+                    found: version,
+                    known: MIGRATIONS.len(),
+                });
             }
             for sql in &MIGRATIONS[version..] {
                 conn.execute_batch(sql).map_err(fail)?;
@@ -177,12 +377,22 @@ impl Store {
         &self.path
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
-        let conn = self
+    fn fail(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
             .conn
             .lock()
-            .map_err(|_| "state store lock poisoned".to_string())?;
-        f(&conn).map_err(|e| format!("state store {}: {e}", self.path.display()))
+            .map_err(|_| StoreError::Poisoned(self.path.clone()))?;
+        f(&mut conn).map_err(|e| self.fail(e))
     }
 
     /// Records that the run (job, scheduled) starts now. False when that slot already ran or is
@@ -192,14 +402,15 @@ impl Store {
         job: &str,
         scheduled: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<bool, String> {
+        trigger: Trigger,
+    ) -> Result<bool, StoreError> {
         self.with(|c| {
             let inserted = c.execute(
-                "INSERT INTO runs (job, scheduled_at, started_at, outcome) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO runs (job, scheduled_at, started_at, outcome, started_by, pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (job, scheduled_at) DO UPDATE SET started_at = excluded.started_at, outcome = excluded.outcome,
-                     finished_at = NULL, error = NULL
+                     finished_at = NULL, error = NULL, pid = excluded.pid
                  WHERE runs.outcome = 'interrupted'",
-                params![job, ts(scheduled), ts(now), outcome::RUNNING],
+                params![job, ts(scheduled), ts(now), RunOutcome::Running, trigger, std::process::id()],
             )?;
             Ok(inserted == 1)
         })
@@ -211,7 +422,7 @@ impl Store {
         scheduled: DateTime<Utc>,
         now: DateTime<Utc>,
         r: &RunResult,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET finished_at = ?3, attempts = ?4, outcome = ?5, units_behind = ?6, emails_sent = ?7,
@@ -223,17 +434,40 @@ impl Store {
         })
     }
 
-    /// Marks runs still `running` as interrupted (after a crash, or when the shutdown grace ran out).
-    pub fn interrupt_running(&self, job: Option<&str>) -> Result<usize, String> {
-        self.with(|c| match job {
-            Some(j) => c.execute(
-                "UPDATE runs SET outcome = 'interrupted' WHERE outcome = 'running' AND job = ?1",
-                params![j],
-            ),
-            None => c.execute(
-                "UPDATE runs SET outcome = 'interrupted' WHERE outcome = 'running'",
-                [],
-            ),
+    /// Marks the daemon's scheduled runs still `running` as interrupted (after a crash, or when
+    /// the shutdown grace ran out). Only the daemon calls this, under its lock, so no live
+    /// process owns them; manual runs are left to [`Store::interrupt_orphaned_manual`].
+    pub fn interrupt_scheduled(&self, job: Option<&str>) -> Result<usize, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET outcome = 'interrupted'
+                 WHERE outcome = 'running' AND started_by = 'schedule' AND (?1 IS NULL OR job = ?1)",
+                params![job],
+            )
+        })
+    }
+
+    /// Manual runs whose process is gone (a `disbmon once` killed mid-run) are marked
+    /// interrupted. They are never replayed: a person started them, a person runs them again.
+    pub fn interrupt_orphaned_manual(&self) -> Result<usize, StoreError> {
+        self.with(|c| {
+            let orphans: Vec<(i64, Option<u32>)> = {
+                let mut st = c.prepare(
+                    "SELECT id, pid FROM runs WHERE outcome = 'running' AND started_by = 'manual'",
+                )?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut n = 0;
+            for (id, pid) in orphans {
+                if pid.is_none_or(|p| !process_alive(p)) {
+                    n += c.execute(
+                        "UPDATE runs SET outcome = 'interrupted', error = 'the process running it stopped before it finished' WHERE id = ?1 AND outcome = 'running'",
+                        params![id],
+                    )?;
+                }
+            }
+            Ok(n)
         })
     }
 
@@ -242,24 +476,22 @@ impl Store {
             job: r.get(0)?,
             scheduled_at: parse_ts(&r.get::<_, String>(1)?)?,
             started_at: parse_ts(&r.get::<_, String>(2)?)?,
-            finished_at: r
-                .get::<_, Option<String>>(3)?
-                .map(|s| parse_ts(&s))
-                .transpose()?,
+            finished_at: opt_ts(r.get(3)?)?,
             attempts: r.get(4)?,
             outcome: r.get(5)?,
             units_behind: r.get(6)?,
             emails_sent: r.get(7)?,
             emails_failed: r.get(8)?,
             error: r.get(9)?,
+            trigger: r.get(10)?,
         })
     }
 
     const COLUMNS: &'static str =
-        "job, scheduled_at, started_at, finished_at, attempts, outcome, units_behind, emails_sent, emails_failed, error";
+        "job, scheduled_at, started_at, finished_at, attempts, outcome, units_behind, emails_sent, emails_failed, error, started_by";
 
     /// The runs of a job, newest scheduled first.
-    pub fn runs(&self, job: &str, limit: usize) -> Result<Vec<RunRecord>, String> {
+    pub fn runs(&self, job: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {} FROM runs WHERE job = ?1 ORDER BY scheduled_at DESC LIMIT ?2",
@@ -270,7 +502,7 @@ impl Store {
         })
     }
 
-    pub fn last_success(&self, job: &str) -> Result<Option<DateTime<Utc>>, String> {
+    pub fn last_success(&self, job: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.with(|c| {
             c.query_row(
                 "SELECT finished_at FROM runs WHERE job = ?1 AND outcome = 'ok' ORDER BY finished_at DESC LIMIT 1",
@@ -283,17 +515,17 @@ impl Store {
         })
     }
 
-    /// Interrupted slots of a job, oldest first.
-    pub fn interrupted(&self, job: &str) -> Result<Vec<DateTime<Utc>>, String> {
+    /// Interrupted scheduled slots of a job, oldest first.
+    pub fn interrupted(&self, job: &str) -> Result<Vec<DateTime<Utc>>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT scheduled_at FROM runs WHERE job = ?1 AND outcome = 'interrupted' ORDER BY scheduled_at")?;
+            let mut st = c.prepare("SELECT scheduled_at FROM runs WHERE job = ?1 AND outcome = 'interrupted' AND started_by = 'schedule' ORDER BY scheduled_at")?;
             let rows = st.query_map(params![job], |r| parse_ts(&r.get::<_, String>(0)?))?;
             rows.collect()
         })
     }
 
     /// The daemon's last sign of life before now (None on a first start).
-    pub fn heartbeat(&self) -> Result<Option<DateTime<Utc>>, String> {
+    pub fn heartbeat(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.with(|c| {
             c.query_row("SELECT value FROM meta WHERE key = 'heartbeat'", [], |r| {
                 r.get::<_, String>(0)
@@ -304,13 +536,40 @@ impl Store {
         })
     }
 
-    pub fn beat(&self, now: DateTime<Utc>) -> Result<(), String> {
+    /// The daemon is alive at `now` and watching these jobs. Each job keeps its own "seen"
+    /// times: a job added while the daemon was down has missed nothing.
+    pub fn beat(&self, now: DateTime<Utc>, jobs: &[&str]) -> Result<(), StoreError> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![ts(now)],
             )?;
-            Ok(())
+            for job in jobs {
+                tx.execute(
+                    "INSERT INTO job_seen (job, first_seen, last_seen) VALUES (?1, ?2, ?2)
+                     ON CONFLICT (job) DO UPDATE SET last_seen = excluded.last_seen",
+                    params![job, ts(now)],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    /// When the daemon first and last watched a job: None for a job it has never had.
+    pub fn job_seen(&self, job: &str) -> Result<Option<Seen>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT first_seen, last_seen FROM job_seen WHERE job = ?1",
+                params![job],
+                |r| {
+                    Ok(Seen {
+                        first: parse_ts(&r.get::<_, String>(0)?)?,
+                        last: parse_ts(&r.get::<_, String>(1)?)?,
+                    })
+                },
+            )
+            .optional()
         })
     }
 
@@ -321,7 +580,7 @@ impl Store {
         kind: &str,
         key: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, StoreError> {
         self.with(|c| {
             let n = c.execute(
                 "INSERT INTO notices (job, kind, key, sent_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
@@ -332,16 +591,28 @@ impl Store {
     }
 }
 
+/// When the daemon first and last watched a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
 /// What the store remembers of a unit between runs, per job, unit and plan year.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Memory {
-    /// The status at the last accepted run (`behind`, `critical`, `on_track`, `no_plan`).
-    pub status: String,
+    /// The status at the last accepted run; None for a unit never seen.
+    pub status: Option<Status>,
     /// The as-of date the current episode of being behind began.
     pub episode_since: Option<NaiveDate>,
     /// Alerts queued in this episode.
     pub alerts_in_episode: u32,
+    /// When the last alert of this episode was queued.
     pub last_alert_at: Option<DateTime<Utc>>,
+    /// When an alert of this episode last reached the unit's address (reminders count from it).
+    pub last_delivered_at: Option<DateTime<Utc>>,
+    /// An alert to the unit is still in the outbox (read from the outbox, never stored).
+    pub alert_in_flight: bool,
     /// An alert was due but silenced: it goes out once the silence ends.
     pub suppressed: bool,
 }
@@ -354,15 +625,15 @@ pub struct Figures {
     pub disbursed: i64,
     pub rate: Option<f64>,
     pub expected: f64,
-    pub status: String,
+    pub status: Status,
 }
 
 /// One decision about one unit in one run.
 #[derive(Debug, Clone)]
 pub struct DecisionRecord {
     pub unit: String,
-    pub status: String,
-    pub reason: String,
+    pub status: Status,
+    pub reason: Reason,
     pub escalated: bool,
     pub message_id: Option<String>,
 }
@@ -373,11 +644,89 @@ pub struct DecisionRecord {
 pub struct NewMessage {
     pub message_id: String,
     pub unit: Option<String>,
-    pub kind: &'static str,
-    pub reason: Option<String>,
+    pub kind: MessageKind,
+    pub reason: Option<Reason>,
     pub recipients: Vec<String>,
     pub subject: String,
     pub raw: Vec<u8>,
+}
+
+/// Everything an accepted run stores, in one transaction, before any delivery is tried.
+#[derive(Debug, Clone)]
+pub struct RunRecordSet {
+    pub job: String,
+    pub scheduled: DateTime<Utc>,
+    pub as_of: NaiveDate,
+    pub plan_year: i32,
+    pub figures: Vec<Figures>,
+    pub decisions: Vec<DecisionRecord>,
+    pub memory: Vec<(String, Memory)>,
+    pub messages: Vec<NewMessage>,
+    /// Failed outbox rows this run's digest lists: marked reported with the run.
+    pub reported_failures: Vec<i64>,
+    pub issues_json: String,
+}
+
+impl RunRecordSet {
+    /// What a run stores of its rates, decisions and messages.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        job: &str,
+        scheduled: DateTime<Utc>,
+        as_of: NaiveDate,
+        plan_year: i32,
+        rates: &crate::compute::Rates,
+        decision: &crate::decide::Decision,
+        outgoing: &crate::notify::queue::Outgoing,
+        failures: &[OutboxRow],
+        issues: &[crate::ledger::DataIssue],
+    ) -> RunRecordSet {
+        let figures = rates
+            .units
+            .iter()
+            .map(|u| Figures {
+                unit: u.unit_id.clone(),
+                plan: u.plan,
+                disbursed: u.disbursed,
+                rate: u.rate_pct,
+                expected: u.expected_pct,
+                status: u.status,
+            })
+            .collect();
+        let decisions = decision
+            .decisions
+            .iter()
+            .map(|d| DecisionRecord {
+                unit: d.unit_id.clone(),
+                status: d.status,
+                reason: d.reason,
+                escalated: d.escalated,
+                message_id: decision
+                    .alerts
+                    .iter()
+                    .zip(&outgoing.alert_ids)
+                    .find(|(a, _)| a.unit.unit_id == d.unit_id)
+                    .and_then(|(_, id)| id.clone()),
+            })
+            .collect();
+        RunRecordSet {
+            job: job.to_string(),
+            scheduled,
+            as_of,
+            plan_year,
+            figures,
+            decisions,
+            memory: decision.memory.clone(),
+            messages: outgoing.messages.clone(),
+            // Only a digest that was built lists them.
+            reported_failures: if outgoing.digest_id.is_some() {
+                failures.iter().map(|f| f.id).collect()
+            } else {
+                Vec::new()
+            },
+            issues_json: serde_json::to_string(issues).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -386,11 +735,11 @@ pub struct OutboxRow {
     pub message_id: String,
     pub job: String,
     pub unit: Option<String>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub reason: Option<String>,
     pub recipient: String,
     pub subject: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: u32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -415,13 +764,7 @@ pub struct FiguresRecord {
     pub scheduled_at: DateTime<Utc>,
     pub as_of: NaiveDate,
     pub figures: Figures,
-    pub reason: Option<String>,
-}
-
-fn date(s: &str) -> rusqlite::Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    pub reason: Option<Reason>,
 }
 
 const OUTBOX_COLUMNS: &str = "id, message_id, job, unit, kind, reason, recipient, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at, raw";
@@ -441,21 +784,32 @@ fn outbox_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
         next_attempt_at: parse_ts(&r.get::<_, String>(10)?)?,
         last_error: r.get(11)?,
         created_at: parse_ts(&r.get::<_, String>(12)?)?,
-        sent_at: r
-            .get::<_, Option<String>>(13)?
-            .map(|s| parse_ts(&s))
-            .transpose()?,
+        sent_at: opt_ts(r.get(13)?)?,
         raw: r.get(14)?,
     })
 }
 
+/// Which due message a drainer takes next.
+#[derive(Debug, Clone, Copy)]
+pub struct Take<'a> {
+    pub now: DateTime<Utc>,
+    /// How long the taker may hold the row before another drainer takes it back.
+    pub lease: Duration,
+    /// These Message-IDs first (a run delivers its own messages whatever else waits), then
+    /// every other due message, oldest first.
+    pub prefer: &'a [String],
+}
+
 impl Store {
     /// The remembered state of every unit of a job for a plan year.
-    pub fn memory(&self, job: &str, plan_year: i32) -> Result<HashMap<String, Memory>, String> {
+    pub fn memory(&self, job: &str, plan_year: i32) -> Result<HashMap<String, Memory>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT unit, status, episode_since, alerts_in_episode, last_alert_at, suppressed FROM alert_state
-                 WHERE job = ?1 AND plan_year = ?2",
+                "SELECT a.unit, a.status, a.episode_since, a.alerts_in_episode, a.last_alert_at, a.suppressed, a.last_delivered_at,
+                     EXISTS (SELECT 1 FROM decisions d JOIN outbox o ON o.message_id = d.message_id
+                             WHERE d.job = a.job AND d.unit = a.unit AND d.plan_year = a.plan_year
+                               AND o.kind = 'alert' AND o.status IN ('pending', 'sending'))
+                 FROM alert_state a WHERE a.job = ?1 AND a.plan_year = ?2",
             )?;
             let rows = st.query_map(params![job, plan_year], |r| {
                 Ok((
@@ -464,8 +818,10 @@ impl Store {
                         status: r.get(1)?,
                         episode_since: r.get::<_, Option<String>>(2)?.map(|s| date(&s)).transpose()?,
                         alerts_in_episode: r.get(3)?,
-                        last_alert_at: r.get::<_, Option<String>>(4)?.map(|s| parse_ts(&s)).transpose()?,
+                        last_alert_at: opt_ts(r.get(4)?)?,
                         suppressed: r.get::<_, i64>(5)? != 0,
+                        last_delivered_at: opt_ts(r.get(6)?)?,
+                        alert_in_flight: r.get(7)?,
                     },
                 ))
             })?;
@@ -474,7 +830,7 @@ impl Store {
     }
 
     /// Units of a job silenced on `day`.
-    pub fn silenced(&self, job: &str, day: NaiveDate) -> Result<HashSet<String>, String> {
+    pub fn silenced(&self, job: &str, day: NaiveDate) -> Result<HashSet<String>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT unit FROM silences WHERE job = ?1 AND removed_at IS NULL AND until >= ?2",
@@ -485,115 +841,107 @@ impl Store {
     }
 
     /// Records an accepted run in one transaction: its figures, its decisions, the units' new
-    /// memory and every message it queues — before any delivery is tried.
-    #[allow(clippy::too_many_arguments)]
+    /// memory, every message it queues, and the failures its digest lists — before any delivery
+    /// is tried. Nothing of it is stored when any of it fails.
     pub fn record_run(
         &self,
-        job: &str,
-        scheduled: DateTime<Utc>,
-        as_of: NaiveDate,
-        plan_year: i32,
-        figures: &[Figures],
-        decisions: &[DecisionRecord],
-        memory: &[(String, Memory)],
-        messages: &[NewMessage],
-        issues_json: &str,
+        run: &RunRecordSet,
         now: DateTime<Utc>,
         deadline: Duration,
-    ) -> Result<(), String> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| "state store lock poisoned".to_string())?;
-        let fail = |e: rusqlite::Error| format!("state store {}: {e}", self.path.display());
-        let tx = conn.transaction().map_err(fail)?;
-        let (sched, day) = (ts(scheduled), as_of.to_string());
-        // Once this commits, the run's work is done: its messages are in the outbox. `queued` keeps a
-        // crash after this point from counting the run as cut off (and running it again).
-        tx.execute(
-            "UPDATE runs SET as_of = ?3, data_issues = ?4,
-                 outcome = CASE WHEN outcome = 'running' THEN 'queued' ELSE outcome END
-             WHERE job = ?1 AND scheduled_at = ?2",
-            params![job, sched, day, issues_json],
-        )
-        .map_err(fail)?;
-        for f in figures {
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let (job, plan_year) = (&run.job, run.plan_year);
+            let (sched, day) = (ts(run.scheduled), run.as_of.to_string());
+            // Once this commits, the run's work is done: its messages are in the outbox. `queued`
+            // keeps a crash after this point from counting the run as cut off (and running it again).
             tx.execute(
-                "INSERT OR REPLACE INTO unit_figures (job, scheduled_at, as_of, plan_year, unit, plan, disbursed, rate, expected, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![job, sched, day, plan_year, f.unit, f.plan, f.disbursed, f.rate, f.expected, f.status],
-            )
-            .map_err(fail)?;
-        }
-        for d in decisions {
-            tx.execute(
-                "INSERT INTO decisions (job, scheduled_at, unit, plan_year, status, reason, escalated, message_id, decided_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![job, sched, d.unit, plan_year, d.status, d.reason, d.escalated, d.message_id, ts(now)],
-            )
-            .map_err(fail)?;
-        }
-        for (unit, m) in memory {
-            tx.execute(
-                "INSERT OR REPLACE INTO alert_state (job, unit, plan_year, status, episode_since, alerts_in_episode, last_alert_at, suppressed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    job,
-                    unit,
-                    plan_year,
-                    m.status,
-                    m.episode_since.map(|d| d.to_string()),
-                    m.alerts_in_episode,
-                    m.last_alert_at.map(ts),
-                    m.suppressed
-                ],
-            )
-            .map_err(fail)?;
-        }
-        Self::queue(&tx, job, messages, now, deadline).map_err(fail)?;
-        tx.commit().map_err(fail)
+                "UPDATE runs SET as_of = ?3, data_issues = ?4,
+                     outcome = CASE WHEN outcome = 'running' THEN 'queued' ELSE outcome END
+                 WHERE job = ?1 AND scheduled_at = ?2",
+                params![job, sched, day, run.issues_json],
+            )?;
+            for f in &run.figures {
+                tx.execute(
+                    "INSERT OR REPLACE INTO unit_figures (job, scheduled_at, as_of, plan_year, unit, plan, disbursed, rate, expected, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![job, sched, day, plan_year, f.unit, f.plan, f.disbursed, f.rate, f.expected, f.status],
+                )?;
+            }
+            for d in &run.decisions {
+                tx.execute(
+                    "INSERT INTO decisions (job, scheduled_at, unit, plan_year, status, reason, escalated, message_id, decided_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![job, sched, d.unit, plan_year, d.status, d.reason, d.escalated, d.message_id, ts(now)],
+                )?;
+            }
+            for (unit, m) in &run.memory {
+                tx.execute(
+                    "INSERT OR REPLACE INTO alert_state (job, unit, plan_year, status, episode_since, alerts_in_episode, last_alert_at, suppressed, last_delivered_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        job,
+                        unit,
+                        plan_year,
+                        m.status,
+                        m.episode_since.map(|d| d.to_string()),
+                        m.alerts_in_episode,
+                        m.last_alert_at.map(ts),
+                        m.suppressed,
+                        m.last_delivered_at.map(ts),
+                    ],
+                )?;
+            }
+            Self::queue(&tx, job, &run.messages, now, deadline)?;
+            for id in &run.reported_failures {
+                tx.execute("UPDATE outbox SET reported = 1 WHERE id = ?1", params![id])?;
+            }
+            tx.commit()
+        })
     }
 
+    /// Inserts the rows of `messages`; returns how many were new.
     fn queue(
         c: &Connection,
         job: &str,
         messages: &[NewMessage],
         now: DateTime<Utc>,
         deadline: Duration,
-    ) -> rusqlite::Result<()> {
-        let until = now + chrono::Duration::from_std(deadline).unwrap_or(chrono::Duration::days(1));
+    ) -> rusqlite::Result<usize> {
+        let until = later(now, deadline);
+        let mut n = 0;
         for m in messages {
             for rcpt in &m.recipients {
                 // The same logical message to the same recipient is queued once.
-                c.execute(
+                n += c.execute(
                     "INSERT OR IGNORE INTO outbox (message_id, job, unit, kind, reason, recipient, subject, raw, status, next_attempt_at, deadline_at, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?9)",
                     params![m.message_id, job, m.unit, m.kind, m.reason, rcpt, m.subject, m.raw, ts(now), ts(until)],
                 )?;
             }
         }
-        Ok(())
+        Ok(n)
     }
 
-    /// Queues messages outside a run (operator notices).
+    /// Queues messages outside a run (operator notices); returns how many rows were new.
     pub fn enqueue(
         &self,
         job: &str,
         messages: &[NewMessage],
         now: DateTime<Utc>,
         deadline: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<usize, StoreError> {
         self.with(|c| Self::queue(c, job, messages, now, deadline))
     }
 
-    /// Records a run's data issues (JSON) and as-of date.
+    /// Records a rejected run's data issues (JSON) and as-of date.
     pub fn record_issues(
         &self,
         job: &str,
         scheduled: DateTime<Utc>,
         as_of: NaiveDate,
         issues_json: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET as_of = ?3, data_issues = ?4 WHERE job = ?1 AND scheduled_at = ?2",
@@ -603,73 +951,111 @@ impl Store {
         })
     }
 
-    /// Messages that were being sent when the process died go back to pending: they may reach a
-    /// recipient twice, with the same Message-ID.
-    pub fn release_sending(&self) -> Result<usize, String> {
+    /// Rows taken by a process that has since died go back to pending at once (they may reach a
+    /// recipient twice, with the same Message-ID); rows whose lease ran out are due anyway.
+    pub fn release_orphans(&self) -> Result<usize, StoreError> {
         self.with(|c| {
-            c.execute(
-                "UPDATE outbox SET status = 'pending' WHERE status = 'sending'",
-                [],
-            )
-        })
-    }
-
-    /// Takes the next due message for sending (marks it `sending`), oldest first.
-    pub fn take_due(
-        &self,
-        now: DateTime<Utc>,
-        only_message_ids: Option<&[String]>,
-    ) -> Result<Option<OutboxRow>, String> {
-        self.with(|c| {
-            let rows: Vec<OutboxRow> = {
-                let mut st = c.prepare(&format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT 50"
-                ))?;
-                let r = st.query_map(params![ts(now)], outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-                r
+            let taken: Vec<(i64, Option<u32>)> = {
+                let mut st = c.prepare("SELECT id, owner FROM outbox WHERE status = 'sending'")?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
             };
-            for row in rows {
-                if let Some(ids) = only_message_ids {
-                    if !ids.contains(&row.message_id) {
-                        continue;
-                    }
-                }
-                let taken = c.execute("UPDATE outbox SET status = 'sending' WHERE id = ?1 AND status = 'pending'", params![row.id])?;
-                if taken == 1 {
-                    return Ok(Some(row));
+            let mut n = 0;
+            for (id, owner) in taken {
+                if owner.is_none_or(|p| !process_alive(p)) {
+                    n += c.execute(
+                        "UPDATE outbox SET status = 'pending', owner = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
+                        params![id],
+                    )?;
                 }
             }
-            Ok(None)
+            Ok(n)
         })
     }
 
-    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), String> {
+    /// Takes the next due message for sending: marks it `sending` under a lease held by this
+    /// process. Due: pending and its time has come, or being sent under a lease that ran out.
+    pub fn take_due(&self, take: Take<'_>) -> Result<Option<OutboxRow>, StoreError> {
+        let now = ts(take.now);
+        let lease = ts(later(take.now, take.lease));
         self.with(|c| {
-            c.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            let due = "((status = 'pending' AND next_attempt_at <= ?1) OR (status = 'sending' AND lease_until <= ?1))";
+            let tx = c.transaction()?;
+            let mut found = None;
+            if !take.prefer.is_empty() {
+                let marks = vec!["?"; take.prefer.len()].join(",");
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id IN ({marks}) ORDER BY id LIMIT 1"
+                );
+                let mut values: Vec<&dyn rusqlite::ToSql> = vec![&now];
+                values.extend(take.prefer.iter().map(|m| m as &dyn rusqlite::ToSql));
+                found = tx
+                    .query_row(&sql, values.as_slice(), outbox_row)
+                    .optional()?;
+            }
+            if found.is_none() {
+                found = tx
+                    .query_row(
+                        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} ORDER BY id LIMIT 1"),
+                        params![now],
+                        outbox_row,
+                    )
+                    .optional()?;
+            }
+            if let Some(row) = &found {
+                tx.execute(
+                    "UPDATE outbox SET status = 'sending', owner = ?2, lease_until = ?3 WHERE id = ?1",
+                    params![row.id, std::process::id(), lease],
+                )?;
+            }
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
+    /// Delivered. An alert's delivery is remembered for the unit: reminders count from it.
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL, owner = NULL, lease_until = NULL WHERE id = ?1",
                 params![id, ts(now)],
             )?;
-            Ok(())
+            tx.execute(
+                "UPDATE alert_state SET last_delivered_at = ?2
+                 WHERE last_alert_at IS NOT NULL AND (last_delivered_at IS NULL OR last_delivered_at < ?2)
+                   AND (job, unit, plan_year) IN (
+                     SELECT d.job, d.unit, d.plan_year FROM decisions d JOIN outbox o ON o.message_id = d.message_id
+                     WHERE o.id = ?1 AND o.kind = 'alert' AND d.reason != 'recovered')",
+                params![id, ts(now)],
+            )?;
+            tx.commit()
         })
     }
 
     /// A transient failure: try again at `next`, unless that is past the message's deadline.
-    pub fn mark_retry(&self, id: i64, error: &str, next: DateTime<Utc>) -> Result<bool, String> {
+    pub fn mark_retry(
+        &self,
+        id: i64,
+        error: &str,
+        next: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         self.with(|c| {
             let deadline: String = c.query_row("SELECT deadline_at FROM outbox WHERE id = ?1", params![id], |r| r.get(0))?;
             let give_up = next > parse_ts(&deadline)?;
+            let status = if give_up { OutboxStatus::Failed } else { OutboxStatus::Pending };
             c.execute(
-                "UPDATE outbox SET status = ?2, attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1",
-                params![id, if give_up { "failed" } else { "pending" }, error, ts(next)],
+                "UPDATE outbox SET status = ?2, attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4, owner = NULL, lease_until = NULL WHERE id = ?1",
+                params![id, status, error, ts(next)],
             )?;
             Ok(!give_up)
         })
     }
 
-    pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), String> {
+    pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, owner = NULL, lease_until = NULL WHERE id = ?1",
                 params![id, error],
             )?;
             Ok(())
@@ -677,10 +1063,10 @@ impl Store {
     }
 
     /// Puts a message that was being sent back (the server went away mid-pass) without counting a try.
-    pub fn release(&self, id: i64) -> Result<(), String> {
+    pub fn release(&self, id: i64) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute(
-                "UPDATE outbox SET status = 'pending' WHERE id = ?1 AND status = 'sending'",
+                "UPDATE outbox SET status = 'pending', owner = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
                 params![id],
             )?;
             Ok(())
@@ -688,23 +1074,30 @@ impl Store {
     }
 
     /// Outbox rows with these statuses (all jobs), oldest first.
-    pub fn outbox(&self, statuses: &[&str]) -> Result<Vec<OutboxRow>, String> {
+    pub fn outbox(&self, statuses: &[OutboxStatus]) -> Result<Vec<OutboxRow>, StoreError> {
         self.with(|c| {
-            let list = statuses
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let marks = vec!["?"; statuses.len()].join(",");
             let mut st = c.prepare(&format!(
-                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status IN ({list}) ORDER BY id"
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status IN ({marks}) ORDER BY id"
             ))?;
-            let rows = st.query_map([], outbox_row)?;
+            let rows = st.query_map(rusqlite::params_from_iter(statuses), outbox_row)?;
             rows.collect()
         })
     }
 
+    /// How many messages wait (pending or being sent), without loading them.
+    pub fn waiting(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
     /// The rows of these logical messages.
-    pub fn messages(&self, message_ids: &[String]) -> Result<Vec<OutboxRow>, String> {
+    pub fn messages(&self, message_ids: &[String]) -> Result<Vec<OutboxRow>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE message_id = ?1 ORDER BY id"
@@ -720,8 +1113,13 @@ impl Store {
     }
 
     /// Re-queues a failed message with a new deadline. False when there is no such failed message.
-    pub fn retry(&self, id: i64, now: DateTime<Utc>, deadline: Duration) -> Result<bool, String> {
-        let until = now + chrono::Duration::from_std(deadline).unwrap_or(chrono::Duration::days(1));
+    pub fn retry(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        deadline: Duration,
+    ) -> Result<bool, StoreError> {
+        let until = later(now, deadline);
         self.with(|c| {
             let n = c.execute(
                 "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, deadline_at = ?3, reported = 0 WHERE id = ?1 AND status = 'failed'",
@@ -731,18 +1129,16 @@ impl Store {
         })
     }
 
-    /// Failed messages of a job not yet listed in a digest; marks them listed.
-    pub fn take_unreported_failures(&self, job: &str) -> Result<Vec<OutboxRow>, String> {
+    /// Failed messages of a job not yet listed in a digest. They are marked listed by the
+    /// [`Store::record_run`] of the run whose digest lists them, so a run that fails to record
+    /// leaves them for the next one.
+    pub fn unreported_failures(&self, job: &str) -> Result<Vec<OutboxRow>, StoreError> {
         self.with(|c| {
-            let rows = {
-                let mut st = c.prepare(&format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE job = ?1 AND status = 'failed' AND reported = 0 ORDER BY id"
-                ))?;
-                let r = st.query_map(params![job], outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-                r
-            };
-            c.execute("UPDATE outbox SET reported = 1 WHERE job = ?1 AND status = 'failed'", params![job])?;
-            Ok(rows)
+            let mut st = c.prepare(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE job = ?1 AND status = 'failed' AND reported = 0 AND kind != 'operator' ORDER BY id"
+            ))?;
+            let rows = st.query_map(params![job], outbox_row)?;
+            rows.collect()
         })
     }
 
@@ -753,7 +1149,7 @@ impl Store {
         until: NaiveDate,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<i64, String> {
+    ) -> Result<i64, StoreError> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO silences (job, unit, until, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -763,7 +1159,7 @@ impl Store {
         })
     }
 
-    pub fn silences(&self) -> Result<Vec<Silence>, String> {
+    pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare("SELECT id, job, unit, until, reason, created_at FROM silences WHERE removed_at IS NULL ORDER BY id")?;
             let rows = st.query_map([], |r| {
@@ -780,7 +1176,7 @@ impl Store {
         })
     }
 
-    pub fn remove_silence(&self, id: i64, now: DateTime<Utc>) -> Result<bool, String> {
+    pub fn remove_silence(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(|c| {
             Ok(c.execute(
                 "UPDATE silences SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
@@ -790,7 +1186,7 @@ impl Store {
     }
 
     /// A unit's figures in every run of a job, oldest first, with the decision of each run.
-    pub fn unit_history(&self, job: &str, unit: &str) -> Result<Vec<FiguresRecord>, String> {
+    pub fn unit_history(&self, job: &str, unit: &str) -> Result<Vec<FiguresRecord>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT f.scheduled_at, f.as_of, f.plan, f.disbursed, f.rate, f.expected, f.status, d.reason
@@ -818,7 +1214,7 @@ impl Store {
     }
 
     /// Every message queued for a unit of a job, oldest first.
-    pub fn unit_messages(&self, job: &str, unit: &str) -> Result<Vec<OutboxRow>, String> {
+    pub fn unit_messages(&self, job: &str, unit: &str) -> Result<Vec<OutboxRow>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE job = ?1 AND unit = ?2 ORDER BY id"
@@ -842,27 +1238,28 @@ mod tests {
     fn a_slot_runs_once_across_reopening_and_an_interrupted_one_can_run_again() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
-        assert!(s.claim("weekly", t(1), t(1)).unwrap());
-        assert!(!s.claim("weekly", t(1), t(2)).unwrap());
+        let sched = Trigger::Schedule;
+        assert!(s.claim("weekly", t(1), t(1), sched).unwrap());
+        assert!(!s.claim("weekly", t(1), t(2), sched).unwrap());
         drop(s);
         let s = Store::open(dir.path()).unwrap();
-        assert!(!s.claim("weekly", t(1), t(2)).unwrap());
-        assert_eq!(s.interrupt_running(None).unwrap(), 1);
+        assert!(!s.claim("weekly", t(1), t(2), sched).unwrap());
+        assert_eq!(s.interrupt_scheduled(None).unwrap(), 1);
         assert_eq!(s.interrupted("weekly").unwrap(), vec![t(1)]);
-        assert!(s.claim("weekly", t(1), t(3)).unwrap());
+        assert!(s.claim("weekly", t(1), t(3), sched).unwrap());
         let r = RunResult {
-            outcome: outcome::OK,
+            outcome: RunOutcome::Ok,
             attempts: 1,
             units_behind: 3,
             emails_sent: 4,
             ..Default::default()
         };
         s.finish("weekly", t(1), t(4), &r).unwrap();
-        assert!(!s.claim("weekly", t(1), t(5)).unwrap());
+        assert!(!s.claim("weekly", t(1), t(5), sched).unwrap());
         let runs = s.runs("weekly", 10).unwrap();
         assert_eq!(
-            (runs.len(), runs[0].outcome.as_str(), runs[0].emails_sent),
-            (1, "ok", Some(4))
+            (runs.len(), runs[0].outcome, runs[0].emails_sent),
+            (1, RunOutcome::Ok, Some(4))
         );
         assert_eq!(s.last_success("weekly").unwrap(), Some(t(4)));
     }
@@ -872,8 +1269,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.heartbeat().unwrap(), None);
-        s.beat(t(7)).unwrap();
-        assert_eq!(s.heartbeat().unwrap(), Some(t(7)));
+        s.beat(t(7), &["j"]).unwrap();
+        s.beat(t(8), &["j", "k"]).unwrap();
+        assert_eq!(s.heartbeat().unwrap(), Some(t(8)));
+        let seen = |first, last| Some(Seen { first, last });
+        assert_eq!(s.job_seen("j").unwrap(), seen(t(7), t(8)));
+        assert_eq!(s.job_seen("k").unwrap(), seen(t(8), t(8)));
+        assert_eq!(s.job_seen("new").unwrap(), None);
         assert!(s.notice_once("j", "silence", "x", t(7)).unwrap());
         assert!(!s.notice_once("j", "silence", "x", t(8)).unwrap());
     }

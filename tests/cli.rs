@@ -418,15 +418,22 @@ async fn dry_run_renders_but_sends_nothing() {
 async fn preview_prints_the_unit_email() {
     let server = sources(UNITS, PAID).await;
     let p = project(support::free_port(), server.address().port());
-    let run = p.run(&[
-        "preview",
-        "weekly",
-        "--unit",
-        "XMT",
-        "--as-of",
-        "2026-10-31",
-    ]);
+    // The real headers, as the message would be queued, with "now" from DISBMON_NOW.
+    let run = p.run_env(
+        &[
+            "preview",
+            "weekly",
+            "--unit",
+            "XMT",
+            "--as-of",
+            "2026-10-31",
+        ],
+        &[("DISBMON_NOW", "2026-11-02T08:00:00+07:00")],
+    );
     run.expect_code(0)
+        .expect_stdout("Date: Mon, 02 Nov 2026 01:00:00 +0000")
+        .expect_stdout("Message-ID: <")
+        .expect_stdout("MIME-Version: 1.0")
         .expect_stdout("To: UBND xã Mường Tè & Pa Ủ <xmt@sonla.example.gov.vn>")
         .expect_stdout("Cc: phongdautu@stc.example.gov.vn")
         .expect_stdout("Subject: [Giải ngân 2026] UBND xã Mường Tè & Pa Ủ: đạt 64,0%")

@@ -3,6 +3,7 @@
 
 mod support;
 
+use disbmon::store::RunOutcome;
 use nix::sys::signal::Signal;
 use std::time::Duration;
 use support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
@@ -86,7 +87,7 @@ async fn a_per_second_job_runs_sends_and_is_watched_over_http() {
     // later, only send the digest (the units were just told).
     let mut finished: Vec<_> = runs(&p, "weekly")
         .into_iter()
-        .filter(|r| r.outcome == "ok")
+        .filter(|r| r.outcome == RunOutcome::Ok)
         .collect();
     finished.sort_by_key(|r| r.scheduled_at);
     let first = u64::from(finished[0].emails_sent.unwrap());
@@ -137,7 +138,9 @@ async fn a_per_second_job_runs_sends_and_is_watched_over_http() {
     st.expect_code(0)
         .expect_stdout("job weekly: `*/2 * * * * *` in Asia/Ho_Chi_Minh")
         .expect_stdout(": ok at ");
-    assert!(runs(&p, "weekly").iter().all(|r| r.outcome == "ok"));
+    assert!(runs(&p, "weekly")
+        .iter()
+        .all(|r| r.outcome == RunOutcome::Ok));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,7 +171,7 @@ async fn a_slow_source_never_runs_twice_at_once() {
     d.wait_for("two finished runs", 30, || {
         runs(&p, "weekly")
             .iter()
-            .filter(|r| r.outcome == "ok")
+            .filter(|r| r.outcome == RunOutcome::Ok)
             .count()
             >= 2
     });
@@ -232,7 +235,7 @@ async fn sigterm_lets_the_run_finish_and_a_cut_off_run_is_caught_up_at_the_next_
         "the run finished and sent\n{}",
         d.log()
     );
-    assert_eq!(runs(&p, "weekly")[0].outcome, "ok");
+    assert_eq!(runs(&p, "weekly")[0].outcome, RunOutcome::Ok);
 
     // Now with a grace period shorter than the run: cut off, recorded as interrupted.
     p.write(
@@ -249,14 +252,14 @@ async fn sigterm_lets_the_run_finish_and_a_cut_off_run_is_caught_up_at_the_next_
     assert_eq!(d.wait_exit(30), 0, "{}", d.log());
     d.wait_log("recorded as interrupted", 1);
     let cut = runs(&p, "weekly")[0].clone();
-    assert_eq!(cut.outcome, "interrupted");
+    assert_eq!(cut.outcome, RunOutcome::Interrupted);
     // The next start runs that slot again, once.
     let mut d = p.spawn_daemon(&[]);
     d.wait_log("catching up the missed run", 10);
     d.wait_for("the caught-up run to finish", 20, || {
         runs(&p, "weekly")
             .iter()
-            .any(|r| r.scheduled_at == cut.scheduled_at && r.outcome == "ok")
+            .any(|r| r.scheduled_at == cut.scheduled_at && r.outcome == RunOutcome::Ok)
     });
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(30), 0);
@@ -287,7 +290,9 @@ async fn a_restart_after_a_missed_slot_catches_up_exactly_once() {
     );
     let mut d = p.spawn_daemon(&[]);
     d.wait_for("a first run", 10, || {
-        runs(&p, "weekly").iter().any(|r| r.outcome == "ok")
+        runs(&p, "weekly")
+            .iter()
+            .any(|r| r.outcome == RunOutcome::Ok)
     });
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(30), 0);
@@ -305,7 +310,7 @@ async fn a_restart_after_a_missed_slot_catches_up_exactly_once() {
         "{log}"
     );
     assert!(
-        log.contains("is not caught up"),
+        log.contains("are not caught up"),
         "the older misses are logged\n{log}"
     );
     let after = runs(&p, "weekly");
@@ -397,7 +402,7 @@ async fn a_failing_source_is_retried_then_reported_while_another_job_keeps_runni
     let broken = runs(&p, "broken");
     let failed = broken
         .iter()
-        .find(|r| r.outcome == "failed")
+        .find(|r| r.outcome == RunOutcome::Failed)
         .expect("a failed run is recorded");
     assert_eq!(failed.attempts, 3);
     assert!(failed.error.as_deref().unwrap().contains("HTTP 500"));

@@ -23,16 +23,44 @@ pub enum Mailer {
     },
 }
 
+/// Why the configured mail transport cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("cannot create the mail folder {dir}: {source}; fix mail.dir or its permissions")]
+    Folder {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read mail.smtp.ca_file {file}: {source}")]
+    CaFile {
+        file: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("mail.smtp.ca_file {file} is not a PEM certificate: {detail}")]
+    CaPem {
+        file: std::path::PathBuf,
+        detail: String,
+    },
+    #[error("cannot set up TLS for {server}: {detail}")]
+    Tls { server: String, detail: String },
+}
+
+/// Why a rendered email could not be made into a MIME message.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the message `{subject}`: {detail}")]
+pub struct BuildError {
+    pub subject: String,
+    pub detail: String,
+}
+
 impl Mailer {
     /// Prepares the configured transport; nothing is connected until the first message.
-    pub fn new(mail: &MailConfig) -> Result<Mailer, String> {
+    pub fn new(mail: &MailConfig) -> Result<Mailer, MailerError> {
         match &mail.transport {
             Transport::File { dir } => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    format!(
-                        "cannot create the mail folder {}: {e}; fix mail.dir or its permissions",
-                        dir.display()
-                    )
+                std::fs::create_dir_all(dir).map_err(|source| MailerError::Folder {
+                    dir: dir.clone(),
+                    source,
                 })?;
                 Ok(Mailer::File {
                     transport: AsyncFileTransport::new(dir),
@@ -40,6 +68,14 @@ impl Mailer {
                 })
             }
             Transport::Smtp(smtp) => smtp_transport(smtp),
+        }
+    }
+
+    /// The longest one message may take to hand over, connect to delivered.
+    pub fn per_message_bound(&self) -> std::time::Duration {
+        match self {
+            Mailer::File { .. } => std::time::Duration::from_secs(30),
+            Mailer::Smtp { timeout, .. } => *timeout,
         }
     }
 
@@ -150,26 +186,27 @@ pub struct SendFailure {
     pub permanent: bool,
 }
 
-fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, String> {
+fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, MailerError> {
     let server = format!("{}:{}", smtp.host, smtp.port);
     let tls = match smtp.tls {
         TlsMode::None => Tls::None,
         mode => {
             let mut params = TlsParameters::builder(smtp.host.clone());
             if let Some(ca) = &smtp.ca_file {
-                let pem = std::fs::read(ca)
-                    .map_err(|e| format!("cannot read mail.smtp.ca_file {}: {e}", ca.display()))?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| {
-                    format!(
-                        "mail.smtp.ca_file {} is not a PEM certificate: {e}",
-                        ca.display()
-                    )
+                let pem = std::fs::read(ca).map_err(|source| MailerError::CaFile {
+                    file: ca.clone(),
+                    source,
+                })?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| MailerError::CaPem {
+                    file: ca.clone(),
+                    detail: e.to_string(),
                 })?;
                 params = params.add_root_certificate(cert);
             }
-            let params = params
-                .build_rustls()
-                .map_err(|e| format!("cannot set up TLS for {server}: {e}"))?;
+            let params = params.build_rustls().map_err(|e| MailerError::Tls {
+                server: server.clone(),
+                detail: e.to_string(),
+            })?;
             if mode == TlsMode::Tls {
                 Tls::Wrapper(params)
             } else {
@@ -201,7 +238,7 @@ pub fn build(
     email: &Email,
     date: SystemTime,
     message_id: Option<String>,
-) -> Result<Message, String> {
+) -> Result<Message, BuildError> {
     let mut builder = Message::builder()
         .from(from.clone())
         .subject(email.subject.clone())
@@ -227,7 +264,10 @@ pub fn build(
                         .body(email.html.clone()),
                 ),
         )
-        .map_err(|e| format!("cannot build the message `{}`: {e}", email.subject))
+        .map_err(|e| BuildError {
+            subject: email.subject.clone(),
+            detail: e.to_string(),
+        })
 }
 
 /// A Message-ID derived from a message's logical identity (job, unit, run, reason), so that a

@@ -200,7 +200,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         (Language::En, Reason::Reminder) => "reminder: the unit is still behind",
         (Language::En, Reason::SilenceEnded) => "a silence has ended and the unit is still behind",
         (Language::En, Reason::Recovered) => "the unit is back on track",
-        (_, Reason::Silenced | Reason::Unchanged) => "",
+        (_, Reason::Silenced | Reason::Unchanged | Reason::Held) => "",
     };
     let escalation = alert.escalation.as_ref().map(|e| match lang {
         Language::Vi => format!(

@@ -45,6 +45,64 @@ impl Table {
     }
 }
 
+/// A job's three sources, pulled and checked, with the temporary folder their downloads live in.
+#[derive(Debug)]
+pub struct Tables {
+    pub units: Table,
+    pub plans: Table,
+    pub disbursements: Table,
+    _tmp: tempfile::TempDir,
+}
+
+impl Tables {
+    pub fn all(&self) -> [&Table; 3] {
+        [&self.units, &self.plans, &self.disbursements]
+    }
+}
+
+/// Why no source could be pulled at all: the machine, not the data.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "cannot create a temporary folder for downloads: {0}; check TMPDIR and free disk space"
+    )]
+    TempDir(std::io::Error),
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(String),
+}
+
+/// Pulls a job's three sources at once. `Ok(Err(issues))`: a source could not be read (each
+/// problem named); `Err`: nothing could be tried.
+pub async fn pull_all(
+    job: &crate::job::Job,
+    cache: Option<&Path>,
+    clock: &dyn Clock,
+) -> Result<Result<Tables, Vec<DataIssue>>, SetupError> {
+    let tmp = tempfile::tempdir().map_err(SetupError::TempDir)?;
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("disbmon/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SetupError::Http(e.to_string()))?;
+    let (units, plans, disbursements) = tokio::join!(
+        pull(&job.units, &client, tmp.path(), cache, clock),
+        pull(&job.plans, &client, tmp.path(), cache, clock),
+        pull(&job.disbursements, &client, tmp.path(), cache, clock),
+    );
+    Ok(match (units, plans, disbursements) {
+        (Ok(units), Ok(plans), Ok(disbursements)) => Ok(Tables {
+            units,
+            plans,
+            disbursements,
+            _tmp: tmp,
+        }),
+        (u, p, d) => Err([u.err(), p.err(), d.err()]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect()),
+    })
+}
+
 /// Fetches and checks one source. `tmp` is where downloads and converted JSON are written.
 /// `cache` keeps the last copy of HTTP sources for conditional requests.
 pub async fn pull(

@@ -1,0 +1,134 @@
+//! From rendered emails to outbox rows: each run's messages are rendered, built into MIME with a
+//! Message-ID derived from what they are, and handed to the store — never sent from here.
+
+use crate::decide::Decision;
+use crate::ledger::DataIssue;
+use crate::notify::deliver::{self, BuildError};
+use crate::notify::render::{self, Context, Email};
+use crate::store::{MessageKind, NewMessage, OutboxRow};
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+
+/// A run's messages, ready for the outbox.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    pub messages: Vec<NewMessage>,
+    /// Per alert of the decision, in its order: the Message-ID, or None when it could not be built.
+    pub alert_ids: Vec<Option<String>>,
+    /// The digest's Message-ID, when the job has a digest and it could be built.
+    pub digest_id: Option<String>,
+    pub problems: Vec<BuildError>,
+}
+
+impl Outgoing {
+    /// The Message-IDs of every message built.
+    pub fn ids(&self) -> Vec<String> {
+        self.messages.iter().map(|m| m.message_id.clone()).collect()
+    }
+}
+
+/// What the messages of one run share besides the figures.
+pub struct Envelope<'a> {
+    pub from: &'a Mailbox,
+    pub now: DateTime<Utc>,
+    /// The run's identity (its scheduled time), part of every Message-ID: a run repeated from
+    /// its record builds the same ids, and the store queues each once.
+    pub run_key: String,
+    pub digest_to: &'a [Mailbox],
+}
+
+/// One message for the outbox, built from a rendered email.
+pub fn message(
+    from: &Mailbox,
+    email: &Email,
+    identity: &str,
+    kind: MessageKind,
+    now: DateTime<Utc>,
+) -> Result<NewMessage, BuildError> {
+    let id = deliver::message_id(identity, from);
+    let m = deliver::build(from, email, now.into(), Some(id.clone()))?;
+    Ok(NewMessage {
+        message_id: id,
+        unit: None,
+        kind,
+        reason: None,
+        recipients: email
+            .to
+            .iter()
+            .chain(&email.cc)
+            .map(|m| m.email.to_string())
+            .collect(),
+        subject: email.subject.clone(),
+        raw: m.formatted(),
+    })
+}
+
+/// Renders and builds every message of a run: an alert per decided alert, and the digest listing
+/// `failures` (messages given up since the last digest) and the run's data issues.
+pub fn compose(
+    ctx: &Context,
+    env: &Envelope,
+    decision: &Decision,
+    failures: &[OutboxRow],
+    issues: &[DataIssue],
+) -> Outgoing {
+    let mut out = Outgoing::default();
+    let plan_year = ctx.plan_year;
+    for alert in &decision.alerts {
+        let email = render::unit_alert(ctx, alert);
+        let identity = format!(
+            "alert|{}|{}|{plan_year}|{}|{}",
+            ctx.job,
+            alert.unit.unit_id,
+            alert.reason.as_str(),
+            env.run_key
+        );
+        let built =
+            message(env.from, &email, &identity, MessageKind::Alert, env.now).map(|m| NewMessage {
+                unit: Some(alert.unit.unit_id.clone()),
+                reason: Some(alert.reason),
+                ..m
+            });
+        let id = out.keep(built);
+        out.alert_ids.push(id);
+    }
+    if !env.digest_to.is_empty() {
+        let failed: Vec<render::Delivered> = failures
+            .iter()
+            .map(|f| render::Delivered {
+                unit_id: f.unit.as_deref().unwrap_or("-"),
+                unit_name: &f.recipient,
+                error: f.last_error.as_deref(),
+            })
+            .collect();
+        let email = render::digest(
+            ctx,
+            env.digest_to,
+            decision.alerts.len(),
+            &failed,
+            &decision.unreachable,
+            issues,
+        );
+        let identity = format!("digest|{}|{}", ctx.job, env.run_key);
+        let built = message(env.from, &email, &identity, MessageKind::Digest, env.now);
+        out.digest_id = out.keep(built);
+    }
+    out
+}
+
+impl Outgoing {
+    fn keep(&mut self, built: Result<NewMessage, BuildError>) -> Option<String> {
+        match built {
+            Ok(m) => {
+                let id = m.message_id.clone();
+                self.messages.push(m);
+                Some(id)
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                self.problems.push(e);
+                None
+            }
+        }
+    }
+}
