@@ -250,7 +250,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Status => status(cli.config.as_deref(), clock.as_ref()),
         Command::History { job, unit } => history(cli.config.as_deref(), &job, unit.as_deref()),
         Command::Silence { action } => silence(cli.config.as_deref(), action, clock.as_ref()),
-        Command::Outbox { action } => outbox(cli.config.as_deref(), action, clock.as_ref()),
+        Command::Outbox { action } => outbox(cli.config.as_deref(), action, clock.as_ref()).await,
         Command::Once {
             job,
             as_of,
@@ -775,7 +775,11 @@ fn silence(config_path: Option<&Path>, action: SilenceAction, clock: &dyn Clock)
     }
 }
 
-fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn Clock) -> i32 {
+async fn outbox(
+    config_path: Option<&Path>,
+    action: Option<OutboxAction>,
+    clock: &dyn Clock,
+) -> i32 {
     let (config, store) = match open_store(config_path) {
         Ok(v) => v,
         Err(code) => return code,
@@ -797,7 +801,7 @@ fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn 
                 }
             }
         }
-        Some(OutboxAction::Send) => send_due(&config, &store, clock),
+        Some(OutboxAction::Send) => send_due(&config, &store, clock).await,
         None => match store.outbox(&[
             OutboxStatus::Pending,
             OutboxStatus::Sending,
@@ -844,7 +848,7 @@ fn outbox(config_path: Option<&Path>, action: Option<OutboxAction>, clock: &dyn 
 }
 
 /// `disbmon outbox send`: one drainer pass over everything due, then what is left.
-fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Clock) -> i32 {
+async fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Clock) -> i32 {
     let mailer = match crate::notify::Mailer::new(&config.mail) {
         Ok(m) => m,
         Err(e) => {
@@ -859,10 +863,7 @@ fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Clock) -> 
         clock,
         retry_initial: config.mail.retry_initial,
     };
-    let pass = match tokio::runtime::Handle::try_current() {
-        Ok(h) => tokio::task::block_in_place(|| h.block_on(drainer.drain(&[]))),
-        Err(_) => return exit::ERROR,
-    };
+    let pass = drainer.drain(&[]).await;
     println!(
         "{} sent, {} deferred, {} given up ({})",
         pass.sent,

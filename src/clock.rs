@@ -28,3 +28,27 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// A clock that follows tokio's time from a given start: tests pause tokio's time
+/// (`tokio::time::pause`, or `#[tokio::test(start_paused = true)]`) and let it advance, so that
+/// the daemon's schedules, retries and dead-man checks run through hours in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    start: DateTime<Utc>,
+    at: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn starting_at(start: DateTime<Utc>) -> TokioClock {
+        TokioClock {
+            start,
+            at: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::from_std(self.at.elapsed()).unwrap_or_default()
+    }
+}

@@ -965,4 +965,39 @@ milestones = [{{ date = "12-31", pct = 95 }}]
             Some(hcm(23, 8, 0))
         );
     }
+
+    #[tokio::test]
+    async fn defect_4_two_notices_with_the_same_subject_are_two_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("disbmon.toml");
+        std::fs::write(
+            &config_file,
+            "operators = [\"ops@x.gov.vn\"]\n[admin]\nlisten = \"off\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&config_file), &|_| None).unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let config = Arc::new(config);
+        let (_stop, stopping) = watch::channel(false);
+        let (_tx, current) = watch::channel(config.clone());
+        let env = Env {
+            config,
+            store: store.clone(),
+            clock: Arc::new(crate::clock::FixedClock(hcm(2, 8, 0))),
+            shared: Arc::new(Shared::new(store.clone())),
+            stopping,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            current,
+            notices: Arc::new(AtomicU64::new(0)),
+        };
+        let subject = "[disbmon] 1 message(s) could not be delivered";
+        notify_operators(&env, "weekly", subject, &["first".into()]).await;
+        notify_operators(&env, "weekly", subject, &["second".into()]).await;
+        let rows = store
+            .outbox(&[crate::store::OutboxStatus::Pending])
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.kind == MessageKind::Operator));
+        assert_ne!(rows[0].message_id, rows[1].message_id);
+    }
 }

@@ -91,14 +91,12 @@ pub async fn assess_with(
             return Ok(a);
         }
     };
-    // polars work is CPU-bound: it runs on the blocking pool, off the async workers.
     let owned = job.clone();
-    let (measured, tables) = tokio::task::spawn_blocking(move || {
+    let (measured, tables) = off_runtime(move || {
         let m = measure::measure(&owned, &tables, plan_year, as_of);
         (m, tables)
     })
-    .await
-    .map_err(|e| RunError::Compute(e.to_string()))?;
+    .await?;
     let measured = match measured {
         Ok(m) => m,
         Err(issue) => {
@@ -119,11 +117,31 @@ pub async fn assess_with(
     a.verdict = validate::verdict(job, &measured.issues);
     (a.issues, a.sources, a.ledger) = (measured.issues, measured.sources, measured.ledger);
     if a.verdict != Verdict::Rejected {
-        let rates = compute::rates(&a.ledger, a.expected_pct, &job.bands)
-            .map_err(|e| RunError::Compute(e.to_string()))?;
-        a.rates = Some(rates);
+        let (ledger, expected, bands) = (a.ledger.clone(), a.expected_pct, job.bands);
+        let rates = off_runtime(move || compute::rates(&ledger, expected, &bands)).await?;
+        a.rates = Some(rates.map_err(|e| RunError::Compute(e.to_string()))?);
     }
     Ok(a)
+}
+
+/// Runs CPU-bound polars work off the async workers. polars drives a tokio runtime of its own
+/// and may call `block_in_place`, which only works outside ours: so the work runs on a fresh
+/// thread (no runtime context), joined from the blocking pool (which also keeps a paused test
+/// clock from jumping while it computes). A panic in it fails the run instead of the process.
+async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RunError> {
+    let joined = tokio::task::spawn_blocking(move || std::thread::spawn(f).join())
+        .await
+        .map_err(|e| RunError::Compute(e.to_string()))?;
+    joined.map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        RunError::Compute(format!("the computation failed unexpectedly ({what}); this is a bug, please report it with the job file"))
+    })
 }
 
 /// One run of a job: which job, the run's identity (its scheduled time) and the data's cut-off.
@@ -239,13 +257,31 @@ async fn tell(
             pass.failed
         );
     }
-    report.delivered(
-        &decision,
-        &outgoing,
-        &digest_to,
-        &store.messages(&outgoing.ids())?,
-    );
+    let rows = settled(store, &outgoing.ids(), mailer.per_message_bound()).await?;
+    report.delivered(&decision, &outgoing, &digest_to, &rows);
     Ok(())
+}
+
+/// The outbox rows of these messages once none is being sent: another drainer (the daemon's) may
+/// hold some of them for at most `bound` each.
+async fn settled(
+    store: &Store,
+    ids: &[String],
+    bound: std::time::Duration,
+) -> Result<Vec<crate::store::OutboxRow>, RunError> {
+    let mut waited = std::time::Duration::ZERO;
+    let step = std::time::Duration::from_millis(100);
+    loop {
+        let rows = store.messages(ids)?;
+        let sending = rows
+            .iter()
+            .any(|r| r.status == crate::store::OutboxStatus::Sending);
+        if !sending || waited > bound {
+            return Ok(rows);
+        }
+        tokio::time::sleep(step).await;
+        waited += step;
+    }
 }
 
 /// The decide stage with the units' memory: merged units' state carried to their successors,
