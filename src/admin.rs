@@ -46,7 +46,7 @@ pub struct Shared {
     metrics: Mutex<Metrics>,
     jobs: Mutex<Vec<JobView>>,
     /// When the loop last went round (monotonic: the wall clock may be pinned or jump).
-    alive: Mutex<Option<std::time::Instant>>,
+    alive: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Shared {
@@ -73,7 +73,7 @@ impl Shared {
 
     pub fn alive(&self) {
         if let Ok(mut a) = self.alive.lock() {
-            *a = Some(std::time::Instant::now());
+            *a = Some(crate::clock::monotonic());
         }
     }
 }

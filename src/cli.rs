@@ -1,5 +1,6 @@
-//! The command line: `check`, `once`, `preview`. Each command returns an exit code; main prints
-//! nothing of its own.
+//! The command line: `check`, `once`, `preview`, `run`, `status`, `history`, `silence`,
+//! `outbox`. Each command returns an exit code; main prints nothing of its own. The only place
+//! that installs signal handlers (for `run`).
 
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::{Config, Problem};
@@ -120,9 +121,13 @@ pub enum OutboxAction {
     Send,
 }
 
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a date; write YYYY-MM-DD"))
+/// A command-line date that is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a date; write YYYY-MM-DD")]
+pub struct BadDate(String);
+
+fn parse_date(s: &str) -> Result<NaiveDate, BadDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| BadDate(s.to_string()))
 }
 
 /// `DISBMON_NOW` is not a time.

@@ -29,6 +29,13 @@ impl Clock for FixedClock {
     }
 }
 
+/// Monotonic time, for measuring how long something took or how long ago the loop went round
+/// (the wall clock may be pinned or jump). tokio's, so that paused-time tests see it move.
+#[allow(clippy::disallowed_methods)] // the one permitted read of the monotonic clock
+pub fn monotonic() -> tokio::time::Instant {
+    tokio::time::Instant::now()
+}
+
 /// A clock that follows tokio's time from a given start: tests pause tokio's time
 /// (`tokio::time::pause`, or `#[tokio::test(start_paused = true)]`) and let it advance, so that
 /// the daemon's schedules, retries and dead-man checks run through hours in milliseconds.
@@ -42,7 +49,7 @@ impl TokioClock {
     pub fn starting_at(start: DateTime<Utc>) -> TokioClock {
         TokioClock {
             start,
-            at: tokio::time::Instant::now(),
+            at: monotonic(),
         }
     }
 }

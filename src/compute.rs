@@ -680,7 +680,11 @@ fn bad_rows(
         }
         let amount = amounts[i].as_deref().unwrap_or("");
         if let Err(why) = money::parse_dong(amount, source.number_format, source.amount_unit) {
-            add("amount", Some(amount).filter(|a| !a.is_empty()), why);
+            add(
+                "amount",
+                Some(amount).filter(|a| !a.is_empty()),
+                why.to_string(),
+            );
         }
         if has("date") && date_bad[i] {
             let raw = dates_raw[i].as_deref().unwrap_or("");

@@ -43,11 +43,11 @@ impl Problems {
         }
     }
 
-    pub fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub fn add(&mut self, key: impl Into<String>, message: impl fmt::Display) {
         self.list.push(Problem {
             file: self.file.clone(),
             key: key.into(),
-            message: message.into(),
+            message: message.to_string(),
         });
     }
 
@@ -130,9 +130,22 @@ pub fn resolve(base_dir: &Path, written: &str) -> PathBuf {
     }
 }
 
-pub fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
-    text.parse::<Mailbox>()
-        .map_err(|e| format!("`{text}` is not an email address ({e}); write `name@example.gov.vn` or `Name <name@example.gov.vn>`"))
+/// A value in a config or job file that is not what its key needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("`{text}` is not an email address ({detail}); write `name@example.gov.vn` or `Name <name@example.gov.vn>`")]
+    Mailbox { text: String, detail: String },
+    #[error("`{0}` is not a duration; write e.g. \"90s\", \"5m\", \"24h\" or \"14d\"")]
+    Duration(String),
+    #[error("`{0}` is not an IANA time zone; write e.g. `Asia/Ho_Chi_Minh`")]
+    Zone(String),
+}
+
+pub fn parse_mailbox(text: &str) -> Result<Mailbox, ValueError> {
+    text.parse::<Mailbox>().map_err(|e| ValueError::Mailbox {
+        text: text.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 /// Every address of a list, each problem reported under `key[i]`.
@@ -148,30 +161,25 @@ pub fn mailboxes(key: &str, list: &[String], p: &mut Problems) -> Vec<Mailbox> {
 }
 
 /// A duration written as a number and a unit: `90s`, `5m`, `24h`, `14d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
+    let bad = || ValueError::Duration(text.to_string());
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (n, unit) = t.split_at(split);
-    let n: u64 = n.parse().map_err(|_| {
-        format!("`{text}` is not a duration; write e.g. \"90s\", \"5m\", \"24h\" or \"14d\"")
-    })?;
-    let secs = match unit.trim() {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => {
-            return Err(format!(
-                "`{text}` is not a duration; write e.g. \"90s\", \"5m\", \"24h\" or \"14d\""
-            ))
-        }
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let per = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
     };
-    Ok(Duration::from_secs(secs))
+    n.checked_mul(per).map(Duration::from_secs).ok_or_else(bad)
 }
 
-pub fn parse_zone(text: &str) -> Result<Tz, String> {
+pub fn parse_zone(text: &str) -> Result<Tz, ValueError> {
     text.parse::<Tz>()
-        .map_err(|_| format!("`{text}` is not an IANA time zone; write e.g. `Asia/Ho_Chi_Minh`"))
+        .map_err(|_| ValueError::Zone(text.to_string()))
 }
 
 #[derive(Debug, Deserialize, Default)]

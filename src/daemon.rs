@@ -229,9 +229,13 @@ pub async fn run<S: Future<Output = ()>>(
     // One daemon per state folder: a second one would re-run slots and re-send messages.
     let _lock = match DaemonLock::acquire(&config.state_dir) {
         Ok(l) => l,
-        Err(e) => {
+        Err(e @ crate::store::LockError::Held { .. }) => {
             tracing::error!("{e}");
             return crate::cli::exit::LOCKED;
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            return crate::cli::exit::ERROR;
         }
     };
     let store = match Store::open(&config.state_dir) {

@@ -109,19 +109,32 @@ pub enum SecretRef {
     File(PathBuf),
 }
 
+/// A secret that cannot be had, and what to do to provide it.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("the environment variable {0} is not set; set it to the secret")]
+    Unset(String),
+    #[error("cannot read the secret file {}: {source}", file.display())]
+    File {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 impl SecretRef {
     /// The secret, or what to do to provide it.
-    pub fn read(&self) -> Result<String, String> {
+    pub fn read(&self) -> Result<String, SecretError> {
         match self {
             SecretRef::Env(v) => std::env::var(v)
                 .ok()
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    format!("the environment variable {v} is not set; set it to the secret")
-                }),
+                .ok_or_else(|| SecretError::Unset(v.clone())),
             SecretRef::File(p) => std::fs::read_to_string(p)
                 .map(|s| s.trim().to_string())
-                .map_err(|e| format!("cannot read the secret file {}: {e}", p.display())),
+                .map_err(|source| SecretError::File {
+                    file: p.clone(),
+                    source,
+                }),
         }
     }
 }

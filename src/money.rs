@@ -68,10 +68,29 @@ impl fmt::Display for NumberFormat {
 /// Accepts surrounding spaces, a leading `-` or `+`, accounting negatives `(1.234)`, and group
 /// separators only in their proper places (every 3 digits), so that a vi number read as en (or the
 /// reverse) is refused instead of being silently off by a factor of 1000.
-pub fn parse_dong(text: &str, format: NumberFormat, unit: AmountUnit) -> Result<i64, String> {
+/// What is wrong with an amount cell.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("the amount is empty")]
+    Empty,
+    #[error("`{text}` is not a number in {format} style; fix the cell or set `number_format` of this source")]
+    WrongStyle { text: String, format: NumberFormat },
+    #[error("`{text}` {unit} has more decimals than whole đồng ({max} at most); round the cell to whole đồng or check `amount_unit`")]
+    FinerThanDong {
+        text: String,
+        unit: AmountUnit,
+        max: usize,
+    },
+    #[error(
+        "`{text}` {unit} is too large to be an amount of money; check the cell and `amount_unit`"
+    )]
+    TooLarge { text: String, unit: AmountUnit },
+}
+
+pub fn parse_dong(text: &str, format: NumberFormat, unit: AmountUnit) -> Result<i64, AmountError> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("the amount is empty".into());
+        return Err(AmountError::Empty);
     }
     let (negative, body) =
         if let Some(inner) = t.strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
@@ -88,8 +107,9 @@ pub fn parse_dong(text: &str, format: NumberFormat, unit: AmountUnit) -> Result<
         NumberFormat::En => (Some(','), '.'),
         NumberFormat::Plain => (None, '.'),
     };
-    let wrong_style = || {
-        format!("`{t}` is not a number in {format} style; fix the cell or set `number_format` of this source")
+    let wrong_style = || AmountError::WrongStyle {
+        text: t.to_string(),
+        format,
     };
     let (int_part, frac_part) = match body.split_once(decimal) {
         Some((i, f)) => (i, f),
@@ -117,9 +137,11 @@ pub fn parse_dong(text: &str, format: NumberFormat, unit: AmountUnit) -> Result<
     let exp = unit.exponent() as usize;
     let frac_trimmed = frac_part.trim_end_matches('0');
     if frac_trimmed.len() > exp {
-        return Err(format!(
-            "`{t}` {unit} has more decimals than whole đồng ({exp} at most); round the cell to whole đồng or check `amount_unit`"
-        ));
+        return Err(AmountError::FinerThanDong {
+            text: t.to_string(),
+            unit,
+            max: exp,
+        });
     }
     let mut all = digits;
     all.push_str(frac_trimmed);
@@ -129,8 +151,17 @@ pub fn parse_dong(text: &str, format: NumberFormat, unit: AmountUnit) -> Result<
     let magnitude: i64 = all
         .trim_start_matches('0')
         .parse::<i64>()
-        .or_else(|e| if all.trim_start_matches('0').is_empty() { Ok(0) } else { Err(e) })
-        .map_err(|_| format!("`{t}` {unit} is too large to be an amount of money; check the cell and `amount_unit`"))?;
+        .or_else(|e| {
+            if all.trim_start_matches('0').is_empty() {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|_| AmountError::TooLarge {
+            text: t.to_string(),
+            unit,
+        })?;
     Ok(if negative { -magnitude } else { magnitude })
 }
 
@@ -221,7 +252,7 @@ mod tests {
 
     #[track_caller]
     fn bad(text: &str, f: NumberFormat, u: AmountUnit, why: &str) {
-        let err = parse_dong(text, f, u).expect_err(text);
+        let err = parse_dong(text, f, u).expect_err(text).to_string();
         assert!(err.contains(why), "{text:?}: {err}");
     }
 

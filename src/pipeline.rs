@@ -1,5 +1,5 @@
 //! One run of a job, stage by stage, each a call into the module that owns it:
-//! pull (`source`) → validate (`validate`) → measure (`measure`, `compute`) → decide (`decide`)
+//! pull (`source`) → measure (`measure`, `compute`) → validate (`validate`) → decide (`decide`)
 //! → render (`notify::queue`) → record (`store`) → deliver (`outbox`).
 
 use crate::clock::Clock;
@@ -158,11 +158,19 @@ pub struct Run<'a> {
 
 /// Runs a job once, every stage in order. Never panics on bad data or a failing server: every
 /// problem ends up in the report. Rejected data changes no unit's state and alerts no unit; a run
-/// that fails stores nothing, so it can be repeated safely.
+/// that fails before it records stores nothing, so it can be repeated safely; once recorded, its
+/// messages wait in the outbox whatever happens to delivery.
 pub async fn run_job(run: &Run<'_>) -> RunReport {
-    let Run { job, config, .. } = *run;
+    let Run {
+        job,
+        config,
+        store,
+        clock,
+        ..
+    } = *run;
+    // pull → measure → validate
     let cache = config.state_dir.join("cache").join(&job.name);
-    let a = match assess_with(job, run.as_of, Some(&cache), run.clock).await {
+    let a = match assess_with(job, run.as_of, Some(&cache), clock).await {
         Ok(a) => a,
         Err(e) => {
             return RunReport::assessed(&job.name, &empty(job, run.as_of), run.dry_run).failed(e)
@@ -172,83 +180,74 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     let Some(rates) = &a.rates else {
         if !run.dry_run {
             let issues = serde_json::to_string(&a.issues).unwrap_or_default();
-            if let Err(e) = run
-                .store
-                .record_issues(&job.name, run.scheduled, run.as_of, &issues)
-            {
+            if let Err(e) = store.record_issues(&job.name, run.scheduled, run.as_of, &issues) {
                 return report.failed(e);
             }
         }
         return report;
     };
-    match tell(run, &a, rates, &mut report).await {
-        Ok(()) => report,
+    let told = async {
+        let now = clock.now();
+        // decide
+        let decision = decide_run(run, &a, rates, now)?;
+        // render
+        let failures = match run.dry_run {
+            true => Vec::new(),
+            false => store.unreported_failures(&job.name)?,
+        };
+        let envelope = Envelope {
+            from: &config.mail.from,
+            now,
+            run_key: run
+                .scheduled
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            digest_to: &job.digest_to,
+        };
+        let ctx = a.context(job, rates);
+        let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &a.issues);
+        if run.dry_run {
+            return Ok((decision, outgoing, Vec::new()));
+        }
+        // record
+        let record = RunRecordSet::new(
+            &job.name,
+            run.scheduled,
+            run.as_of,
+            a.plan_year,
+            rates,
+            &decision,
+            &outgoing,
+            &failures,
+            &a.issues,
+        );
+        store.record_run(&record, now, config.mail.retry_deadline)?;
+        // deliver
+        let rows = deliver(run, &outgoing.ids()).await?;
+        Ok::<_, RunError>((decision, outgoing, rows))
+    };
+    match told.await {
+        Ok((decision, outgoing, rows)) => {
+            let digest_to: Vec<String> = job.digest_to.iter().map(|m| m.to_string()).collect();
+            report.delivered(&decision, &outgoing, &digest_to, &rows);
+            report
+        }
         Err(e) => report.failed(e),
     }
 }
 
-/// Decide → render → record → deliver, for accepted data.
-async fn tell(
-    run: &Run<'_>,
-    a: &Assessment,
-    rates: &Rates,
-    report: &mut RunReport,
-) -> Result<(), RunError> {
-    let Run {
-        job,
-        config,
-        store,
-        clock,
-        ..
-    } = *run;
-    let now = clock.now();
-    let decision = decide_run(run, a, rates, now)?;
-    let failures = if run.dry_run {
-        Vec::new()
-    } else {
-        store.unreported_failures(&job.name)?
-    };
-    let envelope = Envelope {
-        from: &config.mail.from,
-        now,
-        run_key: run
-            .scheduled
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        digest_to: &job.digest_to,
-    };
-    let outgoing = queue::compose(
-        &a.context(job, rates),
-        &envelope,
-        &decision,
-        &failures,
-        &a.issues,
-    );
-    let digest_to: Vec<String> = job.digest_to.iter().map(|m| m.to_string()).collect();
-    if run.dry_run {
-        report.delivered(&decision, &outgoing, &digest_to, &[]);
-        return Ok(());
-    }
-    let record = RunRecordSet::new(
-        &job.name,
-        run.scheduled,
-        run.as_of,
-        a.plan_year,
-        rates,
-        &decision,
-        &outgoing,
-        &failures,
-        &a.issues,
-    );
-    store.record_run(&record, now, config.mail.retry_deadline)?;
-    let mailer = Mailer::new(&config.mail)?;
+/// The deliver stage: one drainer pass (this run's messages first, then everything else due),
+/// then the state of this run's messages.
+async fn deliver(run: &Run<'_>, ids: &[String]) -> Result<Vec<crate::store::OutboxRow>, RunError> {
+    let mail = &run.config.mail;
+    let mailer = Mailer::new(mail)?;
     let drainer = Drainer {
-        store,
+        store: run.store,
         mailer: &mailer,
-        from: &config.mail.from,
-        clock,
-        retry_initial: config.mail.retry_initial,
+        from: &mail.from,
+        clock: run.clock,
+        retry_initial: mail.retry_initial,
     };
-    let pass = drainer.drain(&outgoing.ids()).await;
+    let pass = drainer.drain(ids).await;
     if pass.sent + pass.deferred + pass.failed > 0 {
         tracing::info!(
             "outbox: {} sent, {} deferred, {} failed",
@@ -257,9 +256,7 @@ async fn tell(
             pass.failed
         );
     }
-    let rows = settled(store, &outgoing.ids(), mailer.per_message_bound()).await?;
-    report.delivered(&decision, &outgoing, &digest_to, &rows);
-    Ok(())
+    settled(run.store, ids, mailer.per_message_bound()).await
 }
 
 /// The outbox rows of these messages once none is being sent: another drainer (the daemon's) may

@@ -24,8 +24,25 @@ pub struct Schedule {
 
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
+/// What is wrong with a schedule expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("`{0}` is not a known shorthand; use @hourly, @daily, @weekly, @monthly or @yearly, or five crontab fields")]
+    Shorthand(String),
+    #[error("expected 5 fields (minute hour day-of-month month day-of-week) or 6 with leading seconds, got {0}")]
+    FieldCount(usize),
+    #[error("{0} (hours are 0-23, minutes 0-59, days 1-31, months 1-12 or JAN-DEC)")]
+    Field(String),
+    #[error("day-of-week `{0}` is not a day; use 0-7 (0 and 7 are Sunday) or SUN, MON, TUE, WED, THU, FRI, SAT")]
+    Day(String),
+    #[error("day-of-week step `{0}` must be a positive number")]
+    Step(String),
+    #[error("day-of-week range `{0}` runs backwards; write it low-high, e.g. MON-FRI")]
+    Backwards(String),
+}
+
 impl Schedule {
-    pub fn parse(expression: &str) -> Result<Self, String> {
+    pub fn parse(expression: &str) -> Result<Self, ScheduleError> {
         let expanded = match expression.trim() {
             "@yearly" | "@annually" => "0 0 1 1 *",
             "@monthly" => "0 0 1 * *",
@@ -33,9 +50,7 @@ impl Schedule {
             "@daily" | "@midnight" => "0 0 * * *",
             "@hourly" => "0 * * * *",
             other if other.starts_with('@') => {
-                return Err(format!(
-                    "`{other}` is not a known shorthand; use @hourly, @daily, @weekly, @monthly or @yearly, or five crontab fields"
-                ))
+                return Err(ScheduleError::Shorthand(other.to_string()))
             }
             other => other,
         };
@@ -43,11 +58,7 @@ impl Schedule {
         let (sec, rest) = match fields.len() {
             5 => ("0", &fields[..]),
             6 => (fields[0], &fields[1..]),
-            n => {
-                return Err(format!(
-                    "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with leading seconds, got {n}"
-                ))
-            }
+            n => return Err(ScheduleError::FieldCount(n)),
         };
         let (min, hour, dom, month, dow) = (rest[0], rest[1], rest[2], rest[3], rest[4]);
         let days = weekdays(dow)?;
@@ -58,11 +69,9 @@ impl Schedule {
             .map(|(i, _)| DAY_NAMES[i])
             .collect::<Vec<_>>()
             .join(",");
-        let build = |dom: &str, dow: &str| -> Result<cron::Schedule, String> {
+        let build = |dom: &str, dow: &str| -> Result<cron::Schedule, ScheduleError> {
             let text = format!("{sec} {min} {hour} {dom} {month} {dow}");
-            cron::Schedule::from_str(&text).map_err(|e| {
-                format!("{e} (hours are 0-23, minutes 0-59, days 1-31, months 1-12 or JAN-DEC)")
-            })
+            cron::Schedule::from_str(&text).map_err(|e| ScheduleError::Field(e.to_string()))
         };
         let dom_star = dom.starts_with('*') || dom == "?";
         let dow_star = dow.starts_with('*') || dow == "?";
@@ -153,18 +162,16 @@ fn resolve_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Tz>> {
 }
 
 /// Parses a crontab day-of-week field into which days (0 = Sunday .. 6 = Saturday) it allows.
-fn weekdays(field: &str) -> Result<[bool; 7], String> {
+fn weekdays(field: &str) -> Result<[bool; 7], ScheduleError> {
     let mut on = [false; 7];
-    let value = |t: &str| -> Result<u32, String> {
+    let value = |t: &str| -> Result<u32, ScheduleError> {
         let up = t.to_ascii_uppercase();
         if let Some(i) = DAY_NAMES.iter().position(|n| *n == up) {
             return Ok(i as u32);
         }
         match t.parse::<u32>() {
             Ok(n) if n <= 7 => Ok(n),
-            _ => Err(format!(
-                "day-of-week `{t}` is not a day; use 0-7 (0 and 7 are Sunday) or SUN, MON, TUE, WED, THU, FRI, SAT"
-            )),
+            _ => Err(ScheduleError::Day(t.to_string())),
         }
     };
     for item in field.split(',') {
@@ -174,7 +181,7 @@ fn weekdays(field: &str) -> Result<[bool; 7], String> {
                 s.parse::<u32>()
                     .ok()
                     .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("day-of-week step `{s}` must be a positive number"))?,
+                    .ok_or_else(|| ScheduleError::Step(s.to_string()))?,
             ),
             None => (item, 1),
         };
@@ -187,9 +194,7 @@ fn weekdays(field: &str) -> Result<[bool; 7], String> {
             (v, if item.contains('/') { 6 } else { v })
         };
         if lo > hi {
-            return Err(format!(
-                "day-of-week range `{range}` runs backwards; write it low-high, e.g. MON-FRI"
-            ));
+            return Err(ScheduleError::Backwards(range.to_string()));
         }
         let mut d = lo;
         while d <= hi {
@@ -365,17 +370,15 @@ mod tests {
 
     #[test]
     fn bad_expressions_say_what_is_wrong() {
-        let e = Schedule::parse("0 8 * *").unwrap_err();
+        let e = |expr| Schedule::parse(expr).unwrap_err().to_string();
+        let e = e("0 8 * *");
         assert!(e.contains("expected 5 fields"), "{e}");
-        let e = Schedule::parse("0 8 * * FUNDAY").unwrap_err();
+        let err = |expr| Schedule::parse(expr).unwrap_err().to_string();
+        let e = err("0 8 * * FUNDAY");
         assert!(e.contains("not a day"), "{e}");
-        let e = Schedule::parse("0 25 * * *").unwrap_err();
+        let e = err("0 25 * * *");
         assert!(e.contains("hours are 0-23"), "{e}");
-        assert!(Schedule::parse("@fortnightly")
-            .unwrap_err()
-            .contains("shorthand"));
-        assert!(Schedule::parse("0 8 * * FRI-MON")
-            .unwrap_err()
-            .contains("backwards"));
+        assert!(err("@fortnightly").contains("shorthand"));
+        assert!(err("0 8 * * FRI-MON").contains("backwards"));
     }
 }

@@ -1,6 +1,9 @@
-//! The state store: SQLite under `state_dir` (WAL, versioned migrations). Holds every scheduled
-//! run (its identity is the job and the scheduled time), the daemon's last heartbeat (to tell which
-//! slots were missed while it was down), and the operator notices already sent.
+//! The state store: SQLite under `state_dir` (WAL, versioned migrations). Holds every run (its
+//! identity is the job and the scheduled time; who started it), each unit's figures and the
+//! decision about it, the units' alert memory, the outbox (one row per message and recipient,
+//! with a lease while it is being sent), silences, when the daemon first and last watched each job,
+//! and the operator notices already sent. States are enums stored as the TEXT they always were.
+//! Also the daemon's lock on the state folder.
 
 use crate::decide::Reason;
 use crate::rule::Status;
@@ -101,9 +104,12 @@ macro_rules! sql_text {
     };
     ($t:ty, $($v:path => $s:literal),+ $(,)?) => {
         impl std::str::FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($s => Ok($v),)+ other => Err(format!("unknown {} `{other}`", stringify!($t))) }
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s {
+                    $($s => Ok($v),)+
+                    other => Err(UnknownValue { kind: stringify!($t), value: other.to_string() }),
+                }
             }
         }
         impl rusqlite::types::ToSql for $t {
@@ -113,10 +119,18 @@ macro_rules! sql_text {
         }
         impl rusqlite::types::FromSql for $t {
             fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-                v.as_str()?.parse().map_err(|e: String| rusqlite::types::FromSqlError::Other(e.into()))
+                v.as_str()?.parse().map_err(|e: UnknownValue| rusqlite::types::FromSqlError::Other(Box::new(e)))
             }
         }
     };
+}
+
+/// A stored state this disbmon does not know (a newer one wrote it, or the file was edited).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}` in the state store; upgrade disbmon")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
 }
 
 /// How a run ended (or that it has not).

@@ -223,7 +223,12 @@ async fn a_per_second_job_down_for_two_days_catches_up_once() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_run_is_retried_then_operators_are_told() {
     let p = Project::new();
-    p.job("broken", "0 8 * * *", "missing.csv", "retries = [\"1m\", \"5m\"]");
+    p.job(
+        "broken",
+        "0 8 * * *",
+        "missing.csv",
+        "retries = [\"1m\", \"5m\"]",
+    );
     run_daemon(&p, hcm(2, 7, 0), Duration::from_secs(7200)).await;
     let s = p.store();
     let runs = s.runs("broken", 10).unwrap();

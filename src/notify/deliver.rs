@@ -87,12 +87,6 @@ impl Mailer {
         }
     }
 
-    /// Sends one message; the error says whether to fix something or try again later.
-    pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
-        self.transmit(message.envelope(), &message.formatted())
-            .await
-    }
-
     /// Sends an already rendered message (from the outbox) to one envelope recipient.
     pub async fn send_raw(
         &self,

@@ -131,7 +131,7 @@ pub async fn pull(
         Location::Url(url) => {
             let got = download(client, url, source, tmp, cache, clock)
                 .await
-                .map_err(|e| vec![DataIssue::whole(role, e)])?;
+                .map_err(|e| vec![DataIssue::whole(role, e.to_string())])?;
             last_modified = got.last_modified;
             (got.file.to_path_buf(), Some(got.file))
         }
@@ -238,6 +238,42 @@ fn retry_after(resp: &reqwest::Response, now: DateTime<Utc>) -> Option<std::time
     Some(wait.min(std::time::Duration::from_secs(300)))
 }
 
+/// Why an HTTP source could not be downloaded.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("cannot fetch {url} from {host}: {why}; check that the server is up and sources.{role}.location is right")]
+    Unreachable {
+        url: String,
+        host: String,
+        role: SourceRole,
+        why: String,
+    },
+    #[error("sources.{role}.auth: {source}")]
+    Secret {
+        role: SourceRole,
+        source: crate::job::SecretError,
+    },
+    #[error("{url} answered HTTP {status}; check sources.{role}.location{hint}, or ask the publisher of {host} why")]
+    Status {
+        url: String,
+        host: String,
+        role: SourceRole,
+        status: reqwest::StatusCode,
+        hint: String,
+    },
+    #[error("{url} sends more than sources.{role}.max_bytes ({limit} bytes); raise the limit if the file is really that large")]
+    TooLarge {
+        url: String,
+        role: SourceRole,
+        limit: u64,
+    },
+    #[error("{what}: {source}")]
+    Local {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
 async fn download(
     client: &reqwest::Client,
     url: &str,
@@ -245,7 +281,7 @@ async fn download(
     tmp: &Path,
     cache: Option<&Path>,
     clock: &dyn Clock,
-) -> Result<Downloaded, String> {
+) -> Result<Downloaded, FetchError> {
     let role = source.role;
     let host = reqwest::Url::parse(url)
         .ok()
@@ -273,9 +309,14 @@ async fn download(
             msg
         }
     };
-    let fetch_failed = |why: String| {
-        format!("cannot fetch {url} from {host}: {why}; check that the server is up and sources.{role}.location is right")
+    let fetch_failed = |why: String| FetchError::Unreachable {
+        url: url.to_string(),
+        host: host.clone(),
+        role,
+        why,
     };
+    let secret = |source| FetchError::Secret { role, source };
+    let local = |what: String| move |source| FetchError::Local { what, source };
     let (body_path, meta_path) = match cache {
         Some(dir) => (
             Some(dir.join(format!("{role}.body"))),
@@ -301,27 +342,14 @@ async fn download(
         }
         request = match &source.auth {
             None => request,
-            Some(Auth::Bearer(token)) => request.bearer_auth(
-                token
-                    .read()
-                    .map_err(|e| format!("sources.{role}.auth: {e}"))?,
-            ),
+            Some(Auth::Bearer(token)) => request.bearer_auth(token.read().map_err(secret)?),
             Some(Auth::Basic { username, password }) => request.basic_auth(
-                username
-                    .read()
-                    .map_err(|e| format!("sources.{role}.auth: {e}"))?,
-                Some(
-                    password
-                        .read()
-                        .map_err(|e| format!("sources.{role}.auth: {e}"))?,
-                ),
+                username.read().map_err(secret)?,
+                Some(password.read().map_err(secret)?),
             ),
-            Some(Auth::Header { name, value }) => request.header(
-                name.as_str(),
-                value
-                    .read()
-                    .map_err(|e| format!("sources.{role}.auth: {e}"))?,
-            ),
+            Some(Auth::Header { name, value }) => {
+                request.header(name.as_str(), value.read().map_err(secret)?)
+            }
         };
         let last_try = attempt > source.http_retries;
         let backoff = std::time::Duration::from_secs(1 << (attempt - 1).min(5));
@@ -358,12 +386,12 @@ async fn download(
             .map(|t| t.with_timezone(&Utc))
     };
     let file = tempfile::NamedTempFile::new_in(tmp)
-        .map_err(|e| format!("cannot create a file in {}: {e}", tmp.display()))?;
+        .map_err(local(format!("cannot create a file in {}", tmp.display())))?;
     if status == reqwest::StatusCode::NOT_MODIFIED {
         if let Some(body) = &body_path {
             // Unchanged since the copy in the cache: it is read instead of downloaded again.
             std::fs::copy(body, file.path())
-                .map_err(|e| format!("cannot read the cached copy of {url}: {e}"))?;
+                .map_err(local(format!("cannot read the cached copy of {url}")))?;
             tracing::info!(source = %role, "{url} is unchanged (HTTP 304); using the cached copy");
             return Ok(Downloaded {
                 file: file.into_temp_path(),
@@ -372,17 +400,30 @@ async fn download(
         }
     }
     if !status.is_success() {
-        return Err(format!("{url} answered HTTP {status}; check sources.{role}.location{}, or ask the publisher of {host} why", if source.auth.is_some() || status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN { format!(" and sources.{role}.auth") } else { String::new() }));
+        let auth = source.auth.is_some()
+            || status == reqwest::StatusCode::UNAUTHORIZED
+            || status == reqwest::StatusCode::FORBIDDEN;
+        return Err(FetchError::Status {
+            url: url.to_string(),
+            host,
+            role,
+            status,
+            hint: if auth {
+                format!(" and sources.{role}.auth")
+            } else {
+                String::new()
+            },
+        });
     }
     if response
         .content_length()
         .is_some_and(|n| n > source.max_bytes)
     {
-        return Err(format!(
-            "{url} sends {} bytes, more than sources.{role}.max_bytes ({}); raise the limit if the file is really that large",
-            response.content_length().unwrap_or(0),
-            source.max_bytes
-        ));
+        return Err(FetchError::TooLarge {
+            url: url.to_string(),
+            role,
+            limit: source.max_bytes,
+        });
     }
     let etag = header(&response, reqwest::header::ETAG);
     let last_modified = header(&response, reqwest::header::LAST_MODIFIED);
@@ -395,16 +436,17 @@ async fn download(
     {
         size += chunk.len() as u64;
         if size > source.max_bytes {
-            return Err(format!(
-                "{url} sends more than sources.{role}.max_bytes ({} bytes); raise the limit if the file is really that large",
-                source.max_bytes
-            ));
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                role,
+                limit: source.max_bytes,
+            });
         }
         file.write_all(&chunk)
-            .map_err(|e| format!("cannot write the download of {url}: {e}"))?;
+            .map_err(local(format!("cannot write the download of {url}")))?;
     }
     file.flush()
-        .map_err(|e| format!("cannot write the download of {url}: {e}"))?;
+        .map_err(local(format!("cannot write the download of {url}")))?;
     if let (Some(body), Some(meta_path)) = (&body_path, &meta_path) {
         if etag.is_some() || last_modified.is_some() {
             let saved = std::fs::create_dir_all(body.parent().unwrap_or(Path::new(".")))
@@ -430,22 +472,29 @@ async fn download(
     })
 }
 
-fn read_header(path: &Path, delimiter: u8) -> Result<Vec<String>, String> {
+/// A table file whose header row cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum HeaderError {
+    #[error("cannot read: {0}")]
+    Open(csv::Error),
+    #[error("the file is empty; expected a header row and data")]
+    Empty,
+    #[error("cannot read the header row: {0}; the file must be UTF-8 CSV")]
+    Unreadable(csv::Error),
+}
+
+fn read_header(path: &Path, delimiter: u8) -> Result<Vec<String>, HeaderError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .from_path(path)
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(HeaderError::Open)?;
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
         Ok(true) => {}
-        Ok(false) => return Err("the file is empty; expected a header row and data".into()),
-        Err(e) => {
-            return Err(format!(
-                "cannot read the header row: {e}; the file must be UTF-8 CSV"
-            ))
-        }
+        Ok(false) => return Err(HeaderError::Empty),
+        Err(e) => return Err(HeaderError::Unreadable(e)),
     }
     Ok(record
         .iter()
@@ -532,13 +581,14 @@ fn json_to_csv(
             }),
         }
     }
-    let cell = |v: Option<&serde_json::Value>| -> Result<String, String> {
+    // A cell is a scalar; an array or object is handed back to be reported.
+    let cell = |v: Option<&serde_json::Value>| -> Result<String, serde_json::Value> {
         Ok(match v {
             None | Some(serde_json::Value::Null) => String::new(),
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(serde_json::Value::Number(n)) => n.to_string(),
             Some(serde_json::Value::Bool(b)) => b.to_string(),
-            Some(other) => return Err(other.to_string()),
+            Some(other) => return Err(other.clone()),
         })
     };
     let file = tempfile::NamedTempFile::new_in(tmp)
@@ -563,7 +613,7 @@ fn json_to_csv(
                         sheet: None,
                         row: Some(i as u64 + 1),
                         column: Some(k.clone()),
-                        value: Some(v),
+                        value: Some(v.to_string()),
                         problem: "nested objects and arrays are not read; the value must be a string, number or null".into(),
                     });
                     row.push(String::new());

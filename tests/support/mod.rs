@@ -1,6 +1,8 @@
 //! Black-box test helpers: a temporary project folder that runs the real `disbmon` binary, a real
 //! SMTP server (aiosmtpd) on loopback that stores what arrives, and a local HTTP server.
 #![allow(dead_code)]
+// Black-box helpers wait for real child processes in real time; the clock rule is for src/.
+#![allow(clippy::disallowed_methods)]
 
 pub mod fixtures;
 
