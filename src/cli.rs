@@ -382,7 +382,7 @@ pub async fn run(cli: Cli) -> i32 {
                     match built {
                         // The headers exactly as the message would be queued.
                         Some(m) => {
-                            let list = |m: &[lettre::message::Mailbox]| {
+                            let list = |m: &[crate::address::Mailbox]| {
                                 m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
                             };
                             // Encoded words (RFC 2047) are shown as a person reads them.

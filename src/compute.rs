@@ -11,7 +11,6 @@ use crate::money;
 use crate::rule::{Bands, PlanYear, Status};
 use crate::source::Table;
 use chrono::NaiveDate;
-use lettre::message::Mailbox;
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -222,23 +221,16 @@ pub fn units(
             ));
             name = id.clone();
         }
-        let mut mailboxes = Vec::new();
-        if let Some(cell) = emails[i].as_deref() {
-            for addr in cell
-                .split([';', ','])
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-            {
-                match addr.parse::<lettre::Address>() {
-                    Ok(a) => mailboxes.push(Mailbox::new(Some(name.clone()), a)),
-                    Err(_) => issues.push(issue(
-                        row,
-                        "email",
-                        Some(addr),
-                        "not an email address; write addresses like `ten@example.gov.vn`, separated by `;`".into(),
-                    )),
-                }
-            }
+        let (mailboxes, bad) =
+            crate::address::parse_list(emails[i].as_deref().unwrap_or(""), &name);
+        for addr in &bad {
+            issues.push(issue(
+                row,
+                "email",
+                Some(addr),
+                "not an email address; write addresses like `ten@example.gov.vn`, separated by `;`"
+                    .into(),
+            ));
         }
         if keep {
             seen.insert(id.clone(), row);

@@ -2,8 +2,8 @@
 //! and how mail leaves. Also the shared machinery that turns TOML files into typed settings while
 //! collecting every problem, so that `disbmon check` can report them all at once.
 
+use crate::address::Mailbox;
 use chrono_tz::Tz;
-use lettre::message::Mailbox;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::fmt;

@@ -8,12 +8,12 @@
 //! to the escalation recipients. Only the figures decide: changing templates or config text never
 //! by itself triggers a new round of emails.
 
+use crate::address::Mailbox;
 use crate::compute::{Rates, UnitRate};
 use crate::ledger::Unit;
 use crate::rule::Status;
 use crate::store::Memory;
 use chrono::{DateTime, NaiveDate, Utc};
-use lettre::message::Mailbox;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;

@@ -2,13 +2,13 @@
 //! the rule units are measured against, and who hears about it. Loading checks everything and
 //! reports every problem with the file and key.
 
+use crate::address::Mailbox;
 use crate::config::{mailboxes, parse_duration, parse_toml, parse_zone, resolve, Problems};
 use crate::ledger::SourceRole;
 use crate::money::{AmountUnit, Language, NumberFormat};
 use crate::rule::{Bands, Milestone, Milestones, PlanYear};
 use crate::schedule::Schedule;
 use chrono_tz::Tz;
-use lettre::message::Mailbox;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

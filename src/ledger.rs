@@ -2,7 +2,7 @@
 //! the plan year, and every problem found in the sources. Built by `compute::ledger`; read by the
 //! stages after it, which never see a DataFrame.
 
-use lettre::message::Mailbox;
+use crate::address::Mailbox;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;

@@ -10,6 +10,7 @@
 //!
 //! Modules, in pipeline order:
 //! - [`config`], [`job`]: the daemon config and job files, checked with every problem reported.
+//! - [`address`]: email addresses and mailboxes, the project's own type, parsed and checked.
 //! - [`schedule`], [`clock`]: crontab schedules in a job's zone; the only reader of the wall clock.
 //! - [`source`]: fetches a source (HTTP or file) and normalises it (CSV, JSON, Excel) to a table.
 //! - [`measure`]: what is measured — this year, a year earlier, each further denominator.
@@ -31,6 +32,7 @@
 //! touches polars; only `notify` touches lettre; only `source` knows upstream formats; only
 //! `clock` reads the time.
 
+pub mod address;
 pub mod admin;
 pub mod cli;
 pub mod clock;

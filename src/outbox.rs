@@ -5,10 +5,10 @@
 //! is recorded as failed with the server's reply; one that fails for now (no connection, a timeout, 4xx) is tried again with exponential backoff until its
 //! deadline. Each row has one envelope recipient, so one refused recipient never holds up others.
 
+use crate::address::Mailbox;
 use crate::clock::Clock;
 use crate::notify::Mailer;
 use crate::store::{MessageKind, Store, Take};
-use lettre::message::Mailbox;
 use std::time::Duration;
 
 /// A message given up in a pass.

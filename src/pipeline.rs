@@ -349,7 +349,7 @@ pub fn preview(
     job: &Job,
     a: &Assessment,
     unit_id: &str,
-    from: &lettre::message::Mailbox,
+    from: &crate::address::Mailbox,
     now: DateTime<Utc>,
 ) -> Result<(Email, Option<crate::store::NewMessage>, bool), PreviewError> {
     let rates = a.rates.as_ref().ok_or(PreviewError::Rejected)?;

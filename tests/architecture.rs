@@ -50,36 +50,15 @@ fn only_compute_uses_polars() {
 }
 
 #[test]
-fn only_notify_uses_lettre_but_for_the_address_type_still_shared() {
+fn only_notify_uses_lettre() {
     let outside: Vec<String> = users_of("lettre")
         .into_iter()
         .filter(|f| !f.starts_with("notify/"))
         .collect();
-    // Known gap (ARCHITECTURE.md): these still use lettre's `Mailbox` as the address type. No
-    // other module may start to; the list may only shrink.
-    let address_type_only = [
-        "cli.rs",
-        "compute.rs",
-        "config.rs",
-        "decide.rs",
-        "job.rs",
-        "ledger.rs",
-        "outbox.rs",
-        "pipeline.rs",
-    ];
-    for f in &outside {
-        assert!(
-            address_type_only.contains(&f.as_str()),
-            "{f} uses lettre; only notify/ may (build messages there, pass plain data)"
-        );
-        let text = std::fs::read_to_string(src().join(f)).unwrap();
-        for l in text.lines().filter(|l| l.contains("lettre::")) {
-            assert!(
-                l.contains("Mailbox") || l.contains("lettre::Address"),
-                "{f} uses more of lettre than the address type: {l}"
-            );
-        }
-    }
+    assert!(
+        outside.is_empty(),
+        "{outside:?} use lettre; only notify/ may (addresses are crate::address types)"
+    );
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! in a folder, or SMTP (lettre, async on tokio, rustls) over one pooled connection per run. The
 //! only module that knows lettre's transports.
 
+use crate::address::Mailbox;
 use crate::config::{MailConfig, SmtpConfig, TlsMode, Transport};
 use crate::notify::Email;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::{header::ContentType, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -102,7 +103,12 @@ impl Mailer {
         let to = recipient
             .parse::<lettre::Address>()
             .map_err(|e| refused(format!("`{recipient}` is not an address: {e}")))?;
-        let envelope = lettre::address::Envelope::new(Some(from.email.clone()), vec![to])
+        let sender = from
+            .email
+            .as_str()
+            .parse::<lettre::Address>()
+            .map_err(|e| refused(format!("mail.from `{}` is not an address: {e}", from.email)))?;
+        let envelope = lettre::address::Envelope::new(Some(sender), vec![to])
             .map_err(|e| refused(format!("cannot address the message: {e}")))?;
         self.transmit(&envelope, raw).await
     }
@@ -233,16 +239,33 @@ pub fn build(
     date: SystemTime,
     message_id: Option<String>,
 ) -> Result<Message, BuildError> {
+    let failed = |detail: String| BuildError {
+        subject: email.subject.clone(),
+        detail,
+    };
+    // Our mailboxes become the mail library's here, and only here.
+    let convert = |m: &Mailbox| {
+        m.email
+            .as_str()
+            .parse::<lettre::Address>()
+            .map(|a| lettre::message::Mailbox::new(m.name.clone(), a))
+            .map_err(|e| {
+                failed(format!(
+                    "`{}` is not an address the mail library accepts: {e}",
+                    m.email
+                ))
+            })
+    };
     let mut builder = Message::builder()
-        .from(from.clone())
+        .from(convert(from)?)
         .subject(email.subject.clone())
         .date(date)
         .message_id(message_id);
     for to in &email.to {
-        builder = builder.to(to.clone());
+        builder = builder.to(convert(to)?);
     }
     for cc in &email.cc {
-        builder = builder.cc(cc.clone());
+        builder = builder.cc(convert(cc)?);
     }
     builder
         .multipart(

@@ -1,13 +1,13 @@
 //! From rendered emails to outbox rows: each run's messages are rendered, built into MIME with a
 //! Message-ID derived from what they are, and handed to the store — never sent from here.
 
+use crate::address::Mailbox;
 use crate::decide::Decision;
 use crate::ledger::DataIssue;
 use crate::notify::deliver::{self, BuildError};
 use crate::notify::render::{self, Context, Email};
 use crate::store::{MessageKind, NewMessage, OutboxRow};
 use chrono::{DateTime, Utc};
-use lettre::message::Mailbox;
 
 /// A run's messages, ready for the outbox.
 #[derive(Debug, Default)]

@@ -1,13 +1,13 @@
 //! Renders alerts and the digest as text and HTML, in Vietnamese or English. Pure: no I/O.
 //! Everything that comes from the data is escaped in the HTML part.
 
+use crate::address::Mailbox;
 use crate::compute::{Rates, UnitRate};
 use crate::decide::{Alert, Reason};
 use crate::ledger::DataIssue;
 use crate::money::{format_billion, format_number, format_pct, Language};
 use crate::rule::{PlanYear, Status};
 use chrono::NaiveDate;
-use lettre::message::Mailbox;
 
 /// A rendered email, ready to be built into a MIME message.
 #[derive(Debug, Clone, PartialEq)]
