@@ -30,6 +30,14 @@ fn project(smtp: u16, extra: &str) -> Project {
     p
 }
 
+/// Messages still waiting in the outbox (pending or being sent).
+fn waiting(p: &Project) -> u64 {
+    disbmon::store::Store::open(&p.path().join("var"))
+        .unwrap()
+        .waiting()
+        .unwrap()
+}
+
 /// `once` on 31/10/2026 with "now" pinned.
 fn once(p: &Project, now: &str) -> Run {
     p.run_env(
@@ -354,7 +362,8 @@ async fn mail_server_down_during_a_run_then_back_delivers_everything_once() {
     let smtp = Smtp::start_on(port);
     let mut d = p.spawn_daemon(&[]);
     d.wait_for("every message to arrive", 20, || smtp.received().len() >= 6);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Nothing is left to send (so nothing more can arrive) once the outbox is empty.
+    d.wait_for("the outbox to empty", 20, || waiting(&p) == 0);
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(d.wait_exit(30), 0);
     // Two alerts (3 and 2 recipients) and the digest: six copies, none doubled.
@@ -418,7 +427,7 @@ async fn kill_9_in_the_middle_of_delivery_then_restart_delivers_every_alert() {
 
     let mut d = p.spawn_daemon(&[]);
     d.wait_for("every alert to arrive", 60, || smtp.logical() >= 301);
-    std::thread::sleep(Duration::from_millis(500));
+    d.wait_for("the outbox to empty", 20, || waiting(&p) == 0);
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(d.wait_exit(30), 0);
     let mut copies: BTreeMap<(String, String), usize> = BTreeMap::new();

@@ -33,12 +33,13 @@ async fn sources(units: &str, paid: &str) -> wiremock::MockServer {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
-    // The job exactly as written: its sources at 127.0.0.1:8000.
-    let server = http_server(Some(8000)).await;
+    // The job as written, but for the port of its sources (a free one, not 8000, so that the
+    // test never depends on what else the machine runs).
+    let server = http_server(None).await;
     serve(&server, "/don_vi.csv", UNITS).await;
     serve(&server, "/giai_ngan.csv", PAID).await;
     let smtp = Smtp::start();
-    let p = project(smtp.port, 8000);
+    let p = project(smtp.port, server.address().port());
     let run = p.run(&["once", "weekly", "--as-of", "2026-10-31", "--json"]);
     run.expect_code(0);
     let report = run.json();

@@ -198,6 +198,10 @@ async fn defect_10_catch_up_is_per_job_a_job_added_while_down_has_missed_nothing
         vec![],
         "the new job never had the 08:00 slot"
     );
+    // A restart right away has nothing to catch up: that slot already ran.
+    run_daemon(&p, hcm(3, 9, 5), Duration::from_secs(60)).await;
+    assert_eq!(scheduled_runs(&p.store(), "old").len(), 2);
+    assert_eq!(scheduled_runs(&p.store(), "new"), vec![]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -265,4 +269,37 @@ async fn defect_11_the_dead_man_notice_for_a_job_that_never_succeeded_is_sent_on
         "a restart is not a new silence: {:?}",
         operator_subjects(&p.store())
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_data_alerts_nobody_and_the_operators_are_told_which_source_since_when() {
+    let p = Project::new();
+    // The newest payment is from 01/06/2026; the run is as of 02/11/2026.
+    p.job(
+        "stale",
+        "0 8 * * *",
+        "units.csv",
+        "max_data_age = \"1d\"\nretries = [\"1m\"]",
+    );
+    run_daemon(&p, hcm(2, 7, 0), Duration::from_secs(7200)).await;
+    let s = p.store();
+    let runs = s.runs("stale", 10).unwrap();
+    assert_eq!(runs[0].outcome, RunOutcome::Failed);
+    let why = runs[0].error.as_deref().unwrap();
+    assert!(
+        why.contains("the newest disbursement is from 01/06/2026"),
+        "{why}"
+    );
+    let rows = s
+        .outbox(&[
+            OutboxStatus::Pending,
+            OutboxStatus::Sent,
+            OutboxStatus::Failed,
+        ])
+        .unwrap();
+    assert!(
+        rows.iter().all(|r| r.kind == MessageKind::Operator),
+        "no alert and no digest on stale data"
+    );
+    assert_eq!(operator_subjects(&s).len(), 1);
 }
