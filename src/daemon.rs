@@ -426,14 +426,7 @@ async fn deliver_pending(env: &Env) {
         retry_initial: env.config.mail.retry_initial,
     };
     let pass = drainer.drain(&[]).await;
-    if pass.sent + pass.deferred + pass.failed > 0 {
-        tracing::info!(
-            "outbox: {} sent, {} deferred, {} failed",
-            pass.sent,
-            pass.deferred,
-            pass.failed
-        );
-    }
+    pass.log();
     env.shared.metrics(|m| {
         *m.outbox_sent.get_or_insert(0) += pass.sent as u64;
         *m.outbox_failed.get_or_insert(0) += pass.failed as u64;

@@ -33,6 +33,20 @@ pub struct Pass {
     pub store_error: Option<String>,
 }
 
+impl Pass {
+    /// One log line, when the pass did anything.
+    pub fn log(&self) {
+        if self.sent + self.deferred + self.failed > 0 {
+            tracing::info!(
+                "outbox: {} sent, {} deferred, {} failed",
+                self.sent,
+                self.deferred,
+                self.failed
+            );
+        }
+    }
+}
+
 /// The wait before try `attempts + 1`: `initial`, doubling, at most an hour.
 pub fn backoff(initial: Duration, attempts: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempts.min(16));

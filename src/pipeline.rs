@@ -71,19 +71,8 @@ pub async fn assess_with(
     cache: Option<&std::path::Path>,
     clock: &dyn Clock,
 ) -> Result<Assessment, RunError> {
-    let plan_year = job
-        .plan_year
-        .unwrap_or_else(|| rule::default_plan_year(as_of));
-    let mut a = Assessment {
-        plan_year,
-        as_of,
-        expected_pct: job.milestones.expected_pct(plan_year, as_of),
-        ledger: Ledger::default(),
-        rates: None,
-        issues: Vec::new(),
-        sources: Vec::new(),
-        verdict: Verdict::Rejected,
-    };
+    let mut a = empty(job, as_of);
+    let plan_year = a.plan_year;
     let tables = match source::pull_all(job, cache, clock).await? {
         Ok(t) => t,
         Err(issues) => {
@@ -248,14 +237,7 @@ async fn deliver(run: &Run<'_>, ids: &[String]) -> Result<Vec<crate::store::Outb
         retry_initial: mail.retry_initial,
     };
     let pass = drainer.drain(ids).await;
-    if pass.sent + pass.deferred + pass.failed > 0 {
-        tracing::info!(
-            "outbox: {} sent, {} deferred, {} failed",
-            pass.sent,
-            pass.deferred,
-            pass.failed
-        );
-    }
+    pass.log();
     settled(run.store, ids, mailer.per_message_bound()).await
 }
 

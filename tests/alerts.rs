@@ -5,29 +5,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
+use support::fixtures::{PAID, PLANS, UNITS};
 use support::{free_port, http_server, serve, Project, Run, Smtp};
 
-/// A project on the config and job, SMTP at `smtp`, the job reading local files, with
-/// `extra` job keys; no admin listener (tests run side by side).
+/// The config and job on local files (see `support::local_project`).
 fn project(smtp: u16, extra: &str) -> Project {
-    let p = Project::new();
-    let config = CONFIG
-        .replace("port = 2525", &format!("port = {smtp}"))
-        .replace(
-            "[mail]",
-            "[admin]\nlisten = \"off\"\n\n[mail]\nretry_initial = \"1s\"",
-        );
-    let job = JOB
-        .replace("http://127.0.0.1:8000/don_vi.csv", "don_vi.csv")
-        .replace("http://127.0.0.1:8000/giai_ngan.csv", "giai_ngan.csv")
-        .replace("plan_year = 2026", &format!("plan_year = 2026\n{extra}"));
-    p.write("config/disbmon.toml", &config)
-        .write("jobs/weekly.toml", &job)
-        .write("jobs/ke_hoach.csv", PLANS)
-        .write("jobs/don_vi.csv", UNITS)
-        .write("jobs/giai_ngan.csv", PAID);
-    p
+    support::local_project(smtp, extra)
 }
 
 /// Messages still waiting in the outbox (pending or being sent).

@@ -5,28 +5,12 @@ mod support;
 
 use disbmon::store::{MessageKind, NewMessage, Store, Take, Trigger};
 use std::time::Duration;
-use support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
+use support::fixtures::PLANS;
 use support::{free_port, Project, Run, Smtp};
 
-/// The config and job on local files, SMTP at `smtp`, no admin listener, `extra` job keys.
+/// The config and job on local files (see `support::local_project`).
 fn project(smtp: u16, extra: &str) -> Project {
-    let p = Project::new();
-    let config = CONFIG
-        .replace("port = 2525", &format!("port = {smtp}"))
-        .replace(
-            "[mail]",
-            "[admin]\nlisten = \"off\"\n\n[mail]\nretry_initial = \"1s\"",
-        );
-    let job = JOB
-        .replace("http://127.0.0.1:8000/don_vi.csv", "don_vi.csv")
-        .replace("http://127.0.0.1:8000/giai_ngan.csv", "giai_ngan.csv")
-        .replace("plan_year = 2026", &format!("plan_year = 2026\n{extra}"));
-    p.write("config/disbmon.toml", &config)
-        .write("jobs/weekly.toml", &job)
-        .write("jobs/ke_hoach.csv", PLANS)
-        .write("jobs/don_vi.csv", UNITS)
-        .write("jobs/giai_ngan.csv", PAID);
-    p
+    support::local_project(smtp, extra)
 }
 
 fn once(p: &Project, now: &str) -> Run {

@@ -12,6 +12,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A project on the config and job, SMTP at `smtp`, the job reading local files, with
+/// `extra` job keys; no admin listener (tests run side by side), retries after 1 s.
+pub fn local_project(smtp: u16, extra: &str) -> Project {
+    use fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
+    let p = Project::new();
+    let config = CONFIG
+        .replace("port = 2525", &format!("port = {smtp}"))
+        .replace(
+            "[mail]",
+            "[admin]\nlisten = \"off\"\n\n[mail]\nretry_initial = \"1s\"",
+        );
+    let job = JOB
+        .replace("http://127.0.0.1:8000/don_vi.csv", "don_vi.csv")
+        .replace("http://127.0.0.1:8000/giai_ngan.csv", "giai_ngan.csv")
+        .replace("plan_year = 2026", &format!("plan_year = 2026\n{extra}"));
+    p.write("config/disbmon.toml", &config)
+        .write("jobs/weekly.toml", &job)
+        .write("jobs/ke_hoach.csv", PLANS)
+        .write("jobs/don_vi.csv", UNITS)
+        .write("jobs/giai_ngan.csv", PAID);
+    p
+}
+
 /// A project folder with its own `config/` and `jobs/`.
 pub struct Project {
     pub dir: tempfile::TempDir,
