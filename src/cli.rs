@@ -190,21 +190,6 @@ fn print_problems(problems: &[Problem]) {
     );
 }
 
-/// The job files in the jobs folder, sorted.
-fn job_files(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Problem {
-        file: dir.to_path_buf(),
-        key: String::new(),
-        message: format!("cannot read the jobs folder: {e}; check jobs_dir"),
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
 fn find_job(config: &Config, name: &str) -> Result<Job, Vec<Problem>> {
     let path = if name.ends_with(".toml") || name.contains('/') || name.contains('\\') {
         PathBuf::from(name)
@@ -212,7 +197,7 @@ fn find_job(config: &Config, name: &str) -> Result<Job, Vec<Problem>> {
         config.jobs_dir.join(format!("{name}.toml"))
     };
     if !path.is_file() {
-        let known = job_files(&config.jobs_dir)
+        let known = job::files(&config.jobs_dir)
             .map(|fs| {
                 fs.iter()
                     .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -456,7 +441,7 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
             c.timezone
         );
     }
-    let files = match job_files(&jobs_dir) {
+    let files = match job::files(&jobs_dir) {
         Ok(f) => f,
         Err(p) => {
             problems.push(p);
@@ -854,19 +839,12 @@ async fn outbox(
 
 /// `disbmon outbox send`: one drainer pass over everything due, then what is left.
 async fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Clock) -> i32 {
-    let mailer = match crate::notify::Mailer::new(&config.mail) {
-        Ok(m) => m,
+    let drainer = match crate::outbox::Drainer::new(store, &config.mail, clock) {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("{e}");
             return exit::ERROR;
         }
-    };
-    let drainer = crate::outbox::Drainer {
-        store,
-        mailer: &mailer,
-        from: &config.mail.from,
-        clock,
-        retry_initial: config.mail.retry_initial,
     };
     let pass = drainer.drain(&[]).await;
     println!(
@@ -874,7 +852,7 @@ async fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Cloc
         pass.sent,
         pass.deferred,
         pass.failed,
-        mailer.describe()
+        drainer.mailer().describe()
     );
     for f in &pass.failures {
         eprintln!(

@@ -10,7 +10,7 @@ use crate::admin::{self, Shared};
 use crate::clock::Clock;
 use crate::config::{Config, Problem};
 use crate::job::{self, Job};
-use crate::notify::{queue, render, Mailer};
+use crate::notify::{queue, render};
 use crate::outbox::Drainer;
 use crate::pipeline;
 use crate::report::Outcome;
@@ -141,23 +141,7 @@ pub fn load_all(config_path: Option<&std::path::Path>) -> Result<(Config, Vec<Jo
     let config = Config::load(config_path, &|k| std::env::var(k).ok())?;
     let mut problems = Vec::new();
     let mut jobs = Vec::new();
-    let files = match std::fs::read_dir(&config.jobs_dir) {
-        Ok(d) => {
-            let mut f: Vec<PathBuf> = d
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            f.sort();
-            f
-        }
-        Err(e) => {
-            return Err(vec![Problem {
-                file: config.jobs_dir.clone(),
-                key: String::new(),
-                message: format!("cannot read the jobs folder: {e}; check jobs_dir"),
-            }])
-        }
-    };
+    let files = job::files(&config.jobs_dir).map_err(|p| vec![p])?;
     for f in files {
         match job::load(&f, config.timezone) {
             Ok(j) => jobs.push(j),
@@ -411,19 +395,12 @@ async fn deliver_pending(env: &Env) {
         config,
         ..env.clone()
     };
-    let mailer = match Mailer::new(&env.config.mail) {
-        Ok(m) => m,
+    let drainer = match Drainer::new(&env.store, &env.config.mail, env.clock.as_ref()) {
+        Ok(d) => d,
         Err(e) => {
             tracing::error!("outbox: {e}");
             return;
         }
-    };
-    let drainer = Drainer {
-        store: &env.store,
-        mailer: &mailer,
-        from: &env.config.mail.from,
-        clock: env.clock.as_ref(),
-        retry_initial: env.config.mail.retry_initial,
     };
     let pass = drainer.drain(&[]).await;
     pass.log();

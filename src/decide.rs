@@ -123,13 +123,13 @@ pub fn carry_over(memory: &mut HashMap<String, Memory>, successors: &BTreeMap<St
     }
 }
 
-/// The time a reminder counts from: the last alert that reached the unit. An alert still in the
-/// outbox holds reminders back (it is on its way); with none delivered, the last one queued.
-fn reminder_base(m: &Memory) -> Option<Option<DateTime<Utc>>> {
-    if m.alert_in_flight {
-        return None;
-    }
-    Some(m.last_delivered_at.or(m.last_alert_at))
+/// A reminder is due `repeat` after the last alert that reached the unit (with none delivered,
+/// the last one queued) — never while an alert is still in the outbox: it is on its way.
+fn reminder_due(m: &Memory, now: DateTime<Utc>, repeat: chrono::Duration) -> bool {
+    !m.alert_in_flight
+        && m.last_delivered_at
+            .or(m.last_alert_at)
+            .is_none_or(|t| now - t >= repeat)
 }
 
 /// Decides every unit of a run. `partial` says rows were left out of the data
@@ -183,9 +183,7 @@ pub fn decide(
                 Some(Reason::Worsened)
             } else if prev.suppressed && !silenced.contains(id) {
                 Some(Reason::SilenceEnded)
-            } else if reminder_base(&prev)
-                .is_some_and(|base| base.is_none_or(|t| now - t >= repeat))
-            {
+            } else if reminder_due(&prev, now, repeat) {
                 Some(if m.alerts_in_episode == 0 {
                     Reason::First
                 } else {

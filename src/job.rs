@@ -337,6 +337,21 @@ pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static
 }
 
 /// Loads and checks a job file. `default_zone` comes from the daemon config.
+/// The job files in the jobs folder, sorted.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>, crate::config::Problem> {
+    let entries = std::fs::read_dir(dir).map_err(|e| crate::config::Problem {
+        file: dir.to_path_buf(),
+        key: String::new(),
+        message: format!("cannot read the jobs folder: {e}; check jobs_dir"),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 pub fn load(path: &Path, default_zone: Tz) -> Result<Job, Problems> {
     load_with(path, default_zone, false)
 }

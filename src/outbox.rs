@@ -2,13 +2,16 @@
 //! that decides it, in the same transaction as the decision). One drainer sends them all — for
 //! `disbmon once`, `disbmon outbox send` and the daemon alike. It takes due messages one by one,
 //! each under a lease (a row whose taker died is taken back): a message refused for good (5xx)
-//! is recorded as failed with the server's reply; one that fails for now (no connection, a timeout, 4xx) is tried again with exponential backoff until its
-//! deadline. Each row has one envelope recipient, so one refused recipient never holds up others.
+//! is recorded as failed with the server's reply; one that fails for now (no connection, a
+//! timeout, 4xx) is tried again with exponential backoff until its deadline. Each row has one
+//! envelope recipient, so one refused recipient never holds up others.
 
 use crate::address::Mailbox;
 use crate::clock::Clock;
+use crate::config::MailConfig;
+use crate::notify::deliver::MailerError;
 use crate::notify::Mailer;
-use crate::store::{MessageKind, Store, Take};
+use crate::store::{MessageKind, OutboxRow, Store, StoreError, Take};
 use std::time::Duration;
 
 /// A message given up in a pass.
@@ -34,6 +37,12 @@ pub struct Pass {
 }
 
 impl Pass {
+    /// The pass ends here because the state store failed; the messages stay queued.
+    fn stop(&mut self, e: StoreError) {
+        tracing::error!("outbox: {e}");
+        self.store_error = Some(e.to_string());
+    }
+
     /// One log line, when the pass did anything.
     pub fn log(&self) {
         if self.sent + self.deferred + self.failed > 0 {
@@ -55,16 +64,35 @@ pub fn backoff(initial: Duration, attempts: u32) -> Duration {
         .min(Duration::from_secs(3600))
 }
 
-/// How a drainer sends: from whom, with what backoff, and under what lease.
+/// The one sender: takes due rows from the outbox and hands them to the mail transport.
 pub struct Drainer<'a> {
-    pub store: &'a Store,
-    pub mailer: &'a Mailer,
-    pub from: &'a Mailbox,
-    pub clock: &'a dyn Clock,
-    pub retry_initial: Duration,
+    store: &'a Store,
+    mailer: Mailer,
+    from: &'a Mailbox,
+    clock: &'a dyn Clock,
+    retry_initial: Duration,
 }
 
-impl Drainer<'_> {
+impl<'a> Drainer<'a> {
+    /// A drainer of `store` through the configured mail transport.
+    pub fn new(
+        store: &'a Store,
+        mail: &'a MailConfig,
+        clock: &'a dyn Clock,
+    ) -> Result<Drainer<'a>, MailerError> {
+        Ok(Drainer {
+            store,
+            mailer: Mailer::new(mail)?,
+            from: &mail.from,
+            clock,
+            retry_initial: mail.retry_initial,
+        })
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
     /// How long a taken row is held before another drainer may take it back: longer than one
     /// message may take (the transport's own bound), so a live sender never loses its row.
     fn lease(&self) -> Duration {
@@ -82,78 +110,85 @@ impl Drainer<'_> {
             ),
             Ok(_) => {}
             Err(e) => {
-                pass.store_error = Some(e.to_string());
+                pass.stop(e);
                 return pass;
             }
         }
-        loop {
-            let take = Take {
-                now: self.clock.now(),
-                lease: self.lease(),
-                prefer,
-            };
-            let row = match self.store.take_due(take) {
-                Ok(Some(row)) => row,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!("outbox: {e}");
-                    pass.store_error = Some(e.to_string());
-                    break;
-                }
-            };
-            let result = self
-                .mailer
-                .send_raw(self.from, &row.recipient, &row.raw)
-                .await;
-            let now = self.clock.now();
-            let given_up = |why: &str| GivenUp {
-                job: row.job.clone(),
-                kind: row.kind,
-                recipient: row.recipient.clone(),
-                subject: row.subject.clone(),
-                why: why.to_string(),
-            };
-            let recorded = match &result {
-                Ok(()) => {
-                    pass.sent += 1;
-                    self.store.mark_sent(row.id, now)
-                }
-                Err(f) if f.permanent => {
-                    pass.failed += 1;
-                    pass.failures.push(given_up(&f.message));
-                    tracing::error!(message = %row.message_id, to = %row.recipient, "not delivered: {}", f.message);
-                    self.store.mark_failed(row.id, &f.message)
-                }
-                Err(f) => {
-                    let next = now
-                        + chrono::Duration::from_std(backoff(self.retry_initial, row.attempts))
-                            .unwrap_or_default();
-                    match self.store.mark_retry(row.id, &f.message, next) {
-                        Ok(true) => {
-                            pass.deferred += 1;
-                            tracing::warn!(message = %row.message_id, to = %row.recipient, "delivery deferred: {}", f.message);
-                            Ok(())
+        for only in prefer.iter().map(|id| Some(id.as_str())).chain([None]) {
+            loop {
+                let take = Take {
+                    now: self.clock.now(),
+                    lease: self.lease(),
+                    only,
+                };
+                match self.store.take_due(take) {
+                    Ok(Some(row)) => {
+                        if !self.send(&row, &mut pass).await {
+                            return pass;
                         }
-                        Ok(false) => {
-                            pass.failed += 1;
-                            pass.failures.push(given_up(&f.message));
-                            tracing::error!(message = %row.message_id, to = %row.recipient, "given up at its deadline: {}", f.message);
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        pass.stop(e);
+                        return pass;
                     }
                 }
-            };
-            if let Err(e) = recorded {
-                tracing::error!("outbox: {e}");
-                pass.store_error = Some(e.to_string());
-                break;
-            }
-            if matches!(&result, Err(f) if f.server_down) {
-                break;
             }
         }
         pass
+    }
+
+    /// Sends one taken row and records what became of it. False when the pass must stop: the
+    /// server (or folder) itself failed, or the store did.
+    async fn send(&self, row: &OutboxRow, pass: &mut Pass) -> bool {
+        let result = self
+            .mailer
+            .send_raw(self.from, &row.recipient, &row.raw)
+            .await;
+        let now = self.clock.now();
+        let given_up = |why: &str| GivenUp {
+            job: row.job.clone(),
+            kind: row.kind,
+            recipient: row.recipient.clone(),
+            subject: row.subject.clone(),
+            why: why.to_string(),
+        };
+        let recorded = match &result {
+            Ok(()) => {
+                pass.sent += 1;
+                self.store.mark_sent(row.id, now)
+            }
+            Err(f) if f.permanent => {
+                pass.failed += 1;
+                pass.failures.push(given_up(&f.message));
+                tracing::error!(message = %row.message_id, to = %row.recipient, "not delivered: {}", f.message);
+                self.store.mark_failed(row.id, &f.message)
+            }
+            Err(f) => {
+                let next = now
+                    + chrono::Duration::from_std(backoff(self.retry_initial, row.attempts))
+                        .unwrap_or_default();
+                match self.store.mark_retry(row.id, &f.message, next) {
+                    Ok(true) => {
+                        pass.deferred += 1;
+                        tracing::warn!(message = %row.message_id, to = %row.recipient, "delivery deferred: {}", f.message);
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        pass.failed += 1;
+                        pass.failures.push(given_up(&f.message));
+                        tracing::error!(message = %row.message_id, to = %row.recipient, "given up at its deadline: {}", f.message);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = recorded {
+            pass.stop(e);
+            return false;
+        }
+        !matches!(&result, Err(f) if f.server_down)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::job::Job;
 use crate::ledger::{DataIssue, Ledger, SourceStats};
 use crate::measure;
 use crate::notify::queue::{self, Envelope};
-use crate::notify::{deliver::MailerError, render, Context, Email, Mailer};
+use crate::notify::{deliver::MailerError, render, Context, Email};
 use crate::outbox::Drainer;
 use crate::report::RunReport;
 use crate::rule::{self, PlanYear};
@@ -227,18 +227,9 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
 /// The deliver stage: one drainer pass (this run's messages first, then everything else due),
 /// then the state of this run's messages.
 async fn deliver(run: &Run<'_>, ids: &[String]) -> Result<Vec<crate::store::OutboxRow>, RunError> {
-    let mail = &run.config.mail;
-    let mailer = Mailer::new(mail)?;
-    let drainer = Drainer {
-        store: run.store,
-        mailer: &mailer,
-        from: &mail.from,
-        clock: run.clock,
-        retry_initial: mail.retry_initial,
-    };
-    let pass = drainer.drain(ids).await;
-    pass.log();
-    settled(run.store, ids, mailer.per_message_bound()).await
+    let drainer = Drainer::new(run.store, &run.config.mail, run.clock)?;
+    drainer.drain(ids).await.log();
+    settled(run.store, ids, drainer.mailer().per_message_bound()).await
 }
 
 /// The outbox rows of these messages once none is being sent: another drainer (the daemon's) may

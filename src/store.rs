@@ -84,15 +84,20 @@ CREATE TABLE job_seen (job TEXT PRIMARY KEY, first_seen TEXT NOT NULL, last_seen
 INSERT INTO job_seen (job, first_seen, last_seen)
     SELECT DISTINCT r.job, m.value, m.value FROM runs r JOIN meta m ON m.key = 'heartbeat';
 CREATE INDEX outbox_message ON outbox (message_id);
+-- A unit's decisions (alert in flight), and a sent message's decision (last delivered alert).
+CREATE INDEX decisions_unit ON decisions (job, unit, plan_year);
+CREATE INDEX decisions_message ON decisions (message_id);
 "#,
 ];
 
-/// Makes an enum storable as the TEXT it has always been stored as.
+/// Makes an enum storable as the TEXT it has always been stored as. `own` types get their
+/// `as_str` and `Display` here; the others (`Status`, `Reason`) have their own `as_str`, and only
+/// their variants are listed.
 macro_rules! sql_text {
-    (own $t:ty, $($v:path => $s:literal),+ $(,)?) => {
+    (own $t:ident, $($v:ident => $s:literal),+ $(,)?) => {
         impl $t {
             pub fn as_str(self) -> &'static str {
-                match self { $($v => $s),+ }
+                match self { $($t::$v => $s),+ }
             }
         }
         impl std::fmt::Display for $t {
@@ -100,16 +105,20 @@ macro_rules! sql_text {
                 f.write_str(self.as_str())
             }
         }
-        sql_text!($t, $($v => $s),+);
+        sql_text!($t: $($v),+);
     };
-    ($t:ty, $($v:path => $s:literal),+ $(,)?) => {
+    ($t:ident: $($v:ident),+ $(,)?) => {
+        // Fails to compile when a variant is added to the enum but not to this list.
+        const _: fn($t) = |v| match v {
+            $($t::$v)|+ => {}
+        };
         impl std::str::FromStr for $t {
             type Err = UnknownValue;
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
-                match s {
-                    $($s => Ok($v),)+
-                    other => Err(UnknownValue { kind: stringify!($t), value: other.to_string() }),
-                }
+                [$($t::$v),+]
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownValue { kind: stringify!($t), value: s.to_string() })
             }
         }
         impl rusqlite::types::ToSql for $t {
@@ -145,8 +154,8 @@ pub enum RunOutcome {
     /// Cut off by a shutdown or a crash; a scheduled one counts as missed at the next start.
     Interrupted,
 }
-sql_text!(own RunOutcome, RunOutcome::Running => "running", RunOutcome::Queued => "queued", RunOutcome::Ok => "ok",
-    RunOutcome::Failed => "failed", RunOutcome::Interrupted => "interrupted");
+sql_text!(own RunOutcome, Running => "running", Queued => "queued", Ok => "ok", Failed => "failed",
+    Interrupted => "interrupted");
 
 /// Who started a run: the daemon's schedule, or a person (`disbmon once`). Only scheduled runs
 /// are ever replayed as missed slots.
@@ -155,7 +164,7 @@ pub enum Trigger {
     Schedule,
     Manual,
 }
-sql_text!(own Trigger, Trigger::Schedule => "schedule", Trigger::Manual => "manual");
+sql_text!(own Trigger, Schedule => "schedule", Manual => "manual");
 
 /// Where one outbox row (one message to one recipient) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,8 +175,8 @@ pub enum OutboxStatus {
     Sent,
     Failed,
 }
-sql_text!(own OutboxStatus, OutboxStatus::Pending => "pending", OutboxStatus::Sending => "sending",
-    OutboxStatus::Sent => "sent", OutboxStatus::Failed => "failed");
+sql_text!(own OutboxStatus, Pending => "pending", Sending => "sending", Sent => "sent",
+    Failed => "failed");
 
 /// What a queued message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,13 +187,10 @@ pub enum MessageKind {
     /// itself when it fails, so that a broken mail setup cannot loop.
     Operator,
 }
-sql_text!(own MessageKind, MessageKind::Alert => "alert", MessageKind::Digest => "digest", MessageKind::Operator => "operator");
+sql_text!(own MessageKind, Alert => "alert", Digest => "digest", Operator => "operator");
 
-sql_text!(Status, Status::Critical => "critical", Status::Behind => "behind", Status::OnTrack => "on_track",
-    Status::NoPlan => "no_plan");
-sql_text!(Reason, Reason::First => "first", Reason::Worsened => "worsened", Reason::Reminder => "reminder",
-    Reason::SilenceEnded => "silence_ended", Reason::Recovered => "recovered", Reason::Silenced => "silenced",
-    Reason::Unchanged => "unchanged", Reason::Held => "held");
+sql_text!(Status: Critical, Behind, OnTrack, NoPlan);
+sql_text!(Reason: First, Worsened, Reminder, SilenceEnded, Recovered, Silenced, Unchanged, Held);
 
 /// Why the state store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +269,22 @@ impl DaemonLock {
         writeln!(file, "{}", std::process::id()).map_err(io)?;
         Ok(DaemonLock { _file: file })
     }
+}
+
+/// The ids of the rows `select` yields (id, owner PID) whose owning process is gone.
+fn orphaned(c: &Connection, select: &str) -> rusqlite::Result<Vec<i64>> {
+    let mut st = c.prepare(select)?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<u32>>(1)?))
+    })?;
+    let mut dead = Vec::new();
+    for row in rows {
+        let (id, pid) = row?;
+        if pid.is_none_or(|p| !process_alive(p)) {
+            dead.push(id);
+        }
+    }
+    Ok(dead)
 }
 
 /// Whether the process that took a row may still be working on it. On Linux a process that is
@@ -465,21 +487,15 @@ impl Store {
     /// interrupted. They are never replayed: a person started them, a person runs them again.
     pub fn interrupt_orphaned_manual(&self) -> Result<usize, StoreError> {
         self.with(|c| {
-            let orphans: Vec<(i64, Option<u32>)> = {
-                let mut st = c.prepare(
-                    "SELECT id, pid FROM runs WHERE outcome = 'running' AND started_by = 'manual'",
-                )?;
-                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
             let mut n = 0;
-            for (id, pid) in orphans {
-                if pid.is_none_or(|p| !process_alive(p)) {
-                    n += c.execute(
-                        "UPDATE runs SET outcome = 'interrupted', error = 'the process running it stopped before it finished' WHERE id = ?1 AND outcome = 'running'",
-                        params![id],
-                    )?;
-                }
+            for id in orphaned(
+                c,
+                "SELECT id, pid FROM runs WHERE outcome = 'running' AND started_by = 'manual'",
+            )? {
+                n += c.execute(
+                    "UPDATE runs SET outcome = 'interrupted', error = 'the process running it stopped before it finished' WHERE id = ?1 AND outcome = 'running'",
+                    params![id],
+                )?;
             }
             Ok(n)
         })
@@ -809,9 +825,9 @@ pub struct Take<'a> {
     pub now: DateTime<Utc>,
     /// How long the taker may hold the row before another drainer takes it back.
     pub lease: Duration,
-    /// These Message-IDs first (a run delivers its own messages whatever else waits), then
-    /// every other due message, oldest first.
-    pub prefer: &'a [String],
+    /// Only a row of this message (a run delivers its own messages first, whatever else
+    /// waits); None: the oldest due row of any message.
+    pub only: Option<&'a str>,
 }
 
 impl Store {
@@ -969,19 +985,12 @@ impl Store {
     /// recipient twice, with the same Message-ID); rows whose lease ran out are due anyway.
     pub fn release_orphans(&self) -> Result<usize, StoreError> {
         self.with(|c| {
-            let taken: Vec<(i64, Option<u32>)> = {
-                let mut st = c.prepare("SELECT id, owner FROM outbox WHERE status = 'sending'")?;
-                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
             let mut n = 0;
-            for (id, owner) in taken {
-                if owner.is_none_or(|p| !process_alive(p)) {
-                    n += c.execute(
-                        "UPDATE outbox SET status = 'pending', owner = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
-                        params![id],
-                    )?;
-                }
+            for id in orphaned(c, "SELECT id, owner FROM outbox WHERE status = 'sending'")? {
+                n += c.execute(
+                    "UPDATE outbox SET status = 'pending', owner = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
+                    params![id],
+                )?;
             }
             Ok(n)
         })
@@ -993,29 +1002,22 @@ impl Store {
         let now = ts(take.now);
         let lease = ts(later(take.now, take.lease));
         self.with(|c| {
-            let due = "((status = 'pending' AND next_attempt_at <= ?1) OR (status = 'sending' AND lease_until <= ?1))";
             let tx = c.transaction()?;
-            let mut found = None;
-            if !take.prefer.is_empty() {
-                let marks = vec!["?"; take.prefer.len()].join(",");
-                let sql = format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id IN ({marks}) ORDER BY id LIMIT 1"
-                );
-                let mut values: Vec<&dyn rusqlite::ToSql> = vec![&now];
-                values.extend(take.prefer.iter().map(|m| m as &dyn rusqlite::ToSql));
-                found = tx
-                    .query_row(&sql, values.as_slice(), outbox_row)
-                    .optional()?;
+            let due = "((status = 'pending' AND next_attempt_at <= ?1) OR (status = 'sending' AND lease_until <= ?1))";
+            // Two statements, so that a run's own message is found by its index.
+            let found = match take.only {
+                Some(id) => tx.query_row(
+                    &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id = ?2 ORDER BY id LIMIT 1"),
+                    params![now, id],
+                    outbox_row,
+                ),
+                None => tx.query_row(
+                    &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} ORDER BY id LIMIT 1"),
+                    params![now],
+                    outbox_row,
+                ),
             }
-            if found.is_none() {
-                found = tx
-                    .query_row(
-                        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} ORDER BY id LIMIT 1"),
-                        params![now],
-                        outbox_row,
-                    )
-                    .optional()?;
-            }
+            .optional()?;
             if let Some(row) = &found {
                 tx.execute(
                     "UPDATE outbox SET status = 'sending', owner = ?2, lease_until = ?3 WHERE id = ?1",

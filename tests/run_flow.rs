@@ -124,7 +124,7 @@ async fn defect_2_a_failure_is_listed_in_a_digest_even_when_the_run_that_took_it
         .take_due(Take {
             now,
             lease: Duration::from_secs(60),
-            prefer: &[],
+            only: None,
         })
         .unwrap()
         .unwrap();

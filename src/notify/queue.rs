@@ -17,13 +17,28 @@ pub struct Outgoing {
     pub alert_ids: Vec<Option<String>>,
     /// The digest's Message-ID, when the job has a digest and it could be built.
     pub digest_id: Option<String>,
-    pub problems: Vec<BuildError>,
 }
 
 impl Outgoing {
     /// The Message-IDs of every message built.
     pub fn ids(&self) -> Vec<String> {
         self.messages.iter().map(|m| m.message_id.clone()).collect()
+    }
+
+    /// Keeps a built message and returns its Message-ID; a message that could not be built is
+    /// logged, and the report says so for its alert or digest.
+    fn keep(&mut self, built: Result<NewMessage, BuildError>) -> Option<String> {
+        match built {
+            Ok(m) => {
+                let id = m.message_id.clone();
+                self.messages.push(m);
+                Some(id)
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                None
+            }
+        }
     }
 }
 
@@ -114,21 +129,4 @@ pub fn compose(
         out.digest_id = out.keep(built);
     }
     out
-}
-
-impl Outgoing {
-    fn keep(&mut self, built: Result<NewMessage, BuildError>) -> Option<String> {
-        match built {
-            Ok(m) => {
-                let id = m.message_id.clone();
-                self.messages.push(m);
-                Some(id)
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                self.problems.push(e);
-                None
-            }
-        }
-    }
 }
