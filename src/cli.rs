@@ -28,6 +28,9 @@ pub mod exit {
     pub const DELIVERY: i32 = 5;
     /// Another `disbmon run` already uses the state folder.
     pub const LOCKED: i32 = 6;
+    /// The run queued more messages than `mail.max_messages_per_run`: none was sent, they wait
+    /// for `disbmon outbox release RUN`.
+    pub const HELD: i32 = 7;
 }
 
 #[derive(Debug, Parser)]
@@ -119,6 +122,14 @@ pub enum OutboxAction {
     Retry { id: i64 },
     /// Send every message that is due now (for setups that run `disbmon once` from cron).
     Send,
+    /// Release the messages of a run held by the mass-mailing guard (`mail.max_messages_per_run`):
+    /// they are sent from then on. RUN is the number `disbmon outbox` and the operators' notice give.
+    Release { run: i64 },
+}
+
+/// Text from the data or a remote server, as a terminal may print it.
+fn esc(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::escape(text)
 }
 
 /// A command-line date that is not one.
@@ -333,6 +344,7 @@ pub async fn run(cli: Cli) -> i32 {
                 Outcome::Rejected => exit::DATA,
                 Outcome::DeliveryFailed => exit::DELIVERY,
                 Outcome::Failed => exit::ERROR,
+                Outcome::Held => exit::HELD,
             }
         }
         Command::Preview { job, unit, as_of } => {
@@ -342,7 +354,9 @@ pub async fn run(cli: Cli) -> i32 {
             };
             let as_of =
                 as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
-            let a = match pipeline::assess_with(&job, as_of, None, clock.as_ref()).await {
+            let a = match pipeline::assess_with(&job, &config.mail, as_of, None, clock.as_ref())
+                .await
+            {
                 Ok(a) => a,
                 Err(e) => {
                     eprintln!("{e}");
@@ -792,13 +806,47 @@ async fn outbox(
             }
         }
         Some(OutboxAction::Send) => send_due(&config, &store, clock).await,
+        Some(OutboxAction::Release { run }) => {
+            match store.release_held(run, clock.now(), config.mail.retry_deadline) {
+                Ok((Some(job), n)) if n > 0 => {
+                    println!("run {run} of job {}: {n} held message(s) released; the daemon, the next `disbmon once` or `disbmon outbox send` sends them", esc(&job));
+                    exit::OK
+                }
+                Ok(_) => {
+                    eprintln!(
+                        "run {run} has no held messages; `disbmon outbox` lists the held runs"
+                    );
+                    exit::USAGE
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    exit::ERROR
+                }
+            }
+        }
         None => match store.outbox(&[
             OutboxStatus::Pending,
             OutboxStatus::Sending,
             OutboxStatus::Failed,
         ]) {
             Ok(rows) => {
-                if rows.is_empty() {
+                let held = match store.held_runs() {
+                    Ok(held) => {
+                        for (id, job, scheduled, n) in &held {
+                            println!(
+                                "HELD  run {id}  job {}  {}  {n} message(s) held by the mass-mailing guard; release them with `disbmon outbox release {id}`",
+                                esc(&job),
+                                scheduled.to_rfc3339()
+                            );
+                        }
+                        held.len()
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return exit::ERROR;
+                    }
+                };
+                if rows.is_empty() && held == 0 {
                     println!("the outbox is empty: every message was delivered");
                 }
                 for r in rows {

@@ -8,7 +8,7 @@
 use crate::job::{DisbursementKind, Source};
 use crate::ledger::{DataIssue, Ledger, Published, SourceRole, SourceStats, Unit, UnitId};
 use crate::money;
-use crate::rule::{Bands, PlanYear, Status};
+use crate::rule::{Bands, PlanYear, Share, Status};
 use crate::source::Table;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -132,10 +132,11 @@ fn row_numbers(df: &DataFrame, table: &Table) -> PolarsResult<Vec<u64>> {
 
 /// Reads the units source: ids, names, addresses and parents, each row checked.
 /// `number_format` is how a published_rate column writes its percentages.
-pub fn units(
-    table: &Table,
-    number_format: money::NumberFormat,
-) -> Result<(Vec<Unit>, Vec<DataIssue>, SourceStats), DataIssue> {
+/// Returns the units, the problems (rows left out or addresses not read) and notes (names
+/// cleaned of control characters: the unit is still measured and told).
+pub type UnitsRead = (Vec<Unit>, Vec<DataIssue>, Vec<DataIssue>, SourceStats);
+
+pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsRead, DataIssue> {
     let vi = number_format == money::NumberFormat::Vi;
     let mut select = vec![col(ROW)];
     if let Some(e) = source_row(table) {
@@ -185,6 +186,7 @@ pub fn units(
         problem,
     };
     let mut issues = Vec::new();
+    let mut notes = Vec::new();
     let mut units: Vec<Unit> = Vec::new();
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     for i in 0..df.height() {
@@ -197,6 +199,13 @@ pub fn units(
                 "unit_id",
                 None,
                 "the unit id is empty; fill it in or delete the row".into(),
+            ));
+        } else if crate::text::has_unsafe(&id) {
+            issues.push(issue(
+                row,
+                "unit_id",
+                Some(&id),
+                "the unit id holds control characters (a line break, an escape); write the id as plain text".into(),
             ));
         } else if let Some(first) = seen.get(&id) {
             issues.push(issue(
@@ -220,6 +229,17 @@ pub fn units(
                 "the unit's name is empty; fill it in".into(),
             ));
             name = id.clone();
+        }
+        // A name goes into subjects, headers and tables: a line break or an escape in it is
+        // replaced, and the unit is still told.
+        if let std::borrow::Cow::Owned(clean) = crate::text::one_line(&name) {
+            notes.push(issue(
+                row,
+                "unit_name",
+                Some(&name),
+                format!("the name holds control characters (line breaks, escapes); they are replaced by spaces in mail and tables: `{clean}`"),
+            ));
+            name = clean;
         }
         let (mailboxes, bad) =
             crate::address::parse_list(emails[i].as_deref().unwrap_or(""), &name);
@@ -247,9 +267,13 @@ pub fn units(
             units.push(Unit {
                 id,
                 name,
+                row,
                 emails: mailboxes,
                 parent_id: parents[i].clone().filter(|p| !p.is_empty()),
-                group: groups[i].clone().filter(|g| !g.is_empty()),
+                group: groups[i]
+                    .as_deref()
+                    .map(|g| crate::text::one_line(g).into_owned())
+                    .filter(|g| !g.is_empty()),
                 published_rate,
             });
         }
@@ -274,7 +298,7 @@ pub fn units(
         rejected: (df.height() - units.len()) as u64,
         not_data: table.not_data,
     };
-    Ok((units, issues, stats))
+    Ok((units, issues, notes, stats))
 }
 
 /// Which rows of a money source count for this run.
@@ -467,10 +491,21 @@ pub fn aggregate(
                     .last()
                     .alias("amount")])
                 .group_by([col("unit_id")])
-                .agg([col("amount").sum().alias("amount"), len().alias("n")])
+                .agg([
+                    col("amount").sum().alias("amount"),
+                    col("amount")
+                        .cast(DataType::Float64)
+                        .sum()
+                        .alias("amount_f"),
+                    len().alias("n"),
+                ])
         }
         _ => {
-            let mut aggs = vec![used_amount.sum().alias("amount"), len().alias("n")];
+            let mut aggs = vec![
+                used_amount.clone().sum().alias("amount"),
+                used_amount.cast(DataType::Float64).sum().alias("amount_f"),
+                len().alias("n"),
+            ];
             if effective_col.is_some() {
                 aggs.push(
                     col("effective")
@@ -518,9 +553,24 @@ pub fn aggregate(
         Ok(c) => c.i32().map(|a| a.iter().collect()).unwrap_or_default(),
         Err(_) => vec![None; summed.height()],
     };
+    // polars sums i64 with wrapping arithmetic. A wrapped sum is still exact whenever the true
+    // sum fits, so a floating-point sum beside it is enough to tell: far beyond 10^18, the sum
+    // is out of range whatever rounding did; within it, the integer sum is the true one.
+    let approx: Vec<Option<f64>> = summed
+        .column("amount_f")
+        .and_then(|c| c.f64().map(|a| a.iter().collect()))
+        .map_err(|e| failed(table, e))?;
     let mut changed = BTreeMap::new();
-    for ((id, amount), day) in ids.into_iter().zip(amounts).zip(changed_days) {
+    let mut out_of_range = Vec::new();
+    for (((id, amount), day), approx) in ids.into_iter().zip(amounts).zip(changed_days).zip(approx)
+    {
         if let (Some(id), Some(a)) = (id, amount) {
+            if approx.is_some_and(|f| f.abs() > 2.0 * money::MAX_DONG as f64)
+                || a.checked_abs().is_none_or(|a| a > money::MAX_DONG)
+            {
+                out_of_range.push(id);
+                continue;
+            }
             if let Some(d) =
                 day.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into())))
             {
@@ -547,11 +597,14 @@ pub fn aggregate(
         rejected: rows - valid_rows,
         not_data: table.not_data,
     };
-    let issues = if rows > valid_rows {
-        bad_rows(table, source, lf, rows - valid_rows, known)?
+    let mut issues = if rows > valid_rows {
+        bad_rows(table, source, lf.clone(), rows - valid_rows, known)?
     } else {
         Vec::new()
     };
+    for id in &out_of_range {
+        issues.push(sum_out_of_range(table, lf.clone(), id)?);
+    }
     let newest = counts
         .column("newest")
         .ok()
@@ -566,6 +619,40 @@ pub fn aggregate(
         stats,
         newest,
         changed,
+    })
+}
+
+/// A unit whose rows sum beyond the largest amount, named with (the first of) its rows.
+fn sum_out_of_range(table: &Table, lf: LazyFrame, id: &str) -> Result<DataIssue, DataIssue> {
+    const SHOWN: usize = 20;
+    let mut cols = vec![col(ROW)];
+    if table.row_column.is_some() {
+        cols.push(col(SOURCE_ROW));
+    }
+    let df = lf
+        .filter(col("used").and(col("unit_id").eq(lit(id.to_string()))))
+        .select(cols)
+        .sort([ROW], SortMultipleOptions::default());
+    let df = stream(df).map_err(|e| failed(table, e))?;
+    let rows = row_numbers(&df, table).map_err(|e| failed(table, e))?;
+    let mut listed = rows
+        .iter()
+        .take(SHOWN)
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if rows.len() > SHOWN {
+        listed.push_str(&format!(" and {} more", rows.len() - SHOWN));
+    }
+    Ok(DataIssue {
+        source: table.role,
+        sheet: table.sheet.clone(),
+        row: None,
+        column: table.header("amount").map(str::to_string),
+        value: Some(id.to_string()),
+        problem: format!(
+            "the amounts of unit `{id}` (rows {listed}) add up to more than 10^18 đồng, beyond any real plan or disbursement; check those cells and `amount_unit`"
+        ),
     })
 }
 
@@ -797,12 +884,24 @@ pub struct Rates {
     pub rollups: Vec<Rollup>,
 }
 
-/// Ranks with ties sharing the best rank (1, 2, 2, 4), highest rate first.
-fn rank_desc(rates: &[f64]) -> Vec<u32> {
-    rates
-        .iter()
-        .map(|r| 1 + rates.iter().filter(|o| *o > r).count() as u32)
-        .collect()
+/// Ranks with ties sharing the best rank (1, 2, 2, 4), highest rate first, of units given as
+/// (disbursed, plan) with plan > 0. Rates are compared exactly, as fractions (d₁·p₂ against
+/// d₂·p₁ in i128: amounts are at most 10^18), never through floating point.
+fn rank_desc(figures: &[(i64, i64)]) -> Vec<u32> {
+    let higher = |a: (i64, i64), b: (i64, i64)| -> std::cmp::Ordering {
+        (i128::from(b.0) * i128::from(a.1)).cmp(&(i128::from(a.0) * i128::from(b.1)))
+    };
+    let mut order: Vec<usize> = (0..figures.len()).collect();
+    order.sort_by(|i, j| higher(figures[*i], figures[*j]));
+    let mut ranks = vec![0u32; figures.len()];
+    for (pos, i) in order.iter().enumerate() {
+        ranks[*i] = match pos {
+            0 => 1,
+            _ if higher(figures[order[pos - 1]], figures[*i]).is_eq() => ranks[order[pos - 1]],
+            _ => u32::try_from(pos + 1).unwrap_or(u32::MAX),
+        };
+    }
+    ranks
 }
 
 /// Peer-group ranks and averages, and hierarchy roll-ups, added to computed unit rates.
@@ -834,11 +933,11 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
             )
         });
         let average = (p > 0).then(|| d as f64 * 100.0 / p as f64);
-        let rates: Vec<f64> = ranked
+        let figures: Vec<(i64, i64)> = ranked
             .iter()
-            .map(|i| result[*i].rate_pct.unwrap_or(0.0))
+            .map(|i| (result[*i].disbursed, result[*i].plan))
             .collect();
-        for (i, rank) in ranked.iter().zip(rank_desc(&rates)) {
+        for (i, rank) in ranked.iter().zip(rank_desc(&figures)) {
             let r = &mut result[*i];
             r.group_rank = Some(rank);
             r.group_average_pct = average;
@@ -870,7 +969,8 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
         .collect();
     let mut rollups = Vec::new();
     for parent in children.keys() {
-        let (mut plan, mut paid, mut count) = (0i64, 0i64, 0usize);
+        // In i128: the validate stage has checked that every roll-up fits in an amount.
+        let (mut plan, mut paid, mut count) = (0i128, 0i128, 0usize);
         let mut stack = vec![*parent];
         let mut seen = std::collections::HashSet::new();
         while let Some(id) = stack.pop() {
@@ -878,8 +978,8 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
                 continue; // a cycle in parent_id is not followed twice
             }
             let (p, d) = figures.get(id).copied().unwrap_or((0, 0));
-            plan += p;
-            paid += d;
+            plan += i128::from(p);
+            paid += i128::from(d);
             count += 1;
             stack.extend(children.get(id).into_iter().flatten().copied());
         }
@@ -889,8 +989,8 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
                 .get(parent)
                 .map(|u| u.name.clone())
                 .unwrap_or_default(),
-            plan,
-            disbursed: paid,
+            plan: money::clamp(plan),
+            disbursed: money::clamp(paid),
             rate_pct: (plan > 0).then(|| paid as f64 * 100.0 / plan as f64),
             units: count,
         });
@@ -906,7 +1006,12 @@ impl Rates {
 }
 
 /// Computes rates, gaps, ranks and statuses for every unit.
-pub fn rates(ledger: &Ledger, expected_pct: f64, bands: &Bands) -> PolarsResult<Rates> {
+pub fn rates(
+    ledger: &Ledger,
+    expected_pct: f64,
+    share: Share,
+    bands: &Bands,
+) -> PolarsResult<Rates> {
     let Ledger {
         units,
         plan,
@@ -927,8 +1032,8 @@ pub fn rates(ledger: &Ledger, expected_pct: f64, bands: &Bands) -> PolarsResult<
         .collect();
     let df = DataFrame::new_infer_height(vec![
         Column::new("unit_id".into(), ids),
-        Column::new("plan".into(), plans),
-        Column::new("disbursed".into(), paid),
+        Column::new("plan".into(), plans.clone()),
+        Column::new("disbursed".into(), paid.clone()),
     ])?;
     let has_plan = col("plan").gt(lit(0i64));
     let rate = when(has_plan.clone())
@@ -949,15 +1054,6 @@ pub fn rates(ledger: &Ledger, expected_pct: f64, bands: &Bands) -> PolarsResult<
         .with_columns([
             (lit(expected_pct) - col("rate")).alias("gap"),
             col("rate")
-                .rank(
-                    RankOptions {
-                        method: RankMethod::Min,
-                        descending: true,
-                    },
-                    None,
-                )
-                .alias("rank"),
-            col("rate")
                 .lt(col("average"))
                 .fill_null(lit(false))
                 .alias("below_average"),
@@ -967,12 +1063,13 @@ pub fn rates(ledger: &Ledger, expected_pct: f64, bands: &Bands) -> PolarsResult<
     let f64s =
         |n: &str| -> PolarsResult<Vec<Option<f64>>> { Ok(out.column(n)?.f64()?.iter().collect()) };
     let (rate, gap, average) = (f64s("rate")?, f64s("gap")?, f64s("average")?);
-    let rank: Vec<Option<u32>> = out
-        .column("rank")?
-        .cast(&DataType::UInt32)?
-        .u32()?
-        .iter()
-        .collect();
+    // Ranked exactly, among units with a plan.
+    let with_plan: Vec<usize> = (0..units.len()).filter(|i| plans[*i] > 0).collect();
+    let figures: Vec<(i64, i64)> = with_plan.iter().map(|i| (paid[*i], plans[*i])).collect();
+    let mut rank: Vec<Option<u32>> = vec![None; units.len()];
+    for (i, r) in with_plan.iter().zip(rank_desc(&figures)) {
+        rank[*i] = Some(r);
+    }
     let below: Vec<bool> = out
         .column("below_average")?
         .bool()?
@@ -990,8 +1087,6 @@ pub fn rates(ledger: &Ledger, expected_pct: f64, bands: &Bands) -> PolarsResult<
                 disbursed.get(&u.id).copied().unwrap_or(0),
             );
             let has_plan = p > 0;
-            // The money still due to reach the expected share of plan, rounded up to whole đồng.
-            let target = (p as f64 * expected_pct / 100.0).ceil() as i64;
             UnitRate {
                 unit_id: u.id.clone(),
                 unit_name: u.name.clone(),
@@ -1000,7 +1095,7 @@ pub fn rates(ledger: &Ledger, expected_pct: f64, bands: &Bands) -> PolarsResult<
                 rate_pct: rate[i],
                 expected_pct,
                 gap_pct: gap[i],
-                shortfall: if has_plan { (target - d).max(0) } else { 0 },
+                shortfall: share.shortfall(p, d),
                 rank: if has_plan { rank[i] } else { None },
                 below_average: has_plan && below[i],
                 status: bands.status(p, gap[i].unwrap_or(0.0)),

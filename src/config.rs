@@ -200,6 +200,9 @@ struct RawConfig {
 #[serde(default)]
 struct RawAdmin {
     listen: Option<String>,
+    /// The bearer token a non-loopback listener requires: from an environment variable or a file.
+    token_env: Option<String>,
+    token_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -213,6 +216,12 @@ struct RawMail {
     transport: Option<String>,
     dir: Option<String>,
     smtp: RawSmtp,
+    /// When set, mail goes only to addresses in these domains (and their subdomains).
+    allowed_domains: Option<Vec<String>>,
+    /// A run that would queue more messages than this holds them for an operator to release.
+    max_messages_per_run: Option<usize>,
+    /// Rehearsal: every message goes to this one mailbox instead.
+    redirect_to: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,6 +299,34 @@ pub struct MailConfig {
     pub transport: Transport,
     pub retry_initial: Duration,
     pub retry_deadline: Duration,
+    /// Lower-case domains mail may go to (with their subdomains); empty: any.
+    pub allowed_domains: Vec<String>,
+    /// The most messages one run may queue; none: twice the job's units plus 10.
+    pub max_messages_per_run: Option<usize>,
+    /// Rehearsal mode: every message goes here, naming its real recipients.
+    pub redirect_to: Option<Mailbox>,
+}
+
+impl MailConfig {
+    /// Whether mail may go to this address under `allowed_domains`.
+    pub fn allows(&self, address: &str) -> bool {
+        if self.allowed_domains.is_empty() {
+            return true;
+        }
+        let domain = address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        self.allowed_domains
+            .iter()
+            .any(|a| domain == *a || domain.ends_with(&format!(".{a}")))
+    }
+
+    /// The most messages a run of a job with `units` units may queue.
+    pub fn message_limit(&self, units: usize) -> usize {
+        self.max_messages_per_run
+            .unwrap_or_else(|| units.saturating_mul(2).saturating_add(10))
+    }
 }
 
 /// The validated daemon configuration.
@@ -305,6 +342,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Where the admin HTTP listener binds; none when `admin.listen = "off"`.
     pub admin_listen: Option<std::net::SocketAddr>,
+    /// The bearer token the admin listener requires (always, when it listens beyond loopback).
+    pub admin_token: Option<Secret>,
 }
 
 pub const DEFAULT_CONFIG: &str = "config/disbmon.toml";
@@ -417,6 +456,79 @@ impl Config {
                 }
             }
         };
+        let admin_token = match (&raw.admin.token_env, &raw.admin.token_file) {
+            (Some(_), Some(_)) => {
+                p.add("admin.token_env", "give token_env or token_file, not both");
+                None
+            }
+            (Some(var), None) => {
+                match env(var).filter(|t| !t.trim().is_empty()) {
+                    Some(t) => Some(Secret(t.trim().to_string())),
+                    None => {
+                        p.add("admin.token_env", format!("the environment variable {var} is not set; set it to the admin token"));
+                        None
+                    }
+                }
+            }
+            (None, Some(f)) => {
+                let path = resolve(base, f);
+                match std::fs::read_to_string(&path) {
+                    Ok(t) if !t.trim().is_empty() => Some(Secret(t.trim().to_string())),
+                    Ok(_) => {
+                        p.add(
+                            "admin.token_file",
+                            format!("{} is empty; write the token in it", path.display()),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        p.add(
+                            "admin.token_file",
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                        None
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        if let Some(Some(addr)) = admin_listen {
+            if !addr.ip().is_loopback() && admin_token.is_none() {
+                p.add(
+                    "admin.listen",
+                    format!("{addr} is reachable from other machines, and the admin listener shows every job's state: set admin.token_env or admin.token_file (a bearer token it will require), or listen on 127.0.0.1"),
+                );
+            }
+        }
+        let allowed_domains: Vec<String> = raw
+            .mail
+            .allowed_domains
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+                let ok = !d.is_empty()
+                    && d.split('.').all(|l| {
+                        !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    });
+                if !ok {
+                    p.add(
+                        format!("mail.allowed_domains[{i}]"),
+                        format!("`{d}` is not a domain; write e.g. \"sonla.gov.vn\""),
+                    );
+                }
+                ok.then_some(d)
+            })
+            .collect();
+        if raw.mail.max_messages_per_run == Some(0) {
+            p.add("mail.max_messages_per_run", "must be at least 1; leave it out for the default (twice the number of units plus 10)");
+        }
+        let redirect_to = raw.mail.redirect_to.as_deref().and_then(|r| {
+            parse_mailbox(r)
+                .map_err(|e| p.add("mail.redirect_to", e))
+                .ok()
+        });
         Some(Config {
             file,
             jobs_dir,
@@ -427,10 +539,14 @@ impl Config {
                 transport: transport?,
                 retry_initial: retry_initial?,
                 retry_deadline: retry_deadline?,
+                allowed_domains,
+                max_messages_per_run: raw.mail.max_messages_per_run,
+                redirect_to,
             },
             operators,
             shutdown_grace: shutdown_grace?,
             admin_listen: admin_listen?,
+            admin_token,
         })
     }
 }

@@ -608,6 +608,15 @@ fn failed(report: &crate::report::RunReport) -> bool {
 /// A short account of why a run failed, for logs and operators.
 fn failure_summary(report: &crate::report::RunReport) -> String {
     match report.outcome {
+        Outcome::Held => format!(
+            "{} messages held by the mass-mailing guard: {}",
+            report.held.as_ref().map(|h| h.messages).unwrap_or_default(),
+            report
+                .held
+                .as_ref()
+                .map(|h| h.release.as_str())
+                .unwrap_or("disbmon outbox")
+        ),
         Outcome::Failed => format!(
             "the run failed: {}",
             report.error.as_deref().unwrap_or("unknown")

@@ -301,6 +301,7 @@ mod tests {
         Unit {
             id: id.into(),
             name: id.into(),
+            row: 2,
             emails: email.map(|e| vec![e.parse().unwrap()]).unwrap_or_default(),
             parent_id: parent.map(str::to_string),
             group: None,

@@ -86,6 +86,8 @@ struct RawSource {
     http_retries: Option<u32>,
     /// HTTP: the largest body accepted, in bytes (default 200 MB).
     max_bytes: Option<u64>,
+    /// Excel: the most used cells a worksheet may hold (default 5,000,000).
+    max_cells: Option<u64>,
     auth: Option<RawAuth>,
 }
 
@@ -181,6 +183,8 @@ struct RawAlerts {
     digest_to: Vec<String>,
     /// Escalation recipients for units whose parent unit has no address.
     escalate_to: Vec<String>,
+    /// The most addresses one unit's email cell may hold (default 10): more is a data issue.
+    max_addresses_per_unit: Option<usize>,
 }
 
 /// Where a source's data is.
@@ -193,7 +197,8 @@ pub enum Location {
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Location::Url(u) => f.write_str(u),
+            // Shown everywhere (logs, reports, the digest, the store): no secrets.
+            Location::Url(u) => f.write_str(&crate::text::redact_url(u)),
             Location::File(p) => write!(f, "{}", p.display()),
         }
     }
@@ -252,6 +257,7 @@ pub struct Source {
     pub records: Option<String>,
     pub http_retries: u32,
     pub max_bytes: u64,
+    pub max_cells: u64,
     pub auth: Option<Auth>,
 }
 
@@ -284,6 +290,7 @@ pub struct Job {
     pub repeat_after: Duration,
     pub escalate_after: u32,
     pub escalate_to: Vec<Mailbox>,
+    pub max_addresses_per_unit: usize,
     pub max_data_age: Option<Duration>,
     pub plan_layer: Option<String>,
     pub capital_source: Option<String>,
@@ -469,6 +476,12 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
     let escalate_to = mailboxes("alerts.escalate_to", &raw.alerts.escalate_to, &mut p);
     let cc = mailboxes("alerts.cc", &raw.alerts.cc, &mut p);
     let digest_to = mailboxes("alerts.digest_to", &raw.alerts.digest_to, &mut p);
+    if raw.alerts.max_addresses_per_unit == Some(0) {
+        p.add(
+            "alerts.max_addresses_per_unit",
+            "must be at least 1 (a unit is told at its addresses)",
+        );
+    }
     if !p.is_empty() {
         return Err(p);
     }
@@ -514,6 +527,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             repeat_after,
             escalate_after,
             escalate_to,
+            max_addresses_per_unit: raw.alerts.max_addresses_per_unit.unwrap_or(10),
             max_data_age,
             plan_layer: raw.plan_layer.clone(),
             capital_source: raw.capital_source.clone(),
@@ -684,6 +698,7 @@ fn source(
         ("sheet", raw.sheet.is_some()),
         ("header_row", raw.header_row.is_some()),
         ("total_labels", raw.total_labels.is_some()),
+        ("max_cells", raw.max_cells.is_some()),
     ];
     for (k, set) in excel_only {
         if set && format != Format::Xlsx {
@@ -721,6 +736,14 @@ fn source(
     if raw.auth.is_some() && !matches!(location, Location::Url(_)) {
         p.add(key("auth"), "only HTTP sources authenticate; remove it");
     }
+    if let (Some(_), Location::Url(url)) = (&raw.auth, &location) {
+        if let Some(host) = cleartext_host(url) {
+            p.add(
+                key("auth"),
+                format!("credentials would cross the network to {host} unencrypted (http://); use an https:// location (plain http is accepted only to this machine, e.g. 127.0.0.1)"),
+            );
+        }
+    }
     let total_labels = raw.total_labels.clone().unwrap_or_else(|| {
         ["Tổng cộng", "Cộng", "Tổng số", "Total"]
             .iter()
@@ -744,8 +767,24 @@ fn source(
         records: raw.records,
         http_retries: raw.http_retries.unwrap_or(2),
         max_bytes: raw.max_bytes.unwrap_or(200_000_000),
+        max_cells: raw.max_cells.unwrap_or(5_000_000),
         auth,
     })
+}
+
+/// The host of a plain-http URL that leaves this machine; None for https or loopback.
+fn cleartext_host(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if parsed.scheme() != "http" {
+        return None;
+    }
+    let host = parsed.host_str()?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| host.to_string())
 }
 
 fn milestones(raw: &[RawMilestone], p: &mut Problems) -> Option<Milestones> {

@@ -71,6 +71,99 @@ impl DataIssue {
     }
 }
 
+/// At most this many problems are listed per source; the rest are counted.
+pub const MAX_LISTED: usize = 200;
+
+/// The longest problem text kept, in characters.
+const MAX_PROBLEM_CHARS: usize = 1_000;
+
+impl DataIssue {
+    /// The issue as it may be shown anywhere: value, column and problem on one line with control
+    /// characters escaped, and cut short.
+    pub fn trimmed(self) -> DataIssue {
+        use crate::text::{escape, truncate, MAX_VALUE_CHARS};
+        let short = |t: &str, max| truncate(&escape(t), max).into_owned();
+        DataIssue {
+            sheet: self.sheet.map(|s| short(&s, MAX_VALUE_CHARS)),
+            column: self.column.map(|c| short(&c, MAX_VALUE_CHARS)),
+            value: self.value.map(|v| short(&v, MAX_VALUE_CHARS)),
+            problem: short(&self.problem, MAX_PROBLEM_CHARS),
+            ..self
+        }
+    }
+}
+
+/// The problems found in a source, at most [`MAX_LISTED`] of them kept; the rest are counted, so
+/// that a file with a million bad rows costs no more to report than one with two hundred.
+#[derive(Debug, Default)]
+pub struct IssueList {
+    listed: Vec<DataIssue>,
+    /// Per source: row problems listed, and those beyond.
+    counts: BTreeMap<SourceRole, usize>,
+    more: BTreeMap<SourceRole, u64>,
+}
+
+impl IssueList {
+    pub fn new() -> IssueList {
+        IssueList::default()
+    }
+
+    /// Keeps the issue, unless [`MAX_LISTED`] problems of its source's rows are kept already.
+    /// A problem with a whole source (no row) is always kept: there are few of them, and an
+    /// earlier list's "and N more" line is one.
+    pub fn push(&mut self, issue: DataIssue) {
+        if issue.row.is_none() {
+            self.listed.push(issue.trimmed());
+            return;
+        }
+        let listed = self.counts.entry(issue.source).or_default();
+        if *listed < MAX_LISTED {
+            *listed += 1;
+            self.listed.push(issue.trimmed());
+        } else {
+            *self.more.entry(issue.source).or_default() += 1;
+        }
+    }
+
+    /// Counts `n` further problems of a source without listing them.
+    pub fn count_more(&mut self, source: SourceRole, n: u64) {
+        if n > 0 {
+            *self.more.entry(source).or_default() += n;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty() && self.more.is_empty()
+    }
+
+    /// The listed problems, then one line per source saying how many more there are.
+    pub fn finish(self) -> Vec<DataIssue> {
+        let mut out = self.listed;
+        for (source, n) in self.more {
+            out.push(DataIssue::whole(
+                source,
+                format!("… and {n} more problems in this source are not listed (at most {MAX_LISTED} are); fix the ones above and run again to see the rest"),
+            ));
+        }
+        out
+    }
+}
+
+impl Extend<DataIssue> for IssueList {
+    fn extend<T: IntoIterator<Item = DataIssue>>(&mut self, iter: T) {
+        for i in iter {
+            self.push(i);
+        }
+    }
+}
+
+/// Issues capped per source (see [`IssueList`]); a summary line from an earlier cap is kept.
+pub fn cap(issues: Vec<DataIssue>) -> Vec<DataIssue> {
+    let mut list = IssueList::new();
+    list.extend(issues);
+    list.finish()
+}
+
 impl fmt::Display for DataIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.source)?;
@@ -95,6 +188,8 @@ impl fmt::Display for DataIssue {
 pub struct Unit {
     pub id: UnitId,
     pub name: String,
+    /// Where the unit is in the units source (spreadsheet row or record number), for messages.
+    pub row: u64,
     pub emails: Vec<Mailbox>,
     pub parent_id: Option<UnitId>,
     /// The peer group the unit is ranked in (e.g. a working group); its siblings when none.

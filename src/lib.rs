@@ -18,6 +18,7 @@
 //!   integer đồng, and computes each unit's rate, expected rate, gap, rank and status.
 //! - [`validate`]: stale data and each source's `on_error`: may this data alert anyone?
 //! - [`ledger`], [`money`], [`rule`]: plain domain types and rules shared by the stages.
+//! - [`text`]: text from outside made safe where it is used (headers, tables, terminals, URLs).
 //! - [`decide`]: who gets an alert and why; who cannot be reached.
 //! - [`notify`]: renders the emails (vi/en, text and HTML), builds them for the outbox, and
 //!   delivers them (the only user of lettre).
@@ -52,4 +53,5 @@ pub mod rule;
 pub mod schedule;
 pub mod source;
 pub mod store;
+pub mod text;
 pub mod validate;

@@ -5,6 +5,9 @@ use clap::Parser;
 use std::io::IsTerminal;
 
 fn main() {
+    // Everything written — the state store, `.eml` files, cached downloads, temporary copies —
+    // holds official mail or source data: its owner's only.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = disbmon::cli::Cli::parse();
     // The daemon reports each run at info level; one-off commands only warn.
     let default_level = if matches!(cli.command, disbmon::cli::Command::Run) {

@@ -5,7 +5,7 @@
 
 use crate::compute::{self, Filters, Scope};
 use crate::job::Job;
-use crate::ledger::{DataIssue, LastYear, Ledger, SourceStats};
+use crate::ledger::{DataIssue, IssueList, LastYear, Ledger, SourceStats};
 use crate::rule::{self, PlanYear};
 use crate::source::Tables;
 use chrono::{Datelike, NaiveDate};
@@ -15,8 +15,10 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default)]
 pub struct Measured {
     pub ledger: Ledger,
-    /// Rows with a problem (each left out of the figures).
+    /// Rows with a problem (each left out of the figures), at most `ledger::MAX_LISTED` per source.
     pub issues: Vec<DataIssue>,
+    /// What was cleaned without leaving anything out (names with control characters).
+    pub notes: Vec<DataIssue>,
     pub sources: Vec<SourceStats>,
     /// The latest payment counted (for the stale-data rule).
     pub newest_payment: Option<NaiveDate>,
@@ -37,7 +39,8 @@ pub fn measure(
     plan_year: PlanYear,
     as_of: NaiveDate,
 ) -> Result<Measured, DataIssue> {
-    let (units, unit_issues, unit_stats) = compute::units(&tables.units, job.units.number_format)?;
+    let (units, unit_issues, notes, unit_stats) =
+        compute::units(&tables.units, job.units.number_format)?;
     let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
     let filters = Filters {
         layer: job.plan_layer.clone(),
@@ -105,9 +108,12 @@ pub fn measure(
             },
         );
     }
-    let mut issues = unit_issues;
+    let mut issues = IssueList::new();
+    issues.extend(unit_issues);
     issues.extend(plan.issues.iter().cloned());
     issues.extend(paid.issues.iter().cloned());
+    let issues = issues.finish();
+    let notes = crate::ledger::cap(notes);
     Ok(Measured {
         newest_payment: paid.newest,
         sources: vec![unit_stats, plan.stats, paid.stats],
@@ -120,6 +126,7 @@ pub fn measure(
             other_denominators: others,
         },
         issues,
+        notes,
     })
 }
 

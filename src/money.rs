@@ -82,9 +82,25 @@ pub enum AmountError {
         max: usize,
     },
     #[error(
-        "`{text}` {unit} is too large to be an amount of money; check the cell and `amount_unit`"
+        "`{text}` {unit} is beyond 10^18 đồng, more than any amount disbmon accepts; check the cell and `amount_unit`"
     )]
     TooLarge { text: String, unit: AmountUnit },
+}
+
+/// The largest amount, cell or sum, disbursement monitoring accepts: 10^18 đồng, a million times a
+/// year's national public-investment plan. Below i64's limit with room to spare, so that sums
+/// checked against it never wrap and products of two amounts fit in i128.
+pub const MAX_DONG: i64 = 1_000_000_000_000_000_000;
+
+/// An exact sum as an amount: within ±[`MAX_DONG`] (callers check first; out of range is clamped).
+pub fn clamp(sum: i128) -> i64 {
+    sum.clamp(-i128::from(MAX_DONG), i128::from(MAX_DONG)) as i64
+}
+
+/// Sums amounts exactly; None when the sum is beyond ±[`MAX_DONG`].
+pub fn checked_sum(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
+    let total: i128 = amounts.into_iter().map(i128::from).sum();
+    (total.abs() <= i128::from(MAX_DONG)).then_some(total as i64)
 }
 
 pub fn parse_dong(text: &str, format: NumberFormat, unit: AmountUnit) -> Result<i64, AmountError> {
@@ -158,7 +174,9 @@ pub fn parse_dong(text: &str, format: NumberFormat, unit: AmountUnit) -> Result<
                 Err(e)
             }
         })
-        .map_err(|_| AmountError::TooLarge {
+        .ok()
+        .filter(|m| *m <= MAX_DONG)
+        .ok_or_else(|| AmountError::TooLarge {
             text: t.to_string(),
             unit,
         })?;

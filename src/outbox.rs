@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::MailConfig;
 use crate::notify::deliver::MailerError;
 use crate::notify::Mailer;
-use crate::store::{MessageKind, OutboxRow, Store, StoreError, Take};
+use crate::store::{MessageKind, Store, StoreError, Take, Taken};
 use std::time::Duration;
 
 /// A message given up in a pass.
@@ -122,8 +122,8 @@ impl<'a> Drainer<'a> {
                     only,
                 };
                 match self.store.take_due(take) {
-                    Ok(Some(row)) => {
-                        if !self.send(&row, &mut pass).await {
+                    Ok(Some(taken)) => {
+                        if !self.send(&taken, &mut pass).await {
                             return pass;
                         }
                     }
@@ -140,10 +140,11 @@ impl<'a> Drainer<'a> {
 
     /// Sends one taken row and records what became of it. False when the pass must stop: the
     /// server (or folder) itself failed, or the store did.
-    async fn send(&self, row: &OutboxRow, pass: &mut Pass) -> bool {
+    async fn send(&self, taken: &Taken, pass: &mut Pass) -> bool {
+        let row = &taken.row;
         let result = self
             .mailer
-            .send_raw(self.from, &row.recipient, &row.raw)
+            .send_raw(self.from, &row.recipient, &taken.raw)
             .await;
         let now = self.clock.now();
         let given_up = |why: &str| GivenUp {

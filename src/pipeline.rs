@@ -4,7 +4,7 @@
 
 use crate::clock::Clock;
 use crate::compute::{self, Rates};
-use crate::config::Config;
+use crate::config::{Config, MailConfig};
 use crate::decide::{self, Decision};
 use crate::job::Job;
 use crate::ledger::{DataIssue, Ledger, SourceStats};
@@ -42,6 +42,8 @@ pub struct Assessment {
     /// None when the data was rejected.
     pub rates: Option<Rates>,
     pub issues: Vec<DataIssue>,
+    /// Things the data needed that did not stop it (e.g. names cleaned of control characters).
+    pub notes: Vec<DataIssue>,
     pub sources: Vec<SourceStats>,
     pub verdict: Verdict,
 }
@@ -67,6 +69,7 @@ impl Assessment {
 /// `cache` keeps HTTP sources for conditional requests; `clock` judges the data's age.
 pub async fn assess_with(
     job: &Job,
+    mail: &MailConfig,
     as_of: NaiveDate,
     cache: Option<&std::path::Path>,
     clock: &dyn Clock,
@@ -103,11 +106,21 @@ pub async fn assess_with(
         a.issues = stale;
         return Ok(a);
     }
+    let mut measured = measured;
+    let refused = validate::recipients(job, mail, &mut measured.ledger);
+    measured.issues = crate::ledger::cap([measured.issues, refused].concat());
     a.verdict = validate::verdict(job, &measured.issues);
+    let totals = validate::totals(&measured.ledger);
+    if !totals.is_empty() {
+        a.verdict = Verdict::Rejected;
+    }
     (a.issues, a.sources, a.ledger) = (measured.issues, measured.sources, measured.ledger);
+    a.issues.extend(totals);
+    a.notes = measured.notes;
     if a.verdict != Verdict::Rejected {
         let (ledger, expected, bands) = (a.ledger.clone(), a.expected_pct, job.bands);
-        let rates = off_runtime(move || compute::rates(&ledger, expected, &bands)).await?;
+        let share = job.milestones.expected_share(plan_year, as_of);
+        let rates = off_runtime(move || compute::rates(&ledger, expected, share, &bands)).await?;
         a.rates = Some(rates.map_err(|e| RunError::Compute(e.to_string()))?);
     }
     Ok(a)
@@ -159,7 +172,7 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     } = *run;
     // pull → measure → validate
     let cache = config.state_dir.join("cache").join(&job.name);
-    let a = match assess_with(job, run.as_of, Some(&cache), clock).await {
+    let a = match assess_with(job, &config.mail, run.as_of, Some(&cache), clock).await {
         Ok(a) => a,
         Err(e) => {
             return RunReport::assessed(&job.name, &empty(job, run.as_of), run.dry_run).failed(e)
@@ -195,7 +208,7 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
         let ctx = a.context(job, rates);
         let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &a.issues);
         if run.dry_run {
-            return Ok((decision, outgoing, Vec::new()));
+            return Ok((decision, outgoing, Vec::new(), None));
         }
         // record
         let record = RunRecordSet::new(
@@ -209,18 +222,85 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
             &failures,
             &a.issues,
         );
+        // The mass-mailing guard: a run that would send far more than its units warrant (a
+        // broken units source, a runaway rule) sends nothing until an operator looks.
+        let limit = config.mail.message_limit(a.ledger.units.len());
+        let record = RunRecordSet {
+            held: outgoing.messages.len() > limit,
+            ..record
+        };
         store.record_run(&record, now, config.mail.retry_deadline)?;
+        if record.held {
+            let (held, notice) = hold_notice(run, &outgoing, limit, now)?;
+            // Only the notice goes out; the held messages are not due.
+            deliver(run, &notice).await?;
+            let rows = store.messages(&outgoing.ids())?;
+            return Ok((decision, outgoing, rows, Some(held)));
+        }
         // deliver
         let rows = deliver(run, &outgoing.ids()).await?;
-        Ok::<_, RunError>((decision, outgoing, rows))
+        Ok::<_, RunError>((decision, outgoing, rows, None))
     };
     match told.await {
-        Ok((decision, outgoing, rows)) => {
+        Ok((decision, outgoing, rows, held)) => {
             let digest_to: Vec<String> = job.digest_to.iter().map(|m| m.to_string()).collect();
             report.delivered(&decision, &outgoing, &digest_to, &rows);
+            if let Some(held) = held {
+                report = report.held(held);
+            }
             report
         }
         Err(e) => report.failed(e),
+    }
+}
+
+/// Tells the operators that a run's messages are held, and how to release them; returns what the
+/// report says.
+fn hold_notice(
+    run: &Run<'_>,
+    outgoing: &queue::Outgoing,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<(crate::report::Held, Vec<String>), RunError> {
+    let run_id = run.store.run_id(&run.job.name, run.scheduled)?;
+    let held = crate::report::Held {
+        run_id,
+        messages: outgoing.messages.len(),
+        limit,
+        release: format!("disbmon outbox release {}", run_id.unwrap_or_default()),
+    };
+    let subject = format!(
+        "[disbmon] {}: {} messages held (more than the limit of {limit})",
+        run.job.name, held.messages
+    );
+    let lines = vec![
+        format!(
+            "The run of job {} for {} would send {} messages, more than mail.max_messages_per_run allows ({limit}; by default twice the number of units plus 10).",
+            run.job.name, run.as_of, held.messages
+        ),
+        "Nothing was sent. The messages are stored, held in the outbox (`disbmon outbox`).".into(),
+        format!("If they are right, release them with: {}", held.release),
+        "If not, check the units source (addresses, duplicated units) and the job's rules, and run the job again.".into(),
+    ];
+    tracing::error!("{subject}");
+    if run.config.operators.is_empty() {
+        tracing::error!("no operators configured to tell that messages are held");
+        return Ok((held, Vec::new()));
+    }
+    let email = render::operator_notice(&run.config.operators, &subject, &lines);
+    let identity = format!("held|{}|{}", run.job.name, run.scheduled.to_rfc3339());
+    let kind = crate::store::MessageKind::Operator;
+    match queue::message(&run.config.mail.from, &email, &identity, kind, now) {
+        Ok(m) => {
+            let id = m.message_id.clone();
+            let deadline = run.config.mail.retry_deadline;
+            run.store.enqueue(&run.job.name, &[m], now, deadline)?;
+            Ok((held, vec![id]))
+        }
+        Err(e) => {
+            tracing::error!("cannot tell the operators that messages are held: {e}");
+            Ok((held, Vec::new()))
+        }
     }
 }
 
@@ -300,6 +380,7 @@ fn empty(job: &Job, as_of: NaiveDate) -> Assessment {
         ledger: Ledger::default(),
         rates: None,
         issues: Vec::new(),
+        notes: Vec::new(),
         sources: Vec::new(),
         verdict: Verdict::Rejected,
     }

@@ -23,6 +23,19 @@ pub enum Outcome {
     DeliveryFailed,
     /// The run itself failed (the machine, the state store, the mail setup): see `error`.
     Failed,
+    /// Computed and stored, but more messages than `mail.max_messages_per_run`: none was sent;
+    /// they wait for an operator (`held`).
+    Held,
+}
+
+/// Messages held by the mass-mailing guard.
+#[derive(Debug, Clone, Serialize)]
+pub struct Held {
+    pub run_id: Option<i64>,
+    pub messages: usize,
+    pub limit: usize,
+    /// The command that releases them.
+    pub release: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +85,12 @@ pub struct RunReport {
     /// Why the run failed, when it did (outcome `failed`): not the data's fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Messages held by the mass-mailing guard (outcome `held`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+    /// What the data needed that did not stop the run (names cleaned of control characters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<DataIssue>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +124,8 @@ impl RunReport {
             groups: Vec::new(),
             rollups: Vec::new(),
             error: None,
+            held: None,
+            notes: a.notes.clone(),
         };
         let Some(rates) = &a.rates else { return r };
         r.average_pct = rates.average_pct;
@@ -131,6 +152,13 @@ impl RunReport {
     }
 
     /// The run failed for a reason that is not the data's.
+    /// None of the run's messages was sent: the mass-mailing guard holds them.
+    pub fn held(mut self, held: Held) -> RunReport {
+        self.outcome = Outcome::Held;
+        self.held = Some(held);
+        self
+    }
+
     pub fn failed(mut self, error: impl std::fmt::Display) -> RunReport {
         self.outcome = Outcome::Failed;
         self.error = Some(error.to_string());
@@ -159,6 +187,10 @@ impl RunReport {
             match mine.iter().find(|r| r.status != OutboxStatus::Sent) {
                 None if !mine.is_empty() => (true, None),
                 None => (false, Some("not in the outbox".into())),
+                Some(r) if r.status == OutboxStatus::Held => (
+                    false,
+                    Some("held: the run queued more messages than mail.max_messages_per_run; an operator releases them with `disbmon outbox release`".into()),
+                ),
                 Some(r) if r.status == OutboxStatus::Failed => (
                     false,
                     Some(format!(
@@ -416,8 +448,16 @@ impl RunReport {
                 Outcome::Rejected => "REJECTED: data problems, no unit was alerted",
                 Outcome::DeliveryFailed => "DELIVERY FAILED for some messages",
                 Outcome::Failed => "FAILED: the run could not be carried out (see the error)",
+                Outcome::Held => "HELD: more messages than mail.max_messages_per_run, none was sent; the operators were told",
             }
         );
+        if let Some(h) = &self.held {
+            let _ = writeln!(
+                out,
+                "{} messages held (limit {}): check them with `disbmon outbox`, release them with `{}`",
+                h.messages, h.limit, h.release
+            );
+        }
         out
     }
 }

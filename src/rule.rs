@@ -4,6 +4,28 @@
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
+/// A share of plan as an exact fraction `num / den` (0 ≤ share ≤ 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub num: i128,
+    pub den: i128,
+}
+
+impl Share {
+    /// The money still due to reach this share of `plan`, rounded up to whole đồng; never
+    /// negative. Exact: amounts are at most 10^18 and the fraction's terms small, so the product
+    /// fits in i128.
+    pub fn shortfall(self, plan: i64, disbursed: i64) -> i64 {
+        if plan <= 0 || self.den <= 0 {
+            return 0;
+        }
+        let product = i128::from(plan) * self.num;
+        let target = product.div_euclid(self.den) + i128::from(product.rem_euclid(self.den) != 0);
+        let due = (target - i128::from(disbursed)).max(0);
+        i64::try_from(due).unwrap_or(i64::MAX)
+    }
+}
+
 /// A plan (fiscal) year: the calendar year whose capital plan is measured.
 pub type PlanYear = i32;
 
@@ -106,6 +128,34 @@ impl Milestones {
             prev_pct = m.pct;
         }
         prev_pct
+    }
+
+    /// The expected share of plan on `date` as an exact fraction, for money: the same line as
+    /// [`Milestones::expected_pct`], with each milestone taken to 0.01 %.
+    pub fn expected_share(&self, year: PlanYear, date: NaiveDate) -> Share {
+        let hundredths = |pct: f64| (pct * 100.0).round() as i128;
+        let mut prev_date = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
+        let mut prev = 0i128;
+        if date <= prev_date {
+            return Share { num: 0, den: 1 };
+        }
+        for (d, m) in self.dates(year).into_iter().zip(&self.0) {
+            let target = hundredths(m.pct);
+            if date <= d {
+                let span = i128::from((d - prev_date).num_days().max(1));
+                let done = i128::from((date - prev_date).num_days());
+                return Share {
+                    num: prev * span + (target - prev) * done,
+                    den: 10_000 * span,
+                };
+            }
+            prev_date = d;
+            prev = target;
+        }
+        Share {
+            num: prev,
+            den: 10_000,
+        }
     }
 
     /// The first milestone on or after `date`, with its calendar date.
@@ -232,6 +282,22 @@ mod tests {
             "71.79"
         );
         close(ms.expected_pct(2026, d(2026, 12, 31)), 95.0);
+    }
+
+    #[test]
+    fn the_shortfall_is_exact_in_whole_dong() {
+        let ms = sonla();
+        let share = ms.expected_share(2026, d(2026, 6, 30));
+        assert_eq!(share.shortfall(1_000, 0), 500);
+        assert_eq!(share.shortfall(1_001, 0), 501); // 500.5 rounds up
+        assert_eq!(share.shortfall(1_000, 600), 0);
+        let near_max = 1_000_000_000_000_000_000;
+        assert_eq!(share.shortfall(near_max, 0), near_max / 2);
+        let end = ms.expected_share(2026, d(2027, 3, 1));
+        assert_eq!(end.shortfall(7, 3), 4);
+        let mid = ms.expected_share(2026, d(2026, 2, 15));
+        // 11.05 % × 45/89 of 10^12 đồng, rounded up.
+        assert_eq!(mid.shortfall(1_000_000_000_000, 0), 55_870_786_517);
     }
 
     #[test]

@@ -88,6 +88,15 @@ CREATE INDEX outbox_message ON outbox (message_id);
 CREATE INDEX decisions_unit ON decisions (job, unit, plan_year);
 CREATE INDEX decisions_message ON decisions (message_id);
 "#,
+    // One stored copy of each message, its recipients beside it (a row each); the run that
+    // queued a message, so that a run's messages held by the mass-mailing guard can be released.
+    r#"
+CREATE TABLE message_bodies (message_id TEXT PRIMARY KEY, raw BLOB NOT NULL);
+INSERT OR IGNORE INTO message_bodies (message_id, raw) SELECT message_id, raw FROM outbox ORDER BY id;
+ALTER TABLE outbox DROP COLUMN raw;
+ALTER TABLE outbox ADD COLUMN run_id INTEGER;
+CREATE INDEX outbox_run ON outbox (run_id);
+"#,
 ];
 
 /// Makes an enum storable as the TEXT it has always been stored as. `own` types get their
@@ -174,9 +183,11 @@ pub enum OutboxStatus {
     Sending,
     Sent,
     Failed,
+    /// Held by the mass-mailing guard until an operator releases the run (`outbox release`).
+    Held,
 }
 sql_text!(own OutboxStatus, Pending => "pending", Sending => "sending", Sent => "sent",
-    Failed => "failed");
+    Failed => "failed", Held => "held");
 
 /// What a queued message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +255,7 @@ impl DaemonLock {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(state_dir).map_err(io)?;
+        private_dir(state_dir).map_err(io)?;
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -357,14 +368,39 @@ fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     t + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
 }
 
+/// Creates a folder (and its parents) that only its owner may enter: 0700 on Unix. A folder that
+/// exists keeps its mode — an operator may have chosen another.
+pub fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// Creates a file only its owner may read (0600 on Unix), unless it exists.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(|_| ())
+}
+
 impl Store {
     /// Opens (creating if needed) `state_dir/disbmon.sqlite3` and brings its schema up to date.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Folder {
+        private_dir(state_dir).map_err(|source| StoreError::Folder {
             path: state_dir.to_path_buf(),
             source,
         })?;
         let path = state_dir.join("disbmon.sqlite3");
+        // Created readable by its owner only (SQLite gives its journal files the same mode):
+        // the store holds every message sent, with its recipients.
+        private_file(&path).map_err(|source| StoreError::Folder {
+            path: path.clone(),
+            source,
+        })?;
         let fail = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
@@ -695,6 +731,8 @@ pub struct RunRecordSet {
     /// Failed outbox rows this run's digest lists: marked reported with the run.
     pub reported_failures: Vec<i64>,
     pub issues_json: String,
+    /// The messages wait for an operator (`disbmon outbox release`) instead of being sent.
+    pub held: bool,
 }
 
 impl RunRecordSet {
@@ -755,6 +793,7 @@ impl RunRecordSet {
                 Vec::new()
             },
             issues_json: serde_json::to_string(issues).unwrap_or_default(),
+            held: false,
         }
     }
 }
@@ -775,6 +814,12 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A message taken for sending: its row, and the one stored copy of its body.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    pub row: OutboxRow,
     pub raw: Vec<u8>,
 }
 
@@ -797,7 +842,7 @@ pub struct FiguresRecord {
     pub reason: Option<Reason>,
 }
 
-const OUTBOX_COLUMNS: &str = "id, message_id, job, unit, kind, reason, recipient, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at, raw";
+const OUTBOX_COLUMNS: &str = "id, message_id, job, unit, kind, reason, recipient, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn outbox_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
     Ok(OutboxRow {
@@ -815,7 +860,6 @@ fn outbox_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
         last_error: r.get(11)?,
         created_at: parse_ts(&r.get::<_, String>(12)?)?,
         sent_at: opt_ts(r.get(13)?)?,
-        raw: r.get(14)?,
     })
 }
 
@@ -922,7 +966,14 @@ impl Store {
                     ],
                 )?;
             }
-            Self::queue(&tx, job, &run.messages, now, deadline)?;
+            let run_id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM runs WHERE job = ?1 AND scheduled_at = ?2",
+                    params![job, sched],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Self::queue(&tx, job, &run.messages, now, deadline, run_id, run.held)?;
             for id in &run.reported_failures {
                 tx.execute("UPDATE outbox SET reported = 1 WHERE id = ?1", params![id])?;
             }
@@ -930,23 +981,35 @@ impl Store {
         })
     }
 
-    /// Inserts the rows of `messages`; returns how many were new.
+    /// Stores each message's body once and a row per recipient; returns how many rows were new.
+    /// `held`: the rows wait for an operator to release them (the mass-mailing guard).
     fn queue(
         c: &Connection,
         job: &str,
         messages: &[NewMessage],
         now: DateTime<Utc>,
         deadline: Duration,
+        run: Option<i64>,
+        held: bool,
     ) -> rusqlite::Result<usize> {
         let until = later(now, deadline);
+        let status = if held {
+            OutboxStatus::Held
+        } else {
+            OutboxStatus::Pending
+        };
         let mut n = 0;
         for m in messages {
+            c.execute(
+                "INSERT OR IGNORE INTO message_bodies (message_id, raw) VALUES (?1, ?2)",
+                params![m.message_id, m.raw],
+            )?;
             for rcpt in &m.recipients {
                 // The same logical message to the same recipient is queued once.
                 n += c.execute(
-                    "INSERT OR IGNORE INTO outbox (message_id, job, unit, kind, reason, recipient, subject, raw, status, next_attempt_at, deadline_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?9)",
-                    params![m.message_id, job, m.unit, m.kind, m.reason, rcpt, m.subject, m.raw, ts(now), ts(until)],
+                    "INSERT OR IGNORE INTO outbox (message_id, job, unit, kind, reason, recipient, subject, status, next_attempt_at, deadline_at, created_at, run_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11)",
+                    params![m.message_id, job, m.unit, m.kind, m.reason, rcpt, m.subject, status, ts(now), ts(until), run],
                 )?;
             }
         }
@@ -961,7 +1024,7 @@ impl Store {
         now: DateTime<Utc>,
         deadline: Duration,
     ) -> Result<usize, StoreError> {
-        self.with(|c| Self::queue(c, job, messages, now, deadline))
+        self.with(|c| Self::queue(c, job, messages, now, deadline, None, false))
     }
 
     /// Records a rejected run's data issues (JSON) and as-of date.
@@ -998,7 +1061,7 @@ impl Store {
 
     /// Takes the next due message for sending: marks it `sending` under a lease held by this
     /// process. Due: pending and its time has come, or being sent under a lease that ran out.
-    pub fn take_due(&self, take: Take<'_>) -> Result<Option<OutboxRow>, StoreError> {
+    pub fn take_due(&self, take: Take<'_>) -> Result<Option<Taken>, StoreError> {
         let now = ts(take.now);
         let lease = ts(later(take.now, take.lease));
         self.with(|c| {
@@ -1018,14 +1081,67 @@ impl Store {
                 ),
             }
             .optional()?;
-            if let Some(row) = &found {
-                tx.execute(
-                    "UPDATE outbox SET status = 'sending', owner = ?2, lease_until = ?3 WHERE id = ?1",
-                    params![row.id, std::process::id(), lease],
-                )?;
-            }
+            let Some(row) = found else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE outbox SET status = 'sending', owner = ?2, lease_until = ?3 WHERE id = ?1",
+                params![row.id, std::process::id(), lease],
+            )?;
+            let raw: Vec<u8> = tx.query_row(
+                "SELECT raw FROM message_bodies WHERE message_id = ?1",
+                params![row.message_id],
+                |r| r.get(0),
+            )?;
             tx.commit()?;
-            Ok(found)
+            Ok(Some(Taken { row, raw }))
+        })
+    }
+
+    /// The id of a run (job, scheduled), as `disbmon history` and `outbox release` name it.
+    pub fn run_id(&self, job: &str, scheduled: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id FROM runs WHERE job = ?1 AND scheduled_at = ?2",
+                params![job, ts(scheduled)],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// Releases the messages a run's mass-mailing guard held: they are sent from now on (by the
+    /// daemon, `disbmon once` or `disbmon outbox send`). Returns how many rows were released, and
+    /// the run's job.
+    pub fn release_held(
+        &self,
+        run_id: i64,
+        now: DateTime<Utc>,
+        deadline: Duration,
+    ) -> Result<(Option<String>, usize), StoreError> {
+        self.with(|c| {
+            let job: Option<String> = c
+                .query_row("SELECT job FROM runs WHERE id = ?1", params![run_id], |r| r.get(0))
+                .optional()?;
+            let n = c.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, deadline_at = ?3 WHERE run_id = ?1 AND status = 'held'",
+                params![run_id, ts(now), ts(later(now, deadline))],
+            )?;
+            Ok((job, n))
+        })
+    }
+
+    /// Held messages, counted per run: (run id, job, scheduled time, messages held).
+    pub fn held_runs(&self) -> Result<Vec<(i64, String, DateTime<Utc>, u64)>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT r.id, r.job, r.scheduled_at, COUNT(DISTINCT o.message_id) FROM outbox o JOIN runs r ON r.id = o.run_id
+                 WHERE o.status = 'held' GROUP BY r.id ORDER BY r.id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, parse_ts(&r.get::<_, String>(2)?)?, r.get(3)?))
+            })?;
+            rows.collect()
         })
     }
 

@@ -2,9 +2,12 @@
 //! data (`max_data_age`) and each source's `on_error` (reject the run, or leave the bad rows
 //! out). Pure: takes what was measured and the time, returns the verdict.
 
+use crate::config::MailConfig;
 use crate::job::{Job, OnError};
-use crate::ledger::{DataIssue, SourceRole};
+use crate::ledger::{DataIssue, Ledger, SourceRole};
+use crate::money;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeMap;
 
 /// What may be done with the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,4 +85,103 @@ pub fn verdict(job: &Job, issues: &[DataIssue]) -> Verdict {
     } else {
         Verdict::Partial
     }
+}
+
+/// Sums above the units — the job's totals and every roll-up up the hierarchy — must be amounts
+/// too: each is checked in i128 against [`money::MAX_DONG`], and one out of range rejects the run.
+pub fn totals(ledger: &Ledger) -> Vec<DataIssue> {
+    let limit = i128::from(money::MAX_DONG);
+    let mut issues = Vec::new();
+    let check = |role: SourceRole, what: &str, figures: &BTreeMap<String, i64>, ids: &[&str]| {
+        let sum: i128 = ids
+            .iter()
+            .map(|id| i128::from(figures.get(*id).copied().unwrap_or(0)))
+            .sum();
+        (sum.abs() > limit).then(|| {
+            DataIssue::whole(
+                role,
+                format!(
+                    "{what} adds up to more than 10^18 đồng ({} units), beyond any real {}; check the largest amounts and `amount_unit`",
+                    ids.len(),
+                    if role == SourceRole::Plans { "plan" } else { "disbursement" }
+                ),
+            )
+        })
+    };
+    let all: Vec<&str> = ledger.units.iter().map(|u| u.id.as_str()).collect();
+    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for u in &ledger.units {
+        if let Some(p) = &u.parent_id {
+            children.entry(p.as_str()).or_default().push(u.id.as_str());
+        }
+    }
+    let mut groups = vec![("the job's total".to_string(), all)];
+    for parent in children.keys() {
+        let mut members = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![*parent];
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                members.push(id);
+                stack.extend(children.get(id).into_iter().flatten().copied());
+            }
+        }
+        groups.push((format!("the roll-up of unit `{parent}`"), members));
+    }
+    for (what, ids) in &groups {
+        issues.extend(check(SourceRole::Plans, what, &ledger.plan, ids));
+        issues.extend(check(
+            SourceRole::Disbursements,
+            what,
+            &ledger.disbursed,
+            ids,
+        ));
+    }
+    issues
+}
+
+/// Who may get official mail: a unit's addresses outside `mail.allowed_domains` are refused (never
+/// sent to) and a unit with more than `alerts.max_addresses_per_unit` addresses is refused whole —
+/// the units source decides who gets mail in the department's name, so it is held to both.
+pub fn recipients(job: &Job, mail: &MailConfig, ledger: &mut Ledger) -> Vec<DataIssue> {
+    let column = job.units.header("email").map(str::to_string);
+    let mut issues = Vec::new();
+    for unit in &mut ledger.units {
+        let issue = |value: String, problem: String| DataIssue {
+            source: SourceRole::Units,
+            sheet: None,
+            row: Some(unit.row),
+            column: column.clone(),
+            value: Some(value),
+            problem,
+        };
+        if unit.emails.len() > job.max_addresses_per_unit {
+            issues.push(issue(
+                format!("{} addresses", unit.emails.len()),
+                format!(
+                    "unit `{}` has {} addresses, more than alerts.max_addresses_per_unit ({}); a unit is told at a few addresses — correct the cell, or raise the limit in the job if they are really all needed",
+                    unit.id,
+                    unit.emails.len(),
+                    job.max_addresses_per_unit
+                ),
+            ));
+            unit.emails.clear();
+            continue;
+        }
+        let (allowed, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut unit.emails)
+            .into_iter()
+            .partition(|m| mail.allows(m.email.as_str()));
+        unit.emails = allowed;
+        for m in refused {
+            issues.push(issue(
+                m.email.to_string(),
+                format!(
+                    "`{}` is outside mail.allowed_domains ({}); no mail goes there — correct the address, or add its domain to the config if the department allows it",
+                    m.email,
+                    mail.allowed_domains.join(", ")
+                ),
+            ));
+        }
+    }
+    issues
 }

@@ -127,7 +127,8 @@ async fn defect_2_a_failure_is_listed_in_a_digest_even_when_the_run_that_took_it
             only: None,
         })
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .row;
     s.mark_failed(row.id, "550 no such user").unwrap();
     drop(s);
     break_recording(&p);

@@ -59,7 +59,7 @@ impl Mailer {
     pub fn new(mail: &MailConfig) -> Result<Mailer, MailerError> {
         match &mail.transport {
             Transport::File { dir } => {
-                std::fs::create_dir_all(dir).map_err(|source| MailerError::Folder {
+                crate::store::private_dir(dir).map_err(|source| MailerError::Folder {
                     dir: dir.clone(),
                     source,
                 })?;
@@ -290,11 +290,6 @@ pub fn build(
 /// A Message-ID derived from a message's logical identity (job, unit, run, reason), so that a
 /// message sent again after a crash carries the same id.
 pub fn message_id(identity: &str, from: &Mailbox) -> String {
-    // FNV-1a: stable across versions and platforms, unlike std's hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in identity.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let h = crate::text::fnv1a(identity.as_bytes());
     format!("<{h:016x}.disbmon@{}>", from.email.domain())
 }

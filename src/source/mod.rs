@@ -6,7 +6,7 @@ mod xlsx;
 
 use crate::clock::Clock;
 use crate::job::{Auth, Format, Location, Source};
-use crate::ledger::{DataIssue, SourceRole};
+use crate::ledger::{DataIssue, IssueList, SourceRole};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -79,14 +79,11 @@ pub async fn pull_all(
     clock: &dyn Clock,
 ) -> Result<Result<Tables, Vec<DataIssue>>, SetupError> {
     let tmp = tempfile::tempdir().map_err(SetupError::TempDir)?;
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("disbmon/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| SetupError::Http(e.to_string()))?;
+    let clients = Clients::new()?;
     let (units, plans, disbursements) = tokio::join!(
-        pull(&job.units, &client, tmp.path(), cache, clock),
-        pull(&job.plans, &client, tmp.path(), cache, clock),
-        pull(&job.disbursements, &client, tmp.path(), cache, clock),
+        pull(&job.units, &clients, tmp.path(), cache, clock),
+        pull(&job.plans, &clients, tmp.path(), cache, clock),
+        pull(&job.disbursements, &clients, tmp.path(), cache, clock),
     );
     Ok(match (units, plans, disbursements) {
         (Ok(units), Ok(plans), Ok(disbursements)) => Ok(Tables {
@@ -103,11 +100,56 @@ pub async fn pull_all(
     })
 }
 
+/// The HTTP clients sources are fetched with. A source with credentials uses its own client,
+/// which follows a redirect only within the same origin (scheme, host and port): reqwest drops
+/// only `Authorization` and `Cookie` when a redirect leaves the origin, and an `auth.header`
+/// (an API key) would go along to whatever host the server names.
+pub struct Clients {
+    open: reqwest::Client,
+    with_credentials: reqwest::Client,
+}
+
+impl Clients {
+    pub fn new() -> Result<Clients, SetupError> {
+        let agent = concat!("disbmon/", env!("CARGO_PKG_VERSION"));
+        let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().cloned();
+            match first {
+                Some(from) if attempt.url().origin() != from.origin() => {
+                    let to = crate::text::redact_url(attempt.url().as_str());
+                    attempt.error(format!(
+                        "the server redirects to {to}, another origin; a source with auth follows redirects only within its own scheme, host and port, so that its credentials go nowhere else — point sources.*.location at the final address"
+                    ))
+                }
+                _ if attempt.previous().len() >= 10 => attempt.error("more than 10 redirects"),
+                _ => attempt.follow(),
+            }
+        });
+        let build = |b: reqwest::ClientBuilder| {
+            b.user_agent(agent)
+                .build()
+                .map_err(|e| SetupError::Http(e.to_string()))
+        };
+        Ok(Clients {
+            open: build(reqwest::Client::builder())?,
+            with_credentials: build(reqwest::Client::builder().redirect(same_origin))?,
+        })
+    }
+
+    fn for_source(&self, source: &Source) -> &reqwest::Client {
+        if source.auth.is_some() {
+            &self.with_credentials
+        } else {
+            &self.open
+        }
+    }
+}
+
 /// Fetches and checks one source. `tmp` is where downloads and converted JSON are written.
 /// `cache` keeps the last copy of HTTP sources for conditional requests.
 pub async fn pull(
     source: &Source,
-    client: &reqwest::Client,
+    clients: &Clients,
     tmp: &Path,
     cache: Option<&Path>,
     clock: &dyn Clock,
@@ -129,7 +171,7 @@ pub async fn pull(
             (p.clone(), None)
         }
         Location::Url(url) => {
-            let got = download(client, url, source, tmp, cache, clock)
+            let got = download(clients.for_source(source), url, source, tmp, cache, clock)
                 .await
                 .map_err(|e| vec![DataIssue::whole(role, e.to_string())])?;
             last_modified = got.last_modified;
@@ -173,7 +215,7 @@ pub async fn pull(
                 value: None,
                 problem: format!(
                     "{origin} has no column `{wanted}` (mapped to {canonical}); its headers are: {}; fix sources.{role}.columns.{canonical}",
-                    headers.join(" | ")
+                    crate::text::list_capped(&headers, 30)
                 ),
             }),
             _ => issues.push(DataIssue {
@@ -283,6 +325,8 @@ async fn download(
     clock: &dyn Clock,
 ) -> Result<Downloaded, FetchError> {
     let role = source.role;
+    // The address as it may be shown: a token in the query or the user info stays secret.
+    let shown = crate::text::redact_url(url);
     let host = reqwest::Url::parse(url)
         .ok()
         .and_then(|u| {
@@ -293,14 +337,18 @@ async fn download(
                 )
             })
         })
-        .unwrap_or_else(|| url.to_string());
+        .unwrap_or_else(|| shown.clone());
     let describe = |e: &reqwest::Error| {
         if e.is_timeout() {
             format!("no answer within {} s", source.timeout.as_secs())
         } else if e.is_connect() {
             "cannot connect (connection refused or host unreachable)".to_string()
         } else {
+            // reqwest names the URL in its errors, query and all: the redacted one is named instead.
             let mut msg = e.to_string();
+            if let Some(u) = e.url() {
+                msg = msg.replace(u.as_str(), &crate::text::redact_url(u.as_str()));
+            }
             let mut cause = std::error::Error::source(e);
             while let Some(c) = cause {
                 msg = format!("{msg}: {c}");
@@ -310,17 +358,19 @@ async fn download(
         }
     };
     let fetch_failed = |why: String| FetchError::Unreachable {
-        url: url.to_string(),
+        url: shown.clone(),
         host: host.clone(),
         role,
         why,
     };
     let secret = |source| FetchError::Secret { role, source };
     let local = |what: String| move |source| FetchError::Local { what, source };
+    // Keyed by the URL: a job whose source moves never gets the old address's copy.
+    let key = format!("{role}-{:016x}", crate::text::fnv1a(url.as_bytes()));
     let (body_path, meta_path) = match cache {
         Some(dir) => (
-            Some(dir.join(format!("{role}.body"))),
-            Some(dir.join(format!("{role}.json"))),
+            Some(dir.join(format!("{key}.body"))),
+            Some(dir.join(format!("{key}.json"))),
         ),
         None => (None, None),
     };
@@ -365,7 +415,7 @@ async fn download(
                     status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
                 if retryable && !last_try {
                     let wait = retry_after(&resp, clock.now()).unwrap_or(backoff);
-                    tracing::warn!(source = %role, "{url} answered HTTP {status}; trying again in {} s{}", wait.as_secs(), if resp.headers().contains_key(reqwest::header::RETRY_AFTER) { " as it asked (Retry-After)" } else { "" });
+                    tracing::warn!(source = %role, "{shown} answered HTTP {status}; trying again in {} s{}", wait.as_secs(), if resp.headers().contains_key(reqwest::header::RETRY_AFTER) { " as it asked (Retry-After)" } else { "" });
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -391,8 +441,8 @@ async fn download(
         if let Some(body) = &body_path {
             // Unchanged since the copy in the cache: it is read instead of downloaded again.
             std::fs::copy(body, file.path())
-                .map_err(local(format!("cannot read the cached copy of {url}")))?;
-            tracing::info!(source = %role, "{url} is unchanged (HTTP 304); using the cached copy");
+                .map_err(local(format!("cannot read the cached copy of {shown}")))?;
+            tracing::info!(source = %role, "{shown} is unchanged (HTTP 304); using the cached copy");
             return Ok(Downloaded {
                 file: file.into_temp_path(),
                 last_modified: parse_lm(&meta.last_modified),
@@ -404,7 +454,7 @@ async fn download(
             || status == reqwest::StatusCode::UNAUTHORIZED
             || status == reqwest::StatusCode::FORBIDDEN;
         return Err(FetchError::Status {
-            url: url.to_string(),
+            url: shown.clone(),
             host,
             role,
             status,
@@ -420,7 +470,7 @@ async fn download(
         .is_some_and(|n| n > source.max_bytes)
     {
         return Err(FetchError::TooLarge {
-            url: url.to_string(),
+            url: shown.clone(),
             role,
             limit: source.max_bytes,
         });
@@ -437,32 +487,34 @@ async fn download(
         size += chunk.len() as u64;
         if size > source.max_bytes {
             return Err(FetchError::TooLarge {
-                url: url.to_string(),
+                url: shown.clone(),
                 role,
                 limit: source.max_bytes,
             });
         }
         file.write_all(&chunk)
-            .map_err(local(format!("cannot write the download of {url}")))?;
+            .map_err(local(format!("cannot write the download of {shown}")))?;
     }
     file.flush()
-        .map_err(local(format!("cannot write the download of {url}")))?;
+        .map_err(local(format!("cannot write the download of {shown}")))?;
     if let (Some(body), Some(meta_path)) = (&body_path, &meta_path) {
         if etag.is_some() || last_modified.is_some() {
-            let saved = std::fs::create_dir_all(body.parent().unwrap_or(Path::new(".")))
-                .and_then(|_| std::fs::copy(file.path(), body).map(|_| ()))
+            // Written aside and renamed into place: a crash or a second process never leaves a
+            // body that does not match its validators.
+            let meta = serde_json::to_string(&CacheMeta {
+                etag,
+                last_modified: last_modified.clone(),
+            })
+            .unwrap_or_default();
+            let saved = crate::store::private_dir(body.parent().unwrap_or(Path::new(".")))
                 .and_then(|_| {
-                    std::fs::write(
-                        meta_path,
-                        serde_json::to_string(&CacheMeta {
-                            etag,
-                            last_modified: last_modified.clone(),
-                        })
-                        .unwrap_or_default(),
-                    )
-                });
+                    replace_file(body, |w| {
+                        std::io::copy(&mut std::fs::File::open(file.path())?, w).map(|_| ())
+                    })
+                })
+                .and_then(|_| replace_file(meta_path, |w| w.write_all(meta.as_bytes())));
             if let Err(e) = saved {
-                tracing::warn!(source = %role, "cannot keep a copy of {url} in the cache: {e}");
+                tracing::warn!(source = %role, "cannot keep a copy of {shown} in the cache: {e}");
             }
         }
     }
@@ -470,6 +522,18 @@ async fn download(
         file: file.into_temp_path(),
         last_modified: parse_lm(&last_modified),
     })
+}
+
+/// Writes a file whole or not at all: into a temporary file beside it, then renamed over it.
+fn replace_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    write(tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map(|_| ()).map_err(|e| e.error)
 }
 
 /// A table file whose header row cannot be read.
@@ -558,13 +622,15 @@ fn json_to_csv(
             format!("{origin}: expected a JSON array of records ([{{...}}, ...]); if they sit inside the document, set sources.{role}.records"),
         )]);
     };
+    // Columns in order of first appearance, found in one pass over the records' keys.
     let mut keys: Vec<String> = Vec::new();
-    let mut issues = Vec::new();
+    let mut known: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut issues = IssueList::new();
     for (i, r) in records.iter().enumerate() {
         match r.as_object() {
             Some(obj) => {
                 for k in obj.keys() {
-                    if !keys.contains(k) {
+                    if known.insert(k.as_str()) {
                         keys.push(k.clone());
                     }
                 }
@@ -574,7 +640,10 @@ fn json_to_csv(
                 sheet: None,
                 row: Some(i as u64 + 1),
                 column: None,
-                value: Some(r.to_string()),
+                value: Some(
+                    crate::text::truncate(&r.to_string(), crate::text::MAX_VALUE_CHARS)
+                        .into_owned(),
+                ),
                 problem:
                     "the record is not a JSON object; each record must be {\"column\": value, ...}"
                         .into(),
@@ -613,7 +682,7 @@ fn json_to_csv(
                         sheet: None,
                         row: Some(i as u64 + 1),
                         column: Some(k.clone()),
-                        value: Some(v.to_string()),
+                        value: Some(crate::text::truncate(&v.to_string(), crate::text::MAX_VALUE_CHARS).into_owned()),
                         problem: "nested objects and arrays are not read; the value must be a string, number or null".into(),
                     });
                     row.push(String::new());
@@ -623,7 +692,7 @@ fn json_to_csv(
         writer.write_record(&row).map_err(write_err)?;
     }
     if !issues.is_empty() {
-        return Err(issues);
+        return Err(issues.finish());
     }
     let buffered = writer.into_inner().map_err(|e| {
         vec![DataIssue::whole(

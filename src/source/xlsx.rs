@@ -9,6 +9,8 @@ use crate::ledger::DataIssue;
 use crate::money::NumberFormat;
 use calamine::{open_workbook, Data, Reader, Xlsx};
 use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// The header of the worksheet-row column added to the CSV.
@@ -21,8 +23,16 @@ pub struct Converted {
     pub not_data: u64,
 }
 
+/// Excel's last day, 9999-12-31, as a serial: anything outside [0, this) is not a date.
+const LAST_SERIAL: f64 = 2_958_466.0;
+
+/// The most the parts of a workbook may unpack to. The zip reader checks each part against the
+/// size its directory declares, so the declared sizes are a sound bound.
+pub const MAX_UNZIPPED_BYTES: u64 = 2 << 30;
+
 /// Text of a cell as the source would have written it: numbers in the source's number style, dates
-/// in its date format (a number in the date column is an Excel date serial).
+/// in its date format (a number in the date column is an Excel date serial). Never fails: a value
+/// that is not a date stays a number, and the date check later names it.
 fn cell_text(cell: &Data, is_date: bool, source: &Source) -> String {
     let number = |f: f64| {
         let plain = if f.fract() == 0.0 && f.abs() < 1e15 {
@@ -35,13 +45,7 @@ fn cell_text(cell: &Data, is_date: bool, source: &Source) -> String {
             NumberFormat::En | NumberFormat::Plain => plain,
         }
     };
-    let serial = |f: f64| {
-        // Excel's day 0 is 1899-12-30 (with its 1900 leap-year quirk folded in).
-        NaiveDate::from_ymd_opt(1899, 12, 30)
-            .and_then(|d| d.checked_add_signed(chrono::Duration::days(f.floor() as i64)))
-            .map(|d| d.format(&source.date_format).to_string())
-            .unwrap_or_else(|| f.to_string())
-    };
+    let serial = |f: f64| serial_text(f, &source.date_format).unwrap_or_else(|| number(f));
     match cell {
         Data::Empty => String::new(),
         Data::String(s) => s.trim().to_string(),
@@ -50,18 +54,55 @@ fn cell_text(cell: &Data, is_date: bool, source: &Source) -> String {
         Data::Float(f) if is_date => serial(*f),
         Data::Float(f) => number(*f),
         Data::Bool(b) => b.to_string(),
-        Data::DateTime(dt) => match dt.as_datetime() {
-            Some(t) => t.date().format(&source.date_format).to_string(),
-            None => dt.as_f64().to_string(),
-        },
+        // Only a serial in Excel's own range is converted: calamine's conversion panics far
+        // outside it (e.g. -1e300 in a date-styled cell).
+        Data::DateTime(dt) => {
+            serial_text(dt.as_f64(), &source.date_format).unwrap_or_else(|| number(dt.as_f64()))
+        }
         Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
         Data::Error(e) => format!("#{e:?}"),
     }
 }
 
+/// An Excel date serial in the source's date format; None when it is not a date Excel can hold or
+/// the format cannot write it.
+fn serial_text(f: f64, format: &str) -> Option<String> {
+    if !(0.0..LAST_SERIAL).contains(&f) {
+        return None;
+    }
+    // Excel's day 0 is 1899-12-30 (with its 1900 leap-year quirk folded in); the fraction is the
+    // time of day, so that a format with time fields can be written too.
+    let millis = (f * 86_400_000.0).round() as i64;
+    let at = NaiveDate::from_ymd_opt(1899, 12, 30)?
+        .and_hms_opt(0, 0, 0)?
+        .checked_add_signed(chrono::TimeDelta::try_milliseconds(millis)?)?;
+    let mut out = String::new();
+    write!(out, "{}", at.format(format)).ok()?;
+    Some(out)
+}
+
 fn numbering(text: &str, n: usize) -> bool {
     let t = text.trim().trim_start_matches('(').trim_end_matches(')');
     t == n.to_string() || (n <= 26 && t.len() == 1 && t.as_bytes()[0] == b'A' + (n as u8 - 1))
+}
+
+/// The used cells of a worksheet, sparse: row → column → value. Rows and columns keep their
+/// numbers in the worksheet (0-based).
+type Cells = BTreeMap<u32, BTreeMap<u32, Data>>;
+
+/// Why a workbook is refused before it is read: too big to unpack or to hold.
+fn unzipped_size(path: &Path) -> Result<u64, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| format!("is not an Excel workbook (xlsx is a zip archive): {e}"))?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let part = archive
+            .by_index_raw(i)
+            .map_err(|e| format!("is not an Excel workbook: part {i}: {e}"))?;
+        total = total.saturating_add(part.size());
+    }
+    Ok(total)
 }
 
 pub fn to_csv(
@@ -72,6 +113,12 @@ pub fn to_csv(
 ) -> Result<Converted, Vec<DataIssue>> {
     let role = source.role;
     let fail = |m: String| vec![DataIssue::whole(role, m)];
+    let unzipped = unzipped_size(path).map_err(|e| fail(format!("{origin} {e}")))?;
+    if unzipped > MAX_UNZIPPED_BYTES {
+        return Err(fail(format!(
+            "{origin} unpacks to {unzipped} bytes, more than the {MAX_UNZIPPED_BYTES} an Excel source may; export the table as CSV, or split it"
+        )));
+    }
     let mut book: Xlsx<_> = open_workbook(path)
         .map_err(|e| fail(format!("{origin} cannot be read as an Excel workbook: {e}")))?;
     let names = book.sheet_names();
@@ -84,65 +131,124 @@ pub fn to_csv(
         fail(format!(
             "{origin} has no sheet {:?}; its sheets are: {}; fix sources.{role}.sheet",
             source.sheet,
-            names.join(", ")
+            crate::text::list_capped(&names, 20)
         ))
     })?;
-    let range = book
-        .worksheet_range(&sheet)
-        .map_err(|e| fail(format!("{origin}: sheet `{sheet}` cannot be read: {e}")))?;
-    let (top, left) = range.start().unwrap_or((0, 0));
-    let (height, width) = range.get_size();
 
-    // Merged cells carry their top-left value into every cell they cover: all merges for the
-    // header (a heading spanning columns or rows), only merges down one column for data (a unit
-    // spanning several project rows) — a sub-heading merged across a row must stay without a unit.
-    let date_col_header = source.header("date");
-    let cells: Vec<Vec<Data>> = (0..height)
-        .map(|r| {
-            (0..width)
-                .map(|c| range.get((r, c)).cloned().unwrap_or(Data::Empty))
-                .collect()
-        })
+    // The cells that exist, read one at a time: a sheet's declared or furthest extent says
+    // nothing about how many cells it holds (one cell at XFD1048576 would make a dense grid of
+    // 17 billion), so only the used cells are kept, and at most `max_cells` of them.
+    let unreadable =
+        |e: calamine::XlsxError| fail(format!("{origin}: sheet `{sheet}` cannot be read: {e}"));
+    let mut cells: Cells = BTreeMap::new();
+    let mut used: u64 = 0;
+    {
+        let mut reader = book.worksheet_cells_reader(&sheet).map_err(unreadable)?;
+        while let Some(cell) = reader.next_cell().map_err(unreadable)? {
+            let (r, c) = cell.get_position();
+            let value: Data = cell.get_value().clone().into();
+            if matches!(value, Data::Empty) {
+                continue;
+            }
+            used += 1;
+            if used > source.max_cells {
+                return Err(fail(format!(
+                    "{origin}: sheet `{sheet}` has more than {} used cells (sources.{role}.max_cells); raise the limit if the table is really that large, or export it as CSV",
+                    source.max_cells
+                )));
+            }
+            cells.entry(r).or_default().insert(c, value);
+        }
+    }
+    let merged = book.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
+    // Merges may overlap or span the whole sheet: the cells they fill are counted, so that their
+    // cost stays within the same bound as the cells themselves.
+    let mut budget = source.max_cells.saturating_mul(2);
+    let too_many_merged = || {
+        fail(format!(
+            "{origin}: sheet `{sheet}`: merged cells cover more than {} cells; unmerge them, or export the table as CSV",
+            source.max_cells.saturating_mul(2)
+        ))
+    };
+    // Data: a merge down one column carries its top value into the rows it covers (a unit
+    // spanning several project rows); a sub-heading merged across a row stays without a unit.
+    for dim in merged.iter().filter(|d| d.start.1 == d.end.1) {
+        let (r0, c) = dim.start;
+        let Some(value) = cells.get(&r0).and_then(|row| row.get(&c)).cloned() else {
+            continue;
+        };
+        for (_, row) in cells.range_mut(r0.saturating_add(1)..=dim.end.0) {
+            budget = budget.checked_sub(1).ok_or_else(too_many_merged)?;
+            row.entry(c).or_insert_with(|| value.clone());
+        }
+    }
+    // The columns in use, numbered compactly for the copy.
+    let columns: Vec<u32> = cells
+        .values()
+        .flat_map(|row| row.keys().copied())
+        .collect::<BTreeSet<u32>>()
+        .into_iter()
         .collect();
-    let (mut full, mut grid) = (cells.clone(), cells);
-    if let Ok(merged) = book.merge_cells_by_sheet_name(&sheet) {
-        for dim in merged {
-            let (r0, c0) = (
-                dim.start.0.saturating_sub(top) as usize,
-                dim.start.1.saturating_sub(left) as usize,
-            );
-            let (r1, c1) = (
-                (dim.end.0.saturating_sub(top) as usize).min(height.saturating_sub(1)),
-                (dim.end.1.saturating_sub(left) as usize).min(width.saturating_sub(1)),
-            );
-            let Some(value) = full.get(r0).and_then(|r| r.get(c0)).cloned() else {
+    let width = columns.len();
+    // Header rows: every merge carries its top-left value into the cells it covers (a heading
+    // spanning columns or rows).
+    let mut header_text = |r: u32| -> Result<Vec<String>, Vec<DataIssue>> {
+        let mut row: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                cells
+                    .get(&r)
+                    .and_then(|row| row.get(c))
+                    .map(|d| cell_text(d, false, source))
+                    .unwrap_or_default()
+            })
+            .collect();
+        for dim in merged.iter().filter(|d| (d.start.0..=d.end.0).contains(&r)) {
+            let Some(value) = cells
+                .get(&dim.start.0)
+                .and_then(|row| row.get(&dim.start.1))
+            else {
                 continue;
             };
-            for r in r0..=r1 {
-                for c in c0..=c1 {
-                    if matches!(full[r][c], Data::Empty) {
-                        full[r][c] = value.clone();
-                    }
-                    if c0 == c1 && matches!(grid[r][c], Data::Empty) {
-                        grid[r][c] = value.clone();
-                    }
+            let text = cell_text(value, false, source);
+            let from = columns.partition_point(|c| *c < dim.start.1);
+            let to = columns.partition_point(|c| *c <= dim.end.1);
+            for slot in row.iter_mut().take(to).skip(from) {
+                budget = budget.checked_sub(1).ok_or_else(too_many_merged)?;
+                if slot.is_empty() {
+                    slot.clone_from(&text);
                 }
             }
         }
-    }
-    let plain: Vec<Vec<String>> = full
-        .iter()
-        .map(|r| r.iter().map(|c| cell_text(c, false, source)).collect())
-        .collect();
+        Ok(row)
+    };
 
     // The header: the given row, or the first row (alone or joined with the next) holding every
     // mapped column name.
     let wanted: Vec<&str> = source.columns.values().map(|h| h.trim()).collect();
-    let joined = |r: usize| -> Vec<String> {
-        (0..width)
-            .map(|c| {
-                let a = plain[r][c].trim();
-                let b = plain.get(r + 1).map(|n| n[c].trim()).unwrap_or("");
+    let has_all = |cells: &[String]| wanted.iter().all(|w| cells.iter().any(|c| c.trim() == *w));
+    let first_row = cells.keys().next().copied().unwrap_or(0);
+    let candidates: Vec<u32> = match source.header_row {
+        Some(r) => vec![r.saturating_sub(1)],
+        None => cells
+            .keys()
+            .copied()
+            .take_while(|r| *r < first_row.saturating_add(40))
+            .collect(),
+    };
+    let mut found = None;
+    for r in candidates {
+        let this = header_text(r)?;
+        if has_all(&this) {
+            found = Some((r, 1, this));
+            break;
+        }
+        let next = header_text(r.saturating_add(1))?;
+        let joined: Vec<String> = this
+            .iter()
+            .zip(&next)
+            .map(|(a, b)| {
+                let (a, b) = (a.trim(), b.trim());
                 if b.is_empty() || a == b {
                     a.to_string()
                 } else if a.is_empty() {
@@ -151,24 +257,9 @@ pub fn to_csv(
                     format!("{a} {b}")
                 }
             })
-            .collect()
-    };
-    let has_all = |cells: &[String]| wanted.iter().all(|w| cells.iter().any(|c| c.trim() == *w));
-    let candidates: Vec<usize> = match source.header_row {
-        Some(r) => vec![(r as usize).saturating_sub(1 + top as usize)],
-        None => (0..height.min(40)).collect(),
-    };
-    let mut found = None;
-    for r in candidates {
-        if r >= height {
-            continue;
-        }
-        if has_all(&plain[r]) {
-            found = Some((r, 1, plain[r].clone()));
-            break;
-        }
-        if r + 1 < height && has_all(&joined(r)) {
-            found = Some((r, 2, joined(r)));
+            .collect();
+        if has_all(&joined) {
+            found = Some((r, 2, joined));
             break;
         }
     }
@@ -183,7 +274,7 @@ pub fn to_csv(
         |name: Option<&str>| name.and_then(|n| headers.iter().position(|h| h.trim() == n.trim()));
     let unit_col = index(source.header("unit_id"));
     let name_col = index(source.header("unit_name"));
-    let date_col = index(date_col_header);
+    let date_col = index(source.header("date"));
     let labels: Vec<String> = source
         .total_labels
         .iter()
@@ -204,18 +295,20 @@ pub fn to_csv(
     head.push(ROW_HEADER.to_string());
     out.write_record(&head).map_err(write_err)?;
     let mut not_data = 0u64;
-    for (r, cells) in grid.iter().enumerate().skip(header_at + header_rows) {
-        let row: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(c, cell)| cell_text(cell, Some(c) == date_col, source))
-            .collect();
+    let data_from = header_at.saturating_add(header_rows);
+    let mut first_data = true;
+    for (r, stored) in cells.range(data_from..) {
+        let mut row = vec![String::new(); width];
+        for (c, cell) in stored {
+            let at = columns.partition_point(|x| x < c);
+            row[at] = cell_text(cell, Some(at) == date_col, source);
+        }
         if row.iter().all(|c| c.is_empty()) {
             continue;
         }
-        let first_data = r == header_at + header_rows;
         let filled: Vec<&String> = row.iter().filter(|c| !c.is_empty()).collect();
         let numbered = first_data && filled.iter().enumerate().all(|(i, c)| numbering(c, i + 1));
+        first_data = false;
         let no_unit = unit_col.is_some_and(|c| row[c].is_empty());
         let total = [Some(0), Some(1), Some(2), unit_col, name_col]
             .iter()
@@ -226,7 +319,7 @@ pub fn to_csv(
             continue;
         }
         let mut record = row;
-        record.push((top as usize + r + 1).to_string());
+        record.push((u64::from(*r) + 1).to_string());
         out.write_record(&record).map_err(write_err)?;
     }
     let buffered = out
