@@ -47,15 +47,18 @@ pub struct Shared {
     jobs: Mutex<Vec<JobView>>,
     /// When the loop last went round (monotonic: the wall clock may be pinned or jump).
     alive: Mutex<Option<tokio::time::Instant>>,
+    /// The bearer token `/metrics` and `/status` require, when one is configured.
+    token: Option<crate::config::Secret>,
 }
 
 impl Shared {
-    pub fn new(store: Arc<Store>) -> Shared {
+    pub fn new(store: Arc<Store>, token: Option<crate::config::Secret>) -> Shared {
         Shared {
             store,
             metrics: Mutex::new(Metrics::default()),
             jobs: Mutex::new(Vec::new()),
             alive: Mutex::new(None),
+            token,
         }
     }
 
@@ -78,14 +81,71 @@ impl Shared {
     }
 }
 
+/// The longest a request may take; a client that stalls is answered 503 and let go.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    let app = Router::new()
-        .route("/healthz", get(healthz))
+    let guarded = Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), authorised));
+    // `/healthz` says only whether the loop is alive, for probes that carry no token.
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(guarded)
+        .layer(axum::middleware::from_fn(bounded))
         .with_state(shared);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("the admin listener stopped: {e}");
+    }
+}
+
+/// With a token configured, a request must carry it: `Authorization: Bearer TOKEN`.
+async fn authorised(
+    State(s): State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(token) = &s.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given.trim(), token.expose()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "this listener requires `Authorization: Bearer <token>` (admin.token_env / admin.token_file)\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a
+            .bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+async fn bounded(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request took too long; try again\n",
+        )
+            .into_response(),
     }
 }
 

@@ -12,6 +12,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
+/// Output for a person's terminal: whatever the data holds (a name with an ANSI or OSC escape, a
+/// server's answer) is shown escaped, never run by the terminal. `--json` output is JSON, which
+/// escapes control characters itself.
+macro_rules! say {
+    ($($t:tt)*) => { print!("{}", $crate::text::for_terminal(&format!($($t)*))) };
+}
+macro_rules! sayln {
+    ($($t:tt)*) => { println!("{}", $crate::text::for_terminal(&format!($($t)*))) };
+}
+macro_rules! esayln {
+    ($($t:tt)*) => { eprintln!("{}", $crate::text::for_terminal(&format!($($t)*))) };
+}
+
 /// Exit codes (documented in the README).
 pub mod exit {
     /// Everything computed and delivered.
@@ -192,9 +205,9 @@ fn env(name: &str) -> Option<String> {
 
 fn print_problems(problems: &[Problem]) {
     for p in problems {
-        eprintln!("{p}");
+        esayln!("{p}");
     }
-    eprintln!(
+    esayln!(
         "{} problem{} found; fix them and run `disbmon check` again",
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
@@ -233,7 +246,7 @@ pub async fn run(cli: Cli) -> i32 {
     let clock = match clock() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            esayln!("{e}");
             return exit::USAGE;
         }
     };
@@ -244,7 +257,7 @@ pub async fn run(cli: Cli) -> i32 {
                 crate::daemon::run(cli.config.clone(), std::sync::Arc::from(clock), control).await
             }
             Err(e) => {
-                eprintln!("cannot install signal handlers: {e}");
+                esayln!("cannot install signal handlers: {e}");
                 exit::ERROR
             }
         },
@@ -267,7 +280,7 @@ pub async fn run(cli: Cli) -> i32 {
             let store = match crate::store::Store::open(&config.state_dir) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("{e}");
+                    esayln!("{e}");
                     return exit::ERROR;
                 }
             };
@@ -283,7 +296,7 @@ pub async fn run(cli: Cli) -> i32 {
                     )
                 });
                 if let Err(e) = claimed {
-                    eprintln!("{e}");
+                    esayln!("{e}");
                     return exit::ERROR;
                 }
             }
@@ -300,38 +313,39 @@ pub async fn run(cli: Cli) -> i32 {
             if !dry_run {
                 let result = crate::daemon::run_result(&report, 1);
                 if let Err(e) = store.finish(&job.name, scheduled, clock.now(), &result) {
-                    eprintln!("{e}");
+                    esayln!("{e}");
                 }
             }
             if json {
                 match serde_json::to_string_pretty(&report) {
+                    // JSON escapes control characters itself, and must stay JSON.
                     Ok(s) => println!("{s}"),
                     Err(e) => {
-                        eprintln!("cannot write the report: {e}");
+                        esayln!("cannot write the report: {e}");
                         return exit::ERROR;
                     }
                 }
             } else {
-                print!("{}", report.human());
+                say!("{}", report.human());
             }
             if report.outcome == Outcome::Rejected {
-                eprintln!(
+                esayln!(
                     "job {}: the data was rejected, no unit was alerted:",
                     job.name
                 );
                 for i in &report.data_issues {
-                    eprintln!("  {i}");
+                    esayln!("  {i}");
                 }
             }
             if let Some(e) = &report.error {
-                eprintln!("job {}: the run failed: {e}", job.name);
+                esayln!("job {}: the run failed: {e}", job.name);
             }
             if !dry_run {
                 if let crate::config::Transport::File { dir } = &config.mail.transport {
                     let sent = report.alerts.iter().filter(|a| a.delivered).count()
                         + usize::from(report.digest.as_ref().is_some_and(|d| d.delivered));
                     if sent > 0 {
-                        eprintln!(
+                        esayln!(
                             "wrote {sent} message{} as .eml files into {}",
                             if sent == 1 { "" } else { "s" },
                             dir.display()
@@ -359,24 +373,24 @@ pub async fn run(cli: Cli) -> i32 {
             {
                 Ok(a) => a,
                 Err(e) => {
-                    eprintln!("{e}");
+                    esayln!("{e}");
                     return exit::ERROR;
                 }
             };
             if a.rejected() {
                 for i in &a.issues {
-                    eprintln!("{i}");
+                    esayln!("{i}");
                 }
-                eprintln!(
+                esayln!(
                     "job {}: the data was rejected; nothing to preview",
                     job.name
                 );
                 return exit::DATA;
             }
-            match pipeline::preview(&job, &a, &unit, &config.mail.from, clock.now()) {
+            match pipeline::preview(&job, &a, &unit, &config.mail, clock.now()) {
                 Ok((email, built, alerted)) => {
                     if !alerted {
-                        eprintln!("note: unit {unit} is not behind on {as_of}; this run would send it nothing");
+                        esayln!("note: unit {unit} is not behind on {as_of}; this run would send it nothing");
                     }
                     match built {
                         // The headers exactly as the message would be queued.
@@ -396,20 +410,20 @@ pub async fn run(cli: Cli) -> i32 {
                             let head = raw.split("\r\n\r\n").next().unwrap_or_default();
                             for field in head.replace("\r\n ", " ").replace("\r\n\t", " ").split("\r\n") {
                                 let (name, value) = field.split_once(':').unwrap_or((field, ""));
-                                println!("{name}: {}", readable(name).unwrap_or_else(|| value.trim().to_string()));
+                                sayln!("{name}: {}", readable(name).unwrap_or_else(|| value.trim().to_string()));
                             }
                         }
-                        None => println!(
+                        None => sayln!(
                             "From: {}\nTo: (no address in the units source: the unit gets nothing)\nSubject: {}",
                             config.mail.from, email.subject
                         ),
                     }
-                    println!("\n(the text/plain part; an HTML part goes with it)\n");
-                    print!("{}", email.text);
+                    sayln!("\n(the text/plain part; an HTML part goes with it)\n");
+                    say!("{}", email.text);
                     exit::OK
                 }
                 Err(e) => {
-                    eprintln!("{e}");
+                    esayln!("{e}");
                     exit::DATA
                 }
             }
@@ -444,7 +458,7 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
         None => (PathBuf::from("jobs"), chrono_tz::Asia::Ho_Chi_Minh),
     };
     if let Some(c) = &config {
-        println!(
+        sayln!(
             "config: {} (jobs in {}, state in {}, zone {})",
             c.file
                 .as_ref()
@@ -489,7 +503,7 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
                         ),
                     });
                 }
-                println!(
+                sayln!(
                     "job {} ({}): `{}` in {}; next: {}",
                     job.name,
                     file.display(),
@@ -502,7 +516,7 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
         }
     }
     if problems.is_empty() {
-        println!("all valid");
+        sayln!("all valid");
         exit::OK
     } else {
         print_problems(&problems);
@@ -521,23 +535,23 @@ fn status(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
     let store = match crate::store::Store::open(&config.state_dir) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            esayln!("{e}");
             return exit::ERROR;
         }
     };
     let now = clock.now();
     match store.heartbeat() {
-        Ok(Some(t)) => println!(
+        Ok(Some(t)) => sayln!(
             "daemon last seen {} (state {})",
             t.with_timezone(&config.timezone)
                 .format("%Y-%m-%d %H:%M:%S %Z"),
             store.path().display()
         ),
-        Ok(None) => println!(
+        Ok(None) => sayln!(
             "the daemon has not run yet (state {})",
             store.path().display()
         ),
-        Err(e) => eprintln!("{e}"),
+        Err(e) => esayln!("{e}"),
     }
     for job in &jobs {
         let tz = job.timezone;
@@ -551,16 +565,16 @@ fn status(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
             .next_after(tz, now)
             .map(|t| fmt(t.with_timezone(&Utc)))
             .unwrap_or_else(|| "never".into());
-        println!(
+        sayln!(
             "\njob {}: `{}` in {tz}; next run {next}",
             job.name,
             job.schedule.expression()
         );
         match store.runs(&job.name, 5) {
-            Ok(runs) if runs.is_empty() => println!("  no runs yet"),
+            Ok(runs) if runs.is_empty() => sayln!("  no runs yet"),
             Ok(runs) => {
                 for r in runs {
-                    println!(
+                    sayln!(
                         "  run of {}: {}{}, {} tr{}, {} unit(s) behind, {} sent, {} failed{}",
                         fmt(r.scheduled_at),
                         r.outcome,
@@ -578,7 +592,7 @@ fn status(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
                     );
                 }
             }
-            Err(e) => eprintln!("{e}"),
+            Err(e) => esayln!("{e}"),
         }
     }
     exit::OK
@@ -591,7 +605,7 @@ fn open_store(config_path: Option<&Path>) -> Result<(Config, crate::store::Store
         exit::CONFIG
     })?;
     let store = crate::store::Store::open(&config.state_dir).map_err(|e| {
-        eprintln!("{e}");
+        esayln!("{e}");
         exit::ERROR
     })?;
     Ok((config, store))
@@ -606,11 +620,11 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
     let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
     let Some(unit) = unit else {
         match store.runs(job, 1000) {
-            Ok(runs) if runs.is_empty() => println!("job {job}: no runs recorded"),
+            Ok(runs) if runs.is_empty() => sayln!("job {job}: no runs recorded"),
             Ok(runs) => {
-                println!("job {job}: {} run(s), newest first", runs.len());
+                sayln!("job {job}: {} run(s), newest first", runs.len());
                 for r in runs {
-                    println!(
+                    sayln!(
                         "  {}  {:<11} {} unit(s) behind, {} sent, {} not delivered{}",
                         fmt(r.scheduled_at),
                         r.outcome,
@@ -624,7 +638,7 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
                 }
             }
             Err(e) => {
-                eprintln!("{e}");
+                esayln!("{e}");
                 return exit::ERROR;
             }
         }
@@ -653,7 +667,7 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
                 messages.extend(m);
             }
             (Err(e), _) | (_, Err(e)) => {
-                eprintln!("{e}");
+                esayln!("{e}");
                 return exit::ERROR;
             }
         }
@@ -661,22 +675,22 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
     figures.sort_by_key(|r| r.scheduled_at);
     messages.sort_by_key(|m| m.id);
     if ids.len() > 1 {
-        println!(
+        sayln!(
             "(including the units it succeeded: {})",
             ids[1..].join(", ")
         );
     }
     if figures.is_empty() && messages.is_empty() {
-        println!("job {job}, unit {unit}: nothing recorded (check the ids: `disbmon history --job {job}` lists the runs)");
+        sayln!("job {job}, unit {unit}: nothing recorded (check the ids: `disbmon history --job {job}` lists the runs)");
         return exit::OK;
     }
-    println!("job {job}, unit {unit}: rate over time");
-    println!(
+    sayln!("job {job}, unit {unit}: rate over time");
+    sayln!(
         "  {:<10}  {:>8}  {:>8}  {:<9}  decision",
         "as of", "rate %", "expected", "status"
     );
     for r in &figures {
-        println!(
+        sayln!(
             "  {:<10}  {:>8}  {:>8.2}  {:<9}  {}",
             r.as_of,
             r.figures
@@ -688,9 +702,9 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
             r.reason.map(|r| r.as_str()).unwrap_or("-")
         );
     }
-    println!("\nemails");
+    sayln!("\nemails");
     if messages.is_empty() {
-        println!("  none");
+        sayln!("  none");
     }
     for m in &messages {
         let state = match m.status {
@@ -706,7 +720,7 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
                     .unwrap_or_default()
             ),
         };
-        println!(
+        sayln!(
             "  {}  to {}  why: {}  — {}\n      {}",
             fmt(m.created_at),
             m.recipient,
@@ -731,21 +745,21 @@ fn silence(config_path: Option<&Path>, action: SilenceAction, clock: &dyn Clock)
             reason,
         } => match store.add_silence(&job, &unit, until, &reason, clock.now()) {
             Ok(id) => {
-                println!("silence {id}: alerts of unit {unit} in job {job} are held back until {until} (inclusive): {reason}");
+                sayln!("silence {id}: alerts of unit {unit} in job {job} are held back until {until} (inclusive): {reason}");
                 exit::OK
             }
             Err(e) => {
-                eprintln!("{e}");
+                esayln!("{e}");
                 exit::ERROR
             }
         },
         SilenceAction::List => match store.silences() {
             Ok(list) => {
                 if list.is_empty() {
-                    println!("no silences");
+                    sayln!("no silences");
                 }
                 for s in list {
-                    println!(
+                    sayln!(
                         "{}  job {}  unit {}  until {}  — {} (added {})",
                         s.id,
                         s.job,
@@ -758,21 +772,21 @@ fn silence(config_path: Option<&Path>, action: SilenceAction, clock: &dyn Clock)
                 exit::OK
             }
             Err(e) => {
-                eprintln!("{e}");
+                esayln!("{e}");
                 exit::ERROR
             }
         },
         SilenceAction::Remove { id } => match store.remove_silence(id, clock.now()) {
             Ok(true) => {
-                println!("silence {id} lifted");
+                sayln!("silence {id} lifted");
                 exit::OK
             }
             Ok(false) => {
-                eprintln!("no silence {id}; `disbmon silence list` shows them");
+                esayln!("no silence {id}; `disbmon silence list` shows them");
                 exit::USAGE
             }
             Err(e) => {
-                eprintln!("{e}");
+                esayln!("{e}");
                 exit::ERROR
             }
         },
@@ -792,15 +806,15 @@ async fn outbox(
         Some(OutboxAction::Retry { id }) => {
             match store.retry(id, clock.now(), config.mail.retry_deadline) {
                 Ok(true) => {
-                    println!("message {id} queued again; the daemon, the next `disbmon once` or `disbmon outbox send` sends it");
+                    sayln!("message {id} queued again; the daemon, the next `disbmon once` or `disbmon outbox send` sends it");
                     exit::OK
                 }
                 Ok(false) => {
-                    eprintln!("no failed message {id}; `disbmon outbox` lists them");
+                    esayln!("no failed message {id}; `disbmon outbox` lists them");
                     exit::USAGE
                 }
                 Err(e) => {
-                    eprintln!("{e}");
+                    esayln!("{e}");
                     exit::ERROR
                 }
             }
@@ -809,17 +823,17 @@ async fn outbox(
         Some(OutboxAction::Release { run }) => {
             match store.release_held(run, clock.now(), config.mail.retry_deadline) {
                 Ok((Some(job), n)) if n > 0 => {
-                    println!("run {run} of job {}: {n} held message(s) released; the daemon, the next `disbmon once` or `disbmon outbox send` sends them", esc(&job));
+                    sayln!("run {run} of job {}: {n} held message(s) released; the daemon, the next `disbmon once` or `disbmon outbox send` sends them", esc(&job));
                     exit::OK
                 }
                 Ok(_) => {
-                    eprintln!(
+                    esayln!(
                         "run {run} has no held messages; `disbmon outbox` lists the held runs"
                     );
                     exit::USAGE
                 }
                 Err(e) => {
-                    eprintln!("{e}");
+                    esayln!("{e}");
                     exit::ERROR
                 }
             }
@@ -833,7 +847,7 @@ async fn outbox(
                 let held = match store.held_runs() {
                     Ok(held) => {
                         for (id, job, scheduled, n) in &held {
-                            println!(
+                            sayln!(
                                 "HELD  run {id}  job {}  {}  {n} message(s) held by the mass-mailing guard; release them with `disbmon outbox release {id}`",
                                 esc(&job),
                                 scheduled.to_rfc3339()
@@ -842,15 +856,15 @@ async fn outbox(
                         held.len()
                     }
                     Err(e) => {
-                        eprintln!("{e}");
+                        esayln!("{e}");
                         return exit::ERROR;
                     }
                 };
                 if rows.is_empty() && held == 0 {
-                    println!("the outbox is empty: every message was delivered");
+                    sayln!("the outbox is empty: every message was delivered");
                 }
                 for r in rows {
-                    println!(
+                    sayln!(
                         "{}  {:<7}  job {}  {}  to {}  tries {}  {}\n      {}",
                         r.id,
                         r.status,
@@ -878,7 +892,7 @@ async fn outbox(
                 exit::OK
             }
             Err(e) => {
-                eprintln!("{e}");
+                esayln!("{e}");
                 exit::ERROR
             }
         },
@@ -890,12 +904,12 @@ async fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Cloc
     let drainer = match crate::outbox::Drainer::new(store, &config.mail, clock) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("{e}");
+            esayln!("{e}");
             return exit::ERROR;
         }
     };
     let pass = drainer.drain(&[]).await;
-    println!(
+    sayln!(
         "{} sent, {} deferred, {} given up ({})",
         pass.sent,
         pass.deferred,
@@ -903,25 +917,25 @@ async fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Cloc
         drainer.mailer().describe()
     );
     for f in &pass.failures {
-        eprintln!(
+        esayln!(
             "not delivered: job {}, to {}: {}: {}",
             f.job, f.recipient, f.subject, f.why
         );
     }
     if let Some(e) = pass.store_error {
-        eprintln!("{e}");
+        esayln!("{e}");
         return exit::ERROR;
     }
     match store.waiting() {
         Ok(0) if pass.failed == 0 => exit::OK,
         Ok(n) => {
             if n > 0 {
-                eprintln!("{n} message(s) still wait in the outbox (`disbmon outbox` lists them)");
+                esayln!("{n} message(s) still wait in the outbox (`disbmon outbox` lists them)");
             }
             exit::DELIVERY
         }
         Err(e) => {
-            eprintln!("{e}");
+            esayln!("{e}");
             exit::ERROR
         }
     }

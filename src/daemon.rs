@@ -229,7 +229,7 @@ pub async fn run<S: Future<Output = ()>>(
             return crate::cli::exit::ERROR;
         }
     };
-    let shared = Arc::new(Shared::new(store.clone()));
+    let shared = Arc::new(Shared::new(store.clone(), config.admin_token.clone()));
     if let Some(addr) = config.admin_listen {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
@@ -672,7 +672,7 @@ async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String])
         std::process::id()
     );
     let queued = queue::message(
-        &env.config.mail.from,
+        &env.config.mail,
         &email,
         &identity,
         MessageKind::Operator,
@@ -967,7 +967,7 @@ milestones = [{{ date = "12-31", pct = 95 }}]
             config,
             store: store.clone(),
             clock: Arc::new(crate::clock::FixedClock(hcm(2, 8, 0))),
-            shared: Arc::new(Shared::new(store.clone())),
+            shared: Arc::new(Shared::new(store.clone(), None)),
             stopping,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             current,

@@ -29,6 +29,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("cannot compute the rates: {0}")]
     Compute(String),
+    #[error("the run stopped unexpectedly ({0}); this is a bug — please report it with the job file and the data; the run is retried like any failed run")]
+    Panicked(String),
     #[error("the mail transport cannot be set up: {0}; the messages stay in the outbox")]
     Mail(#[from] MailerError),
 }
@@ -136,14 +138,7 @@ async fn off_runtime<T: Send + 'static>(
     let joined = tokio::task::spawn_blocking(move || std::thread::spawn(f).join())
         .await
         .map_err(|e| RunError::Compute(e.to_string()))?;
-    joined.map_err(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown".into());
-        RunError::Compute(format!("the computation failed unexpectedly ({what}); this is a bug, please report it with the job file"))
-    })
+    joined.map_err(|panic| RunError::Panicked(panic_text(panic.as_ref())))
 }
 
 /// One run of a job: which job, the run's identity (its scheduled time) and the data's cut-off.
@@ -161,8 +156,30 @@ pub struct Run<'a> {
 /// Runs a job once, every stage in order. Never panics on bad data or a failing server: every
 /// problem ends up in the report. Rejected data changes no unit's state and alerts no unit; a run
 /// that fails before it records stores nothing, so it can be repeated safely; once recorded, its
-/// messages wait in the outbox whatever happens to delivery.
+/// messages wait in the outbox whatever happens to delivery. A panic anywhere in it (a bug) is
+/// caught and reported as a failed run, which the daemon retries and reports like any other.
 pub async fn run_job(run: &Run<'_>) -> RunReport {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(stages(run)).catch_unwind().await {
+        Ok(report) => report,
+        Err(panic) => {
+            let error = RunError::Panicked(panic_text(panic.as_ref()));
+            tracing::error!(job = %run.job.name, "{error}");
+            RunReport::assessed(&run.job.name, &empty(run.job, run.as_of), run.dry_run).failed(error)
+        }
+    }
+}
+
+/// What a panic said, for the report.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+async fn stages(run: &Run<'_>) -> RunReport {
     let Run {
         job,
         config,
@@ -198,7 +215,7 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
             false => store.unreported_failures(&job.name)?,
         };
         let envelope = Envelope {
-            from: &config.mail.from,
+            mail: &config.mail,
             now,
             run_key: run
                 .scheduled
@@ -290,7 +307,7 @@ fn hold_notice(
     let email = render::operator_notice(&run.config.operators, &subject, &lines);
     let identity = format!("held|{}|{}", run.job.name, run.scheduled.to_rfc3339());
     let kind = crate::store::MessageKind::Operator;
-    match queue::message(&run.config.mail.from, &email, &identity, kind, now) {
+    match queue::message(&run.config.mail, &email, &identity, kind, now) {
         Ok(m) => {
             let id = m.message_id.clone();
             let deadline = run.config.mail.retry_deadline;
@@ -403,7 +420,7 @@ pub fn preview(
     job: &Job,
     a: &Assessment,
     unit_id: &str,
-    from: &crate::address::Mailbox,
+    mail: &MailConfig,
     now: DateTime<Utc>,
 ) -> Result<(Email, Option<crate::store::NewMessage>, bool), PreviewError> {
     let rates = a.rates.as_ref().ok_or(PreviewError::Rejected)?;
@@ -441,7 +458,7 @@ pub fn preview(
         None
     } else {
         Some(queue::message(
-            from,
+            mail,
             &email,
             &identity,
             crate::store::MessageKind::Alert,

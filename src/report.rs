@@ -421,6 +421,12 @@ impl RunReport {
                 );
             }
         }
+        if !self.notes.is_empty() {
+            let _ = writeln!(out, "\nNotes ({}): the data was cleaned, nothing was left out", self.notes.len());
+            for n in &self.notes {
+                let _ = writeln!(out, "  {n}");
+            }
+        }
         if !self.data_issues.is_empty() {
             let _ = writeln!(out, "\nData issues ({}):", self.data_issues.len());
             for i in &self.data_issues {

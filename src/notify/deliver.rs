@@ -238,6 +238,7 @@ pub fn build(
     email: &Email,
     date: SystemTime,
     message_id: Option<String>,
+    rehearsal_for: Option<&str>,
 ) -> Result<Message, BuildError> {
     let failed = |detail: String| BuildError {
         subject: email.subject.clone(),
@@ -248,7 +249,13 @@ pub fn build(
         m.email
             .as_str()
             .parse::<lettre::Address>()
-            .map(|a| lettre::message::Mailbox::new(m.name.clone(), a))
+            // lettre panics formatting a header that holds a line break: every header text is
+            // one line by the time it gets there (names are cleaned when read; this is the last
+            // line of defence).
+            .map(|a| {
+                let name = m.name.as_deref().map(|n| crate::text::one_line(n).into_owned());
+                lettre::message::Mailbox::new(name, a)
+            })
             .map_err(|e| {
                 failed(format!(
                     "`{}` is not an address the mail library accepts: {e}",
@@ -258,7 +265,7 @@ pub fn build(
     };
     let mut builder = Message::builder()
         .from(convert(from)?)
-        .subject(email.subject.clone())
+        .subject(crate::text::one_line(&email.subject).into_owned())
         .date(date)
         .message_id(message_id);
     for to in &email.to {
@@ -266,6 +273,9 @@ pub fn build(
     }
     for cc in &email.cc {
         builder = builder.cc(convert(cc)?);
+    }
+    if let Some(real) = rehearsal_for {
+        builder = builder.header(RehearsalFor(real.to_string()));
     }
     builder
         .multipart(
@@ -285,6 +295,24 @@ pub fn build(
             subject: email.subject.clone(),
             detail: e.to_string(),
         })
+}
+
+/// `X-Disbmon-Rehearsal-For`: the real recipients of a message sent to `mail.redirect_to`.
+#[derive(Debug, Clone)]
+struct RehearsalFor(String);
+
+impl lettre::message::header::Header for RehearsalFor {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("X-Disbmon-Rehearsal-For")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(RehearsalFor(s.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 /// A Message-ID derived from a message's logical identity (job, unit, run, reason), so that a

@@ -2,6 +2,7 @@
 //! Message-ID derived from what they are, and handed to the store — never sent from here.
 
 use crate::address::Mailbox;
+use crate::config::MailConfig;
 use crate::decide::Decision;
 use crate::ledger::DataIssue;
 use crate::notify::deliver::{self, BuildError};
@@ -44,7 +45,8 @@ impl Outgoing {
 
 /// What the messages of one run share besides the figures.
 pub struct Envelope<'a> {
-    pub from: &'a Mailbox,
+    /// The sender, and the rehearsal mailbox when `mail.redirect_to` is set.
+    pub mail: &'a MailConfig,
     pub now: DateTime<Utc>,
     /// The run's identity (its scheduled time), part of every Message-ID: a run repeated from
     /// its record builds the same ids, and the store queues each once.
@@ -52,16 +54,23 @@ pub struct Envelope<'a> {
     pub digest_to: &'a [Mailbox],
 }
 
-/// One message for the outbox, built from a rendered email.
+/// One message for the outbox, built from a rendered email. In rehearsal (`mail.redirect_to`) it
+/// goes to that one mailbox instead, naming its real recipients at the top and in a header.
 pub fn message(
-    from: &Mailbox,
+    mail: &MailConfig,
     email: &Email,
     identity: &str,
     kind: MessageKind,
     now: DateTime<Utc>,
 ) -> Result<NewMessage, BuildError> {
+    let from = &mail.from;
     let id = deliver::message_id(identity, from);
-    let m = deliver::build(from, email, now.into(), Some(id.clone()))?;
+    let rehearsal = mail.redirect_to.as_ref().map(|to| rehearse(email, to));
+    let (email, real) = match &rehearsal {
+        Some((e, real)) => (e, Some(real.as_str())),
+        None => (email, None),
+    };
+    let m = deliver::build(from, email, now.into(), Some(id.clone()), real)?;
     Ok(NewMessage {
         message_id: id,
         unit: None,
@@ -76,6 +85,43 @@ pub fn message(
         subject: email.subject.clone(),
         raw: m.formatted(),
     })
+}
+
+/// The email as a rehearsal sends it: to `to` alone, saying who would have got it.
+fn rehearse(email: &Email, to: &Mailbox) -> (Email, String) {
+    let list = |m: &[Mailbox]| {
+        m.iter()
+            .map(|m| m.email.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let real = if email.cc.is_empty() {
+        format!("To: {}", list(&email.to))
+    } else {
+        format!("To: {}; Cc: {}", list(&email.to), list(&email.cc))
+    };
+    let banner = format!(
+        "REHEARSAL (mail.redirect_to): this message was sent here instead of to its real recipients — {real}"
+    );
+    let html_banner = format!(
+        "<p style=\"border:2px solid #b00;padding:8px;color:#b00\"><b>REHEARSAL</b> (mail.redirect_to): this message was sent here instead of to its real recipients — {}</p>\n",
+        crate::notify::render::escape(&real)
+    );
+    let html = match email.html.find("<body>") {
+        Some(at) => {
+            let at = at + "<body>".len();
+            format!("{}\n{html_banner}{}", &email.html[..at], &email.html[at..])
+        }
+        None => format!("{html_banner}{}", email.html),
+    };
+    let rehearsed = Email {
+        to: vec![to.clone()],
+        cc: Vec::new(),
+        subject: email.subject.clone(),
+        text: format!("{banner}\n\n{}", email.text),
+        html,
+    };
+    (rehearsed, real)
 }
 
 /// Renders and builds every message of a run: an alert per decided alert, and the digest listing
@@ -99,7 +145,7 @@ pub fn compose(
             env.run_key
         );
         let built =
-            message(env.from, &email, &identity, MessageKind::Alert, env.now).map(|m| NewMessage {
+            message(env.mail, &email, &identity, MessageKind::Alert, env.now).map(|m| NewMessage {
                 unit: Some(alert.unit.unit_id.clone()),
                 reason: Some(alert.reason),
                 ..m
@@ -125,7 +171,7 @@ pub fn compose(
             issues,
         );
         let identity = format!("digest|{}|{}", ctx.job, env.run_key);
-        let built = message(env.from, &email, &identity, MessageKind::Digest, env.now);
+        let built = message(env.mail, &email, &identity, MessageKind::Digest, env.now);
         out.digest_id = out.keep(built);
     }
     out
