@@ -92,6 +92,25 @@ fn dong(e: Expr, format: money::NumberFormat, unit: money::AmountUnit) -> Expr {
     )
 }
 
+/// Money is summed in two parts — the multiples of 2^32 and the remainders — each an i64 sum that
+/// cannot overflow for fewer than a billion rows of amounts up to 10^18 (polars' own i64 sum
+/// wraps in a release build and panics in a debug one). The parts join exactly in i128.
+const SPLIT: i64 = 1 << 32;
+const HIGH: &str = "amount_high";
+const LOW: &str = "amount_low";
+
+fn split_sum(amount: Expr, part: &str) -> Expr {
+    // Any whole number near amount / 2^32 will do: the remainder is taken exactly in i64, so
+    // high · 2^32 + low is the amount whatever the division's rounding.
+    let high = (amount.clone().cast(DataType::Float64) / lit(SPLIT as f64)).cast(DataType::Int64);
+    let value = if part == HIGH {
+        high
+    } else {
+        amount - high * lit(SPLIT)
+    };
+    value.sum().alias(part)
+}
+
 fn failed(table: &Table, e: PolarsError) -> DataIssue {
     DataIssue {
         source: table.role,
@@ -492,18 +511,15 @@ pub fn aggregate(
                     .alias("amount")])
                 .group_by([col("unit_id")])
                 .agg([
-                    col("amount").sum().alias("amount"),
-                    col("amount")
-                        .cast(DataType::Float64)
-                        .sum()
-                        .alias("amount_f"),
+                    split_sum(col("amount"), HIGH),
+                    split_sum(col("amount"), LOW),
                     len().alias("n"),
                 ])
         }
         _ => {
             let mut aggs = vec![
-                used_amount.clone().sum().alias("amount"),
-                used_amount.cast(DataType::Float64).sum().alias("amount_f"),
+                split_sum(used_amount.clone(), HIGH),
+                split_sum(used_amount, LOW),
                 len().alias("n"),
             ];
             if effective_col.is_some() {
@@ -544,33 +560,28 @@ pub fn aggregate(
 
     let mut by_unit = BTreeMap::new();
     let ids = strs(&summed, "unit_id").map_err(|e| failed(table, e))?;
-    let amounts: Vec<Option<i64>> = summed
-        .column("amount")
-        .and_then(|c| c.i64().map(|a| a.iter().collect()))
-        .map_err(|e| failed(table, e))?;
+    let part = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
+        Ok(summed.column(name)?.i64()?.iter().collect())
+    };
+    let (high, low) = (|| Ok((part(HIGH)?, part(LOW)?)))().map_err(|e| failed(table, e))?;
+    let amounts: Vec<Option<i128>> = high
+        .into_iter()
+        .zip(low)
+        .map(|(h, l)| Some(i128::from(h?) * i128::from(SPLIT) + i128::from(l?)))
+        .collect();
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let changed_days: Vec<Option<i32>> = match summed.column("changed") {
         Ok(c) => c.i32().map(|a| a.iter().collect()).unwrap_or_default(),
         Err(_) => vec![None; summed.height()],
     };
-    // polars sums i64 with wrapping arithmetic. A wrapped sum is still exact whenever the true
-    // sum fits, so a floating-point sum beside it is enough to tell: far beyond 10^18, the sum
-    // is out of range whatever rounding did; within it, the integer sum is the true one.
-    let approx: Vec<Option<f64>> = summed
-        .column("amount_f")
-        .and_then(|c| c.f64().map(|a| a.iter().collect()))
-        .map_err(|e| failed(table, e))?;
     let mut changed = BTreeMap::new();
     let mut out_of_range = Vec::new();
-    for (((id, amount), day), approx) in ids.into_iter().zip(amounts).zip(changed_days).zip(approx)
-    {
+    for ((id, amount), day) in ids.into_iter().zip(amounts).zip(changed_days) {
         if let (Some(id), Some(a)) = (id, amount) {
-            if approx.is_some_and(|f| f.abs() > 2.0 * money::MAX_DONG as f64)
-                || a.checked_abs().is_none_or(|a| a > money::MAX_DONG)
-            {
+            let Some(a) = money::checked_sum([a]) else {
                 out_of_range.push(id);
                 continue;
-            }
+            };
             if let Some(d) =
                 day.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into())))
             {

@@ -307,6 +307,26 @@ pub struct MailConfig {
     pub redirect_to: Option<Mailbox>,
 }
 
+impl Default for MailConfig {
+    /// The embedded defaults: `.eml` files into `var/outbox`, from `disbmon@localhost`, to anyone.
+    fn default() -> MailConfig {
+        MailConfig {
+            from: Mailbox::new(
+                Some("disbmon".into()),
+                "disbmon@localhost".parse().expect("a valid address"),
+            ),
+            transport: Transport::File {
+                dir: PathBuf::from("var/outbox"),
+            },
+            retry_initial: Duration::from_secs(30),
+            retry_deadline: Duration::from_secs(24 * 3600),
+            allowed_domains: Vec::new(),
+            max_messages_per_run: None,
+            redirect_to: None,
+        }
+    }
+}
+
 impl MailConfig {
     /// Whether mail may go to this address under `allowed_domains`.
     pub fn allows(&self, address: &str) -> bool {

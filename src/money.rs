@@ -98,8 +98,10 @@ pub fn clamp(sum: i128) -> i64 {
 }
 
 /// Sums amounts exactly; None when the sum is beyond ±[`MAX_DONG`].
-pub fn checked_sum(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
-    let total: i128 = amounts.into_iter().map(i128::from).sum();
+pub fn checked_sum(amounts: impl IntoIterator<Item = i128>) -> Option<i64> {
+    let total = amounts
+        .into_iter()
+        .try_fold(0i128, |acc, a| acc.checked_add(a))?;
     (total.abs() <= i128::from(MAX_DONG)).then_some(total as i64)
 }
 
@@ -309,7 +311,8 @@ mod tests {
         bad("", Plain, Dong, "empty");
         bad("1,5", Vi, Dong, "more decimals than whole đồng");
         bad("0,0000001", Vi, Million, "more decimals");
-        bad("99999999999999999999", Plain, Dong, "too large");
+        bad("99999999999999999999", Plain, Dong, "beyond 10^18");
+        bad("1000000000000000001", Plain, Dong, "beyond 10^18");
         bad("1,2,3", Vi, Dong, "not a number");
     }
 

@@ -53,7 +53,8 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 async fn run(job: &job::Job, as_of: NaiveDate) -> Assessment {
     // "Now" is the evening of the as-of date: nothing here depends on the real date.
     let now = as_of.and_hms_opt(12, 0, 0).unwrap().and_utc();
-    assess_with(job, as_of, None, &disbmon::clock::FixedClock(now))
+    let mail = disbmon::config::MailConfig::default();
+    assess_with(job, &mail, as_of, None, &disbmon::clock::FixedClock(now))
         .await
         .expect("the run itself does not fail")
 }
