@@ -154,7 +154,9 @@ milestones = [{ date = "06-30", pct = 50 }, { date = "12-31", pct = 95 }]
         let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
         let now = disbmon::clock::FixedClock(as_of.and_hms_opt(12, 0, 0).unwrap().and_utc());
         let a = runtime
-            .block_on(disbmon::pipeline::assess_with(&job, &mail, as_of, None, &now))
+            .block_on(disbmon::pipeline::assess_with(
+                &job, &mail, as_of, None, &now,
+            ))
             .expect("the run does not fail");
         let secs = t.elapsed().as_secs_f64();
         assert!(a.issues.is_empty(), "{:?}", a.issues.first());

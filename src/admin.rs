@@ -88,7 +88,10 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let guarded = Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), authorised));
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            authorised,
+        ));
     // `/healthz` says only whether the loop is alive, for probes that carry no token.
     let app = Router::new()
         .route("/healthz", get(healthz))
@@ -128,8 +131,7 @@ async fn authorised(
 /// Compares secrets in time that does not depend on where they differ.
 fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0

@@ -687,7 +687,10 @@ fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>) -> i32 {
     sayln!("job {job}, unit {unit}: rate over time");
     sayln!(
         "  {:<10}  {:>8}  {:>8}  {:<9}  decision",
-        "as of", "rate %", "expected", "status"
+        "as of",
+        "rate %",
+        "expected",
+        "status"
     );
     for r in &figures {
         sayln!(
@@ -827,9 +830,7 @@ async fn outbox(
                     exit::OK
                 }
                 Ok(_) => {
-                    esayln!(
-                        "run {run} has no held messages; `disbmon outbox` lists the held runs"
-                    );
+                    esayln!("run {run} has no held messages; `disbmon outbox` lists the held runs");
                     exit::USAGE
                 }
                 Err(e) => {
@@ -846,11 +847,12 @@ async fn outbox(
             Ok(rows) => {
                 let held = match store.held_runs() {
                     Ok(held) => {
-                        for (id, job, scheduled, n) in &held {
+                        for h in &held {
+                            let (id, n) = (h.run_id, h.messages);
                             sayln!(
                                 "HELD  run {id}  job {}  {}  {n} message(s) held by the mass-mailing guard; release them with `disbmon outbox release {id}`",
-                                esc(&job),
-                                scheduled.to_rfc3339()
+                                esc(&h.job),
+                                h.scheduled.to_rfc3339()
                             );
                         }
                         held.len()
@@ -919,7 +921,10 @@ async fn send_due(config: &Config, store: &crate::store::Store, clock: &dyn Cloc
     for f in &pass.failures {
         esayln!(
             "not delivered: job {}, to {}: {}: {}",
-            f.job, f.recipient, f.subject, f.why
+            f.job,
+            f.recipient,
+            f.subject,
+            f.why
         );
     }
     if let Some(e) = pass.store_error {

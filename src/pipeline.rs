@@ -160,12 +160,16 @@ pub struct Run<'a> {
 /// caught and reported as a failed run, which the daemon retries and reports like any other.
 pub async fn run_job(run: &Run<'_>) -> RunReport {
     use futures_util::FutureExt;
-    match std::panic::AssertUnwindSafe(stages(run)).catch_unwind().await {
+    match std::panic::AssertUnwindSafe(stages(run))
+        .catch_unwind()
+        .await
+    {
         Ok(report) => report,
         Err(panic) => {
             let error = RunError::Panicked(panic_text(panic.as_ref()));
             tracing::error!(job = %run.job.name, "{error}");
-            RunReport::assessed(&run.job.name, &empty(run.job, run.as_of), run.dry_run).failed(error)
+            RunReport::assessed(&run.job.name, &empty(run.job, run.as_of), run.dry_run)
+                .failed(error)
         }
     }
 }

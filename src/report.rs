@@ -422,7 +422,11 @@ impl RunReport {
             }
         }
         if !self.notes.is_empty() {
-            let _ = writeln!(out, "\nNotes ({}): the data was cleaned, nothing was left out", self.notes.len());
+            let _ = writeln!(
+                out,
+                "\nNotes ({}): the data was cleaned, nothing was left out",
+                self.notes.len()
+            );
             for n in &self.notes {
                 let _ = writeln!(out, "  {n}");
             }

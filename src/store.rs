@@ -816,6 +816,15 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// A run whose messages the mass-mailing guard holds.
+#[derive(Debug, Clone)]
+pub struct HeldRun {
+    pub run_id: i64,
+    pub job: String,
+    pub scheduled: DateTime<Utc>,
+    pub messages: u64,
+}
+
 /// A message taken for sending: its row, and the one stored copy of its body.
 #[derive(Debug, Clone)]
 pub struct Taken {
@@ -1131,15 +1140,20 @@ impl Store {
         })
     }
 
-    /// Held messages, counted per run: (run id, job, scheduled time, messages held).
-    pub fn held_runs(&self) -> Result<Vec<(i64, String, DateTime<Utc>, u64)>, StoreError> {
+    /// Held messages, counted per run.
+    pub fn held_runs(&self) -> Result<Vec<HeldRun>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT r.id, r.job, r.scheduled_at, COUNT(DISTINCT o.message_id) FROM outbox o JOIN runs r ON r.id = o.run_id
                  WHERE o.status = 'held' GROUP BY r.id ORDER BY r.id",
             )?;
             let rows = st.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, parse_ts(&r.get::<_, String>(2)?)?, r.get(3)?))
+                Ok(HeldRun {
+                    run_id: r.get(0)?,
+                    job: r.get(1)?,
+                    scheduled: parse_ts(&r.get::<_, String>(2)?)?,
+                    messages: r.get(3)?,
+                })
             })?;
             rows.collect()
         })

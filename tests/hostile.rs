@@ -31,7 +31,14 @@ fn once_json(p: &Project) -> Run {
 /// A run that computes and reports, storing and sending nothing.
 fn dry(p: &Project) -> Run {
     p.run_env(
-        &["once", "weekly", "--as-of", "2026-10-31", "--dry-run", "--json"],
+        &[
+            "once",
+            "weekly",
+            "--as-of",
+            "2026-10-31",
+            "--dry-run",
+            "--json",
+        ],
         &[("DISBMON_NOW", "2026-10-31T08:00:00+07:00")],
     )
 }
@@ -71,7 +78,11 @@ fn a_name_with_a_line_break_is_cleaned_and_the_unit_still_told() {
     let notes = run.json()["notes"].to_string();
     assert!(notes.contains("control characters"), "{run}");
     let alert = smtp.one_to("bqlgt@sonla.example.gov.vn");
-    assert!(alert.subject().contains("Evil Bcc: x@attacker.example"), "{}", alert.subject());
+    assert!(
+        alert.subject().contains("Evil Bcc: x@attacker.example"),
+        "{}",
+        alert.subject()
+    );
     assert!(alert.header("Bcc").is_empty());
     for r in smtp.received() {
         assert!(!r.rcpt_to().iter().any(|t| t.contains("attacker")));
@@ -79,7 +90,10 @@ fn a_name_with_a_line_break_is_cleaned_and_the_unit_still_told() {
     }
     // The terminal never gets the raw escape.
     let table = once(&p);
-    assert!(!table.stdout().contains('\u{1b}') && !table.stderr().contains('\u{1b}'), "{table}");
+    assert!(
+        !table.stdout().contains('\u{1b}') && !table.stderr().contains('\u{1b}'),
+        "{table}"
+    );
 }
 
 // 1 — a panic inside a run is a failed run (in-process: a clock that panics mid-run).
@@ -98,11 +112,9 @@ async fn a_panic_inside_a_run_fails_that_run_and_is_recorded() {
         }
     }
     let p = project(free_port(), "");
-    let config = disbmon::config::Config::load(
-        Some(&p.path().join("config/disbmon.toml")),
-        &|_| None,
-    )
-    .unwrap();
+    let config =
+        disbmon::config::Config::load(Some(&p.path().join("config/disbmon.toml")), &|_| None)
+            .unwrap();
     let job = disbmon::job::load(&p.path().join("jobs/weekly.toml"), config.timezone).unwrap();
     let store = disbmon::store::Store::open(&config.state_dir).unwrap();
     let clock = Exploding(Default::default());
@@ -129,7 +141,8 @@ fn plans_workbook(path: &std::path::Path, extra: impl FnOnce(&mut rust_xlsxwrite
     let rows: Vec<Vec<&str>> = PLANS.lines().map(|l| l.split(',').collect()).collect();
     for (r, row) in rows.iter().enumerate() {
         for (c, cell) in row.iter().enumerate() {
-            ws.write_string(r as u32, c as u16, cell.trim_matches('"')).unwrap();
+            ws.write_string(r as u32, c as u16, cell.trim_matches('"'))
+                .unwrap();
         }
     }
     extra(ws);
@@ -175,7 +188,10 @@ fn a_sheet_over_max_cells_is_a_data_issue() {
     plans_workbook(&p.path().join("jobs/ke_hoach.xlsx"), |_| {});
     let run = dry(&p);
     run.expect_code(4);
-    assert!(issues(&run).iter().any(|i| i.contains("max_cells")), "{run}");
+    assert!(
+        issues(&run).iter().any(|i| i.contains("max_cells")),
+        "{run}"
+    );
 }
 
 // 4 — a date column holding 1e12, a date format with time fields, -1e300 in a date-styled cell.
@@ -184,7 +200,10 @@ fn out_of_range_dates_and_numbers_in_excel_are_data_issues() {
     let p = project(free_port(), "");
     let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
         .unwrap()
-        .replace("location = \"giai_ngan.csv\"", "location = \"giai_ngan.xlsx\"");
+        .replace(
+            "location = \"giai_ngan.csv\"",
+            "location = \"giai_ngan.xlsx\"",
+        );
     p.write("jobs/weekly.toml", &job);
     let write = |date_cell: f64, styled_amount: f64| {
         let mut book = Workbook::new();
@@ -198,7 +217,8 @@ fn out_of_range_dates_and_numbers_in_excel_are_data_issues() {
         ws.write_string(1, 2, "1.000").unwrap();
         ws.write_number_with_format(2, 0, 46_000.0, &date).unwrap();
         ws.write_string(2, 1, "SYT").unwrap();
-        ws.write_number_with_format(2, 2, styled_amount, &date).unwrap();
+        ws.write_number_with_format(2, 2, styled_amount, &date)
+            .unwrap();
         book.save(p.path().join("jobs/giai_ngan.xlsx")).unwrap();
     };
     write(1e12, -1e300);
@@ -209,7 +229,10 @@ fn out_of_range_dates_and_numbers_in_excel_are_data_issues() {
     assert!(all.contains("row 2") || all.contains("\"row\":2"), "{run}");
     assert!(all.contains("\"row\":3"), "{run}");
     // A format with time fields meets a date serial: written with its time, no panic.
-    let job = job.replace("date_format = \"%d/%m/%Y\"", "date_format = \"%d/%m/%Y %H:%M\"");
+    let job = job.replace(
+        "date_format = \"%d/%m/%Y\"",
+        "date_format = \"%d/%m/%Y %H:%M\"",
+    );
     p.write("jobs/weekly.toml", &job);
     write(46_000.5, 1000.0);
     no_crash(&dry(&p));
@@ -259,7 +282,10 @@ fn a_roll_up_beyond_the_largest_amount_is_a_data_issue() {
     .write("jobs/giai_ngan.csv", "Ngày,Mã ĐV,Số tiền (đồng)\n01/06/2026,A,1\n");
     let run = dry(&p);
     run.expect_code(4);
-    assert!(issues(&run).join("\n").contains("roll-up of unit `TINH`"), "{run}");
+    assert!(
+        issues(&run).join("\n").contains("roll-up of unit `TINH`"),
+        "{run}"
+    );
 }
 
 // 6 — more addresses than a unit may have: a data issue, nothing sent.
@@ -267,16 +293,26 @@ fn a_roll_up_beyond_the_largest_amount_is_a_data_issue() {
 fn a_unit_with_three_hundred_addresses_is_refused() {
     let smtp = Smtp::start();
     let p = project(smtp.port, "");
-    let many: Vec<String> = (0..300).map(|i| format!("a{i}@sonla.example.gov.vn")).collect();
+    let many: Vec<String> = (0..300)
+        .map(|i| format!("a{i}@sonla.example.gov.vn"))
+        .collect();
     p.write(
         "jobs/don_vi.csv",
         &UNITS.replace("soyte@sonla.example.gov.vn", &many.join("; ")),
     );
     let run = once_json(&p);
     run.expect_code(4);
-    assert!(issues(&run).join("\n").contains("max_addresses_per_unit"), "{run}");
-    assert!(smtp.received().iter().all(|r| !r.rcpt_to().iter().any(|t| t.starts_with("a1"))));
-    assert!(smtp.received().iter().all(|r| !r.rcpt_to().contains(&"bqlgt@sonla.example.gov.vn".to_string())));
+    assert!(
+        issues(&run).join("\n").contains("max_addresses_per_unit"),
+        "{run}"
+    );
+    assert!(smtp
+        .received()
+        .iter()
+        .all(|r| !r.rcpt_to().iter().any(|t| t.starts_with("a1"))));
+    assert!(smtp.received().iter().all(|r| !r
+        .rcpt_to()
+        .contains(&"bqlgt@sonla.example.gov.vn".to_string())));
 }
 
 // 6 — an address outside allowed_domains is never sent to, and is a data issue.
@@ -292,12 +328,21 @@ fn an_address_outside_the_allowed_domains_is_never_sent_to() {
         );
     p.write("config/disbmon.toml", &config).write(
         "jobs/don_vi.csv",
-        &UNITS.replace("soyte@sonla.example.gov.vn", "soyte@sonla.example.gov.vn; leak@attacker.example"),
+        &UNITS.replace(
+            "soyte@sonla.example.gov.vn",
+            "soyte@sonla.example.gov.vn; leak@attacker.example",
+        ),
     );
     let run = once_json(&p);
     run.expect_code(4);
-    assert!(issues(&run).join("\n").contains("leak@attacker.example"), "{run}");
-    assert!(smtp.received().iter().all(|r| !r.rcpt_to().iter().any(|t| t.contains("attacker"))));
+    assert!(
+        issues(&run).join("\n").contains("leak@attacker.example"),
+        "{run}"
+    );
+    assert!(smtp
+        .received()
+        .iter()
+        .all(|r| !r.rcpt_to().iter().any(|t| t.contains("attacker"))));
 }
 
 // 6 — the mass-mailing guard holds a run's mail until an operator releases it.
@@ -308,7 +353,10 @@ fn a_run_over_the_message_limit_sends_nothing_until_released() {
     let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
         .unwrap()
         .replace("[mail]\n", "[mail]\nmax_messages_per_run = 2\n")
-        .replace("jobs_dir", "operators = [\"vanhanh@stc.example.gov.vn\"]\njobs_dir");
+        .replace(
+            "jobs_dir",
+            "operators = [\"vanhanh@stc.example.gov.vn\"]\njobs_dir",
+        );
     p.write("config/disbmon.toml", &config);
     let run = once_json(&p);
     run.expect_code(7);
@@ -323,7 +371,9 @@ fn a_run_over_the_message_limit_sends_nothing_until_released() {
     let args: Vec<&str> = release.split_whitespace().skip(1).collect();
     p.run(&args).expect_code(0).expect_stdout("released");
     p.run(&["outbox", "send"]).expect_code(0);
-    assert!(smtp.received().iter().any(|r| r.rcpt_to().contains(&"bqlgt@sonla.example.gov.vn".to_string())));
+    assert!(smtp.received().iter().any(|r| r
+        .rcpt_to()
+        .contains(&"bqlgt@sonla.example.gov.vn".to_string())));
 }
 
 // 6 — one stored copy per message, however many recipients.
@@ -331,14 +381,22 @@ fn a_run_over_the_message_limit_sends_nothing_until_released() {
 fn a_message_is_stored_once_with_its_recipients_beside_it() {
     let smtp = Smtp::start();
     let p = project(smtp.port, "");
-    let many: Vec<String> = (0..40).map(|i| format!("a{i}@sonla.example.gov.vn")).collect();
-    p.write("jobs/don_vi.csv", &UNITS.replace("soyte@sonla.example.gov.vn", &many.join("; ")));
+    let many: Vec<String> = (0..40)
+        .map(|i| format!("a{i}@sonla.example.gov.vn"))
+        .collect();
+    p.write(
+        "jobs/don_vi.csv",
+        &UNITS.replace("soyte@sonla.example.gov.vn", &many.join("; ")),
+    );
     let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
         .unwrap()
         .replace("[alerts]\n", "[alerts]\nmax_addresses_per_unit = 50\n");
     p.write("jobs/weekly.toml", &job);
     // SYT is on track; make it behind so that its 40 addresses are written to.
-    p.write("jobs/giai_ngan.csv", &PAID.replace("01/06/2026,SYT,60.000.000.000", "01/06/2026,SYT,1.000"));
+    p.write(
+        "jobs/giai_ngan.csv",
+        &PAID.replace("01/06/2026,SYT,60.000.000.000", "01/06/2026,SYT,1.000"),
+    );
     once(&p).expect_code(0);
     let c = rusqlite::Connection::open(p.path().join("var/disbmon.sqlite3")).unwrap();
     let (bodies, rows): (i64, i64) = c
@@ -358,7 +416,10 @@ fn rehearsal_sends_everything_to_one_mailbox_naming_the_real_recipients() {
     let p = project(smtp.port, "");
     let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
         .unwrap()
-        .replace("[mail]\n", "[mail]\nredirect_to = \"thu-nghiem@stc.example.gov.vn\"\n");
+        .replace(
+            "[mail]\n",
+            "[mail]\nredirect_to = \"thu-nghiem@stc.example.gov.vn\"\n",
+        );
     p.write("config/disbmon.toml", &config);
     once(&p).expect_code(0);
     let received = smtp.received();
@@ -368,7 +429,10 @@ fn rehearsal_sends_everything_to_one_mailbox_naming_the_real_recipients() {
     }
     let alert = received
         .iter()
-        .find(|r| r.header("X-Disbmon-Rehearsal-For").contains("bqlgt@sonla.example.gov.vn"))
+        .find(|r| {
+            r.header("X-Disbmon-Rehearsal-For")
+                .contains("bqlgt@sonla.example.gov.vn")
+        })
         .expect("the alert to BQLGT, rehearsed");
     assert!(alert.text().starts_with("REHEARSAL"));
 }
@@ -398,13 +462,20 @@ fn two_hundred_thousand_bad_json_records_list_two_hundred() {
     let p = project(free_port(), "");
     let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
         .unwrap()
-        .replace("location = \"giai_ngan.csv\"", "location = \"giai_ngan.json\"");
+        .replace(
+            "location = \"giai_ngan.csv\"",
+            "location = \"giai_ngan.json\"",
+        );
     p.write("jobs/weekly.toml", &job);
     let body = format!("[{}1]", "1,".repeat(200_000));
     p.write("jobs/giai_ngan.json", &body);
     let run = p.run(&["once", "weekly", "--as-of", "2026-10-31", "--dry-run"]);
     run.expect_code(4);
-    assert!(run.stderr().lines().count() < 300, "{} lines", run.stderr().lines().count());
+    assert!(
+        run.stderr().lines().count() < 300,
+        "{} lines",
+        run.stderr().lines().count()
+    );
 }
 
 #[test]
@@ -414,7 +485,11 @@ fn a_missing_column_does_not_echo_a_huge_header() {
     p.write("jobs/giai_ngan.csv", &format!("{}\n", header.join(",")));
     let run = p.run(&["once", "weekly", "--as-of", "2026-10-31", "--dry-run"]);
     run.expect_code(4).expect_stderr("more");
-    assert!(run.stderr().len() < 20_000, "{} bytes of stderr", run.stderr().len());
+    assert!(
+        run.stderr().len() < 20_000,
+        "{} bytes of stderr",
+        run.stderr().len()
+    );
 }
 
 // 5 — JSON records with different keys: every key becomes a column.
@@ -423,7 +498,10 @@ fn json_records_with_many_different_keys_are_read() {
     let p = project(free_port(), "");
     let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
         .unwrap()
-        .replace("location = \"giai_ngan.csv\"", "location = \"giai_ngan.json\"");
+        .replace(
+            "location = \"giai_ngan.csv\"",
+            "location = \"giai_ngan.json\"",
+        );
     p.write("jobs/weekly.toml", &job);
     let records: Vec<String> = (0..5_000)
         .map(|i| {
@@ -452,12 +530,13 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin() {
     support::serve(&elsewhere, "/giai_ngan.csv", PAID).await;
     let origin = support::http_server(None).await;
     wiremock::Mock::given(wiremock::matchers::method("GET"))
-        .respond_with(
-            wiremock::ResponseTemplate::new(302).insert_header(
-                "location",
-                format!("http://localhost:{}/giai_ngan.csv", elsewhere.address().port()),
+        .respond_with(wiremock::ResponseTemplate::new(302).insert_header(
+            "location",
+            format!(
+                "http://localhost:{}/giai_ngan.csv",
+                elsewhere.address().port()
             ),
-        )
+        ))
         .mount(&origin)
         .await;
     let p = project(free_port(), "");
@@ -472,14 +551,24 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin() {
         );
     p.write("jobs/weekly.toml", &job);
     let run = p.run_env(
-        &["once", "weekly", "--as-of", "2026-10-31", "--dry-run", "--json"],
+        &[
+            "once",
+            "weekly",
+            "--as-of",
+            "2026-10-31",
+            "--dry-run",
+            "--json",
+        ],
         &[("KEY", "the-api-key")],
     );
     run.expect_code(4);
     assert!(issues(&run).join("\n").contains("another origin"), "{run}");
     assert!(elsewhere.received_requests().await.unwrap().is_empty());
     // The token in the query string is shown nowhere.
-    assert!(!run.stdout().contains("s3cr3t") && !run.stderr().contains("s3cr3t"), "{run}");
+    assert!(
+        !run.stdout().contains("s3cr3t") && !run.stderr().contains("s3cr3t"),
+        "{run}"
+    );
 }
 
 #[test]
@@ -492,7 +581,9 @@ fn auth_over_plain_http_to_another_machine_is_refused_by_check() {
             "location = \"http://data.example.gov.vn/giai_ngan.csv\"\nauth = { bearer_env = \"TOKEN\" }",
         );
     p.write("jobs/weekly.toml", &job);
-    p.run(&["check"]).expect_code(3).expect_stderr("unencrypted");
+    p.run(&["check"])
+        .expect_code(3)
+        .expect_stderr("unencrypted");
 }
 
 // 8 — an admin listener beyond loopback needs a token; with one, requests must carry it.
@@ -504,7 +595,9 @@ fn the_admin_listener_beyond_loopback_requires_a_token() {
         .unwrap()
         .replace("listen = \"off\"", &format!("listen = \"0.0.0.0:{port}\""));
     p.write("config/disbmon.toml", &config);
-    p.run(&["check"]).expect_code(3).expect_stderr("admin.token_env");
+    p.run(&["check"])
+        .expect_code(3)
+        .expect_stderr("admin.token_env");
     let mut refused = p.spawn_daemon(&[]);
     assert_eq!(refused.wait_exit(30), 3, "{}", refused.log());
     let config = config.replace("[admin]\n", "[admin]\ntoken_env = \"ADMIN_TOKEN\"\n");
@@ -514,7 +607,11 @@ fn the_admin_listener_beyond_loopback_requires_a_token() {
     let get = |auth: &str| {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(s, "GET /status HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /status HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
         raw
@@ -528,16 +625,25 @@ fn the_admin_listener_beyond_loopback_requires_a_token() {
 #[test]
 fn state_and_mail_files_are_private() {
     let p = Project::new();
-    p.copy_from_repo("jobs").copy_from_repo("config/disbmon.toml");
-    p.run(&["once", "sample", "--as-of", "2026-10-31"]).expect_code(0);
+    p.copy_from_repo("jobs")
+        .copy_from_repo("config/disbmon.toml");
+    p.run(&["once", "sample", "--as-of", "2026-10-31"])
+        .expect_code(0);
     let mode = |rel: &str| {
-        std::fs::metadata(p.path().join(rel)).unwrap().permissions().mode() & 0o777
+        std::fs::metadata(p.path().join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
     };
     assert_eq!(mode("var"), 0o700);
     assert_eq!(mode("var/disbmon.sqlite3"), 0o600);
     let eml = p.eml_files("var/outbox");
     assert!(!eml.is_empty());
     for f in eml {
-        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

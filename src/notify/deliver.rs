@@ -253,7 +253,10 @@ pub fn build(
             // one line by the time it gets there (names are cleaned when read; this is the last
             // line of defence).
             .map(|a| {
-                let name = m.name.as_deref().map(|n| crate::text::one_line(n).into_owned());
+                let name = m
+                    .name
+                    .as_deref()
+                    .map(|n| crate::text::one_line(n).into_owned());
                 lettre::message::Mailbox::new(name, a)
             })
             .map_err(|e| {

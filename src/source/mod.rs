@@ -4,6 +4,9 @@
 
 mod xlsx;
 
+/// An Excel date serial in a strftime format; None when it is not a date Excel can hold.
+pub use xlsx::serial_text as excel_date;
+
 use crate::clock::Clock;
 use crate::job::{Auth, Format, Location, Source};
 use crate::ledger::{DataIssue, IssueList, SourceRole};

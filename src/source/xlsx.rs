@@ -66,7 +66,7 @@ fn cell_text(cell: &Data, is_date: bool, source: &Source) -> String {
 
 /// An Excel date serial in the source's date format; None when it is not a date Excel can hold or
 /// the format cannot write it.
-fn serial_text(f: f64, format: &str) -> Option<String> {
+pub fn serial_text(f: f64, format: &str) -> Option<String> {
     if !(0.0..LAST_SERIAL).contains(&f) {
         return None;
     }

@@ -35,6 +35,17 @@ pub fn local_project(smtp: u16, extra: &str) -> Project {
     p
 }
 
+/// The binary under test: the one cargo built for this test run, or `DISBMON_TEST_BIN` (e.g. the
+/// release build: `DISBMON_TEST_BIN=target/release/disbmon cargo test --test hostile`).
+pub fn bin() -> PathBuf {
+    match std::env::var_os("DISBMON_TEST_BIN") {
+        Some(p) => std::fs::canonicalize(&p).unwrap_or_else(|e| {
+            panic!("DISBMON_TEST_BIN={}: {e}", PathBuf::from(&p).display())
+        }),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_disbmon")),
+    }
+}
+
 /// A project folder with its own `config/` and `jobs/`.
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -128,8 +139,7 @@ impl Project {
     }
 
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let bin = env!("CARGO_BIN_EXE_disbmon");
-        let mut cmd = Command::new(bin);
+        let mut cmd = Command::new(bin());
         cmd.args(args).current_dir(self.path()).stdin(Stdio::null());
         for (k, _) in std::env::vars() {
             if k.starts_with("DISBMON_") {
@@ -558,7 +568,7 @@ impl Project {
     pub fn spawn_daemon(&self, env: &[(&str, &str)]) -> Daemon {
         let log = self.path().join(format!("run-{}.log", free_port()));
         let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_disbmon"));
+        let mut cmd = Command::new(bin());
         cmd.arg("run")
             .current_dir(self.path())
             .stdin(Stdio::null())
