@@ -49,6 +49,8 @@ pub struct Shared {
     alive: Mutex<Option<tokio::time::Instant>>,
     /// The bearer token `/metrics` and `/status` require, when one is configured.
     token: Option<crate::config::Secret>,
+    /// Jobs whose last run failed (after its retries), with why: `/healthz` names them.
+    failing: Mutex<BTreeMap<String, String>>,
 }
 
 impl Shared {
@@ -59,6 +61,17 @@ impl Shared {
             jobs: Mutex::new(Vec::new()),
             alive: Mutex::new(None),
             token,
+            failing: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Records how a job's last run ended: `Some(why)` when it failed.
+    pub fn last_run(&self, job: &str, failure: Option<String>) {
+        if let Ok(mut f) = self.failing.lock() {
+            match failure {
+                Some(why) => f.insert(job.to_string(), why),
+                None => f.remove(job),
+            };
         }
     }
 
@@ -155,8 +168,25 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     // The loop wakes at least every TICK; a loop that has not gone round for three ticks is stuck.
     let last = s.alive.lock().ok().and_then(|a| *a);
     let limit = 3 * crate::daemon::TICK;
+    // The loop decides the status; jobs whose last run failed are named, so that a failing run
+    // (bad data, a server down, a bug caught in a run) is seen without reading the logs.
+    let failing: String = s
+        .failing
+        .lock()
+        .map(|f| {
+            f.iter()
+                .map(|(job, why)| {
+                    let why = crate::text::truncate(&crate::text::escape(why), 300).into_owned();
+                    format!(
+                        "degraded: job {}: last run failed: {why}\n",
+                        crate::text::escape(job)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     match last.map(|t| t.elapsed()) {
-        Some(age) if age <= limit => (StatusCode::OK, "ok\n".to_string()),
+        Some(age) if age <= limit => (StatusCode::OK, format!("ok\n{failing}")),
         Some(age) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the scheduler loop last ran {} s ago\n", age.as_secs()),

@@ -144,7 +144,10 @@ pub fn load_all(config_path: Option<&std::path::Path>) -> Result<(Config, Vec<Jo
     let files = job::files(&config.jobs_dir).map_err(|p| vec![p])?;
     for f in files {
         match job::load(&f, config.timezone) {
-            Ok(j) => jobs.push(j),
+            Ok(j) => {
+                problems.extend(outside_allowed(&config, &j));
+                jobs.push(j);
+            }
             Err(p) => problems.extend(p.list),
         }
     }
@@ -153,6 +156,33 @@ pub fn load_all(config_path: Option<&std::path::Path>) -> Result<(Config, Vec<Jo
     } else {
         Err(problems)
     }
+}
+
+/// A job's own recipients (cc, digest, escalation) outside `mail.allowed_domains`: the config
+/// contradicts itself, and `check` says so before any mail is refused.
+fn outside_allowed(config: &Config, job: &Job) -> Vec<Problem> {
+    let lists = [
+        ("alerts.cc", &job.cc),
+        ("alerts.digest_to", &job.digest_to),
+        ("alerts.escalate_to", &job.escalate_to),
+    ];
+    let mut problems = Vec::new();
+    for (key, list) in lists {
+        for (i, m) in list.iter().enumerate() {
+            if !config.mail.allows(m.email.as_str()) {
+                problems.push(Problem {
+                    file: job.file.clone(),
+                    key: format!("{key}[{i}]"),
+                    message: format!(
+                        "`{}` is outside mail.allowed_domains ({}); mail to it would be refused — correct it, or add its domain to the config",
+                        m.email,
+                        config.mail.allowed_domains.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    problems
 }
 
 fn local(job: &Job, t: DateTime<Utc>) -> String {
@@ -550,6 +580,10 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
         result.error = Some(errors.join("\n"));
     }
     let ok = result.outcome == RunOutcome::Ok;
+    env.shared.last_run(
+        &job.name,
+        (!ok).then(|| result.error.clone().unwrap_or_default()),
+    );
     let now = env.clock.now();
     if let Err(e) = env.store.finish(&job.name, slot, now, &result) {
         tracing::error!(job = %job.name, "{e}");

@@ -68,6 +68,7 @@ pub fn backoff(initial: Duration, attempts: u32) -> Duration {
 pub struct Drainer<'a> {
     store: &'a Store,
     mailer: Mailer,
+    mail: &'a MailConfig,
     from: &'a Mailbox,
     clock: &'a dyn Clock,
     retry_initial: Duration,
@@ -83,6 +84,7 @@ impl<'a> Drainer<'a> {
         Ok(Drainer {
             store,
             mailer: Mailer::new(mail)?,
+            mail,
             from: &mail.from,
             clock,
             retry_initial: mail.retry_initial,
@@ -142,10 +144,23 @@ impl<'a> Drainer<'a> {
     /// server (or folder) itself failed, or the store did.
     async fn send(&self, taken: &Taken, pass: &mut Pass) -> bool {
         let row = &taken.row;
-        let result = self
-            .mailer
-            .send_raw(self.from, &row.recipient, &taken.raw)
-            .await;
+        // The last guard of `mail.allowed_domains`: a row queued before the list was set, or
+        // to an address the config itself names, goes nowhere it may not.
+        let result = if self.mail.allows(&row.recipient) {
+            self.mailer
+                .send_raw(self.from, &row.recipient, &taken.raw)
+                .await
+        } else {
+            Err(crate::notify::deliver::SendFailure {
+                message: format!(
+                    "`{}` is outside mail.allowed_domains ({}); not sent",
+                    row.recipient,
+                    self.mail.allowed_domains.join(", ")
+                ),
+                server_down: false,
+                permanent: true,
+            })
+        };
         let now = self.clock.now();
         let given_up = |why: &str| GivenUp {
             job: row.job.clone(),

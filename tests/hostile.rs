@@ -647,3 +647,17 @@ fn state_and_mail_files_are_private() {
         );
     }
 }
+
+// 6 — the job's own recipients outside allowed_domains: `check` says so before anything is sent.
+#[test]
+fn check_names_job_recipients_outside_the_allowed_domains() {
+    let p = project(free_port(), "");
+    let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
+        .unwrap()
+        .replace("[mail]\n", "[mail]\nallowed_domains = [\"sonla.example.gov.vn\"]\n");
+    p.write("config/disbmon.toml", &config);
+    p.run(&["check"])
+        .expect_code(3)
+        .expect_stderr("alerts.digest_to[0]")
+        .expect_stderr("outside mail.allowed_domains");
+}

@@ -113,7 +113,9 @@ fn assess(job: &disbmon::job::Job) {
     let now = disbmon::clock::FixedClock(as_of.and_hms_opt(12, 0, 0).unwrap().and_utc());
     let mail = disbmon::config::MailConfig::default();
     let a = runtime
-        .block_on(disbmon::pipeline::assess_with(job, &mail, as_of, None, &now))
+        .block_on(disbmon::pipeline::assess_with(
+            job, &mail, as_of, None, &now,
+        ))
         .expect("bad data is a data issue, not a failed run");
     if let Some(rates) = &a.rates {
         for u in &rates.units {

@@ -39,9 +39,8 @@ pub fn local_project(smtp: u16, extra: &str) -> Project {
 /// release build: `DISBMON_TEST_BIN=target/release/disbmon cargo test --test hostile`).
 pub fn bin() -> PathBuf {
     match std::env::var_os("DISBMON_TEST_BIN") {
-        Some(p) => std::fs::canonicalize(&p).unwrap_or_else(|e| {
-            panic!("DISBMON_TEST_BIN={}: {e}", PathBuf::from(&p).display())
-        }),
+        Some(p) => std::fs::canonicalize(&p)
+            .unwrap_or_else(|e| panic!("DISBMON_TEST_BIN={}: {e}", PathBuf::from(&p).display())),
         None => PathBuf::from(env!("CARGO_BIN_EXE_disbmon")),
     }
 }
