@@ -493,6 +493,9 @@ fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
                     .iter()
                     .map(|t| t.format("%a %Y-%m-%d %H:%M %Z").to_string())
                     .collect();
+                if let Some(c) = &config {
+                    problems.extend(crate::daemon::outside_allowed(c, &job));
+                }
                 if next.is_empty() {
                     problems.push(Problem {
                         file: file.clone(),

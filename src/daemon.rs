@@ -160,7 +160,7 @@ pub fn load_all(config_path: Option<&std::path::Path>) -> Result<(Config, Vec<Jo
 
 /// A job's own recipients (cc, digest, escalation) outside `mail.allowed_domains`: the config
 /// contradicts itself, and `check` says so before any mail is refused.
-fn outside_allowed(config: &Config, job: &Job) -> Vec<Problem> {
+pub fn outside_allowed(config: &Config, job: &Job) -> Vec<Problem> {
     let lists = [
         ("alerts.cc", &job.cc),
         ("alerts.digest_to", &job.digest_to),

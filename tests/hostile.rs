@@ -654,7 +654,10 @@ fn check_names_job_recipients_outside_the_allowed_domains() {
     let p = project(free_port(), "");
     let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
         .unwrap()
-        .replace("[mail]\n", "[mail]\nallowed_domains = [\"sonla.example.gov.vn\"]\n");
+        .replace(
+            "[mail]\n",
+            "[mail]\nallowed_domains = [\"sonla.example.gov.vn\"]\n",
+        );
     p.write("config/disbmon.toml", &config);
     p.run(&["check"])
         .expect_code(3)
