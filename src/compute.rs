@@ -99,16 +99,16 @@ const SPLIT: i64 = 1 << 32;
 const HIGH: &str = "amount_high";
 const LOW: &str = "amount_low";
 
-fn split_sum(amount: Expr, part: &str) -> Expr {
+/// The two parts of each amount, as row-wise columns: summing plain columns keeps the streaming
+/// engine's group-by (an arithmetic expression inside `agg` would make it fall back to memory).
+fn split_parts() -> [Expr; 2] {
     // Any whole number near amount / 2^32 will do: the remainder is taken exactly in i64, so
     // high · 2^32 + low is the amount whatever the division's rounding.
-    let high = (amount.clone().cast(DataType::Float64) / lit(SPLIT as f64)).cast(DataType::Int64);
-    let value = if part == HIGH {
-        high
-    } else {
-        amount - high * lit(SPLIT)
-    };
-    value.sum().alias(part)
+    let high = (col("amount").cast(DataType::Float64) / lit(SPLIT as f64)).cast(DataType::Int64);
+    [
+        high.clone().alias(HIGH),
+        (col("amount") - high * lit(SPLIT)).alias(LOW),
+    ]
 }
 
 fn failed(table: &Table, e: PolarsError) -> DataIssue {
@@ -489,7 +489,6 @@ pub fn aggregate(
         );
 
     // One pass: per-unit sums of the rows that count, and row counts for the report.
-    let used_amount = col("amount").filter(col("used"));
     let summed = match scope {
         Scope::Disbursements {
             kind: DisbursementKind::Cumulative,
@@ -509,19 +508,12 @@ pub fn aggregate(
                     .sort_by([col("date")], SortMultipleOptions::default())
                     .last()
                     .alias("amount")])
+                .with_columns(split_parts())
                 .group_by([col("unit_id")])
-                .agg([
-                    split_sum(col("amount"), HIGH),
-                    split_sum(col("amount"), LOW),
-                    len().alias("n"),
-                ])
+                .agg([col(HIGH).sum(), col(LOW).sum(), len().alias("n")])
         }
         _ => {
-            let mut aggs = vec![
-                split_sum(used_amount.clone(), HIGH),
-                split_sum(used_amount, LOW),
-                len().alias("n"),
-            ];
+            let mut aggs = vec![col(HIGH).sum(), col(LOW).sum(), len().alias("n")];
             if effective_col.is_some() {
                 aggs.push(
                     col("effective")
@@ -532,6 +524,7 @@ pub fn aggregate(
             }
             lf.clone()
                 .filter(col("used"))
+                .with_columns(split_parts())
                 .group_by([col("unit_id")])
                 .agg(aggs)
         }

@@ -1381,6 +1381,43 @@ mod tests {
     }
 
     #[test]
+    fn a_store_of_the_previous_schema_keeps_its_waiting_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Connection::open(dir.path().join("disbmon.sqlite3")).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 3).unwrap();
+            for rcpt in ["a@x.vn", "b@x.vn"] {
+                c.execute(
+                    "INSERT INTO outbox (message_id, job, kind, recipient, subject, raw, status, next_attempt_at, deadline_at, created_at)
+                     VALUES ('<m@x>', 'j', 'digest', ?1, 's', X'6869', 'pending', ?2, ?3, ?2)",
+                    params![rcpt, ts(t(1)), ts(t(9))],
+                )
+                .unwrap();
+            }
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let bodies: i64 = s
+            .with(|c| c.query_row("SELECT COUNT(*) FROM message_bodies", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(bodies, 1);
+        let taken = s
+            .take_due(Take {
+                now: t(2),
+                lease: Duration::from_secs(60),
+                only: None,
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (taken.row.recipient.as_str(), taken.raw.as_slice()),
+            ("a@x.vn", &b"hi"[..])
+        );
+    }
+
+    #[test]
     fn a_slot_runs_once_across_reopening_and_an_interrupted_one_can_run_again() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
