@@ -28,6 +28,14 @@ fn once_json(p: &Project) -> Run {
     )
 }
 
+/// Replaces the first `from` by `to` in a file of the project (a key added to a config or job).
+#[track_caller]
+fn edit(p: &Project, rel: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(p.path().join(rel)).unwrap();
+    assert!(text.contains(from), "{rel} has no {from:?}");
+    p.write(rel, &text.replacen(from, to, 1));
+}
+
 /// A run that computes and reports, storing and sending nothing.
 fn dry(p: &Project) -> Run {
     p.run_env(
@@ -151,13 +159,12 @@ fn plans_workbook(path: &std::path::Path, extra: impl FnOnce(&mut rust_xlsxwrite
 
 fn excel_project(extra_key: &str) -> Project {
     let p = project(free_port(), "");
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace(
-            "location = \"ke_hoach.csv\"",
-            &format!("location = \"ke_hoach.xlsx\"\n{extra_key}"),
-        );
-    p.write("jobs/weekly.toml", &job);
+    edit(
+        &p,
+        "jobs/weekly.toml",
+        "location = \"ke_hoach.csv\"",
+        &format!("location = \"ke_hoach.xlsx\"\n{extra_key}"),
+    );
     p
 }
 
@@ -198,13 +205,12 @@ fn a_sheet_over_max_cells_is_a_data_issue() {
 #[test]
 fn out_of_range_dates_and_numbers_in_excel_are_data_issues() {
     let p = project(free_port(), "");
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace(
-            "location = \"giai_ngan.csv\"",
-            "location = \"giai_ngan.xlsx\"",
-        );
-    p.write("jobs/weekly.toml", &job);
+    edit(
+        &p,
+        "jobs/weekly.toml",
+        "location = \"giai_ngan.csv\"",
+        "location = \"giai_ngan.xlsx\"",
+    );
     let write = |date_cell: f64, styled_amount: f64| {
         let mut book = Workbook::new();
         let ws = book.add_worksheet();
@@ -229,11 +235,12 @@ fn out_of_range_dates_and_numbers_in_excel_are_data_issues() {
     assert!(all.contains("row 2") || all.contains("\"row\":2"), "{run}");
     assert!(all.contains("\"row\":3"), "{run}");
     // A format with time fields meets a date serial: written with its time, no panic.
-    let job = job.replace(
+    edit(
+        &p,
+        "jobs/weekly.toml",
         "date_format = \"%d/%m/%Y\"",
         "date_format = \"%d/%m/%Y %H:%M\"",
     );
-    p.write("jobs/weekly.toml", &job);
     write(46_000.5, 1000.0);
     no_crash(&dry(&p));
 }
@@ -265,13 +272,13 @@ fn huge_amounts_and_sums_are_data_issues_never_wrapped() {
 #[test]
 fn a_roll_up_beyond_the_largest_amount_is_a_data_issue() {
     let p = project(free_port(), "");
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace(
-            "email = \"Email\" }",
-            "email = \"Email\", parent_id = \"Cấp trên\" }",
-        );
-    p.write("jobs/weekly.toml", &job).write(
+    edit(
+        &p,
+        "jobs/weekly.toml",
+        "email = \"Email\" }",
+        "email = \"Email\", parent_id = \"Cấp trên\" }",
+    );
+    p.write(
         "jobs/don_vi.csv",
         "Mã ĐV,Tên đơn vị,Email,Cấp trên\nTINH,Tỉnh,t@sonla.example.gov.vn,\nA,A,a@sonla.example.gov.vn,TINH\nB,B,b@sonla.example.gov.vn,TINH\n",
     );
@@ -320,13 +327,13 @@ fn a_unit_with_three_hundred_addresses_is_refused() {
 fn an_address_outside_the_allowed_domains_is_never_sent_to() {
     let smtp = Smtp::start();
     let p = project(smtp.port, "");
-    let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
-        .unwrap()
-        .replace(
-            "[mail]\n",
-            "[mail]\nallowed_domains = [\"sonla.example.gov.vn\", \"stc.example.gov.vn\"]\n",
-        );
-    p.write("config/disbmon.toml", &config).write(
+    edit(
+        &p,
+        "config/disbmon.toml",
+        "[mail]\n",
+        "[mail]\nallowed_domains = [\"sonla.example.gov.vn\", \"stc.example.gov.vn\"]\n",
+    );
+    p.write(
         "jobs/don_vi.csv",
         &UNITS.replace(
             "soyte@sonla.example.gov.vn",
@@ -388,10 +395,12 @@ fn a_message_is_stored_once_with_its_recipients_beside_it() {
         "jobs/don_vi.csv",
         &UNITS.replace("soyte@sonla.example.gov.vn", &many.join("; ")),
     );
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace("[alerts]\n", "[alerts]\nmax_addresses_per_unit = 50\n");
-    p.write("jobs/weekly.toml", &job);
+    edit(
+        &p,
+        "jobs/weekly.toml",
+        "[alerts]\n",
+        "[alerts]\nmax_addresses_per_unit = 50\n",
+    );
     // SYT is on track; make it behind so that its 40 addresses are written to.
     p.write(
         "jobs/giai_ngan.csv",
@@ -414,13 +423,12 @@ fn a_message_is_stored_once_with_its_recipients_beside_it() {
 fn rehearsal_sends_everything_to_one_mailbox_naming_the_real_recipients() {
     let smtp = Smtp::start();
     let p = project(smtp.port, "");
-    let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
-        .unwrap()
-        .replace(
-            "[mail]\n",
-            "[mail]\nredirect_to = \"thu-nghiem@stc.example.gov.vn\"\n",
-        );
-    p.write("config/disbmon.toml", &config);
+    edit(
+        &p,
+        "config/disbmon.toml",
+        "[mail]\n",
+        "[mail]\nredirect_to = \"thu-nghiem@stc.example.gov.vn\"\n",
+    );
     once(&p).expect_code(0);
     let received = smtp.received();
     assert!(!received.is_empty());
@@ -460,13 +468,12 @@ fn twenty_thousand_bad_addresses_list_two_hundred_and_count_the_rest() {
 #[test]
 fn two_hundred_thousand_bad_json_records_list_two_hundred() {
     let p = project(free_port(), "");
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace(
-            "location = \"giai_ngan.csv\"",
-            "location = \"giai_ngan.json\"",
-        );
-    p.write("jobs/weekly.toml", &job);
+    edit(
+        &p,
+        "jobs/weekly.toml",
+        "location = \"giai_ngan.csv\"",
+        "location = \"giai_ngan.json\"",
+    );
     let body = format!("[{}1]", "1,".repeat(200_000));
     p.write("jobs/giai_ngan.json", &body);
     let run = p.run(&["once", "weekly", "--as-of", "2026-10-31", "--dry-run"]);
@@ -496,13 +503,12 @@ fn a_missing_column_does_not_echo_a_huge_header() {
 #[test]
 fn json_records_with_many_different_keys_are_read() {
     let p = project(free_port(), "");
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace(
-            "location = \"giai_ngan.csv\"",
-            "location = \"giai_ngan.json\"",
-        );
-    p.write("jobs/weekly.toml", &job);
+    edit(
+        &p,
+        "jobs/weekly.toml",
+        "location = \"giai_ngan.csv\"",
+        "location = \"giai_ngan.json\"",
+    );
     let records: Vec<String> = (0..5_000)
         .map(|i| {
             format!(
@@ -540,16 +546,10 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin() {
         .mount(&origin)
         .await;
     let p = project(free_port(), "");
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace(
-            "location = \"giai_ngan.csv\"",
-            &format!(
+    edit(&p, "jobs/weekly.toml", "location = \"giai_ngan.csv\"", &format!(
                 "location = \"{}/giai_ngan.csv?token=s3cr3t\"\nauth = {{ header = \"X-Api-Key\", value_env = \"KEY\" }}",
                 origin.uri()
-            ),
-        );
-    p.write("jobs/weekly.toml", &job);
+            ));
     let run = p.run_env(
         &[
             "once",
@@ -574,13 +574,7 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin() {
 #[test]
 fn auth_over_plain_http_to_another_machine_is_refused_by_check() {
     let p = project(free_port(), "");
-    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
-        .unwrap()
-        .replace(
-            "location = \"giai_ngan.csv\"",
-            "location = \"http://data.example.gov.vn/giai_ngan.csv\"\nauth = { bearer_env = \"TOKEN\" }",
-        );
-    p.write("jobs/weekly.toml", &job);
+    edit(&p, "jobs/weekly.toml", "location = \"giai_ngan.csv\"", "location = \"http://data.example.gov.vn/giai_ngan.csv\"\nauth = { bearer_env = \"TOKEN\" }");
     p.run(&["check"])
         .expect_code(3)
         .expect_stderr("unencrypted");
@@ -591,17 +585,23 @@ fn auth_over_plain_http_to_another_machine_is_refused_by_check() {
 fn the_admin_listener_beyond_loopback_requires_a_token() {
     let p = project(free_port(), "");
     let port = free_port();
-    let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
-        .unwrap()
-        .replace("listen = \"off\"", &format!("listen = \"0.0.0.0:{port}\""));
-    p.write("config/disbmon.toml", &config);
+    edit(
+        &p,
+        "config/disbmon.toml",
+        "listen = \"off\"",
+        &format!("listen = \"0.0.0.0:{port}\""),
+    );
     p.run(&["check"])
         .expect_code(3)
         .expect_stderr("admin.token_env");
     let mut refused = p.spawn_daemon(&[]);
     assert_eq!(refused.wait_exit(30), 3, "{}", refused.log());
-    let config = config.replace("[admin]\n", "[admin]\ntoken_env = \"ADMIN_TOKEN\"\n");
-    p.write("config/disbmon.toml", &config);
+    edit(
+        &p,
+        "config/disbmon.toml",
+        "[admin]\n",
+        "[admin]\ntoken_env = \"ADMIN_TOKEN\"\n",
+    );
     let daemon = p.spawn_daemon(&[("ADMIN_TOKEN", "t0ken")]);
     daemon.wait_log("admin listener", 30);
     let get = |auth: &str| {
@@ -652,13 +652,12 @@ fn state_and_mail_files_are_private() {
 #[test]
 fn check_names_job_recipients_outside_the_allowed_domains() {
     let p = project(free_port(), "");
-    let config = std::fs::read_to_string(p.path().join("config/disbmon.toml"))
-        .unwrap()
-        .replace(
-            "[mail]\n",
-            "[mail]\nallowed_domains = [\"sonla.example.gov.vn\"]\n",
-        );
-    p.write("config/disbmon.toml", &config);
+    edit(
+        &p,
+        "config/disbmon.toml",
+        "[mail]\n",
+        "[mail]\nallowed_domains = [\"sonla.example.gov.vn\"]\n",
+    );
     p.run(&["check"])
         .expect_code(3)
         .expect_stderr("alerts.digest_to[0]")
