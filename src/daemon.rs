@@ -518,11 +518,12 @@ pub fn run_result(report: &crate::report::RunReport, attempts: u32) -> RunResult
         .filter(|a| !a.delivered && !a.to.is_empty())
         .count()
         + usize::from(report.digest.as_ref().is_some_and(|d| !d.delivered));
+    let held = report.outcome == Outcome::Held;
     RunResult {
-        outcome: if ok {
-            RunOutcome::Ok
-        } else {
-            RunOutcome::Failed
+        outcome: match (held, ok) {
+            (true, _) => RunOutcome::Held,
+            (false, true) => RunOutcome::Ok,
+            (false, false) => RunOutcome::Failed,
         },
         attempts,
         units_behind: report
@@ -532,7 +533,7 @@ pub fn run_result(report: &crate::report::RunReport, attempts: u32) -> RunResult
             .count() as u32,
         emails_sent: sent as u32,
         emails_failed: failed as u32,
-        error: (!ok).then(|| failure_summary(report)),
+        error: (!ok || held).then(|| failure_summary(report)),
     }
 }
 
@@ -611,6 +612,11 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
             result.emails_sent,
             result.emails_failed
         );
+        return;
+    }
+    if result.outcome == RunOutcome::Held {
+        // The operators were told by the run itself, with the command that releases the messages.
+        tracing::warn!(job = %job.name, "run of {} done, its messages held: {}", local(&job, slot), result.error.as_deref().unwrap_or(""));
         return;
     }
     tracing::error!(job = %job.name, "run of {} failed after {attempts} tr{}", local(&job, slot), if attempts == 1 { "y" } else { "ies" });

@@ -162,9 +162,11 @@ pub enum RunOutcome {
     Failed,
     /// Cut off by a shutdown or a crash; a scheduled one counts as missed at the next start.
     Interrupted,
+    /// Recorded, but its messages held by the mass-mailing guard for an operator to release.
+    Held,
 }
 sql_text!(own RunOutcome, Running => "running", Queued => "queued", Ok => "ok", Failed => "failed",
-    Interrupted => "interrupted");
+    Interrupted => "interrupted", Held => "held");
 
 /// Who started a run: the daemon's schedule, or a person (`disbmon once`). Only scheduled runs
 /// are ever replayed as missed slots.

@@ -375,6 +375,7 @@ fn a_run_over_the_message_limit_sends_nothing_until_released() {
     assert_eq!(received[0].rcpt_to(), vec!["vanhanh@stc.example.gov.vn"]);
     assert!(received[0].text().contains(&release));
     p.run(&["outbox"]).expect_code(0).expect_stdout("HELD");
+    p.run(&["status"]).expect_code(0).expect_stdout("held");
     let args: Vec<&str> = release.split_whitespace().skip(1).collect();
     p.run(&args).expect_code(0).expect_stdout("released");
     p.run(&["outbox", "send"]).expect_code(0);
