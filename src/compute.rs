@@ -961,31 +961,18 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
         });
     }
     // Roll-ups: every unit with children, over all its descendants.
-    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for u in units {
-        if let Some(p) = &u.parent_id {
-            children.entry(p.as_str()).or_default().push(u.id.as_str());
-        }
-    }
     let figures: BTreeMap<&str, (i64, i64)> = result
         .iter()
         .map(|r| (r.unit_id.as_str(), (r.plan, r.disbursed)))
         .collect();
     let mut rollups = Vec::new();
-    for parent in children.keys() {
+    for (parent, members) in crate::ledger::subtrees(units) {
         // In i128: the validate stage has checked that every roll-up fits in an amount.
-        let (mut plan, mut paid, mut count) = (0i128, 0i128, 0usize);
-        let mut stack = vec![*parent];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue; // a cycle in parent_id is not followed twice
-            }
+        let (mut plan, mut paid) = (0i128, 0i128);
+        for id in &members {
             let (p, d) = figures.get(id).copied().unwrap_or((0, 0));
             plan += i128::from(p);
             paid += i128::from(d);
-            count += 1;
-            stack.extend(children.get(id).into_iter().flatten().copied());
         }
         rollups.push(Rollup {
             unit_id: parent.to_string(),
@@ -996,7 +983,7 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
             plan: money::clamp(plan),
             disbursed: money::clamp(paid),
             rate_pct: (plan > 0).then(|| paid as f64 * 100.0 / plan as f64),
-            units: count,
+            units: members.len(),
         });
     }
     (summaries, rollups)

@@ -177,6 +177,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
     n.checked_mul(per).map(Duration::from_secs).ok_or_else(bad)
 }
 
+/// Whether a host name or address is this machine: `localhost`, 127.0.0.0/8, `::1` (bracketed or
+/// not). Secrets may cross plain connections only to it.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 pub fn parse_zone(text: &str) -> Result<Tz, ValueError> {
     text.parse::<Tz>()
         .map_err(|_| ValueError::Zone(text.to_string()))
@@ -589,12 +599,7 @@ fn smtp(
             return None;
         }
     };
-    let loopback = raw.host == "localhost"
-        || raw
-            .host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if tls == TlsMode::None && !loopback {
+    if tls == TlsMode::None && !is_loopback_host(&raw.host) {
         p.add(
             "mail.smtp.tls",
             format!("\"none\" sends mail unencrypted and is only allowed for a loopback host, not `{}`; use \"starttls\" or \"tls\"", raw.host),

@@ -10,7 +10,7 @@ use crate::admin::{self, Shared};
 use crate::clock::Clock;
 use crate::config::{Config, Problem};
 use crate::job::{self, Job};
-use crate::notify::{queue, render};
+use crate::notify::queue;
 use crate::outbox::Drainer;
 use crate::pipeline;
 use crate::report::Outcome;
@@ -703,7 +703,6 @@ async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String])
         tracing::error!("no operators configured to tell: {subject}");
         return;
     }
-    let email = render::operator_notice(&env.config.operators, subject, lines);
     let now = env.clock.now();
     let n = env.notices.fetch_add(1, Ordering::Relaxed);
     let identity = format!(
@@ -711,19 +710,14 @@ async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String])
         now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         std::process::id()
     );
-    let queued = queue::message(
-        &env.config.mail,
-        &email,
-        &identity,
-        MessageKind::Operator,
-        now,
-    )
-    .map_err(|e| e.to_string())
-    .and_then(|m| {
-        env.store
-            .enqueue(job, &[m], now, env.config.mail.retry_deadline)
-            .map_err(|e| e.to_string())
-    });
+    let (mail, operators) = (&env.config.mail, &env.config.operators);
+    let queued = queue::operator_message(mail, operators, subject, lines, &identity, now)
+        .map_err(|e| e.to_string())
+        .and_then(|m| {
+            env.store
+                .enqueue(job, &[m], now, env.config.mail.retry_deadline)
+                .map_err(|e| e.to_string())
+        });
     match queued {
         Ok(n) if n > 0 => {
             tracing::info!("operators told: {subject}");

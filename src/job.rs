@@ -779,12 +779,7 @@ fn cleartext_host(url: &str) -> Option<String> {
         return None;
     }
     let host = parsed.host_str()?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = bare.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    (!loopback).then(|| host.to_string())
+    (!crate::config::is_loopback_host(host)).then(|| host.to_string())
 }
 
 fn milestones(raw: &[RawMilestone], p: &mut Problems) -> Option<Milestones> {

@@ -198,6 +198,32 @@ pub struct Unit {
     pub published_rate: Option<Published>,
 }
 
+/// Every unit with units under it, with the ids it rolls up: itself and all its descendants.
+/// A cycle in `parent_id` is not followed twice.
+pub fn subtrees(units: &[Unit]) -> BTreeMap<&str, Vec<&str>> {
+    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for u in units {
+        if let Some(p) = &u.parent_id {
+            children.entry(p.as_str()).or_default().push(u.id.as_str());
+        }
+    }
+    children
+        .keys()
+        .map(|parent| {
+            let mut members = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut stack = vec![*parent];
+            while let Some(id) = stack.pop() {
+                if seen.insert(id) {
+                    members.push(id);
+                    stack.extend(children.get(id).into_iter().flatten().copied());
+                }
+            }
+            (*parent, members)
+        })
+        .collect()
+}
+
 /// A published percentage, with the precision it was published to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Published {

@@ -232,7 +232,7 @@ async fn stages(run: &Run<'_>) -> RunReport {
             return Ok((decision, outgoing, Vec::new(), None));
         }
         // record
-        let record = RunRecordSet::new(
+        let mut record = RunRecordSet::new(
             &job.name,
             run.scheduled,
             run.as_of,
@@ -246,10 +246,7 @@ async fn stages(run: &Run<'_>) -> RunReport {
         // The mass-mailing guard: a run that would send far more than its units warrant (a
         // broken units source, a runaway rule) sends nothing until an operator looks.
         let limit = config.mail.message_limit(a.ledger.units.len());
-        let record = RunRecordSet {
-            held: outgoing.messages.len() > limit,
-            ..record
-        };
+        record.held = outgoing.messages.len() > limit;
         store.record_run(&record, now, config.mail.retry_deadline)?;
         if record.held {
             let (held, notice) = hold_notice(run, &outgoing, limit, now)?;
@@ -308,10 +305,9 @@ fn hold_notice(
         tracing::error!("no operators configured to tell that messages are held");
         return Ok((held, Vec::new()));
     }
-    let email = render::operator_notice(&run.config.operators, &subject, &lines);
     let identity = format!("held|{}|{}", run.job.name, run.scheduled.to_rfc3339());
-    let kind = crate::store::MessageKind::Operator;
-    match queue::message(&run.config.mail, &email, &identity, kind, now) {
+    let (mail, operators) = (&run.config.mail, &run.config.operators);
+    match queue::operator_message(mail, operators, &subject, &lines, &identity, now) {
         Ok(m) => {
             let id = m.message_id.clone();
             let deadline = run.config.mail.retry_deadline;

@@ -40,40 +40,31 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
 }
 
 /// The text as a terminal should print it: unsafe characters written as escapes (`\n`, `\x1b`,
-/// `\u{202e}`), so that data can neither move the cursor nor recolour the screen.
+/// `\u{202e}`), so that data can neither move the cursor nor recolour the screen. Line breaks stay:
+/// the lines are ours, and values from the data in them are escaped where they are made.
 pub fn for_terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| is_unsafe(c) && c != '\n') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            // Our own line breaks stay; the report's lines are ours, their contents are escaped
-            // where they are made (see `escape`).
-            '\n' => out.push('\n'),
-            c if is_unsafe(c) => out.push_str(&escape_char(c)),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    escaped(text, true)
 }
 
 /// One value from the data, escaped for a terminal, line breaks included.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    if !has_unsafe(text) {
+    escaped(text, false)
+}
+
+fn escaped(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let escapes = |c: char| is_unsafe(c) && !(keep_newlines && c == '\n');
+    if !text.chars().any(escapes) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if is_unsafe(c) {
-                    escape_char(c)
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escapes(c) {
+            out.push_str(&escape_char(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn escape_char(c: char) -> String {

@@ -109,23 +109,8 @@ pub fn totals(ledger: &Ledger) -> Vec<DataIssue> {
         })
     };
     let all: Vec<&str> = ledger.units.iter().map(|u| u.id.as_str()).collect();
-    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for u in &ledger.units {
-        if let Some(p) = &u.parent_id {
-            children.entry(p.as_str()).or_default().push(u.id.as_str());
-        }
-    }
     let mut groups = vec![("the job's total".to_string(), all)];
-    for parent in children.keys() {
-        let mut members = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![*parent];
-        while let Some(id) = stack.pop() {
-            if seen.insert(id) {
-                members.push(id);
-                stack.extend(children.get(id).into_iter().flatten().copied());
-            }
-        }
+    for (parent, members) in crate::ledger::subtrees(&ledger.units) {
         groups.push((format!("the roll-up of unit `{parent}`"), members));
     }
     for (what, ids) in &groups {

@@ -36,6 +36,17 @@ fn edit(p: &Project, rel: &str, from: &str, to: &str) {
     p.write(rel, &text.replacen(from, to, 1));
 }
 
+/// The units of the fixtures, SYT with `n` addresses `a0@…`, `a1@…`, … in its email cell.
+fn give_syt_addresses(p: &Project, n: usize) {
+    let many: Vec<String> = (0..n)
+        .map(|i| format!("a{i}@sonla.example.gov.vn"))
+        .collect();
+    p.write(
+        "jobs/don_vi.csv",
+        &UNITS.replace("soyte@sonla.example.gov.vn", &many.join("; ")),
+    );
+}
+
 /// A run that computes and reports, storing and sending nothing.
 fn dry(p: &Project) -> Run {
     p.run_env(
@@ -300,13 +311,7 @@ fn a_roll_up_beyond_the_largest_amount_is_a_data_issue() {
 fn a_unit_with_three_hundred_addresses_is_refused() {
     let smtp = Smtp::start();
     let p = project(smtp.port, "");
-    let many: Vec<String> = (0..300)
-        .map(|i| format!("a{i}@sonla.example.gov.vn"))
-        .collect();
-    p.write(
-        "jobs/don_vi.csv",
-        &UNITS.replace("soyte@sonla.example.gov.vn", &many.join("; ")),
-    );
+    give_syt_addresses(&p, 300);
     let run = once_json(&p);
     run.expect_code(4);
     assert!(
@@ -389,13 +394,7 @@ fn a_run_over_the_message_limit_sends_nothing_until_released() {
 fn a_message_is_stored_once_with_its_recipients_beside_it() {
     let smtp = Smtp::start();
     let p = project(smtp.port, "");
-    let many: Vec<String> = (0..40)
-        .map(|i| format!("a{i}@sonla.example.gov.vn"))
-        .collect();
-    p.write(
-        "jobs/don_vi.csv",
-        &UNITS.replace("soyte@sonla.example.gov.vn", &many.join("; ")),
-    );
+    give_syt_addresses(&p, 40);
     edit(
         &p,
         "jobs/weekly.toml",

@@ -87,6 +87,20 @@ pub fn message(
     })
 }
 
+/// A notice to the operators, built for the outbox. Each notice is its own message: `identity`
+/// must say which.
+pub fn operator_message(
+    mail: &MailConfig,
+    operators: &[Mailbox],
+    subject: &str,
+    lines: &[String],
+    identity: &str,
+    now: DateTime<Utc>,
+) -> Result<NewMessage, BuildError> {
+    let email = render::operator_notice(operators, subject, lines);
+    message(mail, &email, identity, MessageKind::Operator, now)
+}
+
 /// The email as a rehearsal sends it: to `to` alone, saying who would have got it.
 fn rehearse(email: &Email, to: &Mailbox) -> (Email, String) {
     let list = |m: &[Mailbox]| {
