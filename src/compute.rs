@@ -64,12 +64,14 @@ fn column(table: &Table, canonical: &str) -> Option<Expr> {
 }
 
 /// Date text in the source's format → a date (null where the text is not one).
-fn date_cell(e: Expr, format: &str) -> Expr {
+/// `cache`: remember each distinct text's date (worth it for a few distinct values, not for
+/// every row of a large file, where polars' fixed-format parser is faster).
+fn date_cell(e: Expr, format: &str, cache: bool) -> Expr {
     e.str().to_date(StrptimeOptions {
         format: Some(format.into()),
         strict: false,
         exact: true,
-        cache: true,
+        cache,
     })
 }
 
@@ -308,6 +310,42 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
             ));
         }
     }
+    // A loop of parents (A under B under A) has no top: it is broken where it closes, and said.
+    let index: std::collections::HashMap<String, usize> = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.clone(), i))
+        .collect();
+    let mut state = vec![0u8; units.len()]; // 0 unseen, 1 on the current path, 2 done
+    for start in 0..units.len() {
+        let mut path = Vec::new();
+        let mut at = Some(start);
+        while let Some(i) = at.filter(|&i| state[i] != 2) {
+            if state[i] == 1 {
+                // `path`'s last unit names `i`, on this path: the loop closes there.
+                let last = *path.last().unwrap_or(&i);
+                if let Some(p) = units[last].parent_id.take() {
+                    let id = units[last].id.clone();
+                    issues.push(issue(
+                        seen[&id],
+                        "parent_id",
+                        Some(&p),
+                        format!("unit `{id}` is under `{p}`, which is (through its parents) under `{id}`: the parents loop; correct one parent_id"),
+                    ));
+                }
+                break;
+            }
+            state[i] = 1;
+            path.push(i);
+            at = units[i]
+                .parent_id
+                .as_ref()
+                .and_then(|p| index.get(p).copied());
+        }
+        for i in path {
+            state[i] = 2;
+        }
+    }
     let stats = SourceStats {
         source: Some(SourceRole::Units),
         origin: table.origin.clone(),
@@ -316,6 +354,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
         out_of_scope: 0,
         rejected: (df.height() - units.len()) as u64,
         not_data: table.not_data,
+        sums: None,
     };
     Ok((units, issues, notes, stats))
 }
@@ -335,7 +374,7 @@ pub enum Scope {
 }
 
 /// A money source summed per unit.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Aggregate {
     pub by_unit: BTreeMap<UnitId, i64>,
     pub issues: Vec<DataIssue>,
@@ -368,18 +407,7 @@ fn successor(e: Expr, map: &BTreeMap<UnitId, UnitId>) -> Expr {
             let out: StringChunked = c
                 .str()?
                 .iter()
-                .map(|v| {
-                    v.map(|id| {
-                        let mut id = id.to_string();
-                        for _ in 0..16 {
-                            match map.get(&id) {
-                                Some(next) => id = next.clone(),
-                                None => break,
-                            }
-                        }
-                        id
-                    })
-                })
+                .map(|v| v.map(|id| successor_of(&map, id).to_string()))
                 .collect();
             Ok(out.with_name(c.name().clone()).into_column())
         },
@@ -391,8 +419,674 @@ fn days_since_epoch(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
-/// Reads, checks and sums a plans or disbursements source for the units in `known`.
-pub fn aggregate(
+/// One denominator measured over a money source: the rows in scope, under a layer and a capital
+/// source when the job measures one.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub scope: Scope,
+    pub layer: Option<String>,
+    pub capital_source: Option<String>,
+}
+
+/// The unit an id's rows count for: its successor's successor…, at most 16 steps (a cycle stops).
+pub fn successor_of<'a>(map: &'a BTreeMap<UnitId, UnitId>, id: &'a str) -> &'a str {
+    let mut id = id;
+    for _ in 0..16 {
+        match map.get(id) {
+            Some(next) => id = next,
+            None => break,
+        }
+    }
+    id
+}
+
+/// Ids as written in a money source whose rows count, each with the unit it counts for: the
+/// units' own ids and their predecessors' (`successors`), when the chain ends at a known unit.
+fn countable(known: &[UnitId], successors: &BTreeMap<UnitId, UnitId>) -> BTreeMap<String, UnitId> {
+    let units: HashSet<&str> = known.iter().map(String::as_str).collect();
+    known
+        .iter()
+        .chain(successors.keys())
+        .filter_map(|id| {
+            let to = successor_of(successors, id);
+            units.contains(to).then(|| (id.clone(), to.to_string()))
+        })
+        .collect()
+}
+
+/// Which source columns a money table has (beyond unit id and amount).
+#[derive(Debug, Clone, Copy)]
+struct Has {
+    date: bool,
+    year: bool,
+    effective: bool,
+    layer: bool,
+    capital: bool,
+}
+
+impl Has {
+    fn of(table: &Table) -> Has {
+        let has = |c: &str| table.columns.contains_key(c);
+        Has {
+            date: has("date"),
+            year: has("plan_year"),
+            effective: has("effective_date"),
+            layer: has("layer"),
+            capital: has("capital_source"),
+        }
+    }
+}
+
+/// Whether a row (already `valid`) counts for `q`.
+fn in_scope(q: &Query, has: Has) -> Expr {
+    let as_date = |d: NaiveDate| lit(days_since_epoch(d)).cast(DataType::Date);
+    let mut e = match q.scope {
+        Scope::Plans { year, .. } if has.year => col("year").eq(lit(year)),
+        Scope::Plans { .. } => lit(true),
+        Scope::Disbursements { start, end, .. } => col("date")
+            .gt_eq(as_date(start))
+            .and(col("date").lt_eq(as_date(end))),
+    };
+    if let (Scope::Plans { as_of, .. }, true) = (q.scope, has.effective) {
+        e = e.and(
+            col("effective")
+                .is_null()
+                .or(col("effective").lt_eq(as_date(as_of))),
+        );
+    }
+    if let (Some(layer), true) = (&q.layer, has.layer) {
+        e = e.and(col("layer").eq(lit(layer.clone())));
+    }
+    if let (Some(cs), true) = (&q.capital_source, has.capital) {
+        e = e.and(col("capital_source").eq(lit(cs.clone())));
+    }
+    e
+}
+
+fn countable_series(ids: &BTreeMap<String, UnitId>) -> Expr {
+    lit(Series::new(
+        "countable".into(),
+        ids.keys().cloned().collect::<Vec<_>>(),
+    ))
+    .implode(false)
+}
+
+/// The fast reader: polars parses the typed columns itself (plain integer amounts, the plan
+/// year) and the rest with vectorised string operations, without row numbers. It accepts a
+/// subset of what the exact reader accepts — any row it cannot read is not `valid`, and then
+/// the exact reader reads the source again (see [`aggregate_all`]).
+fn typed_rows(
+    table: &Table,
+    block: polars_buffer::Buffer<u8>,
+    source: &Source,
+    ids: &BTreeMap<String, UnitId>,
+    has: Has,
+) -> PolarsResult<LazyFrame> {
+    let position = |c: &str| table.columns.get(c).copied();
+    let native_amount = source.number_format == money::NumberFormat::Plain
+        && source.amount_unit == money::AmountUnit::Dong;
+    let int_columns = [
+        position("plan_year"),
+        position("amount").filter(|_| native_amount),
+    ];
+    let schema = Schema::from_iter((0..table.headers.len()).map(|i| {
+        let dtype = if int_columns.contains(&Some(i)) {
+            DataType::Int64
+        } else {
+            DataType::String
+        };
+        Field::new(format!("column_{}", i + 1).into(), dtype)
+    }));
+    let lf = LazyCsvReader::new_with_sources(ScanSources::Buffers(Arc::from([block])))
+        // Rows only (the header is not in the block), named by position; no row index.
+        .with_has_header(false)
+        .with_schema(Some(Arc::new(schema)))
+        .with_raise_if_empty(false)
+        .with_separator(table.delimiter)
+        .with_truncate_ragged_lines(true)
+        // A cell that is not an integer is null, and its row not valid: the exact reader says why.
+        .with_ignore_errors(true)
+        .finish()?;
+    let get = |c: &str| column(table, c).ok_or_else(|| polars_err!(ColumnNotFound: "{c}"));
+    let amount = if native_amount {
+        let bound = money::MAX_DONG;
+        let a = get("amount")?;
+        when(
+            a.clone()
+                .gt_eq(lit(-bound))
+                .and(a.clone().lt_eq(lit(bound))),
+        )
+        .then(a)
+        .otherwise(lit(NULL).cast(DataType::Int64))
+    } else {
+        vectorised_dong(get("amount")?, source.number_format, source.amount_unit)
+    };
+    let mut select = vec![get("unit_id")?.alias("unit_id"), amount.alias("amount")];
+    let mut valid = col("unit_id")
+        .is_in(countable_series(ids), false)
+        .and(col("amount").is_not_null());
+    if has.date {
+        select.push(date_cell(get("date")?, &source.date_format, false).alias("date"));
+        valid = valid.and(col("date").is_not_null());
+    }
+    if has.year {
+        select.push(get("plan_year")?.cast(DataType::Int32).alias("year"));
+        valid = valid.and(col("year").is_not_null());
+    }
+    if has.effective {
+        let raw = trimmed(get("effective_date")?);
+        select.push(date_cell(raw.clone(), &source.date_format, true).alias("effective"));
+        let blank = raw.clone().is_null().or(raw.eq(lit("")));
+        valid = valid.and(blank.or(col("effective").is_not_null()));
+    }
+    if has.layer {
+        select.push(trimmed(get("layer")?).alias("layer"));
+    }
+    if has.capital {
+        select.push(trimmed(get("capital_source")?).alias("capital_source"));
+    }
+    Ok(lf.select(select).with_column(valid.alias("valid")))
+}
+
+/// The largest block of rows the typed reader scans at once.
+const SCAN_BLOCK: usize = 64 << 20;
+
+/// Hands the rows of a CSV file (its header line left out) to `each` in blocks of whole rows, at
+/// most `SCAN_BLOCK` bytes (more when one row is longer). Read this way, the file is never
+/// mapped whole: its pages would count as the process's memory, block after block.
+fn typed_blocks(
+    path: &std::path::Path,
+    mut each: impl FnMut(Vec<u8>) -> PolarsResult<()>,
+) -> PolarsResult<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut carry = Vec::new();
+    let mut header = true;
+    loop {
+        let mut block = std::mem::take(&mut carry);
+        let want = block.len() + SCAN_BLOCK;
+        block.reserve(SCAN_BLOCK);
+        let mut end = false;
+        while block.len() < want {
+            let n = (&mut file)
+                .take((want - block.len()) as u64)
+                .read_to_end(&mut block)?;
+            if n == 0 {
+                end = true;
+                break;
+            }
+        }
+        if header {
+            match row_end(&block, false) {
+                Some(at) => {
+                    block.drain(..=at);
+                    header = false;
+                }
+                None if end => return Ok(()),
+                None => {
+                    carry = block;
+                    continue;
+                }
+            }
+        }
+        if end {
+            if !block.is_empty() {
+                each(block)?;
+            }
+            return Ok(());
+        }
+        match row_end(&block, true) {
+            Some(at) => {
+                carry = block[at + 1..].to_vec();
+                block.truncate(at + 1);
+                each(block)?;
+            }
+            None => carry = block,
+        }
+    }
+}
+
+/// Where a row ends in `bytes` (which start at a row's start): the first (or, with `last`, the
+/// last) line break outside quotes.
+fn row_end(bytes: &[u8], last: bool) -> Option<usize> {
+    let quotes_before = |at: usize| memchr::memchr_iter(b'"', &bytes[..at]).count();
+    if last {
+        let mut breaks = memchr::memrchr_iter(b'\n', bytes);
+        let mut at = breaks.next()?;
+        let mut open = quotes_before(at) % 2 == 1;
+        while open {
+            let earlier = breaks.next()?;
+            open ^= memchr::memchr_iter(b'"', &bytes[earlier..at]).count() % 2 == 1;
+            at = earlier;
+        }
+        Some(at)
+    } else {
+        memchr::memchr_iter(b'\n', bytes).find(|&at| quotes_before(at) % 2 == 0)
+    }
+}
+
+/// Amount text → integer đồng with vectorised string operations, for the shapes people write
+/// (`1.234.567`, `1234567`, `-12,5` triệu in vi style); null for anything else (spaces,
+/// `(1.234)`, trailing zeros beyond the unit), which the exact reader then reads.
+fn vectorised_dong(e: Expr, format: money::NumberFormat, unit: money::AmountUnit) -> Expr {
+    let (group, decimal) = match format {
+        money::NumberFormat::Vi => (Some("."), ","),
+        money::NumberFormat::En => (Some(","), "."),
+        money::NumberFormat::Plain => (None, "."),
+    };
+    let exp = unit.exponent();
+    let whole = match group {
+        Some(g) => format!(r"(?:\d{{1,3}}(?:\{g}\d{{3}})+|\d+)"),
+        None => r"\d+".to_string(),
+    };
+    let fraction = if exp > 0 {
+        format!(r"(?:\{decimal}\d{{1,{exp}}})?")
+    } else {
+        String::new()
+    };
+    let shape = e
+        .clone()
+        .str()
+        .contains(lit(format!("^[+-]?{whole}{fraction}$")), true);
+    let text = match group {
+        Some(g) => e.clone().str().replace_all(lit(g), lit(""), true),
+        None => e.clone(),
+    };
+    let scale = 10i64.pow(exp);
+    let digits = text
+        .clone()
+        .str()
+        .extract(lit(r"^[+-]?(\d+)"), 1)
+        .cast(DataType::Int64);
+    let mut magnitude = digits.clone() * lit(scale);
+    if exp > 0 {
+        let frac = text.str().extract(lit(format!(r"\{decimal}(\d+)$")), 1);
+        let len = frac.clone().str().len_bytes();
+        // `,5` triệu is 500 000 đồng: the fraction's digits scaled up to the unit.
+        let mut frac_scale = lit(0i64);
+        for n in 1..=exp {
+            frac_scale = when(len.clone().eq(lit(n)))
+                .then(lit(10i64.pow(exp - n)))
+                .otherwise(frac_scale);
+        }
+        let frac = frac.cast(DataType::Int64).fill_null(lit(0i64)) * frac_scale;
+        magnitude = magnitude + frac;
+    }
+    let in_range = digits.lt_eq(lit(money::MAX_DONG / scale));
+    let negative = e.str().starts_with(lit("-"));
+    when(shape.and(in_range))
+        .then(
+            when(negative)
+                .then(lit(0i64) - magnitude.clone())
+                .otherwise(magnitude),
+        )
+        .otherwise(lit(NULL).cast(DataType::Int64))
+}
+
+/// The exact reader: every cell as text, each checked with the rules people are told about
+/// (`money::parse_dong`, the date format), with row numbers for messages.
+fn exact_rows(
+    table: &Table,
+    source: &Source,
+    ids: &BTreeMap<String, UnitId>,
+    has: Has,
+) -> PolarsResult<LazyFrame> {
+    let get = |c: &str| column(table, c).ok_or_else(|| polars_err!(ColumnNotFound: "{c}"));
+    let mut select = vec![
+        col(ROW),
+        source_row(table).unwrap_or_else(|| lit(NULL).cast(DataType::String).alias(SOURCE_ROW)),
+        trimmed(get("unit_id")?).alias("unit_id"),
+        get("amount")?.alias("amount_raw"),
+    ];
+    let mut parsed =
+        vec![dong(col("amount_raw"), source.number_format, source.amount_unit).alias("amount")];
+    let mut valid = col("unit_id")
+        .is_in(countable_series(ids), false)
+        .and(col("amount").is_not_null());
+    if has.date {
+        select.push(trimmed(get("date")?).alias("date_raw"));
+        parsed.push(date_cell(col("date_raw"), &source.date_format, true).alias("date"));
+        valid = valid.and(col("date").is_not_null());
+    }
+    if has.year {
+        select.push(trimmed(get("plan_year")?).alias("year_raw"));
+        parsed.push(col("year_raw").cast(DataType::Int32).alias("year"));
+        valid = valid.and(col("year").is_not_null());
+    }
+    if has.effective {
+        select.push(trimmed(get("effective_date")?).alias("effective_raw"));
+        parsed.push(date_cell(col("effective_raw"), &source.date_format, true).alias("effective"));
+        // An empty effective date means "from the start"; a cell that is not a date is an error.
+        let blank = col("effective_raw")
+            .is_null()
+            .or(col("effective_raw").eq(lit("")));
+        valid = valid.and(blank.or(col("effective").is_not_null()));
+    }
+    if has.layer {
+        select.push(trimmed(get("layer")?).alias("layer"));
+    }
+    if has.capital {
+        select.push(trimmed(get("capital_source")?).alias("capital_source"));
+    }
+    Ok(scan(table)?
+        .select(select)
+        .with_columns(parsed)
+        .with_column(valid.fill_null(lit(false)).alias("valid")))
+}
+
+const KEY: &str = "__unit";
+
+/// Per id as written: for every query the two money parts and the rows counted, the newest date
+/// (first query) and the latest plan change (each query); and every id's row count, the rows
+/// that are not valid under a null id. One pass over the source for all queries.
+fn summed_all(rows: LazyFrame, queries: &[Query], has: Has) -> LazyFrame {
+    let mut per_row = split_parts().to_vec();
+    per_row.push(
+        when(col("valid"))
+            .then(col("unit_id"))
+            .otherwise(lit(NULL).cast(DataType::String))
+            .alias(KEY),
+    );
+    let (mut flags, mut derived) = (Vec::new(), Vec::new());
+    let mut aggs = vec![len().alias("rows")];
+    for (k, q) in queries.iter().enumerate() {
+        let counts = format!("n_{k}");
+        flags.push(
+            col("valid")
+                .and(in_scope(q, has))
+                .fill_null(lit(false))
+                .cast(DataType::Int64)
+                .alias(counts.as_str()),
+        );
+        // Row-wise columns and plain sums: an expression inside `agg` would make the streaming
+        // group-by fall back to memory.
+        derived.extend([
+            (col(HIGH) * col(counts.as_str())).alias(format!("high_{k}")),
+            (col(LOW) * col(counts.as_str())).alias(format!("low_{k}")),
+        ]);
+        aggs.extend([
+            col(format!("high_{k}")).sum(),
+            col(format!("low_{k}")).sum(),
+            col(counts.as_str()).sum(),
+        ]);
+        let only = |e: &str, name: String| {
+            when(col(counts.as_str()).eq(lit(1i64)))
+                .then(col(e))
+                .otherwise(lit(NULL).cast(DataType::Date))
+                .alias(name)
+        };
+        if has.effective {
+            derived.push(only("effective", format!("changed_{k}")));
+            aggs.push(col(format!("changed_{k}")).max().cast(DataType::Int32));
+        }
+        if k == 0 && has.date {
+            derived.push(only("date", "newest".into()));
+            aggs.push(col("newest").max().cast(DataType::Int32));
+        }
+    }
+    rows.with_columns(per_row)
+        .with_columns(flags)
+        .with_columns(derived)
+        .group_by([col(KEY)])
+        .agg(aggs)
+}
+
+/// What one pass gave, per query, before the rows with problems are listed.
+struct Sums {
+    aggregates: Vec<Aggregate>,
+    /// Rows that are not valid.
+    invalid: u64,
+    /// Units whose rows add up beyond `money::MAX_DONG`, per query.
+    out_of_range: Vec<Vec<UnitId>>,
+}
+
+/// Folds the per-id sums into per-unit figures (an old id's rows count for its successor).
+fn fold(
+    df: &DataFrame,
+    queries: &[Query],
+    ids: &BTreeMap<String, UnitId>,
+    table: &Table,
+) -> PolarsResult<Sums> {
+    let keys = strs(df, KEY)?;
+    let ints = |name: &str| -> PolarsResult<Vec<i64>> {
+        Ok(df
+            .column(name)?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect())
+    };
+    let days = |name: &str| -> PolarsResult<Vec<Option<i32>>> {
+        Ok(match df.column(name) {
+            Ok(c) => c.i32()?.iter().collect(),
+            Err(_) => vec![None; df.height()],
+        })
+    };
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let day =
+        |d: Option<i32>| d.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into())));
+    let rows = ints("rows")?;
+    let total: u64 = rows.iter().map(|&r| r as u64).sum();
+    let invalid: u64 = keys
+        .iter()
+        .zip(&rows)
+        .filter(|(k, _)| k.is_none())
+        .map(|(_, &r)| r as u64)
+        .sum();
+    let newest = days("newest")?;
+    let mut aggregates = Vec::new();
+    let mut out_of_range = Vec::new();
+    for k in 0..queries.len() {
+        let (high, low, n) = (
+            ints(&format!("high_{k}"))?,
+            ints(&format!("low_{k}"))?,
+            ints(&format!("n_{k}"))?,
+        );
+        let changed = days(&format!("changed_{k}"))?;
+        // Per unit: the exact sum, the rows counted, the latest plan change.
+        let mut sums: BTreeMap<&str, (i128, u64, Option<i32>)> = BTreeMap::new();
+        let mut newest_day = None;
+        for (i, key) in keys.iter().enumerate() {
+            let Some(unit) = key.as_deref().and_then(|id| ids.get(id)) else {
+                continue;
+            };
+            if n[i] == 0 {
+                continue;
+            }
+            let e = sums.entry(unit.as_str()).or_default();
+            e.0 += i128::from(high[i]) * i128::from(SPLIT) + i128::from(low[i]);
+            e.1 += n[i] as u64;
+            e.2 = e.2.max(changed[i]);
+            newest_day = newest_day.max(newest[i]);
+        }
+        let mut agg = Aggregate::default();
+        let mut beyond = Vec::new();
+        let mut used = 0u64;
+        for (unit, (sum, count, change)) in sums {
+            used += count;
+            match money::checked_sum([sum]) {
+                Some(a) => {
+                    agg.by_unit.insert(unit.to_string(), a);
+                    if let Some(d) = day(change) {
+                        agg.changed.insert(unit.to_string(), d);
+                    }
+                }
+                None => beyond.push(unit.to_string()),
+            }
+        }
+        let valid = total - invalid;
+        agg.stats = SourceStats {
+            source: Some(table.role),
+            origin: table.origin.clone(),
+            rows: total,
+            used,
+            out_of_scope: valid - used,
+            rejected: invalid,
+            not_data: table.not_data,
+            sums: None,
+        };
+        if k == 0 {
+            agg.newest = day(newest_day);
+        }
+        aggregates.push(agg);
+        out_of_range.push(beyond);
+    }
+    Ok(Sums {
+        aggregates,
+        invalid,
+        out_of_range,
+    })
+}
+
+/// Reads, checks and sums a plans or disbursements source for the units in `known`, once for
+/// all `queries` (this year, a year earlier, each further denominator). Rows of an id in
+/// `successors` count for its successor.
+///
+/// The fast reader goes first; when every row is valid its sums are the answer. Otherwise the
+/// exact reader reads the source again: the same sums from the rows it accepts, and each row
+/// with a problem named. Running totals (`kind = "cumulative"`) are read per query.
+pub fn aggregate_all(
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+    queries: &[Query],
+) -> Result<Vec<Aggregate>, DataIssue> {
+    let cumulative = queries.iter().any(|q| {
+        matches!(
+            q.scope,
+            Scope::Disbursements {
+                kind: DisbursementKind::Cumulative,
+                ..
+            }
+        )
+    });
+    if cumulative {
+        return queries
+            .iter()
+            .map(|q| {
+                let filters = Filters {
+                    layer: q.layer.clone(),
+                    capital_source: q.capital_source.clone(),
+                    successors: successors.clone(),
+                };
+                aggregate(table, source, known, q.scope, &filters)
+            })
+            .collect();
+    }
+    let ids = countable(known, successors);
+    let has = Has::of(table);
+    match fast_all(table, source, &ids, has, queries) {
+        Some(aggregates) => Ok(aggregates),
+        None => exact_all(table, source, &ids, has, queries),
+    }
+}
+
+/// The fast reader's sums, when every row is valid and every sum within bounds (else None: a
+/// file polars' typed reader cannot take is not the answer either).
+fn fast_all(
+    table: &Table,
+    source: &Source,
+    ids: &BTreeMap<String, UnitId>,
+    has: Has,
+    queries: &[Query],
+) -> Option<Vec<Aggregate>> {
+    let sums = (|| -> PolarsResult<Sums> {
+        // The next block is read while polars sums this one. Each block's groups are stacked:
+        // `fold` adds up an id's rows wherever they are.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+        let mut groups: Option<DataFrame> = None;
+        std::thread::scope(|scope| -> PolarsResult<()> {
+            let reader = scope.spawn(move || {
+                typed_blocks(&table.path, |block| {
+                    tx.send(block)
+                        .map_err(|_| polars_err!(ComputeError: "the block reader stopped"))
+                })
+            });
+            let mut summed = Ok(());
+            for block in rx.iter() {
+                let part = typed_rows(table, polars_buffer::Buffer::from(block), source, ids, has)
+                    .and_then(|rows| stream(summed_all(rows, queries, has)));
+                match (part, &mut groups) {
+                    (Ok(part), Some(all)) => summed = all.vstack_mut(&part).map(|_| ()),
+                    (Ok(part), None) => groups = Some(part),
+                    (Err(e), _) => summed = Err(e),
+                }
+                if summed.is_err() {
+                    break;
+                }
+            }
+            // Dropping the receiver (on an error) stops the reader at its next block.
+            drop(rx);
+            let read = reader
+                .join()
+                .unwrap_or_else(|_| Err(polars_err!(ComputeError: "the block reader panicked")));
+            summed.and(read)
+        })?;
+        match groups {
+            Some(df) => fold(&df, queries, ids, table),
+            // A source with a header and no rows yet (early January).
+            None => fold(
+                &stream(summed_all(
+                    exact_rows(table, source, ids, has)?,
+                    queries,
+                    has,
+                ))?,
+                queries,
+                ids,
+                table,
+            ),
+        }
+    })()
+    .ok()?;
+    (sums.invalid == 0 && sums.out_of_range.iter().all(Vec::is_empty)).then_some(sums.aggregates)
+}
+
+/// The exact reader's sums, with each row that has a problem named (on the first query's
+/// aggregate: a row's validity does not depend on the query).
+fn exact_all(
+    table: &Table,
+    source: &Source,
+    ids: &BTreeMap<String, UnitId>,
+    has: Has,
+    queries: &[Query],
+) -> Result<Vec<Aggregate>, DataIssue> {
+    let rows = exact_rows(table, source, ids, has).map_err(|e| failed(table, e))?;
+    let df = stream(summed_all(rows.clone(), queries, has)).map_err(|e| failed(table, e))?;
+    let Sums {
+        mut aggregates,
+        invalid,
+        out_of_range,
+    } = fold(&df, queries, ids, table).map_err(|e| failed(table, e))?;
+    if invalid > 0 {
+        aggregates[0].issues = bad_rows(table, source, rows.clone(), invalid, ids)?;
+    }
+    for (k, beyond) in out_of_range.iter().enumerate() {
+        for unit in beyond {
+            let written: Vec<String> = ids
+                .iter()
+                .filter(|(_, to)| *to == unit)
+                .map(|(id, _)| id.clone())
+                .collect();
+            let written = lit(Series::new("written".into(), written)).implode(false);
+            let these = rows.clone().filter(
+                col("valid")
+                    .and(in_scope(&queries[k], has))
+                    .fill_null(lit(false))
+                    .and(col("unit_id").is_in(written, false)),
+            );
+            let issue = sum_out_of_range(table, these, unit)?;
+            aggregates[k].issues.push(issue);
+        }
+    }
+    Ok(aggregates)
+}
+
+/// Reads, checks and sums a plans or disbursements source for one query, with the unit ids
+/// mapped to their successors in the query: running totals (`kind = "cumulative"`) need the
+/// successor's id before the latest total per project is taken.
+fn aggregate(
     table: &Table,
     source: &Source,
     known: &[UnitId],
@@ -440,7 +1134,7 @@ pub fn aggregate(
         .and(col("unit_id").is_in(lit(known_series).implode(false), false));
     valid = valid.and(col("amount").is_not_null());
     if date_col.is_some() {
-        parsed.push(date_cell(col("date_raw"), &source.date_format).alias("date"));
+        parsed.push(date_cell(col("date_raw"), &source.date_format, true).alias("date"));
         valid = valid.and(col("date").is_not_null());
     }
     if year_col.is_some() {
@@ -448,7 +1142,7 @@ pub fn aggregate(
         valid = valid.and(col("year").is_not_null());
     }
     if effective_col.is_some() {
-        parsed.push(date_cell(col("effective_raw"), &source.date_format).alias("effective"));
+        parsed.push(date_cell(col("effective_raw"), &source.date_format, true).alias("effective"));
         // An empty effective date means "from the start"; a cell that is not a date is an error.
         let blank = col("effective_raw")
             .is_null()
@@ -600,14 +1294,19 @@ pub fn aggregate(
         out_of_scope: valid_rows - used,
         rejected: rows - valid_rows,
         not_data: table.not_data,
+        sums: None,
     };
     let mut issues = if rows > valid_rows {
-        bad_rows(table, source, lf.clone(), rows - valid_rows, known)?
+        let ids = known.iter().map(|id| (id.clone(), id.clone())).collect();
+        bad_rows(table, source, lf.clone(), rows - valid_rows, &ids)?
     } else {
         Vec::new()
     };
     for id in &out_of_range {
-        issues.push(sum_out_of_range(table, lf.clone(), id)?);
+        let rows = lf
+            .clone()
+            .filter(col("used").and(col("unit_id").eq(lit(id.to_string()))));
+        issues.push(sum_out_of_range(table, rows, id)?);
     }
     let newest = counts
         .column("newest")
@@ -627,14 +1326,14 @@ pub fn aggregate(
 }
 
 /// A unit whose rows sum beyond the largest amount, named with (the first of) its rows.
-fn sum_out_of_range(table: &Table, lf: LazyFrame, id: &str) -> Result<DataIssue, DataIssue> {
+/// `rows`: the unit's rows that count.
+fn sum_out_of_range(table: &Table, rows: LazyFrame, id: &str) -> Result<DataIssue, DataIssue> {
     const SHOWN: usize = 20;
     let mut cols = vec![col(ROW)];
     if table.row_column.is_some() {
         cols.push(col(SOURCE_ROW));
     }
-    let df = lf
-        .filter(col("used").and(col("unit_id").eq(lit(id.to_string()))))
+    let df = rows
         .select(cols)
         .sort([ROW], SortMultipleOptions::default());
     let df = stream(df).map_err(|e| failed(table, e))?;
@@ -666,7 +1365,7 @@ fn bad_rows(
     source: &Source,
     lf: LazyFrame,
     total: u64,
-    known: &[UnitId],
+    countable: &BTreeMap<String, UnitId>,
 ) -> Result<Vec<DataIssue>, DataIssue> {
     let mut cols = vec![
         col(ROW),
@@ -691,7 +1390,6 @@ fn bad_rows(
         .sort([ROW], SortMultipleOptions::default())
         .limit(MAX_LISTED_ROWS as IdxSize);
     let df = stream(df).map_err(|e| failed(table, e))?;
-    let known: HashSet<&str> = known.iter().map(String::as_str).collect();
     let role = table.role;
     let mut issues = Vec::new();
     let read = || -> PolarsResult<_> {
@@ -754,7 +1452,7 @@ fn bad_rows(
                 None,
                 "the unit id is empty; fill it in or delete the row".into(),
             ),
-            Some(id) if !known.contains(id) => add(
+            Some(id) if !countable.contains_key(id) => add(
                 "unit_id",
                 Some(id),
                 format!("unit `{id}` is not in the units source; add it there or correct the id"),
@@ -966,14 +1664,12 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
         .map(|r| (r.unit_id.as_str(), (r.plan, r.disbursed)))
         .collect();
     let mut rollups = Vec::new();
-    for (parent, members) in crate::ledger::subtrees(units) {
-        // In i128: the validate stage has checked that every roll-up fits in an amount.
-        let (mut plan, mut paid) = (0i128, 0i128);
-        for id in &members {
-            let (p, d) = figures.get(id).copied().unwrap_or((0, 0));
-            plan += i128::from(p);
-            paid += i128::from(d);
-        }
+    let figure = |id: &str| {
+        let (p, d) = figures.get(id).copied().unwrap_or((0, 0));
+        [i128::from(p), i128::from(d)]
+    };
+    for (parent, (count, [plan, paid])) in crate::ledger::rollups(units, figure) {
+        // The validate stage has checked that every roll-up fits in an amount.
         rollups.push(Rollup {
             unit_id: parent.to_string(),
             unit_name: by_id
@@ -983,7 +1679,7 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
             plan: money::clamp(plan),
             disbursed: money::clamp(paid),
             rate_pct: (plan > 0).then(|| paid as f64 * 100.0 / plan as f64),
-            units: members.len(),
+            units: count,
         });
     }
     (summaries, rollups)
@@ -1137,4 +1833,239 @@ pub fn rates(
         groups,
         rollups,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Cells people write, valid and not, so that many generated tables are read by the fast
+    /// reader (every row valid) and many are not.
+    fn cell(pool: &'static [&'static str]) -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => proptest::sample::select(pool).prop_map(str::to_string),
+            1 => any::<String>(),
+        ]
+    }
+
+    const IDS: &[&str] = &["A", "B", "OLD", "A", "B", " A", "Z", ""];
+    const AMOUNTS: &[&str] = &[
+        "123",
+        "1234567",
+        "1.234.567",
+        "1,234,567",
+        "-5",
+        "+7",
+        "12,5",
+        "12.5",
+        "1.234,567",
+        " 9",
+        "(3)",
+        "1e5",
+        "007",
+        "-0",
+        "9223372036854775807",
+        "1000000000000000000",
+        "1000000000000000001",
+        "999.999.999.999.999.999",
+        "12,50",
+        "1.000.000,123456789",
+        "",
+    ];
+    const DATES: &[&str] = &[
+        "2026-03-01",
+        "2025-03-01",
+        "2026-10-31",
+        "2026-11-01",
+        "2025-10-31",
+        "2025-11-01",
+        "2026-3-1",
+        "01/03/2026",
+        "2026-13-01",
+        " 2026-03-01",
+        "",
+    ];
+
+    /// Writes a job and its payments, pulls the table as a run would, and returns both readers'
+    /// figures for this year and a year earlier.
+    fn both(
+        rows: &[(String, String, String)],
+        format: &str,
+        unit: &str,
+    ) -> (Option<Vec<Aggregate>>, Vec<Aggregate>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = csv::Writer::from_path(dir.path().join("paid.csv")).unwrap();
+        w.write_record(["ngay", "dv", "tien"]).unwrap();
+        for (id, amount, date) in rows {
+            w.write_record([date, id, amount]).unwrap();
+        }
+        w.flush().unwrap();
+        std::fs::write(
+            dir.path().join("units.csv"),
+            "id,name,email\nA,a,a@x.vn\nB,b,b@x.vn\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("plans.csv"), "id,amount\nA,1\n").unwrap();
+        let job = format!(
+            r#"schedule = "0 8 * * MON"
+plan_year = 2026
+successors = {{ OLD = "A" }}
+[sources.units]
+location = "units.csv"
+columns = {{ unit_id = "id", unit_name = "name", email = "email" }}
+[sources.plans]
+location = "plans.csv"
+columns = {{ unit_id = "id", amount = "amount" }}
+[sources.disbursements]
+location = "paid.csv"
+columns = {{ unit_id = "dv", date = "ngay", amount = "tien" }}
+number_format = "{format}"
+amount_unit = "{unit}"
+[rule]
+milestones = [{{ date = "12-31", pct = 95 }}]
+"#
+        );
+        std::fs::write(dir.path().join("job.toml"), job).unwrap();
+        let job = crate::job::load(&dir.path().join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+            .unwrap_or_else(|p| panic!("{:?}", p.list));
+        let clock = crate::clock::FixedClock(chrono::DateTime::UNIX_EPOCH);
+        let clients = crate::source::Clients::new().unwrap();
+        let table = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(crate::source::pull(
+                &job.disbursements,
+                &clients,
+                dir.path(),
+                None,
+                &clock,
+            ))
+            .unwrap();
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let query = |start, end| Query {
+            scope: Scope::Disbursements {
+                kind: DisbursementKind::Transactions,
+                start,
+                end,
+            },
+            layer: None,
+            capital_source: None,
+        };
+        let queries = [
+            query(d(2026, 1, 1), d(2026, 10, 31)),
+            query(d(2025, 1, 1), d(2025, 10, 31)),
+        ];
+        let ids = countable(&["A".into(), "B".into()], &job.successors);
+        let has = Has::of(&table);
+        (
+            fast_all(&table, &job.disbursements, &ids, has, &queries),
+            exact_all(&table, &job.disbursements, &ids, has, &queries).unwrap(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// The fast reader answers only when its figures are the exact reader's.
+        #[test]
+        fn the_fast_reader_agrees_with_the_exact_one(
+            rows in proptest::collection::vec((cell(IDS), cell(AMOUNTS), cell(DATES)), 0..8),
+            format in proptest::sample::select(&["vi", "en", "plain"][..]),
+            unit in proptest::sample::select(&["dong", "million"][..]),
+        ) {
+            let (fast, exact) = both(&rows, format, unit);
+            if let Some(fast) = fast {
+                prop_assert_eq!(format!("{fast:?}"), format!("{exact:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_loop_of_parents_is_broken_where_it_closes_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("units.csv"),
+            "id,name,email,parent\nA,a,a@x.vn,C\nB,b,b@x.vn,A\nC,c,c@x.vn,B\nD,d,d@x.vn,A\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("plans.csv"), "id,amount\nA,1\n").unwrap();
+        std::fs::write(
+            dir.path().join("paid.csv"),
+            "id,date,amount\nA,2026-01-01,1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("job.toml"),
+            r#"schedule = "0 8 * * MON"
+[sources.units]
+location = "units.csv"
+columns = { unit_id = "id", unit_name = "name", email = "email", parent_id = "parent" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "id", amount = "amount" }
+[sources.disbursements]
+location = "paid.csv"
+columns = { unit_id = "id", date = "date", amount = "amount" }
+date_format = "%Y-%m-%d"
+[rule]
+milestones = [{ date = "12-31", pct = 95 }]
+"#,
+        )
+        .unwrap();
+        let job = crate::job::load(&dir.path().join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+            .unwrap_or_else(|p| panic!("{:?}", p.list));
+        let clock = crate::clock::FixedClock(chrono::DateTime::UNIX_EPOCH);
+        let clients = crate::source::Clients::new().unwrap();
+        let table = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(crate::source::pull(
+                &job.units,
+                &clients,
+                dir.path(),
+                None,
+                &clock,
+            ))
+            .unwrap();
+        let (units, issues, _, _) = units(&table, money::NumberFormat::Vi).unwrap();
+        let loops: Vec<_> = issues
+            .iter()
+            .filter(|i| i.problem.contains("the parents loop"))
+            .collect();
+        assert_eq!(loops.len(), 1, "{issues:?}");
+        assert_eq!(units.iter().filter(|u| u.parent_id.is_none()).count(), 1);
+        let sums = crate::ledger::rollups(&units, |_| [1, 0]);
+        assert_eq!(sums.values().map(|v| v.0).max(), Some(4), "{sums:?}");
+    }
+
+    #[test]
+    fn clean_rows_are_read_by_the_fast_reader_with_the_exact_figures() {
+        let rows = |cells: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+            cells
+                .iter()
+                .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+                .collect()
+        };
+        let vi = rows(&[
+            ("A", "1.234.567", "2026-03-01"),
+            ("OLD", "-5", "2026-10-31"),
+            ("B", "12,5", "2025-03-01"),
+            ("A", "7", "2026-11-01"),
+        ]);
+        let (fast, exact) = both(&vi, "vi", "million");
+        let fast = fast.expect("every row is valid");
+        assert_eq!(format!("{fast:?}"), format!("{exact:?}"));
+        assert_eq!(fast[0].by_unit["A"], 1_234_567_000_000 - 5_000_000);
+        assert_eq!(fast[1].by_unit["B"], 12_500_000);
+        assert_eq!(fast[0].stats.out_of_scope, 2);
+        let plain = rows(&[
+            ("A", "1000000000000000000", "2026-03-01"),
+            ("A", "1", "2025-01-01"),
+        ]);
+        let (fast, exact) = both(&plain, "plain", "dong");
+        assert_eq!(format!("{fast:?}"), format!("{:?}", Some(exact)));
+    }
 }

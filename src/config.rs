@@ -245,6 +245,8 @@ struct RawSmtp {
     timeout_secs: u64,
     /// A PEM file of extra CA certificates to trust (a private CA of the mail server).
     ca_file: Option<String>,
+    /// Connections sending at once.
+    connections: usize,
 }
 
 impl Default for RawSmtp {
@@ -257,6 +259,7 @@ impl Default for RawSmtp {
             password_env: None,
             timeout_secs: 60,
             ca_file: None,
+            connections: 4,
         }
     }
 }
@@ -284,6 +287,9 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The most SMTP connections one drainer opens at once.
+pub const MAX_CONNECTIONS: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
     pub host: String,
@@ -292,6 +298,8 @@ pub struct SmtpConfig {
     pub credentials: Option<(String, Secret)>,
     pub timeout: Duration,
     pub ca_file: Option<PathBuf>,
+    /// Connections draining the outbox at once (each sends one message at a time).
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -649,7 +657,14 @@ fn smtp(
             p.add("mail.smtp.ca_file", format!("{} does not exist; give the PEM file of the CA that signed the mail server's certificate", f.display()));
         }
     }
+    if !(1..=MAX_CONNECTIONS).contains(&raw.connections) {
+        p.add(
+            "mail.smtp.connections",
+            format!("is {}; give 1 to {MAX_CONNECTIONS} (connections sending at once; most servers accept a few per client)", raw.connections),
+        );
+    }
     Some(SmtpConfig {
+        connections: raw.connections.clamp(1, MAX_CONNECTIONS),
         host: raw.host,
         port,
         tls,

@@ -3,7 +3,7 @@
 //! stages after it, which never see a DataFrame.
 
 use crate::address::Mailbox;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -11,7 +11,7 @@ use std::fmt;
 pub type UnitId = String;
 
 /// Which of a job's sources something came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceRole {
     Units,
@@ -42,7 +42,7 @@ impl fmt::Display for SourceRole {
 }
 
 /// One problem with the data: where it is and what to do about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataIssue {
     pub source: SourceRole,
     /// The worksheet, for Excel sources.
@@ -198,30 +198,56 @@ pub struct Unit {
     pub published_rate: Option<Published>,
 }
 
-/// Every unit with units under it, with the ids it rolls up: itself and all its descendants.
-/// A cycle in `parent_id` is not followed twice.
-pub fn subtrees(units: &[Unit]) -> BTreeMap<&str, Vec<&str>> {
-    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+/// Every unit with units under it: how many units its roll-up holds (itself and all its
+/// descendants) and the sums of `figures` over them. One pass from the leaves up, so a deep
+/// hierarchy costs no more than a flat one. Units on a cycle of `parent_id` (which `compute::units`
+/// breaks and reports) are not reached from any top unit and roll up nothing.
+pub fn rollups(
+    units: &[Unit],
+    figures: impl Fn(&str) -> [i128; 2],
+) -> BTreeMap<&str, (usize, [i128; 2])> {
+    let mut children: std::collections::HashMap<&str, Vec<&str>> = Default::default();
     for u in units {
         if let Some(p) = &u.parent_id {
             children.entry(p.as_str()).or_default().push(u.id.as_str());
         }
     }
-    children
-        .keys()
-        .map(|parent| {
-            let mut members = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            let mut stack = vec![*parent];
-            while let Some(id) = stack.pop() {
-                if seen.insert(id) {
-                    members.push(id);
-                    stack.extend(children.get(id).into_iter().flatten().copied());
+    let known: std::collections::HashSet<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    let tops = units
+        .iter()
+        .filter(|u| u.parent_id.as_deref().is_none_or(|p| !known.contains(p)));
+    let mut out = BTreeMap::new();
+    let mut done: std::collections::HashMap<&str, (usize, [i128; 2])> = Default::default();
+    for top in tops {
+        // Depth-first, each unit summed after its children (no recursion: any depth).
+        let mut stack = vec![(top.id.as_str(), false)];
+        while let Some((id, children_done)) = stack.pop() {
+            let below = children.get(id).map(Vec::as_slice).unwrap_or_default();
+            if !children_done {
+                stack.push((id, true));
+                stack.extend(
+                    below
+                        .iter()
+                        .filter(|c| !done.contains_key(*c))
+                        .map(|c| (*c, false)),
+                );
+                continue;
+            }
+            let mut total = (1usize, figures(id));
+            for c in below {
+                if let Some((n, [p, d])) = done.get(c) {
+                    total.0 += n;
+                    total.1[0] += p;
+                    total.1[1] += d;
                 }
             }
-            (*parent, members)
-        })
-        .collect()
+            done.insert(id, total);
+            if !below.is_empty() {
+                out.insert(id, total);
+            }
+        }
+    }
+    out
 }
 
 /// A published percentage, with the precision it was published to.
@@ -261,7 +287,7 @@ impl Published {
 }
 
 /// How many rows a source had and what became of them, so that nothing disappears unexplained.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceStats {
     pub source: Option<SourceRole>,
     pub origin: String,
@@ -275,6 +301,9 @@ pub struct SourceStats {
     pub rejected: u64,
     /// Spreadsheet rows that are not data (numbering row, group headings, total rows), skipped.
     pub not_data: u64,
+    /// Plans and disbursements: whether sums stored by an earlier run were reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sums: Option<crate::reuse::Reuse>,
 }
 
 /// The validated figures of one run, per unit, in integer đồng.
@@ -300,7 +329,35 @@ pub struct LastYear {
 
 #[cfg(test)]
 mod tests {
-    use super::Published;
+    use super::{rollups, Published, Unit};
+
+    fn unit(id: String, parent: Option<String>) -> Unit {
+        Unit {
+            id: id.clone(),
+            name: id,
+            row: 0,
+            emails: Vec::new(),
+            parent_id: parent,
+            group: None,
+            published_rate: None,
+        }
+    }
+
+    #[test]
+    fn a_deep_hierarchy_rolls_up_in_one_pass_and_a_loop_rolls_up_nothing() {
+        // A chain 200 000 deep: every unit but the last has units under it.
+        let n = 200_000;
+        let mut units: Vec<Unit> = (0..n)
+            .map(|i| unit(format!("U{i}"), (i > 0).then(|| format!("U{}", i - 1))))
+            .collect();
+        units.push(unit("A".into(), Some("B".into())));
+        units.push(unit("B".into(), Some("A".into())));
+        let sums = rollups(&units, |_| [1, 2]);
+        assert_eq!(sums.len(), n - 1);
+        assert_eq!(sums["U0"], (n, [n as i128, 2 * n as i128]));
+        assert_eq!(sums["U199998"], (2, [2, 4]));
+        assert!(!sums.contains_key("A") && !sums.contains_key("B"));
+    }
 
     #[test]
     fn a_published_rate_agrees_to_its_own_precision() {

@@ -16,6 +16,8 @@
 //! - [`measure`]: what is measured — this year, a year earlier, each further denominator.
 //! - [`compute`]: the only user of polars: reads the tables, checks rows, aggregates exactly in
 //!   integer đồng, and computes each unit's rate, expected rate, gap, rank and status.
+//! - [`reuse`]: a money source's sums stored between runs: reused when unchanged, added to when
+//!   rows were appended.
 //! - [`validate`]: stale data and each source's `on_error`: may this data alert anyone?
 //! - [`ledger`], [`money`], [`rule`]: plain domain types and rules shared by the stages.
 //! - [`text`]: text from outside made safe where it is used (headers, tables, terminals, URLs).
@@ -49,6 +51,7 @@ pub mod notify;
 pub mod outbox;
 pub mod pipeline;
 pub mod report;
+pub mod reuse;
 pub mod rule;
 pub mod schedule;
 pub mod source;

@@ -3,13 +3,15 @@
 //! denominator (`rate_layers`, `rate_capital_sources`) — in plain Rust, from the pulled tables.
 //! The polars work happens in `compute`; this module says *what* is measured.
 
-use crate::compute::{self, Filters, Scope};
+use crate::compute::{self, Query, Scope};
 use crate::job::Job;
 use crate::ledger::{DataIssue, IssueList, LastYear, Ledger, SourceStats};
+use crate::reuse::{self, Reuse};
 use crate::rule::{self, PlanYear};
 use crate::source::Tables;
 use chrono::{Datelike, NaiveDate};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// What the sources say, before any policy is applied.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +24,8 @@ pub struct Measured {
     pub sources: Vec<SourceStats>,
     /// The latest payment counted (for the stale-data rule).
     pub newest_payment: Option<NaiveDate>,
+    /// What became of the plans' and the disbursements' stored sums.
+    pub reused: [Reuse; 2],
 }
 
 /// The same date a year earlier (29 February → 28 February).
@@ -31,82 +35,100 @@ fn a_year_earlier(day: NaiveDate) -> NaiveDate {
         .unwrap_or(day)
 }
 
-/// Measures every denominator of the job. A problem that makes a whole source unreadable is the
+/// Measures every denominator of the job, with the sums stored in `stored` by earlier runs where
+/// they still apply (`reuse`). A problem that makes a whole source unreadable is the
 /// error; row problems are in [`Measured::issues`].
 pub fn measure(
     job: &Job,
     tables: &Tables,
     plan_year: PlanYear,
     as_of: NaiveDate,
+    stored: Option<&Path>,
 ) -> Result<Measured, DataIssue> {
     let (units, unit_issues, notes, unit_stats) =
         compute::units(&tables.units, job.units.number_format)?;
     let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
-    let filters = Filters {
-        layer: job.plan_layer.clone(),
-        capital_source: job.capital_source.clone(),
-        successors: job.successors.clone(),
+    // Every denominator, each for plans and disbursements: this year, the same date a year
+    // earlier (when the plans say which year they are for), and each further denominator. Each
+    // source is read once for all of them.
+    let this_year = |layer: Option<&String>, capital_source: Option<&String>| {
+        (plan_year, as_of, layer.cloned(), capital_source.cloned())
     };
-    // The plan in force and the disbursement for plan year `year` as of `day`, under `filters`.
-    let measure = |year: PlanYear, day: NaiveDate, filters: &Filters| {
-        let plan = compute::aggregate(
-            &tables.plans,
-            &job.plans,
-            &ids,
-            Scope::Plans { year, as_of: day },
-            filters,
-        )?;
-        let window = Scope::Disbursements {
+    let mut wanted = vec![(
+        "this year".to_string(),
+        this_year(job.plan_layer.as_ref(), job.capital_source.as_ref()),
+    )];
+    let year_on_year = tables.plans.columns.contains_key("plan_year");
+    if year_on_year {
+        wanted.push((
+            "last year".to_string(),
+            (
+                plan_year - 1,
+                a_year_earlier(as_of),
+                job.plan_layer.clone(),
+                job.capital_source.clone(),
+            ),
+        ));
+    }
+    for l in &job.rate_layers {
+        wanted.push((
+            format!("layer:{l}"),
+            this_year(Some(l), job.capital_source.as_ref()),
+        ));
+    }
+    for c in &job.rate_capital_sources {
+        wanted.push((
+            format!("capital_source:{c}"),
+            this_year(job.plan_layer.as_ref(), Some(c)),
+        ));
+    }
+    let queries = |scope: &dyn Fn(PlanYear, NaiveDate) -> Scope| -> Vec<Query> {
+        wanted
+            .iter()
+            .map(|(_, (year, day, layer, capital_source))| Query {
+                scope: scope(*year, *day),
+                layer: layer.clone(),
+                capital_source: capital_source.clone(),
+            })
+            .collect()
+    };
+    let (plans, plans_reused) = reuse::aggregate(
+        stored,
+        &tables.plans,
+        &job.plans,
+        &ids,
+        &job.successors,
+        &queries(&|year, as_of| Scope::Plans { year, as_of }),
+    )?;
+    let (paid, paid_reused) = reuse::aggregate(
+        stored,
+        &tables.disbursements,
+        &job.disbursements,
+        &ids,
+        &job.successors,
+        &queries(&|year, day| Scope::Disbursements {
             kind: job.disbursement_kind,
             start: rule::window_start(year),
             end: day.min(rule::window_end(year)),
-        };
-        let paid = compute::aggregate(
-            &tables.disbursements,
-            &job.disbursements,
-            &ids,
-            window,
-            filters,
-        )?;
-        Ok::<_, DataIssue>((plan, paid))
-    };
-    let (plan, paid) = measure(plan_year, as_of, &filters)?;
-    let last_year = if tables.plans.columns.contains_key("plan_year") {
-        let (p, d) = measure(plan_year - 1, a_year_earlier(as_of), &filters)?;
-        Some(LastYear {
+        }),
+    )?;
+    let mut figures = wanted
+        .into_iter()
+        .map(|(key, _)| key)
+        .zip(plans.into_iter().zip(paid));
+    let (_, (plan, paid)) = figures.next().expect("this year is always measured");
+    let mut last_year = None;
+    let mut others = BTreeMap::new();
+    for (key, (p, d)) in figures {
+        let layer = LastYear {
             plan: p.by_unit,
             disbursed: d.by_unit,
-        })
-    } else {
-        None
-    };
-    let further = job
-        .rate_layers
-        .iter()
-        .map(|l| {
-            let f = Filters {
-                layer: Some(l.clone()),
-                ..filters.clone()
-            };
-            (format!("layer:{l}"), f)
-        })
-        .chain(job.rate_capital_sources.iter().map(|c| {
-            let f = Filters {
-                capital_source: Some(c.clone()),
-                ..filters.clone()
-            };
-            (format!("capital_source:{c}"), f)
-        }));
-    let mut others = BTreeMap::new();
-    for (key, f) in further {
-        let (p, d) = measure(plan_year, as_of, &f)?;
-        others.insert(
-            key,
-            LastYear {
-                plan: p.by_unit,
-                disbursed: d.by_unit,
-            },
-        );
+        };
+        if key == "last year" {
+            last_year = Some(layer);
+        } else {
+            others.insert(key, layer);
+        }
     }
     let mut issues = IssueList::new();
     issues.extend(unit_issues);
@@ -127,6 +149,7 @@ pub fn measure(
         },
         issues,
         notes,
+        reused: [plans_reused, paid_reused],
     })
 }
 

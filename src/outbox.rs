@@ -9,6 +9,7 @@
 use crate::address::Mailbox;
 use crate::clock::Clock;
 use crate::config::MailConfig;
+use crate::notify::deliver::Lane;
 use crate::notify::deliver::MailerError;
 use crate::notify::Mailer;
 use crate::store::{MessageKind, Store, StoreError, Take, Taken};
@@ -64,6 +65,18 @@ pub fn backoff(initial: Duration, attempts: u32) -> Duration {
         .min(Duration::from_secs(3600))
 }
 
+/// What the lanes of one pass share: its tally, and whether it must stop.
+struct Lanes {
+    pass: std::sync::Mutex<Pass>,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl Lanes {
+    fn record(&self, f: impl FnOnce(&mut Pass)) {
+        f(&mut self.pass.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
 /// The one sender: takes due rows from the outbox and hands them to the mail transport.
 pub struct Drainer<'a> {
     store: &'a Store,
@@ -116,8 +129,27 @@ impl<'a> Drainer<'a> {
                 return pass;
             }
         }
-        for only in prefer.iter().map(|id| Some(id.as_str())).chain([None]) {
+        // One lane per connection (`mail.smtp.connections`), all in this task: each takes the
+        // next due row, so at most one message per connection is in flight.
+        let shared = Lanes {
+            pass: std::sync::Mutex::new(pass),
+            stop: std::sync::atomic::AtomicBool::new(false),
+        };
+        let lanes = (0..self.mailer.lanes()).map(|_| self.lane(prefer, &shared));
+        futures_util::future::join_all(lanes).await;
+        shared.pass.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One connection's share of a pass: rows of `prefer` first, then any, until none is due or
+    /// the pass stops.
+    async fn lane(&self, prefer: &[String], shared: &Lanes) {
+        use std::sync::atomic::Ordering;
+        let mut lane = self.mailer.lane();
+        'pass: for only in prefer.iter().map(|id| Some(id.as_str())).chain([None]) {
             loop {
+                if shared.stop.load(Ordering::Relaxed) {
+                    break 'pass;
+                }
                 let take = Take {
                     now: self.clock.now(),
                     lease: self.lease(),
@@ -125,31 +157,29 @@ impl<'a> Drainer<'a> {
                 };
                 match self.store.take_due(take) {
                     Ok(Some(taken)) => {
-                        if !self.send(&taken, &mut pass).await {
-                            return pass;
+                        if !self.send(&mut lane, &taken, shared).await {
+                            shared.stop.store(true, Ordering::Relaxed);
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        pass.stop(e);
-                        return pass;
+                        shared.record(|pass| pass.stop(e));
+                        shared.stop.store(true, Ordering::Relaxed);
                     }
                 }
             }
         }
-        pass
+        lane.close().await;
     }
 
     /// Sends one taken row and records what became of it. False when the pass must stop: the
     /// server (or folder) itself failed, or the store did.
-    async fn send(&self, taken: &Taken, pass: &mut Pass) -> bool {
+    async fn send(&self, lane: &mut Lane<'_>, taken: &Taken, shared: &Lanes) -> bool {
         let row = &taken.row;
         // The last guard of `mail.allowed_domains`: a row queued before the list was set, or
         // to an address the config itself names, goes nowhere it may not.
         let result = if self.mail.allows(&row.recipient) {
-            self.mailer
-                .send_raw(self.from, &row.recipient, &taken.raw)
-                .await
+            lane.send_raw(self.from, &row.recipient, &taken.raw).await
         } else {
             Err(crate::notify::deliver::SendFailure {
                 message: format!(
@@ -171,12 +201,14 @@ impl<'a> Drainer<'a> {
         };
         let recorded = match &result {
             Ok(()) => {
-                pass.sent += 1;
+                shared.record(|pass| pass.sent += 1);
                 self.store.mark_sent(row.id, now)
             }
             Err(f) if f.permanent => {
-                pass.failed += 1;
-                pass.failures.push(given_up(&f.message));
+                shared.record(|pass| {
+                    pass.failed += 1;
+                    pass.failures.push(given_up(&f.message));
+                });
                 tracing::error!(message = %row.message_id, to = %row.recipient, "not delivered: {}", f.message);
                 self.store.mark_failed(row.id, &f.message)
             }
@@ -186,13 +218,15 @@ impl<'a> Drainer<'a> {
                         .unwrap_or_default();
                 match self.store.mark_retry(row.id, &f.message, next) {
                     Ok(true) => {
-                        pass.deferred += 1;
+                        shared.record(|pass| pass.deferred += 1);
                         tracing::warn!(message = %row.message_id, to = %row.recipient, "delivery deferred: {}", f.message);
                         Ok(())
                     }
                     Ok(false) => {
-                        pass.failed += 1;
-                        pass.failures.push(given_up(&f.message));
+                        shared.record(|pass| {
+                            pass.failed += 1;
+                            pass.failures.push(given_up(&f.message));
+                        });
                         tracing::error!(message = %row.message_id, to = %row.recipient, "given up at its deadline: {}", f.message);
                         Ok(())
                     }
@@ -201,7 +235,7 @@ impl<'a> Drainer<'a> {
             }
         };
         if let Err(e) = recorded {
-            pass.stop(e);
+            shared.record(|pass| pass.stop(e));
             return false;
         }
         !matches!(&result, Err(f) if f.server_down)

@@ -68,7 +68,8 @@ impl Assessment {
 }
 
 /// Pull, measure and validate: the figures of every unit, or why the data is rejected.
-/// `cache` keeps HTTP sources for conditional requests; `clock` judges the data's age.
+/// `cache` keeps HTTP sources for conditional requests and the sources' sums for the next run
+/// (`reuse`); `clock` judges the data's age.
 pub async fn assess_with(
     job: &Job,
     mail: &MailConfig,
@@ -86,8 +87,9 @@ pub async fn assess_with(
         }
     };
     let owned = job.clone();
+    let stored = cache.map(std::path::Path::to_path_buf);
     let (measured, tables) = off_runtime(move || {
-        let m = measure::measure(&owned, &tables, plan_year, as_of);
+        let m = measure::measure(&owned, &tables, plan_year, as_of, stored.as_deref());
         (m, tables)
     })
     .await?;

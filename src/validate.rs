@@ -91,36 +91,36 @@ pub fn verdict(job: &Job, issues: &[DataIssue]) -> Verdict {
 /// too: each is checked in i128 against [`money::MAX_DONG`], and one out of range rejects the run.
 pub fn totals(ledger: &Ledger) -> Vec<DataIssue> {
     let limit = i128::from(money::MAX_DONG);
-    let mut issues = Vec::new();
-    let check = |role: SourceRole, what: &str, figures: &BTreeMap<String, i64>, ids: &[&str]| {
-        let sum: i128 = ids
-            .iter()
-            .map(|id| i128::from(figures.get(*id).copied().unwrap_or(0)))
-            .sum();
-        (sum.abs() > limit).then(|| {
-            DataIssue::whole(
-                role,
-                format!(
-                    "{what} adds up to more than 10^18 đồng ({} units), beyond any real {}; check the largest amounts and `amount_unit`",
-                    ids.len(),
-                    if role == SourceRole::Plans { "plan" } else { "disbursement" }
-                ),
-            )
-        })
+    let figure = |id: &str| {
+        let get = |f: &BTreeMap<String, i64>| i128::from(f.get(id).copied().unwrap_or(0));
+        [get(&ledger.plan), get(&ledger.disbursed)]
     };
-    let all: Vec<&str> = ledger.units.iter().map(|u| u.id.as_str()).collect();
-    let mut groups = vec![("the job's total".to_string(), all)];
-    for (parent, members) in crate::ledger::subtrees(&ledger.units) {
-        groups.push((format!("the roll-up of unit `{parent}`"), members));
+    let mut all = [0i128; 2];
+    for u in &ledger.units {
+        let [p, d] = figure(&u.id);
+        all[0] += p;
+        all[1] += d;
     }
-    for (what, ids) in &groups {
-        issues.extend(check(SourceRole::Plans, what, &ledger.plan, ids));
-        issues.extend(check(
-            SourceRole::Disbursements,
-            what,
-            &ledger.disbursed,
-            ids,
-        ));
+    let mut groups = vec![("the job's total".to_string(), (ledger.units.len(), all))];
+    for (parent, sums) in crate::ledger::rollups(&ledger.units, figure) {
+        groups.push((format!("the roll-up of unit `{parent}`"), sums));
+    }
+    let mut issues = Vec::new();
+    for (what, (count, sums)) in &groups {
+        for (role, sum) in [SourceRole::Plans, SourceRole::Disbursements]
+            .into_iter()
+            .zip(sums)
+        {
+            if sum.abs() > limit {
+                issues.push(DataIssue::whole(
+                    role,
+                    format!(
+                        "{what} adds up to more than 10^18 đồng ({count} units), beyond any real {}; check the largest amounts and `amount_unit`",
+                        if role == SourceRole::Plans { "plan" } else { "disbursement" }
+                    ),
+                ));
+            }
+        }
     }
     issues
 }

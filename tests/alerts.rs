@@ -430,9 +430,10 @@ async fn kill_9_in_the_middle_of_delivery_then_restart_delivers_every_alert() {
         d.log()
     );
     let doubled: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
-    // Only a message in flight at the kill (one SMTP connection) may arrive twice — same Message-ID.
+    // Only the messages in flight at the kill — at most one per SMTP connection
+    // (`mail.smtp.connections`, 4 by default) — may arrive twice, with the same Message-ID.
     assert!(
-        doubled.len() <= 1 && doubled.iter().all(|(_, n)| **n == 2),
+        doubled.len() <= 4 && doubled.iter().all(|(_, n)| **n == 2),
         "{doubled:?}"
     );
     for i in 0..300 {

@@ -507,6 +507,7 @@ fn check_reports_every_problem_at_once() {
         &CONFIG
             .replace("Asia/Ho_Chi_Minh", "Asia/Saigon_Old")
             .replace("127.0.0.1", "mail.example.gov.vn")
+            .replace("port = 2525", "port = 2525\nconnections = 0")
             .replace("[mail]", "retries = 3\n[mail]"),
     )
     .write(
@@ -531,10 +532,11 @@ fn check_reports_every_problem_at_once() {
         "jobs/weekly.toml: rule.milestones: [2]: pct 40 is lower than the milestone before it",
         "jobs/weekly.toml: sources.plans.location: file not found",
         "jobs/other.toml: line 13: unknown variant `fr`, expected one of `vi`, `en`, `plain`",
+        "config/disbmon.toml: mail.smtp.connections: is 0; give 1 to 32",
     ] {
         assert!(err.contains(want), "check output lacks {want:?}\n{run}");
     }
-    run.expect_stderr("8 problems found");
+    run.expect_stderr("9 problems found");
 }
 
 #[test]
@@ -667,7 +669,11 @@ async fn a_mail_server_that_never_answers_is_given_up_on_after_one_message() {
     let p = project(port, server.address().port());
     p.write(
         "config/disbmon.toml",
-        &CONFIG.replace("port = 2525", &format!("port = {port}\ntimeout_secs = 1")),
+        // One connection: the pass stops after its first message (with more, after one each).
+        &CONFIG.replace(
+            "port = 2525",
+            &format!("port = {port}\ntimeout_secs = 1\nconnections = 1"),
+        ),
     );
     let run = p.run(&["once", "weekly", "--as-of", "2026-10-31", "--json"]);
     run.expect_code(5);

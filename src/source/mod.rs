@@ -40,6 +40,25 @@ pub struct Table {
 }
 
 impl Table {
+    /// The same table's columns over other rows: `file` holds this table's header line and then
+    /// the rows (rows appended to a source since its last run).
+    pub fn with_rows(&self, file: tempfile::TempPath) -> Table {
+        Table {
+            role: self.role,
+            origin: self.origin.clone(),
+            path: file.to_path_buf(),
+            delimiter: self.delimiter,
+            headers: self.headers.clone(),
+            columns: self.columns.clone(),
+            row_offset: self.row_offset,
+            sheet: self.sheet.clone(),
+            row_column: self.row_column,
+            not_data: 0,
+            last_modified: self.last_modified,
+            _temp: Some(file),
+        }
+    }
+
     /// The source's own header for a canonical column.
     pub fn header(&self, canonical: &str) -> Option<&str> {
         self.columns
@@ -528,7 +547,7 @@ async fn download(
 }
 
 /// Writes a file whole or not at all: into a temporary file beside it, then renamed over it.
-fn replace_file(
+pub(crate) fn replace_file(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
