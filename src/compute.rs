@@ -596,6 +596,7 @@ const SCAN_BLOCK: usize = 64 << 20;
 /// mapped whole: its pages would count as the process's memory, block after block.
 fn typed_blocks(
     path: &std::path::Path,
+    size: usize,
     mut each: impl FnMut(Vec<u8>) -> PolarsResult<()>,
 ) -> PolarsResult<()> {
     use std::io::Read;
@@ -604,8 +605,8 @@ fn typed_blocks(
     let mut header = true;
     loop {
         let mut block = std::mem::take(&mut carry);
-        let want = block.len() + SCAN_BLOCK;
-        block.reserve(SCAN_BLOCK);
+        let want = block.len() + size;
+        block.reserve(size);
         let mut end = false;
         while block.len() < want {
             let n = (&mut file)
@@ -999,7 +1000,7 @@ fn fast_all(
         let mut groups: Option<DataFrame> = None;
         std::thread::scope(|scope| -> PolarsResult<()> {
             let reader = scope.spawn(move || {
-                typed_blocks(&table.path, |block| {
+                typed_blocks(&table.path, SCAN_BLOCK, |block| {
                     tx.send(block)
                         .map_err(|_| polars_err!(ComputeError: "the block reader stopped"))
                 })
@@ -1978,6 +1979,29 @@ milestones = [{{ date = "12-31", pct = 95 }}]
             let (fast, exact) = both(&rows, format, unit);
             if let Some(fast) = fast {
                 prop_assert_eq!(format!("{fast:?}"), format!("{exact:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_hold_whole_rows_even_with_line_breaks_inside_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let rows = "A,\"x\ny\",1\nB,\"\"\"q\"\"\n\n\",2\nC,z,3\nD,\"long\nlong\nlong\",4\n";
+        std::fs::write(&path, format!("h1,\"h\n2\",h3\n{rows}")).unwrap();
+        for size in [1, 2, 5, 7, 13, 64, 1000] {
+            let mut blocks = Vec::new();
+            typed_blocks(&path, size, |b| {
+                blocks.push(String::from_utf8(b).unwrap());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(blocks.concat(), rows, "block size {size}");
+            for b in &blocks {
+                assert!(
+                    b.ends_with('\n') && b.matches('"').count() % 2 == 0,
+                    "{size}: {b:?}"
+                );
             }
         }
     }
