@@ -61,6 +61,7 @@ impl Assessment {
             language: job.language,
             as_of: self.as_of,
             plan_year: self.plan_year,
+            ranked: rates.ranked(),
             rates,
             next_milestone: job.milestones.next(self.plan_year, self.as_of),
         }

@@ -133,13 +133,15 @@ impl RunReport {
         r.groups = rates.groups.clone();
         r.rollups = rates.rollups.clone();
         // Published figures often do not reconcile; ours is reported, and the difference flagged.
+        let rate_of: std::collections::HashMap<&str, Option<f64>> = rates
+            .units
+            .iter()
+            .map(|r| (r.unit_id.as_str(), r.rate_pct))
+            .rev() // the first of an id wins, as a search from the front would find it
+            .collect();
         for u in &a.ledger.units {
             if let Some(p) = &u.published_rate {
-                let computed = rates
-                    .units
-                    .iter()
-                    .find(|r| r.unit_id == u.id)
-                    .and_then(|r| r.rate_pct);
+                let computed = rate_of.get(u.id.as_str()).copied().flatten();
                 r.published.push(PublishedCheck {
                     unit_id: u.id.clone(),
                     published: p.text.clone(),
@@ -176,6 +178,11 @@ impl RunReport {
     ) {
         use crate::store::OutboxStatus;
         let dry_run = self.dry_run;
+        let mut by_message: std::collections::HashMap<&str, Vec<&crate::store::OutboxRow>> =
+            std::collections::HashMap::new();
+        for r in rows {
+            by_message.entry(r.message_id.as_str()).or_default().push(r);
+        }
         let state = |id: &Option<String>| -> (bool, Option<String>) {
             if dry_run {
                 return (false, None);
@@ -183,7 +190,10 @@ impl RunReport {
             let Some(id) = id else {
                 return (false, Some("the message could not be built".into()));
             };
-            let mine: Vec<_> = rows.iter().filter(|r| &r.message_id == id).collect();
+            let mine = by_message
+                .get(id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             match mine.iter().find(|r| r.status != OutboxStatus::Sent) {
                 None if !mine.is_empty() => (true, None),
                 None => (false, Some("not in the outbox".into())),
@@ -231,6 +241,12 @@ impl RunReport {
                 error,
             });
         }
+        let reason_of: std::collections::HashMap<&str, crate::decide::Reason> = decision
+            .decisions
+            .iter()
+            .map(|d| (d.unit_id.as_str(), d.reason))
+            .rev()
+            .collect();
         for u in &decision.unreachable {
             tracing::warn!(unit = %u.unit_id, "unit is {} but has no email address; it is listed in the digest", u.status.as_str());
             self.alerts.push(AlertReport {
@@ -238,11 +254,7 @@ impl RunReport {
                 to: Vec::new(),
                 cc: Vec::new(),
                 status: u.status,
-                reason: decision
-                    .decisions
-                    .iter()
-                    .find(|d| d.unit_id == u.unit_id)
-                    .map(|d| d.reason),
+                reason: reason_of.get(u.unit_id.as_str()).copied(),
                 escalated: false,
                 message_id: None,
                 delivered: false,

@@ -97,6 +97,10 @@ ALTER TABLE outbox DROP COLUMN raw;
 ALTER TABLE outbox ADD COLUMN run_id INTEGER;
 CREATE INDEX outbox_run ON outbox (run_id);
 "#,
+    // The next message to send found in the index, however many have been sent before it.
+    r#"
+CREATE INDEX outbox_waiting ON outbox (status, id);
+"#,
 ];
 
 /// Makes an enum storable as the TEXT it has always been stored as. `own` types get their
@@ -763,6 +767,13 @@ impl RunRecordSet {
                 status: u.status,
             })
             .collect();
+        let alert_ids: std::collections::HashMap<&str, &Option<String>> = decision
+            .alerts
+            .iter()
+            .zip(&outgoing.alert_ids)
+            .map(|(a, id)| (a.unit.unit_id.as_str(), id))
+            .rev() // the first alert of a unit wins, as a search from the front would find it
+            .collect();
         let decisions = decision
             .decisions
             .iter()
@@ -771,12 +782,9 @@ impl RunRecordSet {
                 status: d.status,
                 reason: d.reason,
                 escalated: d.escalated,
-                message_id: decision
-                    .alerts
-                    .iter()
-                    .zip(&outgoing.alert_ids)
-                    .find(|(a, _)| a.unit.unit_id == d.unit_id)
-                    .and_then(|(_, id)| id.clone()),
+                message_id: alert_ids
+                    .get(d.unit_id.as_str())
+                    .and_then(|id| (*id).clone()),
             })
             .collect();
         RunRecordSet {
@@ -1080,18 +1088,30 @@ impl Store {
             let due = "((status = 'pending' AND next_attempt_at <= ?1) OR (status = 'sending' AND lease_until <= ?1))";
             // Two statements, so that a run's own message is found by its index.
             let found = match take.only {
-                Some(id) => tx.query_row(
-                    &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id = ?2 ORDER BY id LIMIT 1"),
-                    params![now, id],
-                    outbox_row,
-                ),
-                None => tx.query_row(
-                    &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} ORDER BY id LIMIT 1"),
-                    params![now],
-                    outbox_row,
-                ),
-            }
-            .optional()?;
+                Some(id) => tx
+                    .query_row(
+                        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id = ?2 ORDER BY id LIMIT 1"),
+                        params![now, id],
+                        outbox_row,
+                    )
+                    .optional()?,
+                // The oldest pending row and the oldest row whose lease ran out, each walked to
+                // in id order in its status (not past every row sent before it), the older first.
+                None => {
+                    let first = |status: &str, time: &str| {
+                        tx.query_row(
+                            &format!("SELECT {OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_waiting WHERE status = '{status}' AND {time} <= ?1 ORDER BY id LIMIT 1"),
+                            params![now],
+                            outbox_row,
+                        )
+                        .optional()
+                    };
+                    match (first("pending", "next_attempt_at")?, first("sending", "lease_until")?) {
+                        (Some(p), Some(l)) => Some(if l.id < p.id { l } else { p }),
+                        (p, l) => p.or(l),
+                    }
+                }
+            };
             let Some(row) = found else {
                 return Ok(None);
             };

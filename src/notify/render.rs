@@ -27,6 +27,8 @@ pub struct Context<'a> {
     pub as_of: NaiveDate,
     pub plan_year: PlanYear,
     pub rates: &'a Rates,
+    /// How many units are ranked (counted once, not for each alert).
+    pub ranked: usize,
     /// The next milestone on or after the as-of date.
     pub next_milestone: Option<(NaiveDate, f64)>,
 }
@@ -214,7 +216,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             e.alerts_before
         ),
     });
-    let n = ctx.rates.ranked();
+    let n = ctx.ranked;
     let average = pct_opt(ctx.rates.average_pct, lang);
     let below = match (lang, u.below_average) {
         (Language::Vi, true) => " (đơn vị thấp hơn bình quân)",
@@ -493,7 +495,7 @@ pub fn digest(
         .filter(|u| u.rate_last_year.is_some() && u.rate_pct.is_some())
         .count();
     let worse = units.iter().filter(|u| u.worse_than_last_year).count();
-    let ranked = ctx.rates.ranked();
+    let ranked = ctx.ranked;
     let below = units.iter().filter(|u| u.below_average).count();
     let above = units
         .iter()
@@ -738,6 +740,7 @@ mod tests {
             language: lang,
             as_of: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
             plan_year: 2026,
+            ranked: r.ranked(),
             rates: r,
             next_milestone: Some((NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(), 95.0)),
         }
