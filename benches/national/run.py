@@ -641,10 +641,10 @@ def set_aside(path, trash):
     """Moves a run's mail folder into `trash`, emptied once the scale runs are over.
 
     Why not delete it: on ext4 without a journal (as on the bench machine), allocating an inode
-    skips, one by one, every free inode of the group deleted in the last 60 s (6 min while its
-    inode table block is dirty), so writing N .eml files just after deleting N costs N² in the
-    kernel — at 20,000 units, +1.5 s of system time and 16 % of the run's profile in
-    find_inode_bit / recently_deleted: the bench's doing, not disbmon's."""
+    skips, one by one, every free inode of its group deleted in the last minute or so (longer
+    while the inode table is not written back), so writing N .eml files just after deleting N
+    costs N² in the kernel — at 20,000 units, +1.2–1.7 s of system time, and 16 % of a run's
+    profile in find_inode_bit / recently_deleted: the bench's doing, not disbmon's."""
     if path.exists():
         trash.mkdir(parents=True, exist_ok=True)
         os.rename(path, trash / f"{path.parent.name}-{time.time_ns()}")
@@ -820,6 +820,8 @@ def scale_bench(args, binary, workdir, logs, results):
         config = write_setup(base, "scale", scale_job_toml(),
                              f'transport = "file"\ndir = "../mail"\nmax_messages_per_run = {3 * n}')
         sets[n] = (base, stamp, config)
+        say(f"{'scale data':>12}: {base}: {n:,} units ({stamp['behind']:,} behind), "
+            f"payments.csv {stamp['sizes']['payments.csv'] / 1e6:.1f} MB ({n * SCALE_PAYMENTS:,} rows)")
     if args.generate_only or binary is None:
         return
     # The mail folders of an earlier bench too: deleted at the end, never just before a run.
