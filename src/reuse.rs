@@ -6,7 +6,7 @@
 //! *fingerprint* of the file they were read from: its size, times and inode, and an xxh3 hash
 //! of each 8 MiB block. A run then
 //! - reuses the sums when the recipe and the content are the same (the file's metadata unchanged
-//!   since well after it was hashed, or else the same block hashes);
+//!   and its last change older than the hashing, or else the same block hashes);
 //! - reads only the rows after the old end when the old content is an unchanged prefix of the new
 //!   (every old block hash matches) and ends a line, and adds them to the stored sums — provided
 //!   neither part has a row with a problem (those are listed with their row numbers by a whole
@@ -27,9 +27,11 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 const BLOCK: u64 = 8 << 20;
-/// A file modified this close to when it was hashed may change again within the same timestamp:
-/// its metadata alone is not trusted (as git does for its index).
-const RACY_NS: i128 = 2_000_000_000;
+/// A file changed in the same tick of the file system's clock as it was hashed may change again
+/// within that tick, its times unchanged: its metadata alone is trusted only when its last change
+/// (ctime, which no tool can set back) is at least this much older than the hashing (as git does
+/// for its index). 10 ms spans a coarse clock's tick.
+const RACY_NS: i128 = 10_000_000;
 
 /// What a run did with a source's stored sums (reported in the run's notes for operators).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -129,13 +131,13 @@ fn untouched(path: &Path, entry: &Entry) -> bool {
         return false;
     };
     let old = &entry.fingerprint;
-    let mtime = nanos(meta.mtime(), meta.mtime_nsec());
+    let ctime = nanos(meta.ctime(), meta.ctime_nsec());
     meta.len() == old.len
-        && mtime == old.mtime_ns
-        && nanos(meta.ctime(), meta.ctime_nsec()) == old.ctime_ns
+        && nanos(meta.mtime(), meta.mtime_nsec()) == old.mtime_ns
+        && ctime == old.ctime_ns
         && meta.ino() == old.inode
         && meta.dev() == old.device
-        && entry.hashed_at_ns - mtime > RACY_NS
+        && entry.hashed_at_ns - ctime > RACY_NS
 }
 
 /// Whether `old` is a prefix of the file `new` describes: every old full block the same, and
