@@ -1,10 +1,11 @@
 //! The outbox: every email is stored, fully rendered, before any delivery is tried (by the run
 //! that decides it, in the same transaction as the decision). One drainer sends them all — for
-//! `disbmon once`, `disbmon outbox send` and the daemon alike. It takes due messages one by one,
-//! each under a lease (a row whose taker died is taken back): a message refused for good (5xx)
-//! is recorded as failed with the server's reply; one that fails for now (no connection, a
-//! timeout, 4xx) is tried again with exponential backoff until its deadline. Each row has one
-//! envelope recipient, so one refused recipient never holds up others.
+//! `disbmon once`, `disbmon outbox send` and the daemon alike — over `mail.smtp.connections`
+//! lanes at once, each taking due messages one by one under a lease (a row whose taker died is
+//! taken back): a message refused for good (5xx) is recorded as failed with the server's reply;
+//! one that fails for now (no connection, a timeout, 4xx) is tried again with exponential backoff
+//! until its deadline. Each row has one envelope recipient, so one refused recipient never holds
+//! up others.
 
 use crate::address::Mailbox;
 use crate::clock::Clock;
