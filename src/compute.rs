@@ -1850,6 +1850,30 @@ mod tests {
         ]
     }
 
+    /// Loads `dir/job.toml` and pulls one of its sources as a run would.
+    fn job_and_table(
+        dir: &std::path::Path,
+        which: fn(&crate::job::Job) -> &Source,
+    ) -> (crate::job::Job, Table) {
+        let job = crate::job::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+            .unwrap_or_else(|p| panic!("{:?}", p.list));
+        let clock = crate::clock::FixedClock(chrono::DateTime::UNIX_EPOCH);
+        let clients = crate::source::Clients::new().unwrap();
+        let table = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(crate::source::pull(
+                which(&job),
+                &clients,
+                dir,
+                None,
+                &clock,
+            ))
+            .unwrap();
+        (job, table)
+    }
+
     const IDS: &[&str] = &["A", "B", "OLD", "A", "B", " A", "Z", ""];
     const AMOUNTS: &[&str] = &[
         "123",
@@ -1928,22 +1952,7 @@ milestones = [{{ date = "12-31", pct = 95 }}]
 "#
         );
         std::fs::write(dir.path().join("job.toml"), job).unwrap();
-        let job = crate::job::load(&dir.path().join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
-            .unwrap_or_else(|p| panic!("{:?}", p.list));
-        let clock = crate::clock::FixedClock(chrono::DateTime::UNIX_EPOCH);
-        let clients = crate::source::Clients::new().unwrap();
-        let table = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(crate::source::pull(
-                &job.disbursements,
-                &clients,
-                dir.path(),
-                None,
-                &clock,
-            ))
-            .unwrap();
+        let (job, table) = job_and_table(dir.path(), |j| &j.disbursements);
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let query = |start, end| Query {
             scope: Scope::Disbursements {
@@ -2038,22 +2047,7 @@ milestones = [{ date = "12-31", pct = 95 }]
 "#,
         )
         .unwrap();
-        let job = crate::job::load(&dir.path().join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
-            .unwrap_or_else(|p| panic!("{:?}", p.list));
-        let clock = crate::clock::FixedClock(chrono::DateTime::UNIX_EPOCH);
-        let clients = crate::source::Clients::new().unwrap();
-        let table = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(crate::source::pull(
-                &job.units,
-                &clients,
-                dir.path(),
-                None,
-                &clock,
-            ))
-            .unwrap();
+        let (job, table) = job_and_table(dir.path(), |j| &j.units);
         let (units, issues, _, _) = units(&table, money::NumberFormat::Vi).unwrap();
         let loops: Vec<_> = issues
             .iter()

@@ -128,29 +128,24 @@ fn an_edit_in_the_middle_or_a_changed_rule_reads_everything_again() {
 #[test]
 fn a_source_with_a_problem_row_is_read_whole_each_time_and_named() {
     let p = project();
+    let dry = || {
+        p.run(&[
+            "once",
+            "sample",
+            "--as-of",
+            "2026-10-31",
+            "--dry-run",
+            "--json",
+        ])
+    };
     edit(&p, "jobs/sample/giai_ngan.csv", |t| {
         t + "15/10/2026,BCHQS,abc\n"
     });
-    let first = p.run(&[
-        "once",
-        "sample",
-        "--as-of",
-        "2026-10-31",
-        "--dry-run",
-        "--json",
-    ]);
-    first.expect_stdout("abc");
+    dry().expect_stdout("abc");
     edit(&p, "jobs/sample/giai_ngan.csv", |t| {
         t + "16/10/2026,BCHQS,1.000\n"
     });
-    let second = p.run(&[
-        "once",
-        "sample",
-        "--as-of",
-        "2026-10-31",
-        "--dry-run",
-        "--json",
-    ]);
+    let second = dry();
     assert_eq!(sums(&second, "disbursements"), "read", "{second}");
     second.expect_stdout("abc");
 }
