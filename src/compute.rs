@@ -2047,7 +2047,7 @@ milestones = [{ date = "12-31", pct = 95 }]
 "#,
         )
         .unwrap();
-        let (job, table) = job_and_table(dir.path(), |j| &j.units);
+        let (_, table) = job_and_table(dir.path(), |j| &j.units);
         let (units, issues, _, _) = units(&table, money::NumberFormat::Vi).unwrap();
         let loops: Vec<_> = issues
             .iter()
