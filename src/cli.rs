@@ -100,6 +100,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the official table of a job as an Excel workbook (computed as `once --dry-run`
+    /// does; nothing is recorded or sent).
+    Report {
+        /// A job name (jobs/NAME.toml) or the path of a job file.
+        job: String,
+        /// The cut-off date, YYYY-MM-DD [default: today in the job's time zone]
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// Where to write the workbook, e.g. bang.xlsx.
+        #[arg(long)]
+        xlsx: std::path::PathBuf,
+    },
     /// Print the email one unit would get (headers and text part).
     Preview {
         job: String,
@@ -359,6 +371,56 @@ pub async fn run(cli: Cli) -> i32 {
                 Outcome::DeliveryFailed => exit::DELIVERY,
                 Outcome::Failed => exit::ERROR,
                 Outcome::Held => exit::HELD,
+            }
+        }
+        Command::Report { job, as_of, xlsx } => {
+            let (config, job) = match load(cli.config.as_deref(), &job) {
+                Ok(v) => v,
+                Err(code) => return code,
+            };
+            let as_of =
+                as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
+            let a = match pipeline::assess_with(&job, &config.mail, as_of, None, clock.as_ref())
+                .await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    esayln!("{e}");
+                    return exit::ERROR;
+                }
+            };
+            let Some(rates) = &a.rates else {
+                for i in &a.issues {
+                    esayln!("{i}");
+                }
+                esayln!("job {}: the data was rejected; no table written", job.name);
+                return exit::DATA;
+            };
+            let heading = crate::workbook::Heading {
+                job: &job.name,
+                plan_year: a.plan_year,
+                as_of,
+                language: job.language,
+            };
+            match crate::workbook::write(&xlsx, &heading, rates, &a.issues) {
+                Ok(()) => {
+                    sayln!(
+                        "wrote the table of {} units as of {as_of} to {}",
+                        rates.units.len(),
+                        xlsx.display()
+                    );
+                    if !a.issues.is_empty() {
+                        esayln!(
+                            "{} data issues, listed in the workbook's last sheet",
+                            a.issues.len()
+                        );
+                    }
+                    exit::OK
+                }
+                Err(e) => {
+                    esayln!("{e}");
+                    exit::ERROR
+                }
             }
         }
         Command::Preview { job, unit, as_of } => {

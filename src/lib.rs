@@ -27,6 +27,7 @@
 //! - [`store`]: the SQLite state store — runs, figures, decisions, alert memory, the outbox.
 //! - [`outbox`]: the one drainer that sends queued messages.
 //! - [`report`]: the run report (JSON) and the ranked table for people.
+//! - [`workbook`]: the official table as an Excel workbook (`disbmon report --xlsx`).
 //! - [`pipeline`]: one run, the stages in order.
 //! - [`daemon`], [`admin`]: `disbmon run` — the schedule loop and the admin HTTP listener.
 //! - [`cli`]: the command line.
@@ -58,3 +59,4 @@ pub mod source;
 pub mod store;
 pub mod text;
 pub mod validate;
+pub mod workbook;
