@@ -185,6 +185,8 @@ struct RawAlerts {
     escalate_to: Vec<String>,
     /// The most addresses one unit's email cell may hold (default 10): more is a data issue.
     max_addresses_per_unit: Option<usize>,
+    /// The digest carries the official table as an Excel workbook (default true).
+    attach_xlsx: Option<bool>,
 }
 
 /// Where a source's data is.
@@ -291,6 +293,8 @@ pub struct Job {
     pub escalate_after: u32,
     pub escalate_to: Vec<Mailbox>,
     pub max_addresses_per_unit: usize,
+    /// The digest carries the official table as an Excel workbook.
+    pub attach_xlsx: bool,
     pub max_data_age: Option<Duration>,
     pub plan_layer: Option<String>,
     pub capital_source: Option<String>,
@@ -528,6 +532,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             escalate_after,
             escalate_to,
             max_addresses_per_unit: raw.alerts.max_addresses_per_unit.unwrap_or(10),
+            attach_xlsx: raw.alerts.attach_xlsx.unwrap_or(true),
             max_data_age,
             plan_layer: raw.plan_layer.clone(),
             capital_source: raw.capital_source.clone(),

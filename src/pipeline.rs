@@ -228,6 +228,7 @@ async fn stages(run: &Run<'_>) -> RunReport {
                 .scheduled
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             digest_to: &job.digest_to,
+            attach_xlsx: job.attach_xlsx,
         };
         let ctx = a.context(job, rates);
         let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &a.issues);

@@ -46,6 +46,18 @@ fn status_colour(s: Status) -> Color {
     }
 }
 
+/// The MIME type of an .xlsx file.
+pub const CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn book(heading: &Heading<'_>, rates: &Rates, issues: &[DataIssue]) -> Result<Workbook, XlsxError> {
+    let mut book = Workbook::new();
+    summary(&mut book, heading, rates)?;
+    if !issues.is_empty() {
+        data_issues(&mut book, heading, issues)?;
+    }
+    Ok(book)
+}
+
 /// Writes the workbook to `file`.
 pub fn write(
     file: &Path,
@@ -57,12 +69,23 @@ pub fn write(
         file: file.to_path_buf(),
         source,
     };
-    let mut book = Workbook::new();
-    summary(&mut book, heading, rates).map_err(failed)?;
-    if !issues.is_empty() {
-        data_issues(&mut book, heading, issues).map_err(failed)?;
-    }
-    book.save(file).map_err(failed)
+    book(heading, rates, issues)
+        .and_then(|mut b| b.save(file))
+        .map_err(failed)
+}
+
+/// The workbook's bytes, to attach to the digest.
+pub fn to_bytes(
+    heading: &Heading<'_>,
+    rates: &Rates,
+    issues: &[DataIssue],
+) -> Result<Vec<u8>, WorkbookError> {
+    book(heading, rates, issues)
+        .and_then(|mut b| b.save_to_buffer())
+        .map_err(|source| WorkbookError {
+            file: file_name(heading.plan_year, heading.as_of).into(),
+            source,
+        })
 }
 
 fn summary(book: &mut Workbook, h: &Heading<'_>, rates: &Rates) -> Result<(), XlsxError> {

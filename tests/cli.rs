@@ -155,9 +155,37 @@ async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
     }
     assert_eq!(
         d.mime_types(),
-        ["multipart/alternative", "text/plain", "text/html"]
+        [
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        ]
     );
     assert!(d.html().contains("<table"), "{}", d.html());
+    // The official table rides along, and opens as a workbook with every unit in it.
+    use mail_parser::MimeHeaders;
+    let parsed = d.parsed();
+    let sheet = parsed
+        .attachments()
+        .next()
+        .expect("the workbook attachment");
+    assert_eq!(
+        sheet.attachment_name(),
+        Some("giai-ngan-2026-den-31-10-2026.xlsx")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bang.xlsx");
+    std::fs::write(&file, sheet.contents()).unwrap();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file).unwrap();
+    use calamine::Reader;
+    let table = book.worksheet_range("Tổng hợp").unwrap();
+    let names: Vec<String> = table.rows().skip(4).map(|r| r[1].to_string()).collect();
+    assert!(
+        names.iter().any(|n| n == "UBND xã Mường Tè & Pa Ủ"),
+        "{names:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

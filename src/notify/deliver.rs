@@ -394,6 +394,36 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, MailerError> {
     }))
 }
 
+/// multipart/alternative (text and HTML), inside multipart/mixed with the attachments when
+/// there are any.
+fn body(email: &Email) -> Result<MultiPart, BuildError> {
+    let alternative = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(crlf(&email.text)),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(crlf(&email.html)),
+        );
+    if email.attachments.is_empty() {
+        return Ok(alternative);
+    }
+    let mut mixed = MultiPart::mixed().multipart(alternative);
+    for a in &email.attachments {
+        let kind = ContentType::parse(a.content_type).map_err(|e| BuildError {
+            subject: email.subject.clone(),
+            detail: format!("`{}` is not a content type: {e}", a.content_type),
+        })?;
+        mixed = mixed.singlepart(
+            lettre::message::Attachment::new(a.name.clone()).body(a.bytes.clone(), kind),
+        );
+    }
+    Ok(mixed)
+}
+
 /// The text with CRLF line ends, as MIME wants them. lettre would insert each `\r` in place,
 /// moving the rest of the body each time: a digest of 100,000 units took minutes.
 fn crlf(text: &str) -> String {
@@ -458,24 +488,10 @@ pub fn build(
     if let Some(real) = rehearsal_for {
         builder = builder.header(RehearsalFor(real.to_string()));
     }
-    builder
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(crlf(&email.text)),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(crlf(&email.html)),
-                ),
-        )
-        .map_err(|e| BuildError {
-            subject: email.subject.clone(),
-            detail: e.to_string(),
-        })
+    builder.multipart(body(email)?).map_err(|e| BuildError {
+        subject: email.subject.clone(),
+        detail: e.to_string(),
+    })
 }
 
 /// `X-Disbmon-Rehearsal-For`: the real recipients of a message sent to `mail.redirect_to`.

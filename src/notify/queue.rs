@@ -52,6 +52,8 @@ pub struct Envelope<'a> {
     /// its record builds the same ids, and the store queues each once.
     pub run_key: String,
     pub digest_to: &'a [Mailbox],
+    /// The digest carries the official table as an Excel workbook (`alerts.attach_xlsx`).
+    pub attach_xlsx: bool,
 }
 
 /// One message for the outbox, built from a rendered email. In rehearsal (`mail.redirect_to`) it
@@ -134,6 +136,7 @@ fn rehearse(email: &Email, to: &Mailbox) -> (Email, String) {
         subject: email.subject.clone(),
         text: format!("{banner}\n\n{}", email.text),
         html,
+        attachments: email.attachments.clone(),
     };
     (rehearsed, real)
 }
@@ -176,7 +179,7 @@ pub fn compose(
                 error: f.last_error.as_deref(),
             })
             .collect();
-        let email = render::digest(
+        let mut email = render::digest(
             ctx,
             env.digest_to,
             decision.alerts.len(),
@@ -184,6 +187,24 @@ pub fn compose(
             &decision.unreachable,
             issues,
         );
+        if env.attach_xlsx {
+            let heading = crate::workbook::Heading {
+                job: ctx.job,
+                plan_year: ctx.plan_year,
+                as_of: ctx.as_of,
+                language: ctx.language,
+            };
+            // A workbook that cannot be made leaves the digest without it, said in the log: the
+            // digest itself still goes.
+            match crate::workbook::to_bytes(&heading, ctx.rates, issues) {
+                Ok(bytes) => email.attachments.push(render::Attachment {
+                    name: crate::workbook::file_name(ctx.plan_year, ctx.as_of),
+                    content_type: crate::workbook::CONTENT_TYPE,
+                    bytes,
+                }),
+                Err(e) => tracing::error!("the digest goes without its workbook: {e}"),
+            }
+        }
         let identity = format!("digest|{}|{}", ctx.job, env.run_key);
         let built = message(env.mail, &email, &identity, MessageKind::Digest, env.now);
         out.digest_id = out.keep(built);

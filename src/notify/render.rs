@@ -17,6 +17,16 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Files sent along (the digest's workbook).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent along with an email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
 }
 
 /// What every message of one run shares.
@@ -339,6 +349,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         subject,
         text,
         html,
+        attachments: Vec::new(),
     }
 }
 
@@ -658,6 +669,7 @@ pub fn digest(
         subject,
         text,
         html,
+        attachments: Vec::new(),
     }
 }
 
@@ -676,6 +688,7 @@ pub fn operator_notice(to: &[Mailbox], subject: &str, lines: &[String]) -> Email
         subject: subject.to_string(),
         text,
         html,
+        attachments: Vec::new(),
     }
 }
 
