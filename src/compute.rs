@@ -385,17 +385,6 @@ pub struct Aggregate {
     pub changed: BTreeMap<UnitId, NaiveDate>,
 }
 
-/// Which rows of a money source belong to the measured denominator.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// Only this plan layer (where the source has a `layer` column).
-    pub layer: Option<String>,
-    /// Only this capital source (where the source has a `capital_source` column).
-    pub capital_source: Option<String>,
-    /// Old unit id → its successor (merged or renamed units): rows of the old id count for the new.
-    pub successors: BTreeMap<UnitId, UnitId>,
-}
-
 /// Unit ids mapped to their successors (following chains: A → B → C).
 fn successor(e: Expr, map: &BTreeMap<UnitId, UnitId>) -> Expr {
     if map.is_empty() {
@@ -458,6 +447,7 @@ fn countable(known: &[UnitId], successors: &BTreeMap<UnitId, UnitId>) -> BTreeMa
 #[derive(Debug, Clone, Copy)]
 struct Has {
     date: bool,
+    project: bool,
     year: bool,
     effective: bool,
     layer: bool,
@@ -469,6 +459,7 @@ impl Has {
         let has = |c: &str| table.columns.contains_key(c);
         Has {
             date: has("date"),
+            project: has("project_id"),
             year: has("plan_year"),
             effective: has("effective_date"),
             layer: has("layer"),
@@ -769,6 +760,9 @@ fn exact_rows(
     if has.capital {
         select.push(trimmed(get("capital_source")?).alias("capital_source"));
     }
+    if has.project {
+        select.push(trimmed(get("project_id")?).alias("project"));
+    }
     Ok(scan(table)?
         .select(select)
         .with_columns(parsed)
@@ -963,25 +957,31 @@ pub fn aggregate_all(
             }
         )
     });
+    let ids = countable(known, successors);
+    let has = Has::of(table);
     if cumulative {
         return queries
             .iter()
-            .map(|q| {
-                let filters = Filters {
-                    layer: q.layer.clone(),
-                    capital_source: q.capital_source.clone(),
-                    successors: successors.clone(),
-                };
-                aggregate(table, source, known, q.scope, &filters)
-            })
+            .map(|q| running_totals(table, source, &ids, successors, has, q))
             .collect();
     }
-    let ids = countable(known, successors);
-    let has = Has::of(table);
     match fast_all(table, source, &ids, has, queries) {
         Some(aggregates) => Ok(aggregates),
         None => exact_all(table, source, &ids, has, queries),
     }
+}
+
+/// Rows whose unit id, as written, counts for `unit` (its own id and its predecessors').
+fn written_for(ids: &BTreeMap<String, UnitId>, unit: &str) -> Expr {
+    let written: Vec<String> = ids
+        .iter()
+        .filter(|(_, to)| *to == unit)
+        .map(|(id, _)| id.clone())
+        .collect();
+    col("unit_id").is_in(
+        lit(Series::new("written".into(), written)).implode(false),
+        false,
+    )
 }
 
 /// The fast reader's sums, when every row is valid and every sum within bounds (else None: a
@@ -1065,17 +1065,11 @@ fn exact_all(
     }
     for (k, beyond) in out_of_range.iter().enumerate() {
         for unit in beyond {
-            let written: Vec<String> = ids
-                .iter()
-                .filter(|(_, to)| *to == unit)
-                .map(|(id, _)| id.clone())
-                .collect();
-            let written = lit(Series::new("written".into(), written)).implode(false);
             let these = rows.clone().filter(
                 col("valid")
                     .and(in_scope(&queries[k], has))
                     .fill_null(lit(false))
-                    .and(col("unit_id").is_in(written, false)),
+                    .and(written_for(ids, unit)),
             );
             let issue = sum_out_of_range(table, these, unit)?;
             aggregates[k].issues.push(issue);
@@ -1084,156 +1078,52 @@ fn exact_all(
     Ok(aggregates)
 }
 
-/// Reads, checks and sums a plans or disbursements source for one query, with the unit ids
-/// mapped to their successors in the query: running totals (`kind = "cumulative"`) need the
-/// successor's id before the latest total per project is taken.
-fn aggregate(
+/// Running totals (`kind = "cumulative"`) for one query, read by the exact reader: the latest
+/// total per unit and project (an old id's rows under its successor's id first, so that its
+/// total and the successor's are one running total), summed over projects.
+fn running_totals(
     table: &Table,
     source: &Source,
-    known: &[UnitId],
-    scope: Scope,
-    filters: &Filters,
+    ids: &BTreeMap<String, UnitId>,
+    successors: &BTreeMap<UnitId, UnitId>,
+    has: Has,
+    q: &Query,
 ) -> Result<Aggregate, DataIssue> {
-    let required =
-        |c: &str| column(table, c).ok_or_else(|| failed(table, polars_err!(ColumnNotFound: "{c}")));
-    let known_series = Series::new("known".into(), known.to_vec());
-    let mut select = vec![
-        col(ROW),
-        source_row(table).unwrap_or_else(|| lit(NULL).cast(DataType::String).alias(SOURCE_ROW)),
-        successor(trimmed(required("unit_id")?), &filters.successors).alias("unit_id"),
-        required("amount")?.alias("amount_raw"),
-    ];
-    let date_col = column(table, "date");
-    let year_col = column(table, "plan_year");
-    let project_col = column(table, "project_id");
-    if let Some(d) = &date_col {
-        select.push(trimmed(d.clone()).alias("date_raw"));
-    }
-    if let Some(y) = &year_col {
-        select.push(trimmed(y.clone()).alias("year_raw"));
-    }
-    if let Some(p) = &project_col {
-        select.push(trimmed(p.clone()).alias("project"));
-    }
-    let layer_col = column(table, "layer");
-    let capital_col = column(table, "capital_source");
-    let effective_col = column(table, "effective_date");
-    if let Some(c) = &layer_col {
-        select.push(trimmed(c.clone()).alias("layer"));
-    }
-    if let Some(c) = &capital_col {
-        select.push(trimmed(c.clone()).alias("capital_source"));
-    }
-    if let Some(c) = &effective_col {
-        select.push(trimmed(c.clone()).alias("effective_raw"));
-    }
-    let mut parsed =
-        vec![dong(col("amount_raw"), source.number_format, source.amount_unit).alias("amount")];
-    let mut valid = col("unit_id")
-        .is_not_null()
-        .and(col("unit_id").neq(lit("")))
-        .and(col("unit_id").is_in(lit(known_series).implode(false), false));
-    valid = valid.and(col("amount").is_not_null());
-    if date_col.is_some() {
-        parsed.push(date_cell(col("date_raw"), &source.date_format, true).alias("date"));
-        valid = valid.and(col("date").is_not_null());
-    }
-    if year_col.is_some() {
-        parsed.push(col("year_raw").cast(DataType::Int32).alias("year"));
-        valid = valid.and(col("year").is_not_null());
-    }
-    if effective_col.is_some() {
-        parsed.push(date_cell(col("effective_raw"), &source.date_format, true).alias("effective"));
-        // An empty effective date means "from the start"; a cell that is not a date is an error.
-        let blank = col("effective_raw")
-            .is_null()
-            .or(col("effective_raw").eq(lit("")));
-        valid = valid.and(blank.or(col("effective").is_not_null()));
-    }
-    let as_date = |d: NaiveDate| lit(days_since_epoch(d)).cast(DataType::Date);
-    let mut in_scope = match scope {
-        Scope::Plans { year, .. } if year_col.is_some() => col("year").eq(lit(year)),
-        Scope::Plans { .. } => lit(true),
-        Scope::Disbursements { start, end, .. } => col("date")
-            .gt_eq(as_date(start))
-            .and(col("date").lt_eq(as_date(end))),
-    };
-    if let (Scope::Plans { as_of, .. }, true) = (scope, effective_col.is_some()) {
-        in_scope = in_scope.and(
-            col("effective")
-                .is_null()
-                .or(col("effective").lt_eq(as_date(as_of))),
-        );
-    }
-    if let (Some(layer), true) = (&filters.layer, layer_col.is_some()) {
-        in_scope = in_scope.and(col("layer").eq(lit(layer.clone())));
-    }
-    if let (Some(cs), true) = (&filters.capital_source, capital_col.is_some()) {
-        in_scope = in_scope.and(col("capital_source").eq(lit(cs.clone())));
-    }
-    let lf = scan(table)
-        .map_err(|e| failed(table, e))?
-        .select(select)
-        .with_columns(parsed)
-        .with_columns([valid.alias("valid"), in_scope.alias("in_scope")])
+    let fail = |e| failed(table, e);
+    let rows = exact_rows(table, source, ids, has)
+        .map_err(fail)?
         .with_column(
             col("valid")
-                .and(col("in_scope"))
+                .and(in_scope(q, has))
                 .fill_null(lit(false))
                 .alias("used"),
         );
-
-    // One pass: per-unit sums of the rows that count, and row counts for the report.
-    let summed = match scope {
-        Scope::Disbursements {
-            kind: DisbursementKind::Cumulative,
-            ..
-        } => {
-            // The latest running total per unit and project; a unit's total is the sum over projects.
-            let project = if project_col.is_some() {
-                col("project").fill_null(lit(""))
-            } else {
-                lit("")
-            };
-            lf.clone()
-                .filter(col("used"))
-                .with_column(project.alias("project_key"))
-                .group_by([col("unit_id"), col("project_key")])
-                .agg([col("amount")
-                    .sort_by([col("date")], SortMultipleOptions::default())
-                    .last()
-                    .alias("amount")])
-                .with_columns(split_parts())
-                .group_by([col("unit_id")])
-                .agg([col(HIGH).sum(), col(LOW).sum(), len().alias("n")])
-        }
-        _ => {
-            let mut aggs = vec![col(HIGH).sum(), col(LOW).sum(), len().alias("n")];
-            if effective_col.is_some() {
-                aggs.push(
-                    col("effective")
-                        .max()
-                        .cast(DataType::Int32)
-                        .alias("changed"),
-                );
-            }
-            lf.clone()
-                .filter(col("used"))
-                .with_columns(split_parts())
-                .group_by([col("unit_id")])
-                .agg(aggs)
-        }
+    let project = if has.project {
+        col("project").fill_null(lit(""))
+    } else {
+        lit("")
     };
+    let summed = rows
+        .clone()
+        .filter(col("used"))
+        .with_columns([
+            successor(col("unit_id"), successors).alias("unit_id"),
+            project.alias("project_key"),
+        ])
+        .group_by([col("unit_id"), col("project_key")])
+        .agg([col("amount")
+            .sort_by([col("date")], SortMultipleOptions::default())
+            .last()
+            .alias("amount")])
+        .with_columns(split_parts())
+        .group_by([col("unit_id")])
+        .agg([col(HIGH).sum(), col(LOW).sum()]);
     let mut count_exprs = vec![
         len().alias("rows"),
-        col("valid")
-            .fill_null(lit(false))
-            .cast(DataType::UInt64)
-            .sum()
-            .alias("valid"),
+        col("valid").cast(DataType::UInt64).sum().alias("valid"),
         col("used").cast(DataType::UInt64).sum().alias("used"),
     ];
-    if date_col.is_some() {
+    if has.date {
         count_exprs.push(
             col("date")
                 .filter(col("used"))
@@ -1242,40 +1132,26 @@ fn aggregate(
                 .alias("newest"),
         );
     }
-    let counts = lf.clone().select(count_exprs);
-    let (summed, counts) = (|| -> PolarsResult<_> { Ok((stream(summed)?, stream(counts)?)) })()
-        .map_err(|e| failed(table, e))?;
+    let counts = rows.clone().select(count_exprs);
+    let (summed, counts) =
+        (|| -> PolarsResult<_> { Ok((stream(summed)?, stream(counts)?)) })().map_err(fail)?;
 
-    let mut by_unit = BTreeMap::new();
-    let ids = strs(&summed, "unit_id").map_err(|e| failed(table, e))?;
+    let units = strs(&summed, "unit_id").map_err(fail)?;
     let part = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
         Ok(summed.column(name)?.i64()?.iter().collect())
     };
-    let (high, low) = (|| Ok((part(HIGH)?, part(LOW)?)))().map_err(|e| failed(table, e))?;
-    let amounts: Vec<Option<i128>> = high
-        .into_iter()
-        .zip(low)
-        .map(|(h, l)| Some(i128::from(h?) * i128::from(SPLIT) + i128::from(l?)))
-        .collect();
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-    let changed_days: Vec<Option<i32>> = match summed.column("changed") {
-        Ok(c) => c.i32().map(|a| a.iter().collect()).unwrap_or_default(),
-        Err(_) => vec![None; summed.height()],
-    };
-    let mut changed = BTreeMap::new();
+    let (high, low) = (|| Ok((part(HIGH)?, part(LOW)?)))().map_err(fail)?;
+    let mut by_unit = BTreeMap::new();
     let mut out_of_range = Vec::new();
-    for ((id, amount), day) in ids.into_iter().zip(amounts).zip(changed_days) {
-        if let (Some(id), Some(a)) = (id, amount) {
-            let Some(a) = money::checked_sum([a]) else {
-                out_of_range.push(id);
-                continue;
-            };
-            if let Some(d) =
-                day.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into())))
-            {
-                changed.insert(id.clone(), d);
+    for ((id, h), l) in units.into_iter().zip(high).zip(low) {
+        let (Some(id), Some(h), Some(l)) = (id, h, l) else {
+            continue;
+        };
+        match money::checked_sum([i128::from(h) * i128::from(SPLIT) + i128::from(l)]) {
+            Some(a) => {
+                by_unit.insert(id, a);
             }
-            by_unit.insert(id, a);
+            None => out_of_range.push(id),
         }
     }
     let count = |n: &str| -> u64 {
@@ -1286,43 +1162,38 @@ fn aggregate(
             .and_then(|c| c.u64().ok().and_then(|a| a.get(0)))
             .unwrap_or(0)
     };
-    let (rows, valid_rows, used) = (count("rows"), count("valid"), count("used"));
+    let (total, valid, used) = (count("rows"), count("valid"), count("used"));
     let stats = SourceStats {
         source: Some(table.role),
         origin: table.origin.clone(),
-        rows,
+        rows: total,
         used,
-        out_of_scope: valid_rows - used,
-        rejected: rows - valid_rows,
+        out_of_scope: valid - used,
+        rejected: total - valid,
         not_data: table.not_data,
         sums: None,
     };
-    let mut issues = if rows > valid_rows {
-        let ids = known.iter().map(|id| (id.clone(), id.clone())).collect();
-        bad_rows(table, source, lf.clone(), rows - valid_rows, &ids)?
+    let mut issues = if total > valid {
+        bad_rows(table, source, rows.clone(), total - valid, ids)?
     } else {
         Vec::new()
     };
-    for id in &out_of_range {
-        let rows = lf
-            .clone()
-            .filter(col("used").and(col("unit_id").eq(lit(id.to_string()))));
-        issues.push(sum_out_of_range(table, rows, id)?);
+    for unit in &out_of_range {
+        let these = rows.clone().filter(col("used").and(written_for(ids, unit)));
+        issues.push(sum_out_of_range(table, these, unit)?);
     }
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let newest = counts
         .column("newest")
         .ok()
         .and_then(|c| c.i32().ok().and_then(|a| a.get(0)))
-        .and_then(|days| {
-            NaiveDate::from_ymd_opt(1970, 1, 1)
-                .and_then(|e| e.checked_add_signed(chrono::Duration::days(days.into())))
-        });
+        .and_then(|days| epoch.checked_add_signed(chrono::Duration::days(days.into())));
     Ok(Aggregate {
         by_unit,
         issues,
         stats,
         newest,
-        changed,
+        changed: BTreeMap::new(),
     })
 }
 
