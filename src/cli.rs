@@ -374,39 +374,27 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
         Command::Report { job, as_of, xlsx } => {
-            let (config, job) = match load(cli.config.as_deref(), &job) {
+            let (_, job, a) = match assessed(
+                cli.config.as_deref(),
+                &job,
+                as_of,
+                clock.as_ref(),
+                "no table written",
+            )
+            .await
+            {
                 Ok(v) => v,
                 Err(code) => return code,
             };
-            let as_of =
-                as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
-            let a = match pipeline::assess_with(&job, &config.mail, as_of, None, clock.as_ref())
-                .await
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    esayln!("{e}");
-                    return exit::ERROR;
-                }
-            };
             let Some(rates) = &a.rates else {
-                for i in &a.issues {
-                    esayln!("{i}");
-                }
-                esayln!("job {}: the data was rejected; no table written", job.name);
                 return exit::DATA;
             };
-            let heading = crate::workbook::Heading {
-                job: &job.name,
-                plan_year: a.plan_year,
-                as_of,
-                language: job.language,
-            };
-            match crate::workbook::write(&xlsx, &heading, rates, &a.issues) {
+            match crate::workbook::write(&xlsx, &a.context(&job, rates), &a.issues) {
                 Ok(()) => {
                     sayln!(
-                        "wrote the table of {} units as of {as_of} to {}",
+                        "wrote the table of {} units as of {} to {}",
                         rates.units.len(),
+                        a.as_of,
                         xlsx.display()
                     );
                     if !a.issues.is_empty() {
@@ -424,31 +412,19 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
         Command::Preview { job, unit, as_of } => {
-            let (config, job) = match load(cli.config.as_deref(), &job) {
+            let (config, job, a) = match assessed(
+                cli.config.as_deref(),
+                &job,
+                as_of,
+                clock.as_ref(),
+                "nothing to preview",
+            )
+            .await
+            {
                 Ok(v) => v,
                 Err(code) => return code,
             };
-            let as_of =
-                as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
-            let a = match pipeline::assess_with(&job, &config.mail, as_of, None, clock.as_ref())
-                .await
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    esayln!("{e}");
-                    return exit::ERROR;
-                }
-            };
-            if a.rejected() {
-                for i in &a.issues {
-                    esayln!("{i}");
-                }
-                esayln!(
-                    "job {}: the data was rejected; nothing to preview",
-                    job.name
-                );
-                return exit::DATA;
-            }
+            let as_of = a.as_of;
             match pipeline::preview(&job, &a, &unit, &config.mail, clock.now()) {
                 Ok((email, built, alerted)) => {
                     if !alerted {
@@ -491,6 +467,33 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
     }
+}
+
+/// Loads a job and assesses it as `once --dry-run` would (nothing recorded or sent). On a
+/// failure or rejected data, says why (`instead`: what is not done then) and gives the exit code.
+async fn assessed(
+    config: Option<&std::path::Path>,
+    job: &str,
+    as_of: Option<NaiveDate>,
+    clock: &dyn Clock,
+    instead: &str,
+) -> Result<(Config, Job, pipeline::Assessment), i32> {
+    let (config, job) = load(config, job)?;
+    let as_of = as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
+    let a = pipeline::assess_with(&job, &config.mail, as_of, None, clock)
+        .await
+        .map_err(|e| {
+            esayln!("{e}");
+            exit::ERROR
+        })?;
+    if a.rejected() {
+        for i in &a.issues {
+            esayln!("{i}");
+        }
+        esayln!("job {}: the data was rejected; {instead}", job.name);
+        return Err(exit::DATA);
+    }
+    Ok((config, job, a))
 }
 
 fn load(config: Option<&Path>, job: &str) -> Result<(Config, Job), i32> {

@@ -2,10 +2,9 @@
 //! provinces publish it), and the run's data issues. Written with rust_xlsxwriter; amounts in
 //! tỷ đồng as numbers (Excel shows them in the reader's own number style), rates in percent.
 
-use crate::compute::Rates;
 use crate::ledger::DataIssue;
 use crate::money::Language;
-use crate::notify::render::status_label;
+use crate::notify::render::{status_label, Context};
 use crate::rule::Status;
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, XlsxError};
@@ -17,14 +16,6 @@ use std::path::Path;
 pub struct WorkbookError {
     pub file: std::path::PathBuf,
     pub source: XlsxError,
-}
-
-/// What the table is about.
-pub struct Heading<'a> {
-    pub job: &'a str,
-    pub plan_year: i32,
-    pub as_of: NaiveDate,
-    pub language: Language,
 }
 
 /// The file name a person expects, e.g. `giai-ngan-2026-den-31-10-2026.xlsx`.
@@ -49,46 +40,38 @@ fn status_colour(s: Status) -> Color {
 /// The MIME type of an .xlsx file.
 pub const CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-fn book(heading: &Heading<'_>, rates: &Rates, issues: &[DataIssue]) -> Result<Workbook, XlsxError> {
+fn book(ctx: &Context<'_>, issues: &[DataIssue]) -> Result<Workbook, XlsxError> {
     let mut book = Workbook::new();
-    summary(&mut book, heading, rates)?;
+    summary(&mut book, ctx)?;
     if !issues.is_empty() {
-        data_issues(&mut book, heading, issues)?;
+        data_issues(&mut book, ctx.language, issues)?;
     }
     Ok(book)
 }
 
-/// Writes the workbook to `file`.
-pub fn write(
-    file: &Path,
-    heading: &Heading<'_>,
-    rates: &Rates,
-    issues: &[DataIssue],
-) -> Result<(), WorkbookError> {
+/// Writes the workbook of a run (`ctx`: its figures) to `file`.
+pub fn write(file: &Path, ctx: &Context<'_>, issues: &[DataIssue]) -> Result<(), WorkbookError> {
     let failed = |source| WorkbookError {
         file: file.to_path_buf(),
         source,
     };
-    book(heading, rates, issues)
+    book(ctx, issues)
         .and_then(|mut b| b.save(file))
         .map_err(failed)
 }
 
 /// The workbook's bytes, to attach to the digest.
-pub fn to_bytes(
-    heading: &Heading<'_>,
-    rates: &Rates,
-    issues: &[DataIssue],
-) -> Result<Vec<u8>, WorkbookError> {
-    book(heading, rates, issues)
+pub fn to_bytes(ctx: &Context<'_>, issues: &[DataIssue]) -> Result<Vec<u8>, WorkbookError> {
+    book(ctx, issues)
         .and_then(|mut b| b.save_to_buffer())
         .map_err(|source| WorkbookError {
-            file: file_name(heading.plan_year, heading.as_of).into(),
+            file: file_name(ctx.plan_year, ctx.as_of).into(),
             source,
         })
 }
 
-fn summary(book: &mut Workbook, h: &Heading<'_>, rates: &Rates) -> Result<(), XlsxError> {
+fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
+    let rates = h.rates;
     let vi = h.language == Language::Vi;
     let sheet = book.add_worksheet();
     sheet.set_name(if vi { "Tổng hợp" } else { "Summary" })?;
@@ -197,10 +180,10 @@ fn summary(book: &mut Workbook, h: &Heading<'_>, rates: &Rates) -> Result<(), Xl
 
 fn data_issues(
     book: &mut Workbook,
-    h: &Heading<'_>,
+    language: Language,
     issues: &[DataIssue],
 ) -> Result<(), XlsxError> {
-    let vi = h.language == Language::Vi;
+    let vi = language == Language::Vi;
     let sheet = book.add_worksheet();
     sheet.set_name(if vi {
         "Vấn đề dữ liệu"

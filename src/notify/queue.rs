@@ -188,15 +188,9 @@ pub fn compose(
             issues,
         );
         if env.attach_xlsx {
-            let heading = crate::workbook::Heading {
-                job: ctx.job,
-                plan_year: ctx.plan_year,
-                as_of: ctx.as_of,
-                language: ctx.language,
-            };
             // A workbook that cannot be made leaves the digest without it, said in the log: the
             // digest itself still goes.
-            match crate::workbook::to_bytes(&heading, ctx.rates, issues) {
+            match crate::workbook::to_bytes(ctx, issues) {
                 Ok(bytes) => email.attachments.push(render::Attachment {
                     name: crate::workbook::file_name(ctx.plan_year, ctx.as_of),
                     content_type: crate::workbook::CONTENT_TYPE,
