@@ -6,7 +6,7 @@
 use crate::compute::{self, Query, Scope};
 use crate::job::Job;
 use crate::ledger::{DataIssue, IssueList, LastYear, Ledger, SourceStats};
-use crate::reuse::{self, Reuse};
+use crate::reuse;
 use crate::rule::{self, PlanYear};
 use crate::source::Tables;
 use chrono::{Datelike, NaiveDate};
@@ -24,8 +24,14 @@ pub struct Measured {
     pub sources: Vec<SourceStats>,
     /// The latest payment counted (for the stale-data rule).
     pub newest_payment: Option<NaiveDate>,
-    /// What became of the plans' and the disbursements' stored sums.
-    pub reused: [Reuse; 2],
+}
+
+/// Which figures a measured window gives.
+enum Denominator {
+    ThisYear,
+    LastYear,
+    /// A further denominator, keyed as the report names it ("layer:dp", "capital_source:NSTW").
+    Further(String),
 }
 
 /// The same date a year earlier (29 February → 28 February).
@@ -55,13 +61,13 @@ pub fn measure(
         (plan_year, as_of, layer.cloned(), capital_source.cloned())
     };
     let mut wanted = vec![(
-        "this year".to_string(),
+        Denominator::ThisYear,
         this_year(job.plan_layer.as_ref(), job.capital_source.as_ref()),
     )];
     let year_on_year = tables.plans.columns.contains_key("plan_year");
     if year_on_year {
         wanted.push((
-            "last year".to_string(),
+            Denominator::LastYear,
             (
                 plan_year - 1,
                 a_year_earlier(as_of),
@@ -72,13 +78,13 @@ pub fn measure(
     }
     for l in &job.rate_layers {
         wanted.push((
-            format!("layer:{l}"),
+            Denominator::Further(format!("layer:{l}")),
             this_year(Some(l), job.capital_source.as_ref()),
         ));
     }
     for c in &job.rate_capital_sources {
         wanted.push((
-            format!("capital_source:{c}"),
+            Denominator::Further(format!("capital_source:{c}")),
             this_year(job.plan_layer.as_ref(), Some(c)),
         ));
     }
@@ -92,7 +98,7 @@ pub fn measure(
             })
             .collect()
     };
-    let (plans, plans_reused) = reuse::aggregate(
+    let plans = reuse::aggregate(
         stored,
         &tables.plans,
         &job.plans,
@@ -100,7 +106,7 @@ pub fn measure(
         &job.successors,
         &queries(&|year, as_of| Scope::Plans { year, as_of }),
     )?;
-    let (paid, paid_reused) = reuse::aggregate(
+    let paid = reuse::aggregate(
         stored,
         &tables.disbursements,
         &job.disbursements,
@@ -112,24 +118,28 @@ pub fn measure(
             end: day.min(rule::window_end(year)),
         }),
     )?;
-    let mut figures = wanted
-        .into_iter()
-        .map(|(key, _)| key)
-        .zip(plans.into_iter().zip(paid));
-    let (_, (plan, paid)) = figures.next().expect("this year is always measured");
-    let mut last_year = None;
-    let mut others = BTreeMap::new();
-    for (key, (p, d)) in figures {
-        let layer = LastYear {
-            plan: p.by_unit,
-            disbursed: d.by_unit,
-        };
-        if key == "last year" {
-            last_year = Some(layer);
-        } else {
-            others.insert(key, layer);
+    let (mut current, mut last_year, mut others) = (None, None, BTreeMap::new());
+    for ((which, _), (p, d)) in wanted.into_iter().zip(plans.into_iter().zip(paid)) {
+        match which {
+            Denominator::ThisYear => current = Some((p, d)),
+            Denominator::LastYear => {
+                last_year = Some(LastYear {
+                    plan: p.by_unit,
+                    disbursed: d.by_unit,
+                })
+            }
+            Denominator::Further(key) => {
+                others.insert(
+                    key,
+                    LastYear {
+                        plan: p.by_unit,
+                        disbursed: d.by_unit,
+                    },
+                );
+            }
         }
     }
+    let (plan, paid) = current.expect("this year is always measured");
     let mut issues = IssueList::new();
     issues.extend(unit_issues);
     issues.extend(plan.issues.iter().cloned());
@@ -149,7 +159,6 @@ pub fn measure(
         },
         issues,
         notes,
-        reused: [plans_reused, paid_reused],
     })
 }
 

@@ -237,16 +237,17 @@ pub fn aggregate(
     known: &[UnitId],
     successors: &BTreeMap<UnitId, UnitId>,
     queries: &[Query],
-) -> Result<(Vec<Aggregate>, Reuse), DataIssue> {
+) -> Result<Vec<Aggregate>, DataIssue> {
     let read = || compute::aggregate_all(table, source, known, successors, queries);
     let Some(dir) = dir else {
-        return Ok((read()?, Reuse::Read));
+        return read();
     };
+    // What became of the stored sums, said in each source's row counts (the report shows it).
     let said = |mut aggregates: Vec<Aggregate>, reuse: Reuse| {
         for a in &mut aggregates {
             a.stats.sums = Some(reuse);
         }
-        Ok((aggregates, reuse))
+        Ok(aggregates)
     };
     let path = dir.join(format!("sums-{}.json", table.role));
     let recipe = recipe(table, source, known, successors, queries);
