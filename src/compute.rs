@@ -468,6 +468,16 @@ impl Has {
     }
 }
 
+/// The columns a query's filters compare as text (`layer`, `capital_source`), trimmed alike by
+/// both readers.
+fn labels(table: &Table, has: Has) -> Vec<Expr> {
+    [("layer", has.layer), ("capital_source", has.capital)]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .filter_map(|(name, _)| column(table, name).map(|c| trimmed(c).alias(name)))
+        .collect()
+}
+
 /// Whether a row (already `valid`) counts for `q`.
 fn in_scope(q: &Query, has: Has) -> Expr {
     let as_date = |d: NaiveDate| lit(days_since_epoch(d)).cast(DataType::Date);
@@ -570,12 +580,7 @@ fn typed_rows(
         let blank = raw.clone().is_null().or(raw.eq(lit("")));
         valid = valid.and(blank.or(col("effective").is_not_null()));
     }
-    if has.layer {
-        select.push(trimmed(get("layer")?).alias("layer"));
-    }
-    if has.capital {
-        select.push(trimmed(get("capital_source")?).alias("capital_source"));
-    }
+    select.extend(labels(table, has));
     Ok(lf.select(select).with_column(valid.alias("valid")))
 }
 
@@ -754,12 +759,7 @@ fn exact_rows(
             .or(col("effective_raw").eq(lit("")));
         valid = valid.and(blank.or(col("effective").is_not_null()));
     }
-    if has.layer {
-        select.push(trimmed(get("layer")?).alias("layer"));
-    }
-    if has.capital {
-        select.push(trimmed(get("capital_source")?).alias("capital_source"));
-    }
+    select.extend(labels(table, has));
     if has.project {
         select.push(trimmed(get("project_id")?).alias("project"));
     }
