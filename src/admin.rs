@@ -1,5 +1,6 @@
 //! The admin HTTP listener of the daemon: `/healthz` (the scheduler loop is alive), `/metrics`
-//! (Prometheus text format) and `/status` (JSON: each job's schedule, next and last run).
+//! (Prometheus text format), `/status` (JSON: each job's schedule, next and last run) and the
+//! read-only dashboard (`dashboard`: `/`, `/jobs/…`, `/outbox`).
 
 use crate::store::Store;
 use axum::extract::State;
@@ -87,6 +88,15 @@ impl Shared {
         }
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The jobs as the scheduler loop last published them.
+    pub fn jobs(&self) -> Vec<JobView> {
+        self.jobs.lock().map(|j| j.clone()).unwrap_or_default()
+    }
+
     pub fn alive(&self) {
         if let Ok(mut a) = self.alive.lock() {
             *a = Some(crate::clock::monotonic());
@@ -101,6 +111,7 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let guarded = Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .merge(crate::dashboard::routes())
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             authorised,
@@ -116,7 +127,8 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// With a token configured, a request must carry it: `Authorization: Bearer TOKEN`.
+/// With a token configured, a request must carry it: `Authorization: Bearer TOKEN`, or HTTP
+/// Basic with the token as password.
 async fn authorised(
     State(s): State<Arc<Shared>>,
     request: axum::extract::Request,
@@ -127,13 +139,30 @@ async fn authorised(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
             .unwrap_or("");
-        if !same_secret(given.trim(), token.expose()) {
+        // Scripts send the token as a bearer token; a person's browser asks for it as the
+        // password of HTTP Basic (any user name).
+        let bearer = given.strip_prefix("Bearer ").map(str::to_string);
+        let basic = given
+            .strip_prefix("Basic ")
+            .and_then(|b| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .ok()
+            })
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|pair| pair.split_once(':').map(|(_, p)| p.to_string()));
+        let offered = bearer.or(basic).unwrap_or_default();
+        if !same_secret(offered.trim(), token.expose()) {
             return (
                 StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "this listener requires `Authorization: Bearer <token>` (admin.token_env / admin.token_file)\n",
+                axum::response::AppendHeaders([
+                    (header::WWW_AUTHENTICATE, "Bearer"),
+                    (header::WWW_AUTHENTICATE, "Basic realm=\"disbmon\", charset=\"UTF-8\""),
+                ]),
+                "this listener requires the admin token (admin.token_env / admin.token_file): `Authorization: Bearer <token>`, or in a browser any user name with the token as password\n",
             )
                 .into_response();
         }

@@ -374,7 +374,7 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
         Command::Report { job, as_of, xlsx } => {
-            let (_, job, a) = match assessed(
+            let (config, job, a) = match assessed(
                 cli.config.as_deref(),
                 &job,
                 as_of,
@@ -389,7 +389,12 @@ pub async fn run(cli: Cli) -> i32 {
             let Some(rates) = &a.rates else {
                 return exit::DATA;
             };
-            match crate::workbook::write(&xlsx, &a.context(&job, rates), &a.issues) {
+            let details = pipeline::details(&job, &a, rates, stored_previous(&config, &job, &a));
+            match crate::workbook::write(
+                &xlsx,
+                &a.context(&job, rates, &details, &config.templates),
+                &a.issues,
+            ) {
                 Ok(()) => {
                     sayln!(
                         "wrote the table of {} units as of {} to {}",
@@ -425,7 +430,8 @@ pub async fn run(cli: Cli) -> i32 {
                 Err(code) => return code,
             };
             let as_of = a.as_of;
-            match pipeline::preview(&job, &a, &unit, &config.mail, clock.now()) {
+            let previous = stored_previous(&config, &job, &a);
+            match pipeline::preview(&job, &a, &unit, &config, clock.now(), previous) {
                 Ok((email, built, alerted)) => {
                     if !alerted {
                         esayln!("note: unit {unit} is not behind on {as_of}; this run would send it nothing");
@@ -471,6 +477,23 @@ pub async fn run(cli: Cli) -> i32 {
 
 /// Loads a job and assesses it as `once --dry-run` would (nothing recorded or sent). On a
 /// failure or rejected data, says why (`instead`: what is not done then) and gives the exit code.
+/// Each unit's disbursement at the previous run, read from the state store when there is one
+/// (a preview or a report never creates it).
+fn stored_previous(
+    config: &Config,
+    job: &Job,
+    a: &pipeline::Assessment,
+) -> Option<crate::store::Previous> {
+    if !config.state_dir.join(crate::store::FILE).is_file() {
+        return None;
+    }
+    let store = crate::store::Store::open(&config.state_dir).ok()?;
+    store
+        .previous_disbursed(&job.name, a.plan_year, a.as_of)
+        .ok()
+        .flatten()
+}
+
 async fn assessed(
     config: Option<&std::path::Path>,
     job: &str,

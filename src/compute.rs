@@ -1578,6 +1578,7 @@ pub fn rates(
         plan_changed,
         last_year,
         other_denominators,
+        ..
     } = ledger;
     let last_year = last_year.as_ref();
     let ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();

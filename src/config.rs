@@ -204,6 +204,9 @@ struct RawConfig {
     /// How long a run in progress may finish after SIGTERM/SIGINT.
     shutdown_grace: Option<String>,
     admin: RawAdmin,
+    /// A folder whose `alert.txt`, `alert.html`, `digest.txt`, `digest.html` replace the built-in
+    /// email templates.
+    templates_dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -382,6 +385,8 @@ pub struct Config {
     pub admin_listen: Option<std::net::SocketAddr>,
     /// The bearer token the admin listener requires (always, when it listens beyond loopback).
     pub admin_token: Option<Secret>,
+    /// The email templates: the built-in ones, with the overrides of `templates_dir`.
+    pub templates: std::sync::Arc<crate::notify::templates::Templates>,
 }
 
 pub const DEFAULT_CONFIG: &str = "config/disbmon.toml";
@@ -567,7 +572,22 @@ impl Config {
                 .map_err(|e| p.add("mail.redirect_to", e))
                 .ok()
         });
+        let templates = match &raw.templates_dir {
+            None => Some(Default::default()),
+            Some(dir) => {
+                match crate::notify::templates::Templates::with_overrides(&resolve(base, dir)) {
+                    Ok(t) => Some(t),
+                    Err(found) => {
+                        for problem in found {
+                            p.add("templates_dir", problem.to_string());
+                        }
+                        None
+                    }
+                }
+            }
+        };
         Some(Config {
+            templates: std::sync::Arc::new(templates?),
             file,
             jobs_dir,
             state_dir,

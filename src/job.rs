@@ -187,6 +187,7 @@ struct RawAlerts {
     max_addresses_per_unit: Option<usize>,
     /// The digest carries the official table as an Excel workbook (default true).
     attach_xlsx: Option<bool>,
+    charts: Option<bool>,
 }
 
 /// Where a source's data is.
@@ -295,6 +296,8 @@ pub struct Job {
     pub max_addresses_per_unit: usize,
     /// The digest carries the official table as an Excel workbook.
     pub attach_xlsx: bool,
+    /// Charts in the mail (`alerts.charts`): each alert's curve, the digest's ranking.
+    pub charts: bool,
     pub max_data_age: Option<Duration>,
     pub plan_layer: Option<String>,
     pub capital_source: Option<String>,
@@ -533,6 +536,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             escalate_to,
             max_addresses_per_unit: raw.alerts.max_addresses_per_unit.unwrap_or(10),
             attach_xlsx: raw.alerts.attach_xlsx.unwrap_or(true),
+            charts: raw.alerts.charts.unwrap_or(true),
             max_data_age,
             plan_layer: raw.plan_layer.clone(),
             capital_source: raw.capital_source.clone(),

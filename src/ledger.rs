@@ -318,6 +318,55 @@ pub struct Ledger {
     pub last_year: Option<LastYear>,
     /// Further denominators ("layer:dp", "capital_source:NSTW"): plan and disbursement per unit.
     pub other_denominators: BTreeMap<String, LastYear>,
+    /// Each unit's cumulative disbursement at the month ends before the as-of date: the curve its
+    /// alert draws (`alerts.charts`).
+    pub curve: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
+    /// Last year's, at every month end of its window, where the sources hold last year.
+    pub last_year_curve: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
+}
+
+impl Ledger {
+    /// A unit's cumulative disbursement at each month end before the as-of date.
+    pub fn curve_of(&self, unit: &str) -> Vec<(chrono::NaiveDate, i64)> {
+        points(&self.curve, unit)
+    }
+
+    /// Last year's, at each month end of its window; empty when the sources do not hold it.
+    pub fn last_year_curve_of(&self, unit: &str) -> Vec<(chrono::NaiveDate, i64)> {
+        points(&self.last_year_curve, unit)
+    }
+}
+
+fn points(
+    curve: &[(chrono::NaiveDate, BTreeMap<UnitId, i64>)],
+    unit: &str,
+) -> Vec<(chrono::NaiveDate, i64)> {
+    curve
+        .iter()
+        .map(|(day, by_unit)| (*day, by_unit.get(unit).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// What a run knows of a unit beyond its rate, for the charts, the alert, the workbook and the
+/// dashboard (which keeps the latest run's).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UnitDetail {
+    pub unit: String,
+    pub name: String,
+    pub plan_year: i32,
+    pub as_of: chrono::NaiveDate,
+    /// Cumulative disbursement (đồng) at each month end before the as-of date, then the as-of date.
+    pub curve: Vec<(chrono::NaiveDate, i64)>,
+    /// Last year's plan and its cumulative disbursement at each month end, where known.
+    pub last_year_plan: Option<i64>,
+    pub last_year_curve: Vec<(chrono::NaiveDate, i64)>,
+    /// The job's milestones in this plan year: (date, cumulative %).
+    pub milestones: Vec<(chrono::NaiveDate, f64)>,
+    /// Plan and disbursed under each further denominator ("capital_source:NSTW", "layer:dp").
+    pub denominators: Vec<(String, i64, i64)>,
+    /// The previous run's as-of date and disbursement, when an earlier run of the plan year measured the unit.
+    #[serde(default)]
+    pub previous: Option<(chrono::NaiveDate, i64)>,
 }
 
 /// Each unit's plan and disbursement for one denominator (a year earlier, a layer, a source).

@@ -28,6 +28,8 @@
 //! - [`outbox`]: the one drainer that sends queued messages.
 //! - [`report`]: the run report (JSON) and the ranked table for people.
 //! - [`workbook`]: the official table as an Excel workbook (`disbmon report --xlsx`).
+//! - [`chart`]: PNG charts (the ranking, a unit's curve) for the emails and the dashboard.
+//! - [`dashboard`]: the read-only pages the admin listener serves (templates, auto-escaped).
 //! - [`pipeline`]: one run, the stages in order.
 //! - [`daemon`], [`admin`]: `disbmon run` — the schedule loop and the admin HTTP listener.
 //! - [`cli`]: the command line.
@@ -38,11 +40,13 @@
 
 pub mod address;
 pub mod admin;
+pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod compute;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
 pub mod decide;
 pub mod job;
 pub mod ledger;

@@ -34,6 +34,23 @@ enum Denominator {
     Further(String),
 }
 
+/// The month ends of plan year `year`'s window (31 January to 31 January of the next year) that
+/// fall before `until`: where a curve of cumulative disbursement is drawn.
+fn month_ends(year: PlanYear, until: NaiveDate) -> Vec<NaiveDate> {
+    (1..=13)
+        .filter_map(|m| {
+            let (y, m) = if m == 13 { (year + 1, 1) } else { (year, m) };
+            let first_of_next = if m == 12 {
+                NaiveDate::from_ymd_opt(y + 1, 1, 1)
+            } else {
+                NaiveDate::from_ymd_opt(y, m + 1, 1)
+            };
+            first_of_next.and_then(|d| d.pred_opt())
+        })
+        .filter(|d| *d < until)
+        .collect()
+}
+
 /// The same date a year earlier (29 February → 28 February).
 fn a_year_earlier(day: NaiveDate) -> NaiveDate {
     day.with_year(day.year() - 1)
@@ -106,18 +123,48 @@ pub fn measure(
         &job.successors,
         &queries(&|year, as_of| Scope::Plans { year, as_of }),
     )?;
-    let paid = reuse::aggregate(
+    let paid_by = |year: PlanYear, day: NaiveDate| Scope::Disbursements {
+        kind: job.disbursement_kind,
+        start: rule::window_start(year),
+        end: day.min(rule::window_end(year)),
+    };
+    // The curves the alerts draw: disbursement only, at each month end, in the same pass.
+    let (curve, last_year_curve) = match job.charts {
+        true => (
+            month_ends(plan_year, as_of),
+            match year_on_year {
+                true => month_ends(
+                    plan_year - 1,
+                    rule::window_end(plan_year - 1) + chrono::Days::new(1),
+                ),
+                false => Vec::new(),
+            },
+        ),
+        false => (Vec::new(), Vec::new()),
+    };
+    let mut paid_queries = queries(&paid_by);
+    let curve_query = |year: PlanYear, day: NaiveDate| Query {
+        scope: paid_by(year, day),
+        layer: job.plan_layer.clone(),
+        capital_source: job.capital_source.clone(),
+    };
+    paid_queries.extend(curve.iter().map(|d| curve_query(plan_year, *d)));
+    paid_queries.extend(
+        last_year_curve
+            .iter()
+            .map(|d| curve_query(plan_year - 1, *d)),
+    );
+    let mut paid = reuse::aggregate(
         stored,
         &tables.disbursements,
         &job.disbursements,
         &ids,
         &job.successors,
-        &queries(&|year, day| Scope::Disbursements {
-            kind: job.disbursement_kind,
-            start: rule::window_start(year),
-            end: day.min(rule::window_end(year)),
-        }),
+        &paid_queries,
     )?;
+    let mut curves = paid.split_off(wanted.len()).into_iter().map(|a| a.by_unit);
+    let curve: Vec<_> = curve.into_iter().zip(curves.by_ref()).collect();
+    let last_year_curve: Vec<_> = last_year_curve.into_iter().zip(curves).collect();
     let (mut current, mut last_year, mut others) = (None, None, BTreeMap::new());
     for ((which, _), (p, d)) in wanted.into_iter().zip(plans.into_iter().zip(paid)) {
         match which {
@@ -156,6 +203,8 @@ pub fn measure(
             plan_changed: plan.changed,
             last_year,
             other_denominators: others,
+            curve,
+            last_year_curve,
         },
         issues,
         notes,
@@ -171,5 +220,21 @@ mod tests {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         assert_eq!(a_year_earlier(d(2026, 10, 31)), d(2025, 10, 31));
         assert_eq!(a_year_earlier(d(2028, 2, 29)), d(2027, 2, 28));
+    }
+
+    #[test]
+    fn month_ends_run_through_the_window_and_stop_before_the_day() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let all = month_ends(2024, d(2025, 2, 1));
+        assert_eq!(all.len(), 13);
+        assert_eq!(
+            (all[1], all[11], all[12]),
+            (d(2024, 2, 29), d(2024, 12, 31), d(2025, 1, 31))
+        );
+        assert_eq!(
+            month_ends(2026, d(2026, 10, 31)).last(),
+            Some(&d(2026, 9, 30))
+        );
+        assert!(month_ends(2026, d(2026, 1, 31)).is_empty());
     }
 }

@@ -194,6 +194,16 @@ pub enum Language {
     En,
 }
 
+impl Language {
+    /// The language's code, as HTML's `lang` writes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Vi => "vi",
+            Language::En => "en",
+        }
+    }
+}
+
 /// Groups the integer digits of a non-negative number written with `.` as decimal mark.
 fn group_digits(plain: &str, group: char, decimal: char) -> String {
     let (neg, plain) = match plain.strip_prefix('-') {

@@ -55,8 +55,17 @@ impl Assessment {
         self.rates.is_none()
     }
 
-    pub fn context<'a>(&'a self, job: &'a Job, rates: &'a Rates) -> Context<'a> {
+    pub fn context<'a>(
+        &'a self,
+        job: &'a Job,
+        rates: &'a Rates,
+        details: &'a Details,
+        templates: &'a crate::notify::templates::Templates,
+    ) -> Context<'a> {
         Context {
+            templates,
+            details,
+            charts: job.charts,
             job: &job.name,
             language: job.language,
             as_of: self.as_of,
@@ -232,7 +241,9 @@ async fn stages(run: &Run<'_>) -> RunReport {
             // building it for 2,000 units was a third of a repeated dry run.
             attach_xlsx: job.attach_xlsx && !run.dry_run,
         };
-        let ctx = a.context(job, rates);
+        let previous = store.previous_disbursed(&job.name, a.plan_year, a.as_of)?;
+        let details = details(job, &a, rates, previous);
+        let ctx = a.context(job, rates, &details, &config.templates);
         let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &a.issues);
         if run.dry_run {
             return Ok((decision, outgoing, Vec::new(), None));
@@ -251,6 +262,7 @@ async fn stages(run: &Run<'_>) -> RunReport {
         );
         // The mass-mailing guard: a run that would send far more than its units warrant (a
         // broken units source, a runaway rule) sends nothing until an operator looks.
+        record.details = details.into_values().collect();
         let limit = config.mail.message_limit(a.ledger.units.len());
         record.held = outgoing.messages.len() > limit;
         store.record_run(&record, now, config.mail.retry_deadline)?;
@@ -276,6 +288,54 @@ async fn stages(run: &Run<'_>) -> RunReport {
         }
         Err(e) => report.failed(e),
     }
+}
+
+/// Each unit's detail by id.
+pub type Details = std::collections::BTreeMap<String, crate::ledger::UnitDetail>;
+
+/// What a run knows of each unit beyond its rate: its curve, last year's, the milestones, its
+/// further denominators, and its disbursement at the `previous` run (as-of date, by unit).
+pub fn details(
+    job: &Job,
+    a: &Assessment,
+    rates: &Rates,
+    previous: Option<crate::store::Previous>,
+) -> Details {
+    let milestones = job.milestones.points(a.plan_year);
+    rates
+        .units
+        .iter()
+        .map(|u| {
+            let mut curve = a.ledger.curve_of(&u.unit_id);
+            curve.push((a.as_of, u.disbursed));
+            let last_year = a.ledger.last_year.as_ref();
+            let detail = crate::ledger::UnitDetail {
+                unit: u.unit_id.clone(),
+                name: u.unit_name.clone(),
+                plan_year: a.plan_year,
+                as_of: a.as_of,
+                curve,
+                last_year_plan: last_year.and_then(|l| l.plan.get(&u.unit_id).copied()),
+                last_year_curve: a.ledger.last_year_curve_of(&u.unit_id),
+                milestones: milestones.clone(),
+                denominators: a
+                    .ledger
+                    .other_denominators
+                    .iter()
+                    .map(|(key, d)| {
+                        let get = |m: &std::collections::BTreeMap<String, i64>| {
+                            m.get(&u.unit_id).copied().unwrap_or(0)
+                        };
+                        (key.clone(), get(&d.plan), get(&d.disbursed))
+                    })
+                    .collect(),
+                previous: previous
+                    .as_ref()
+                    .and_then(|(day, paid)| paid.get(&u.unit_id).map(|d| (*day, *d))),
+            };
+            (u.unit_id.clone(), detail)
+        })
+        .collect()
 }
 
 /// Tells the operators that a run's messages are held, and how to release them; returns what the
@@ -426,10 +486,12 @@ pub fn preview(
     job: &Job,
     a: &Assessment,
     unit_id: &str,
-    mail: &MailConfig,
+    config: &Config,
     now: DateTime<Utc>,
+    previous: Option<crate::store::Previous>,
 ) -> Result<(Email, Option<crate::store::NewMessage>, bool), PreviewError> {
     let rates = a.rates.as_ref().ok_or(PreviewError::Rejected)?;
+    let details = details(job, a, rates, previous);
     let unknown = || PreviewError::UnknownUnit {
         unit: unit_id.to_string(),
         job: job.name.clone(),
@@ -452,7 +514,8 @@ pub fn preview(
         reason: decide::Reason::First,
         escalation: None,
     };
-    let email = render::unit_alert(&a.context(job, rates), &alert);
+    let email = render::unit_alert(&a.context(job, rates, &details, &config.templates), &alert);
+    let mail = &config.mail;
     let identity = format!(
         "alert|{}|{unit_id}|{}|first|{}",
         job.name,

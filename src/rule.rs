@@ -158,6 +158,14 @@ impl Milestones {
         }
     }
 
+    /// Every milestone of plan year `year` with its calendar date: (date, cumulative %).
+    pub fn points(&self, year: PlanYear) -> Vec<(NaiveDate, f64)> {
+        self.dates(year)
+            .into_iter()
+            .zip(self.0.iter().map(|m| m.pct))
+            .collect()
+    }
+
     /// The first milestone on or after `date`, with its calendar date.
     pub fn next(&self, year: PlanYear, date: NaiveDate) -> Option<(NaiveDate, f64)> {
         self.dates(year)

@@ -6,6 +6,7 @@
 //! Also the daemon's lock on the state folder.
 
 use crate::decide::Reason;
+pub use crate::ledger::UnitDetail;
 use crate::rule::Status;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -100,6 +101,14 @@ CREATE INDEX outbox_run ON outbox (run_id);
     // The next message to send found in the index, however many have been sent before it.
     r#"
 CREATE INDEX outbox_waiting ON outbox (status, id);
+"#,
+    // What the dashboard shows of a unit beyond its figures, from the latest run that measured it:
+    // its name, its curve, last year's, the milestones, its capital sources.
+    r#"
+CREATE TABLE unit_details (
+    job TEXT NOT NULL, unit TEXT NOT NULL, scheduled_at TEXT NOT NULL, detail TEXT NOT NULL,
+    PRIMARY KEY (job, unit)
+);
 "#,
 ];
 
@@ -343,6 +352,9 @@ pub struct RunResult {
     pub error: Option<String>,
 }
 
+/// The database file in the state folder.
+pub const FILE: &str = "disbmon.sqlite3";
+
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
@@ -400,7 +412,7 @@ impl Store {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let path = state_dir.join("disbmon.sqlite3");
+        let path = state_dir.join(FILE);
         // Created readable by its owner only (SQLite gives its journal files the same mode):
         // the store holds every message sent, with its recipients.
         private_file(&path).map_err(|source| StoreError::Folder {
@@ -739,6 +751,8 @@ pub struct RunRecordSet {
     pub issues_json: String,
     /// The messages wait for an operator (`disbmon outbox release`) instead of being sent.
     pub held: bool,
+    /// Each unit's detail for the dashboard (replaces the one an earlier run stored).
+    pub details: Vec<UnitDetail>,
 }
 
 impl RunRecordSet {
@@ -804,6 +818,7 @@ impl RunRecordSet {
             },
             issues_json: serde_json::to_string(issues).unwrap_or_default(),
             held: false,
+            details: Vec::new(),
         }
     }
 }
@@ -851,6 +866,17 @@ pub struct Silence {
     pub reason: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// The figures of a job's latest run.
+#[derive(Debug, Clone)]
+pub struct LatestFigures {
+    pub scheduled: DateTime<Utc>,
+    pub as_of: NaiveDate,
+    pub figures: Vec<Figures>,
+}
+
+/// An earlier run's as-of date and each unit's disbursement then.
+pub type Previous = (NaiveDate, HashMap<String, i64>);
 
 /// A unit's figures in one run, for its history.
 #[derive(Debug, Clone)]
@@ -959,6 +985,13 @@ impl Store {
                     "INSERT OR REPLACE INTO unit_figures (job, scheduled_at, as_of, plan_year, unit, plan, disbursed, rate, expected, status)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![job, sched, day, plan_year, f.unit, f.plan, f.disbursed, f.rate, f.expected, f.status],
+                )?;
+            }
+            for d in &run.details {
+                let detail = serde_json::to_string(d).unwrap_or_default();
+                tx.execute(
+                    "INSERT OR REPLACE INTO unit_details (job, unit, scheduled_at, detail) VALUES (?1, ?2, ?3, ?4)",
+                    params![job, d.unit, sched, detail],
                 )?;
             }
             for d in &run.decisions {
@@ -1377,6 +1410,129 @@ impl Store {
                     reason: r.get(7)?,
                 })
             })?;
+            rows.collect()
+        })
+    }
+
+    /// The figures of a job's latest run that measured its units: when it was scheduled, its
+    /// as-of date, and every unit's figures.
+    pub fn latest_figures(&self, job: &str) -> Result<Option<LatestFigures>, StoreError> {
+        self.with(|c| {
+            let latest: Option<String> = c.query_row(
+                "SELECT MAX(scheduled_at) FROM unit_figures WHERE job = ?1",
+                params![job],
+                |r| r.get(0),
+            )?;
+            let Some(sched) = latest else {
+                return Ok(None);
+            };
+            let mut st = c.prepare(
+                "SELECT unit, plan, disbursed, rate, expected, status, as_of FROM unit_figures
+                 WHERE job = ?1 AND scheduled_at = ?2",
+            )?;
+            let mut as_of = None;
+            let rows = st
+                .query_map(params![job, sched], |r| {
+                    Ok((
+                        Figures {
+                            unit: r.get(0)?,
+                            plan: r.get(1)?,
+                            disbursed: r.get(2)?,
+                            rate: r.get(3)?,
+                            expected: r.get(4)?,
+                            status: r.get(5)?,
+                        },
+                        date(&r.get::<_, String>(6)?)?,
+                    ))
+                })?
+                .map(|row| {
+                    row.map(|(f, d)| {
+                        as_of = Some(d);
+                        f
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            match as_of {
+                Some(as_of) => Ok(Some(LatestFigures {
+                    scheduled: parse_ts(&sched)?,
+                    as_of,
+                    figures: rows,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The latest run of plan year `plan_year` with data before `before`: its as-of date and each
+    /// unit's disbursement (what "since the previous run" compares with).
+    pub fn previous_disbursed(
+        &self,
+        job: &str,
+        plan_year: i32,
+        before: NaiveDate,
+    ) -> Result<Option<Previous>, StoreError> {
+        self.with(|c| {
+            let latest: Option<(String, String)> = c
+                .query_row(
+                    "SELECT scheduled_at, as_of FROM unit_figures
+                     WHERE job = ?1 AND plan_year = ?2 AND as_of < ?3
+                     ORDER BY as_of DESC, scheduled_at DESC LIMIT 1",
+                    params![job, plan_year, before.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((sched, as_of)) = latest else {
+                return Ok(None);
+            };
+            let mut st = c.prepare(
+                "SELECT unit, disbursed FROM unit_figures WHERE job = ?1 AND scheduled_at = ?2",
+            )?;
+            let rows = st.query_map(params![job, sched], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Some((
+                date(&as_of)?,
+                rows.collect::<rusqlite::Result<_>>()?,
+            )))
+        })
+    }
+
+    /// Every unit's stored detail of a job (names, curves), by unit id.
+    pub fn unit_details(&self, job: &str) -> Result<HashMap<String, UnitDetail>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT unit, detail FROM unit_details WHERE job = ?1")?;
+            let rows = st.query_map(params![job], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut out = HashMap::new();
+            for row in rows {
+                let (unit, detail) = row?;
+                // A detail written by another version that no longer reads is left out, not fatal.
+                if let Ok(d) = serde_json::from_str(&detail) {
+                    out.insert(unit, d);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// One unit's stored detail.
+    pub fn unit_detail(&self, job: &str, unit: &str) -> Result<Option<UnitDetail>, StoreError> {
+        self.with(|c| {
+            let detail: Option<String> = c
+                .query_row(
+                    "SELECT detail FROM unit_details WHERE job = ?1 AND unit = ?2",
+                    params![job, unit],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(detail.and_then(|d| serde_json::from_str(&d).ok()))
+        })
+    }
+
+    /// The jobs the store has runs of, by name.
+    pub fn jobs(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT DISTINCT job FROM runs ORDER BY job")?;
+            let rows = st.query_map([], |r| r.get(0))?;
             rows.collect()
         })
     }

@@ -1,5 +1,7 @@
 //! The official table as an Excel workbook: the sheet "Tổng hợp" (every unit ranked, as
-//! provinces publish it), and the run's data issues. Written with rust_xlsxwriter; amounts in
+//! provinces publish it), "Theo nhóm" (sections by peer group or parent unit, with subtotals) and
+//! "Theo nguồn vốn" (each unit's plan, disbursement and rate per capital source) where the data
+//! has them, and the run's data issues. Written with rust_xlsxwriter; amounts in
 //! tỷ đồng as numbers (Excel shows them in the reader's own number style), rates in percent.
 
 use crate::ledger::DataIssue;
@@ -43,6 +45,12 @@ pub const CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.sp
 fn book(ctx: &Context<'_>, issues: &[DataIssue]) -> Result<Workbook, XlsxError> {
     let mut book = Workbook::new();
     summary(&mut book, ctx)?;
+    if ctx.rates.units.iter().any(|u| u.group.is_some()) {
+        by_group(&mut book, ctx)?;
+    }
+    if !capital_sources(ctx).is_empty() {
+        by_capital_source(&mut book, ctx)?;
+    }
     if !issues.is_empty() {
         data_issues(&mut book, ctx.language, issues)?;
     }
@@ -75,43 +83,19 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
     let vi = h.language == Language::Vi;
     let sheet = book.add_worksheet();
     sheet.set_name(if vi { "Tổng hợp" } else { "Summary" })?;
-    let title = Format::new().set_bold().set_font_size(13);
-    let header = Format::new()
-        .set_bold()
-        .set_text_wrap()
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_background_color(Color::RGB(0xDDE5F0))
-        .set_border(FormatBorder::Thin);
-    let cell = Format::new().set_border(FormatBorder::Thin);
-    let money = cell.clone().set_num_format("#,##0.000");
-    let pct = cell.clone().set_num_format("0.00");
+    let Formats {
+        header,
+        cell,
+        money,
+        pct,
+    } = Formats::new();
     let bold = |f: &Format| f.clone().set_bold();
-    let as_of = h.as_of.format("%d/%m/%Y");
-    sheet.write_with_format(
-        0,
-        0,
-        if vi {
-            format!(
-                "TÌNH HÌNH GIẢI NGÂN KẾ HOẠCH VỐN ĐẦU TƯ CÔNG NĂM {} (đến ngày {as_of})",
-                h.plan_year
-            )
-        } else {
-            format!(
-                "Disbursement of the {} public-investment capital plan (as of {as_of})",
-                h.plan_year
-            )
-        },
-        &title,
-    )?;
-    sheet.write(
-        1,
-        0,
-        if vi {
-            format!("Đơn vị tính: tỷ đồng; tỷ lệ: %. Công việc: {}", h.job)
-        } else {
-            format!("Amounts in billion đồng; rates in %. Job: {}", h.job)
-        },
+    titled(
+        sheet,
+        h,
+        "TÌNH HÌNH GIẢI NGÂN KẾ HOẠCH VỐN ĐẦU TƯ CÔNG",
+        "Disbursement of the public-investment capital plan",
+        3,
     )?;
     let columns: [(&str, &str, f64); 9] = [
         ("STT", "No.", 6.0),
@@ -170,11 +154,338 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
     for c in [0u16, 5, 6, 7, 8] {
         sheet.write_blank(row, c, &cell)?;
     }
-    sheet.set_freeze_panes(HEAD + 1, 0)?;
+    Ok(())
+}
+
+/// The formats every sheet shares.
+struct Formats {
+    header: Format,
+    cell: Format,
+    money: Format,
+    pct: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        let cell = Format::new().set_border(FormatBorder::Thin);
+        Formats {
+            header: Format::new()
+                .set_bold()
+                .set_text_wrap()
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
+                .set_background_color(Color::RGB(0xDDE5F0))
+                .set_border(FormatBorder::Thin),
+            money: cell.clone().set_num_format("#,##0.000"),
+            pct: cell.clone().set_num_format("0.00"),
+            cell,
+        }
+    }
+}
+
+/// A sheet's title, its unit line, and the A4 landscape print setup with the rows down to `head`
+/// repeated on every page.
+fn titled(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    h: &Context<'_>,
+    what_vi: &str,
+    what_en: &str,
+    head: u32,
+) -> Result<(), XlsxError> {
+    let vi = h.language == Language::Vi;
+    let as_of = h.as_of.format("%d/%m/%Y");
+    let title = Format::new().set_bold().set_font_size(13);
+    let text = match vi {
+        true => format!("{what_vi} NĂM {} (đến ngày {as_of})", h.plan_year),
+        false => format!("{what_en} {} (as of {as_of})", h.plan_year),
+    };
+    sheet.write_with_format(0, 0, text, &title)?;
+    sheet.write(
+        1,
+        0,
+        match vi {
+            true => format!("Đơn vị tính: tỷ đồng; tỷ lệ: %. Công việc: {}", h.job),
+            false => format!("Amounts in billion đồng; rates in %. Job: {}", h.job),
+        },
+    )?;
+    sheet.set_freeze_panes(head + 1, 0)?;
     sheet.set_landscape();
     sheet.set_paper_size(9); // A4
     sheet.set_print_fit_to_pages(1, 0);
-    sheet.set_repeat_rows(0, HEAD)?;
+    sheet.set_repeat_rows(0, head)?;
+    Ok(())
+}
+
+/// Σ plan, Σ disbursed and their rate, over units with a plan.
+fn subtotal<'a>(
+    units: impl Iterator<Item = &'a crate::compute::UnitRate>,
+) -> (i128, i128, Option<f64>) {
+    let (p, d) = units.fold((0i128, 0i128), |(p, d), u| {
+        (p + i128::from(u.plan), d + i128::from(u.disbursed))
+    });
+    (p, d, (p > 0).then(|| d as f64 * 100.0 / p as f64))
+}
+
+/// Units in sections, one per peer group (the units' `group`) or parent unit, each headed by its
+/// subtotal and ranked inside it; then the units in none, and the total.
+fn by_group(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
+    let vi = h.language == Language::Vi;
+    let f = Formats::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(if vi { "Theo nhóm" } else { "By group" })?;
+    const HEAD: u32 = 3;
+    titled(
+        sheet,
+        h,
+        "GIẢI NGÂN THEO NHÓM ĐƠN VỊ",
+        "Disbursement by group",
+        HEAD,
+    )?;
+    let columns: [(&str, &str, f64); 7] = [
+        ("STT", "No.", 6.0),
+        ("Nhóm / Đơn vị", "Group / unit", 46.0),
+        ("Kế hoạch vốn", "Plan", 16.0),
+        ("Giải ngân", "Disbursed", 16.0),
+        ("Tỷ lệ (%)", "Rate (%)", 11.0),
+        ("Xếp hạng trong nhóm", "Rank in group", 12.0),
+        ("Trạng thái", "Status", 22.0),
+    ];
+    for (c, (v, e, width)) in columns.iter().enumerate() {
+        sheet.write_with_format(HEAD, c as u16, if vi { *v } else { *e }, &f.header)?;
+        sheet.set_column_width(c as u16, *width)?;
+    }
+    let names: std::collections::HashMap<&str, &str> = h
+        .rates
+        .units
+        .iter()
+        .map(|u| (u.unit_id.as_str(), u.unit_name.as_str()))
+        .collect();
+    let label = |group: &str| match group.strip_prefix("under ") {
+        Some(parent) => {
+            let name = names.get(parent).copied().unwrap_or(parent);
+            match vi {
+                true => format!("Trực thuộc {name}"),
+                false => format!("Under {name}"),
+            }
+        }
+        None => group.to_string(),
+    };
+    let mut sections: std::collections::BTreeMap<Option<&str>, Vec<&crate::compute::UnitRate>> =
+        Default::default();
+    for u in &h.rates.units {
+        sections.entry(u.group.as_deref()).or_default().push(u);
+    }
+    // The units in no group last.
+    let mut order: Vec<_> = sections.into_iter().collect();
+    order.sort_by_key(|(g, _)| (g.is_none(), g.map(&label)));
+    let section = Format::new()
+        .set_bold()
+        .set_border(FormatBorder::Thin)
+        .set_background_color(Color::RGB(0xEEF2F7));
+    let section_money = section.clone().set_num_format("#,##0.000");
+    let section_pct = section.clone().set_num_format("0.00");
+    let mut row = HEAD + 1;
+    for (n, (group, mut units)) in order.into_iter().enumerate() {
+        let (plan, paid, rate) = subtotal(units.iter().copied());
+        let name = match group {
+            Some(g) => label(g),
+            None => (if vi {
+                "Đơn vị không thuộc nhóm"
+            } else {
+                "In no group"
+            })
+            .to_string(),
+        };
+        sheet.write_with_format(row, 0, roman(n + 1), &section)?;
+        sheet.write_with_format(row, 1, name, &section)?;
+        sheet.write_with_format(row, 2, plan as f64 / BILLION, &section_money)?;
+        sheet.write_with_format(row, 3, paid as f64 / BILLION, &section_money)?;
+        match rate {
+            Some(r) => sheet.write_with_format(row, 4, r, &section_pct)?,
+            None => sheet.write_blank(row, 4, &section)?,
+        };
+        sheet.write_blank(row, 5, &section)?;
+        sheet.write_blank(row, 6, &section)?;
+        row += 1;
+        units.sort_by_key(|u| (u.group_rank.is_none(), u.group_rank, u.unit_name.clone()));
+        for (i, u) in units.iter().enumerate() {
+            let status = f.cell.clone().set_background_color(status_colour(u.status));
+            sheet.write_with_format(row, 0, (i + 1) as f64, &f.cell)?;
+            sheet.write_with_format(row, 1, &u.unit_name, &f.cell)?;
+            sheet.write_with_format(row, 2, u.plan as f64 / BILLION, &f.money)?;
+            sheet.write_with_format(row, 3, u.disbursed as f64 / BILLION, &f.money)?;
+            match u.rate_pct {
+                Some(r) => sheet.write_with_format(row, 4, r, &f.pct)?,
+                None => sheet.write_blank(row, 4, &f.pct)?,
+            };
+            match u.group_rank {
+                Some(r) => sheet.write_with_format(row, 5, f64::from(r), &f.cell)?,
+                None => sheet.write_blank(row, 5, &f.cell)?,
+            };
+            sheet.write_with_format(row, 6, status_label(u.status, h.language), &status)?;
+            row += 1;
+        }
+    }
+    let (plan, paid, rate) = subtotal(h.rates.units.iter());
+    let bold = |x: &Format| x.clone().set_bold();
+    sheet.write_blank(row, 0, &f.cell)?;
+    sheet.write_with_format(
+        row,
+        1,
+        if vi { "Tổng cộng" } else { "Total" },
+        &bold(&f.cell),
+    )?;
+    sheet.write_with_format(row, 2, plan as f64 / BILLION, &bold(&f.money))?;
+    sheet.write_with_format(row, 3, paid as f64 / BILLION, &bold(&f.money))?;
+    match rate {
+        Some(r) => sheet.write_with_format(row, 4, r, &bold(&f.pct))?,
+        None => sheet.write_blank(row, 4, &f.pct)?,
+    };
+    sheet.write_blank(row, 5, &f.cell)?;
+    sheet.write_blank(row, 6, &f.cell)?;
+    Ok(())
+}
+
+/// I, II, III… for section numbers, as official tables number them.
+fn roman(mut n: usize) -> String {
+    const DIGITS: [(usize, &str); 13] = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ];
+    let mut out = String::new();
+    for (value, digits) in DIGITS {
+        while n >= value {
+            out.push_str(digits);
+            n -= value;
+        }
+    }
+    out
+}
+
+/// The capital sources the run measured separately (`rate_capital_sources`), by name.
+fn capital_sources(h: &Context<'_>) -> Vec<String> {
+    h.details
+        .values()
+        .next()
+        .map(|d| {
+            d.denominators
+                .iter()
+                .filter_map(|(key, _, _)| key.strip_prefix("capital_source:").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Each unit's plan, disbursement and rate per capital source, with totals.
+fn by_capital_source(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
+    let vi = h.language == Language::Vi;
+    let f = Formats::new();
+    let sources = capital_sources(h);
+    let sheet = book.add_worksheet();
+    sheet.set_name(if vi {
+        "Theo nguồn vốn"
+    } else {
+        "By capital source"
+    })?;
+    const HEAD: u32 = 4;
+    titled(
+        sheet,
+        h,
+        "GIẢI NGÂN THEO NGUỒN VỐN",
+        "Disbursement by capital source",
+        HEAD,
+    )?;
+    sheet.merge_range(HEAD - 1, 0, HEAD, 0, "STT", &f.header)?;
+    sheet.merge_range(
+        HEAD - 1,
+        1,
+        HEAD,
+        1,
+        if vi { "Đơn vị" } else { "Unit" },
+        &f.header,
+    )?;
+    sheet.set_column_width(0, 6.0)?;
+    sheet.set_column_width(1, 42.0)?;
+    for (i, source) in sources.iter().enumerate() {
+        let c = 2 + 3 * i as u16;
+        let name = match vi {
+            true => format!("Nguồn vốn {source}"),
+            false => format!("Capital source {source}"),
+        };
+        sheet.merge_range(HEAD - 1, c, HEAD - 1, c + 2, &name, &f.header)?;
+        let heads = match vi {
+            true => ["Kế hoạch vốn", "Giải ngân", "Tỷ lệ (%)"],
+            false => ["Plan", "Disbursed", "Rate (%)"],
+        };
+        for (k, head) in heads.iter().enumerate() {
+            sheet.write_with_format(HEAD, c + k as u16, *head, &f.header)?;
+            sheet.set_column_width(c + k as u16, if k == 2 { 10.0 } else { 15.0 })?;
+        }
+    }
+    let mut units: Vec<_> = h.rates.units.iter().collect();
+    units.sort_by_key(|u| (u.rank.is_none(), u.rank, u.unit_name.clone()));
+    let mut totals = vec![(0i128, 0i128); sources.len()];
+    let mut row = HEAD + 1;
+    for (n, u) in units.iter().enumerate() {
+        sheet.write_with_format(row, 0, (n + 1) as f64, &f.cell)?;
+        sheet.write_with_format(row, 1, &u.unit_name, &f.cell)?;
+        let detail = h.details.get(&u.unit_id);
+        for (i, source) in sources.iter().enumerate() {
+            let key = format!("capital_source:{source}");
+            let (plan, paid) = detail
+                .and_then(|d| d.denominators.iter().find(|(k, _, _)| *k == key))
+                .map(|(_, p, d)| (*p, *d))
+                .unwrap_or((0, 0));
+            totals[i].0 += i128::from(plan);
+            totals[i].1 += i128::from(paid);
+            let c = 2 + 3 * i as u16;
+            sheet.write_with_format(row, c, plan as f64 / BILLION, &f.money)?;
+            sheet.write_with_format(row, c + 1, paid as f64 / BILLION, &f.money)?;
+            match plan > 0 {
+                true => sheet.write_with_format(
+                    row,
+                    c + 2,
+                    paid as f64 * 100.0 / plan as f64,
+                    &f.pct,
+                )?,
+                false => sheet.write_blank(row, c + 2, &f.pct)?,
+            };
+        }
+        row += 1;
+    }
+    let bold = |x: &Format| x.clone().set_bold();
+    sheet.write_blank(row, 0, &f.cell)?;
+    sheet.write_with_format(
+        row,
+        1,
+        if vi { "Tổng cộng" } else { "Total" },
+        &bold(&f.cell),
+    )?;
+    for (i, (plan, paid)) in totals.iter().enumerate() {
+        let c = 2 + 3 * i as u16;
+        sheet.write_with_format(row, c, *plan as f64 / BILLION, &bold(&f.money))?;
+        sheet.write_with_format(row, c + 1, *paid as f64 / BILLION, &bold(&f.money))?;
+        match *plan > 0 {
+            true => sheet.write_with_format(
+                row,
+                c + 2,
+                *paid as f64 * 100.0 / *plan as f64,
+                &bold(&f.pct),
+            )?,
+            false => sheet.write_blank(row, c + 2, &f.pct)?,
+        };
+    }
     Ok(())
 }
 

@@ -109,7 +109,32 @@ async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
     );
     assert_eq!(
         m.mime_types(),
-        ["multipart/alternative", "text/plain", "text/html"]
+        [
+            "multipart/alternative",
+            "text/plain",
+            "multipart/related",
+            "text/html",
+            "image/png"
+        ]
+    );
+    // The unit's curve, inline: the HTML shows it by its Content-ID, with alt text.
+    let pictures = m.inline_pngs();
+    assert_eq!(pictures.len(), 1);
+    let (cid, png) = &pictures[0];
+    assert!(
+        m.html().contains(&format!("src=\"cid:{cid}\"")),
+        "{}",
+        m.html()
+    );
+    assert!(
+        m.html().contains("alt=\"Biểu đồ: tỷ lệ giải ngân lũy kế"),
+        "{}",
+        m.html()
+    );
+    let (width, height, inked) = support::decode_png(png);
+    assert!(
+        width >= 600 && height >= 300 && inked > 0.02,
+        "{width}×{height}, {inked}"
     );
     let text = m.text();
     for want in [
@@ -117,7 +142,7 @@ async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
         "438,000 tỷ đồng",
         "36,5%",
         "71,8%",
-        "+35,3 điểm phần trăm",
+        "−35,3 điểm phần trăm",
         "423,522 tỷ đồng",
         "3/4 đơn vị",
         "38,3% (đơn vị thấp hơn bình quân)",
@@ -159,9 +184,19 @@ async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
             "multipart/mixed",
             "multipart/alternative",
             "text/plain",
+            "multipart/related",
             "text/html",
+            "image/png",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         ]
+    );
+    // The ranking chart, inline, with the units as bars.
+    let (cid, png) = &d.inline_pngs()[0];
+    assert!(d.html().contains(&format!("src=\"cid:{cid}\"")));
+    let (width, height, inked) = support::decode_png(png);
+    assert!(
+        width >= 600 && height >= 150 && inked > 0.02,
+        "{width}×{height}, {inked}"
     );
     assert!(d.html().contains("<table"), "{}", d.html());
     // The official table rides along, and opens as a workbook with every unit in it.
@@ -169,7 +204,7 @@ async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
     let parsed = d.parsed();
     let sheet = parsed
         .attachments()
-        .next()
+        .find(|a| a.attachment_name().is_some())
         .expect("the workbook attachment");
     assert_eq!(
         sheet.attachment_name(),
@@ -233,8 +268,8 @@ async fn the_bundled_sample_writes_eml_files_with_the_embedded_file_transport() 
     let raw = std::fs::read(&files[0]).unwrap();
     let m = support::Received { raw };
     assert_eq!(
-        m.mime_types(),
-        ["multipart/alternative", "text/plain", "text/html"]
+        &m.mime_types()[..3],
+        ["multipart/alternative", "text/plain", "multipart/related"]
     );
     assert!(
         m.subject().starts_with("[Giải ngân 2026] "),
@@ -764,4 +799,59 @@ fn the_config_can_live_elsewhere_named_by_flag_or_environment() {
     p.run(&["--config", "elsewhere/my.toml", "check"])
         .expect_code(3)
         .expect_stderr("never fires");
+}
+
+#[test]
+fn email_template_overrides_are_checked_and_used() {
+    let p = Project::new();
+    p.copy_from_repo("config").copy_from_repo("jobs");
+    let config = std::fs::read_to_string(p.path().join("config/disbmon.toml")).unwrap();
+    p.write(
+        "config/disbmon.toml",
+        &config.replace("[admin]", "templates_dir = \"mau-thu\"\n\n[admin]"),
+    );
+    // Broken overrides: every problem at once, with its file and line.
+    p.write(
+        "config/mau-thu/alert.txt",
+        "{{ greeting }}\n{% for r in rows %}\n",
+    )
+    .write("config/mau-thu/digest.html", "<p>{{ tong_ket }}</p>\n");
+    let run = p.run(&["check"]);
+    run.expect_code(3)
+        .expect_stderr("templates_dir")
+        .expect_stderr("mau-thu/alert.txt: line 2")
+        .expect_stderr("mau-thu/digest.html: line 1")
+        .expect_stderr("tong_ket");
+    // A good override is what the units read; the other templates stay built in.
+    p.write(
+        "config/mau-thu/alert.txt",
+        "Kính gửi {{ greeting[10:] }}: tỷ lệ {{ rows[2].value }}.\n{{ footer }}\n",
+    );
+    std::fs::remove_file(p.path().join("config/mau-thu/digest.html")).unwrap();
+    p.run(&["check"]).expect_code(0);
+    p.run(&["once", "sample", "--as-of", "2026-10-31"])
+        .expect_code(0);
+    let mails: Vec<support::Received> = p
+        .eml_files("var/outbox")
+        .iter()
+        .map(|f| support::Received {
+            raw: std::fs::read(f).unwrap(),
+        })
+        .collect();
+    let alert = mails
+        .iter()
+        .find(|m| m.subject().contains("Văn phòng UBND tỉnh"))
+        .expect("the alert to VPUB");
+    assert!(
+        alert
+            .text()
+            .starts_with("Kính gửi Văn phòng UBND tỉnh: tỷ lệ 63,1%."),
+        "{}",
+        alert.text()
+    );
+    let digest = mails
+        .iter()
+        .find(|m| m.subject().contains("Tổng hợp"))
+        .unwrap();
+    assert!(digest.html().contains("<table"));
 }

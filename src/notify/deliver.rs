@@ -397,26 +397,38 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<Mailer, MailerError> {
 /// multipart/alternative (text and HTML), inside multipart/mixed with the attachments when
 /// there are any.
 fn body(email: &Email) -> Result<MultiPart, BuildError> {
-    let alternative = MultiPart::alternative()
-        .singlepart(
-            SinglePart::builder()
-                .header(ContentType::TEXT_PLAIN)
-                .body(crlf(&email.text)),
-        )
-        .singlepart(
-            SinglePart::builder()
-                .header(ContentType::TEXT_HTML)
-                .body(crlf(&email.html)),
-        );
+    let content_type = |name: &str| {
+        ContentType::parse(name).map_err(|e| BuildError {
+            subject: email.subject.clone(),
+            detail: format!("`{name}` is not a content type: {e}"),
+        })
+    };
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(crlf(&email.text));
+    let html = SinglePart::builder()
+        .header(ContentType::TEXT_HTML)
+        .body(crlf(&email.html));
+    // The HTML part and the pictures it shows (`cid:`) travel together as multipart/related.
+    let alternative = match email.inline.is_empty() {
+        true => MultiPart::alternative().singlepart(text).singlepart(html),
+        false => {
+            let mut related = MultiPart::related().singlepart(html);
+            for picture in &email.inline {
+                related = related.singlepart(
+                    lettre::message::Attachment::new_inline(picture.cid.clone())
+                        .body(picture.bytes.clone(), content_type(picture.content_type)?),
+                );
+            }
+            MultiPart::alternative().singlepart(text).multipart(related)
+        }
+    };
     if email.attachments.is_empty() {
         return Ok(alternative);
     }
     let mut mixed = MultiPart::mixed().multipart(alternative);
     for a in &email.attachments {
-        let kind = ContentType::parse(a.content_type).map_err(|e| BuildError {
-            subject: email.subject.clone(),
-            detail: format!("`{}` is not a content type: {e}", a.content_type),
-        })?;
+        let kind = content_type(a.content_type)?;
         mixed = mixed.singlepart(
             lettre::message::Attachment::new(a.name.clone()).body(a.bytes.clone(), kind),
         );

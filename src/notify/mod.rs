@@ -4,6 +4,7 @@
 pub mod deliver;
 pub mod queue;
 pub mod render;
+pub mod templates;
 
 pub use deliver::Mailer;
 pub use render::{Context, Email};

@@ -137,6 +137,7 @@ fn rehearse(email: &Email, to: &Mailbox) -> (Email, String) {
         text: format!("{banner}\n\n{}", email.text),
         html,
         attachments: email.attachments.clone(),
+        inline: email.inline.clone(),
     };
     (rehearsed, real)
 }
@@ -179,6 +180,19 @@ pub fn compose(
                 error: f.last_error.as_deref(),
             })
             .collect();
+        // A workbook that cannot be made leaves the digest without it, said in the log: the
+        // digest itself still goes.
+        let workbook = match env.attach_xlsx {
+            true => crate::workbook::to_bytes(ctx, issues)
+                .map_err(|e| tracing::error!("the digest goes without its workbook: {e}"))
+                .ok()
+                .map(|bytes| render::Attachment {
+                    name: crate::workbook::file_name(ctx.plan_year, ctx.as_of),
+                    content_type: crate::workbook::CONTENT_TYPE,
+                    bytes,
+                }),
+            false => None,
+        };
         let mut email = render::digest(
             ctx,
             env.digest_to,
@@ -186,19 +200,9 @@ pub fn compose(
             &failed,
             &decision.unreachable,
             issues,
+            workbook.as_ref().map(|w| w.name.as_str()),
         );
-        if env.attach_xlsx {
-            // A workbook that cannot be made leaves the digest without it, said in the log: the
-            // digest itself still goes.
-            match crate::workbook::to_bytes(ctx, issues) {
-                Ok(bytes) => email.attachments.push(render::Attachment {
-                    name: crate::workbook::file_name(ctx.plan_year, ctx.as_of),
-                    content_type: crate::workbook::CONTENT_TYPE,
-                    bytes,
-                }),
-                Err(e) => tracing::error!("the digest goes without its workbook: {e}"),
-            }
-        }
+        email.attachments.extend(workbook);
         let identity = format!("digest|{}|{}", ctx.job, env.run_key);
         let built = message(env.mail, &email, &identity, MessageKind::Digest, env.now);
         out.digest_id = out.keep(built);

@@ -1,6 +1,7 @@
 //! Renders alerts and the digest as text and HTML, in Vietnamese or English. Pure: no I/O.
 //! Everything that comes from the data is escaped in the HTML part.
 
+use super::templates::{views, Templates};
 use crate::address::Mailbox;
 use crate::compute::{Rates, UnitRate};
 use crate::decide::{Alert, Reason};
@@ -19,6 +20,16 @@ pub struct Email {
     pub html: String,
     /// Files sent along (the digest's workbook).
     pub attachments: Vec<Attachment>,
+    /// Pictures the HTML part shows (`cid:`), sent as `multipart/related` parts beside it.
+    pub inline: Vec<Inline>,
+}
+
+/// A picture inside the HTML part, referred to as `cid:{cid}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inline {
+    pub cid: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
 }
 
 /// A file sent along with an email.
@@ -41,6 +52,11 @@ pub struct Context<'a> {
     pub ranked: usize,
     /// The next milestone on or after the as-of date.
     pub next_milestone: Option<(NaiveDate, f64)>,
+    /// Each unit's curve, denominators and previous figures, by unit id.
+    pub details: &'a std::collections::BTreeMap<String, crate::ledger::UnitDetail>,
+    /// Charts in the mail (`alerts.charts`).
+    pub charts: bool,
+    pub templates: &'a Templates,
 }
 
 /// A message that could not be delivered, as the digest reports it.
@@ -74,14 +90,29 @@ fn pct_opt(v: Option<f64>, lang: Language) -> String {
     v.map(|v| format_pct(v, lang)).unwrap_or_else(|| "–".into())
 }
 
-/// Gap in percentage points, signed: "+35,3" behind, "-2,0" ahead.
-fn points(v: Option<f64>, lang: Language) -> String {
-    match v {
+/// The gap to the target in percentage points, as Vietnamese reports write it: how far below the
+/// target a unit is, "−35,3" when behind, "+2,0" when ahead. (`gap_pct` is expected − rate.)
+fn points(gap: Option<f64>, lang: Language) -> String {
+    match gap.map(|g| -g) {
         Some(v) if v > 0.0 => format!("+{}", format_number(v, 1, lang)),
+        Some(v) if v < 0.0 => format!("−{}", format_number(-v, 1, lang)),
         Some(v) => format_number(v, 1, lang),
         None => "–".into(),
     }
 }
+
+/// A change in đồng as "+12,500 tỷ đồng" / "−1,000 tỷ đồng".
+fn signed_billion(dong: i64, lang: Language) -> String {
+    let sign = match dong {
+        d if d > 0 => "+",
+        d if d < 0 => "−",
+        _ => "",
+    };
+    format!("{sign}{}", format_billion(dong.saturating_abs(), lang))
+}
+
+/// The content id of a chart in an email.
+const CHART_CID: &str = "bieu-do@disbmon";
 
 pub fn status_label(s: Status, lang: Language) -> &'static str {
     match (lang, s) {
@@ -293,52 +324,81 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
     } else {
         ask
     };
-    let ask = match &escalation {
-        Some(e) => format!("{e}\n\n{ask}"),
-        None => ask,
-    };
     let width = rows
         .iter()
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(0);
-    let mut text = format!("{greeting}\n\n{intro}\n\n");
-    for (k, v) in &rows {
-        text.push_str(&format!(
-            "  {k}{}  {v}\n",
-            " ".repeat(width - k.chars().count())
-        ));
-    }
-    text.push('\n');
-    if let Some(next) = &next {
-        text.push_str(next);
-        text.push('\n');
-    }
-    text.push_str(&format!("\n{ask}\n\n-- \n{footer}\n"));
-
-    let mut html =
-        String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
-    html.push_str(&format!(
-        "<p>{}</p>\n<p>{}</p>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n",
-        escape(&greeting),
-        escape(&intro)
-    ));
-    for (k, v) in &rows {
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td align=\"right\">{}</td></tr>\n",
-            escape(k),
-            escape(v)
-        ));
-    }
-    html.push_str("</table>\n");
-    if let Some(next) = &next {
-        html.push_str(&format!("<p>{}</p>\n", escape(next)));
-    }
-    html.push_str(&format!(
-        "<p>{}</p>\n<hr><p><small>{}</small></p>\n</body></html>\n",
-        escape(&ask).replace("\n\n", "</p><p>"),
-        escape(&footer)
-    ));
+    let detail = ctx.details.get(&u.unit_id);
+    // What changed since the previous run of the year: "+12,500 tỷ đồng so với ngày 24/10/2026".
+    let change = detail.and_then(|d| d.previous).map(|(day, before)| {
+        let delta = signed_billion(u.disbursed.saturating_sub(before), lang);
+        match lang {
+            Language::Vi => format!(
+                "Giải ngân so với ngày {} (lần tổng hợp trước): {delta} {}.",
+                date(day),
+                w.billion
+            ),
+            Language::En => format!(
+                "Disbursed since {} (the previous run): {delta} {}.",
+                date(day),
+                w.billion
+            ),
+        }
+    });
+    let sources = detail
+        .filter(|d| !d.denominators.is_empty())
+        .map(|d| denominators_table(&d.denominators, lang));
+    let mut inline = Vec::new();
+    let chart = match (ctx.charts, detail) {
+        (true, Some(d)) => match crate::chart::figures::curve_chart(d, u.plan, lang) {
+            Ok(png) => {
+                inline.push(Inline {
+                    cid: CHART_CID.into(),
+                    content_type: "image/png",
+                    bytes: png,
+                });
+                Some(views::Chart {
+                    cid: CHART_CID.into(),
+                    alt: match lang {
+                        Language::Vi => format!(
+                            "Biểu đồ: tỷ lệ giải ngân lũy kế của đơn vị ({rate}) so với các mốc tiến độ (mức cần đạt {expected} đến {as_of})"
+                        ),
+                        Language::En => format!(
+                            "Chart: the unit's cumulative disbursement rate ({rate}) against the milestones (expected {expected} by {as_of})"
+                        ),
+                    },
+                })
+            }
+            Err(e) => {
+                // The alert goes out without its picture rather than not at all.
+                tracing::warn!(unit = %u.unit_id, "the alert's chart could not be drawn: {e}");
+                None
+            }
+        },
+        _ => None,
+    };
+    let view = views::Alert {
+        lang: lang.code(),
+        subject: subject.clone(),
+        greeting,
+        intro,
+        rows: rows
+            .iter()
+            .map(|(k, v)| views::Row {
+                label: k.to_string(),
+                padded: format!("{k}{}", " ".repeat(width - k.chars().count())),
+                value: v.clone(),
+            })
+            .collect(),
+        change,
+        next,
+        sources,
+        chart,
+        escalation,
+        ask,
+        footer,
+    };
     let mut cc = alert.cc.clone();
     if let Some(e) = &alert.escalation {
         cc.extend(e.to.iter().cloned());
@@ -347,9 +407,59 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         to: alert.to.clone(),
         cc,
         subject,
-        text,
-        html,
+        text: ctx.templates.render("alert.txt", &view),
+        html: ctx.templates.render("alert.html", &view),
         attachments: Vec::new(),
+        inline,
+    }
+}
+
+/// Plan, disbursement and rate under each further denominator ("capital_source:NSTW").
+fn denominators_table(denominators: &[(String, i64, i64)], lang: Language) -> views::Table {
+    let header: Vec<String> = match lang {
+        Language::Vi => [
+            "Nguồn vốn / kế hoạch",
+            "Kế hoạch (tỷ đồng)",
+            "Giải ngân (tỷ đồng)",
+            "Tỷ lệ",
+        ],
+        Language::En => [
+            "Capital source / layer",
+            "Plan (bn VND)",
+            "Disbursed (bn VND)",
+            "Rate",
+        ],
+    }
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = denominators
+        .iter()
+        .map(|(key, plan, paid)| {
+            let name = match (key.split_once(':'), lang) {
+                (Some(("capital_source", c)), Language::Vi) => format!("Nguồn vốn {c}"),
+                (Some(("capital_source", c)), Language::En) => format!("Capital source {c}"),
+                (Some(("layer", l)), Language::Vi) => format!("Kế hoạch {l}"),
+                (Some(("layer", l)), Language::En) => format!("Plan layer {l}"),
+                _ => key.clone(),
+            };
+            let rate = (*plan > 0).then(|| *paid as f64 * 100.0 / *plan as f64);
+            vec![
+                name,
+                format_billion(*plan, lang),
+                format_billion(*paid, lang),
+                pct_opt(rate, lang),
+            ]
+        })
+        .collect();
+    let right = vec![false, true, true, true];
+    let text = text_table(&header, &rows, &right, &PIPES);
+    views::Table {
+        colours: vec![String::new(); rows.len()],
+        header,
+        rows,
+        right,
+        text,
     }
 }
 
@@ -401,24 +511,6 @@ pub fn text_table(
     for r in rows {
         out.push_str(&line(r));
     }
-    out
-}
-
-fn html_table(header: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
-    let mut out = String::from("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr>");
-    for h in header {
-        out.push_str(&format!("<th>{}</th>", escape(h)));
-    }
-    out.push_str("</tr>\n");
-    for r in rows {
-        out.push_str("<tr>");
-        for (i, c) in r.iter().enumerate() {
-            let align = if right[i] { " align=\"right\"" } else { "" };
-            out.push_str(&format!("<td{align}>{}</td>", escape(c)));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
     out
 }
 
@@ -492,6 +584,7 @@ pub fn digest(
     failed: &[Delivered],
     unreachable: &[UnitRate],
     issues: &[DataIssue],
+    attachment: Option<&str>,
 ) -> Email {
     let lang = ctx.language;
     let w = words(lang);
@@ -638,39 +731,79 @@ pub fn digest(
         sections.push((title.into(), issues.iter().map(|i| i.to_string()).collect()));
     }
 
-    let mut text = summary.join("\n");
-    text.push_str("\n\n");
-    text.push_str(&text_table(&header, &rows, &right, &PIPES));
-    for (title, lines) in &sections {
-        text.push_str(&format!("\n{title}:\n"));
-        for l in lines {
-            text.push_str(&format!("  - {l}\n"));
+    let mut inline = Vec::new();
+    let chart = ctx.charts.then(|| digest_chart(ctx)).flatten().map(|png| {
+        inline.push(Inline {
+            cid: CHART_CID.into(),
+            content_type: "image/png",
+            bytes: png,
+        });
+        views::Chart {
+            cid: CHART_CID.into(),
+            alt: match lang {
+                Language::Vi => format!("Biểu đồ: các đơn vị xếp theo tỷ lệ giải ngân đến {as_of}; mức cần đạt {expected}, bình quân {average}"),
+                Language::En => format!("Chart: units ranked by disbursement rate as of {as_of}; expected {expected}, average {average}"),
+            },
         }
-    }
-    text.push_str("\n-- \ndisbmon\n");
-
-    let mut html =
-        String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
-    for s in &summary {
-        html.push_str(&format!("<p>{}</p>\n", escape(s)));
-    }
-    html.push_str(&html_table(&header, &rows, &right));
-    for (title, lines) in &sections {
-        html.push_str(&format!("<h3>{}</h3>\n<ul>\n", escape(title)));
-        for l in lines {
-            html.push_str(&format!("<li>{}</li>\n", escape(l)));
-        }
-        html.push_str("</ul>\n");
-    }
-    html.push_str("<hr><p><small>disbmon</small></p>\n</body></html>\n");
+    });
+    let colours = units
+        .iter()
+        .map(|u| match u.status {
+            Status::Critical => "#f4c7c3",
+            Status::Behind => "#fce8b2",
+            Status::OnTrack => "#e2f3e8",
+            Status::NoPlan => "",
+        })
+        .map(str::to_string)
+        .collect();
+    let view = views::Digest {
+        lang: lang.code(),
+        subject: subject.clone(),
+        summary,
+        chart,
+        table: views::Table {
+            text: text_table(&header, &rows, &right, &PIPES),
+            header,
+            rows,
+            right,
+            colours,
+        },
+        sections: sections
+            .into_iter()
+            .map(|(title, lines)| views::Section { title, lines })
+            .collect(),
+        attachment: attachment.map(str::to_string),
+    };
     Email {
         to: to.to_vec(),
         cc: Vec::new(),
         subject,
-        text,
-        html,
+        text: ctx.templates.render("digest.txt", &view),
+        html: ctx.templates.render("digest.html", &view),
         attachments: Vec::new(),
+        inline,
     }
+}
+
+/// The digest's ranking chart: the units with a plan, best first (the lowest 30 and the counts
+/// when there are many). None when it cannot be drawn: the digest goes out without it.
+fn digest_chart(ctx: &Context) -> Option<Vec<u8>> {
+    let ranked: Vec<(String, Option<f64>, Status)> = ctx
+        .rates
+        .units
+        .iter()
+        .filter(|u| u.rank.is_some())
+        .map(|u| (u.unit_name.clone(), u.rate_pct, u.status))
+        .collect();
+    let drawn = crate::chart::figures::ranking_chart(
+        &ranked,
+        Some(ctx.rates.expected_pct),
+        ctx.rates.average_pct,
+        ctx.language,
+    );
+    drawn
+        .map_err(|e| tracing::warn!("the digest's chart could not be drawn: {e}"))
+        .ok()
 }
 
 /// A notice to the operators (a failed run, a silent job): plain facts, in English.
@@ -689,6 +822,7 @@ pub fn operator_notice(to: &[Mailbox], subject: &str, lines: &[String]) -> Email
         text,
         html,
         attachments: Vec::new(),
+        inline: Vec::new(),
     }
 }
 
@@ -747,6 +881,10 @@ mod tests {
         }
     }
 
+    static NO_DETAILS: std::collections::BTreeMap<String, crate::ledger::UnitDetail> =
+        std::collections::BTreeMap::new();
+    static EMBEDDED: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(Templates::embedded);
+
     fn ctx(r: &Rates, lang: Language) -> Context<'_> {
         Context {
             job: "weekly",
@@ -756,6 +894,9 @@ mod tests {
             ranked: r.ranked(),
             rates: r,
             next_milestone: Some((NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(), 95.0)),
+            details: &NO_DETAILS,
+            charts: false,
+            templates: &EMBEDDED,
         }
     }
 
@@ -780,7 +921,7 @@ mod tests {
             "2/2 đơn vị",
             "50,0% (đơn vị thấp hơn bình quân)",
             "31/10/2026",
-            "+35,3 điểm phần trăm",
+            "−35,3 điểm phần trăm",
             "95,0% kế hoạch vốn đến ngày 31/12/2026",
         ] {
             assert!(e.text.contains(want), "missing {want:?} in\n{}", e.text);
@@ -855,6 +996,7 @@ mod tests {
             &[],
             &[],
             &issues,
+            None,
         );
         assert_eq!(
             e.subject,
@@ -874,5 +1016,141 @@ mod tests {
         );
         assert!(e.html.contains("bad &lt;number&gt;"));
         assert!(e.text.contains("No. | Unit"), "{}", e.text);
+    }
+
+    /// Details as a run of a job with two capital sources, measured once before, gives them.
+    fn details(r: &Rates) -> std::collections::BTreeMap<String, crate::ledger::UnitDetail> {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        r.units
+            .iter()
+            .map(|u| {
+                let detail = crate::ledger::UnitDetail {
+                    unit: u.unit_id.clone(),
+                    name: u.unit_name.clone(),
+                    plan_year: 2026,
+                    as_of: d(2026, 10, 31),
+                    curve: vec![
+                        (d(2026, 6, 30), u.disbursed / 2),
+                        (d(2026, 10, 31), u.disbursed),
+                    ],
+                    last_year_plan: None,
+                    last_year_curve: vec![],
+                    milestones: vec![(d(2026, 6, 30), 50.0), (d(2026, 12, 31), 95.0)],
+                    denominators: vec![
+                        ("capital_source:NSDP".into(), u.plan / 4, u.disbursed / 5),
+                        (
+                            "capital_source:NSTW".into(),
+                            u.plan - u.plan / 4,
+                            u.disbursed - u.disbursed / 5,
+                        ),
+                    ],
+                    previous: Some((d(2026, 10, 24), u.disbursed - 12_500_000_000)),
+                };
+                (u.unit_id.clone(), detail)
+            })
+            .collect()
+    }
+
+    fn snapshot_ctx<'a>(
+        r: &'a Rates,
+        details: &'a std::collections::BTreeMap<String, crate::ledger::UnitDetail>,
+        lang: Language,
+    ) -> Context<'a> {
+        Context {
+            details,
+            ..ctx(r, lang)
+        }
+    }
+
+    fn behind_alert(r: &Rates) -> Alert {
+        Alert {
+            unit: r.units[1].clone(),
+            to: vec!["b@x.vn".parse().unwrap()],
+            cc: vec![],
+            reason: Reason::First,
+            escalation: None,
+        }
+    }
+
+    #[test]
+    fn alert_snapshots() {
+        let r = rates();
+        let details = details(&r);
+        for lang in [Language::Vi, Language::En] {
+            let e = unit_alert(&snapshot_ctx(&r, &details, lang), &behind_alert(&r));
+            insta::assert_snapshot!(format!("alert_{}_text", lang.code()), e.text);
+            insta::assert_snapshot!(format!("alert_{}_html", lang.code()), e.html);
+        }
+    }
+
+    #[test]
+    fn digest_snapshots() {
+        let r = rates();
+        let details = details(&r);
+        for lang in [Language::Vi, Language::En] {
+            let e = digest(
+                &snapshot_ctx(&r, &details, lang),
+                &["boss@x.vn".parse().unwrap()],
+                1,
+                &[],
+                &[],
+                &[],
+                Some("giai-ngan-2026-den-31-10-2026.xlsx"),
+            );
+            insta::assert_snapshot!(format!("digest_{}_text", lang.code()), e.text);
+            insta::assert_snapshot!(format!("digest_{}_html", lang.code()), e.html);
+        }
+    }
+
+    #[test]
+    fn the_alert_tells_the_change_since_the_previous_run_and_the_rates_by_capital_source() {
+        let r = rates();
+        let details = details(&r);
+        let e = unit_alert(&snapshot_ctx(&r, &details, Language::Vi), &behind_alert(&r));
+        assert!(
+            e.text.contains(
+                "Giải ngân so với ngày 24/10/2026 (lần tổng hợp trước): +12,500 tỷ đồng."
+            ),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("Nguồn vốn NSTW"), "{}", e.text);
+        // NSDP: plan 250 bn, disbursed 73 bn.
+        assert!(
+            e.text.contains("250,000") && e.text.contains("73,000") && e.text.contains("29,2%"),
+            "{}",
+            e.text
+        );
+    }
+
+    #[test]
+    fn with_charts_the_alert_and_the_digest_carry_a_png_their_html_shows() {
+        let r = rates();
+        let details = details(&r);
+        let ctx = Context {
+            charts: true,
+            ..snapshot_ctx(&r, &details, Language::Vi)
+        };
+        let alert = unit_alert(&ctx, &behind_alert(&r));
+        let digest = digest(
+            &ctx,
+            &["boss@x.vn".parse().unwrap()],
+            1,
+            &[],
+            &[],
+            &[],
+            None,
+        );
+        for e in [alert, digest] {
+            assert_eq!(e.inline.len(), 1);
+            let picture = &e.inline[0];
+            assert!(picture.bytes.starts_with(b"\x89PNG"));
+            assert!(
+                e.html.contains(&format!("src=\"cid:{}\"", picture.cid)),
+                "{}",
+                e.html
+            );
+            assert!(e.html.contains("alt=\"Biểu đồ:"), "{}", e.html);
+        }
     }
 }

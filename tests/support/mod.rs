@@ -273,6 +273,25 @@ impl Received {
             .to_string()
     }
     /// Content types: the root's and each leaf part's, e.g. ["multipart/alternative", "text/plain", "text/html"].
+    /// The inline PNG pictures: (Content-ID, bytes).
+    pub fn inline_pngs(&self) -> Vec<(String, Vec<u8>)> {
+        use mail_parser::MimeHeaders;
+        let m = self.parsed();
+        m.parts
+            .iter()
+            .filter(|p| {
+                p.content_type()
+                    .is_some_and(|c| c.ctype() == "image" && c.subtype() == Some("png"))
+            })
+            .map(|p| {
+                (
+                    p.content_id().unwrap_or_default().to_string(),
+                    p.contents().to_vec(),
+                )
+            })
+            .collect()
+    }
+
     pub fn mime_types(&self) -> Vec<String> {
         let m = self.parsed();
         m.parts
@@ -680,4 +699,19 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A PNG decoded: its width, height, and the share of pixels that are not white.
+pub fn decode_png(bytes: &[u8]) -> (u32, u32, f64) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a bounded PNG")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    let channels = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()].chunks(channels);
+    let total = (info.width * info.height) as f64;
+    let inked = pixels
+        .filter(|p| p.iter().take(3).any(|c| *c < 240))
+        .count() as f64;
+    (info.width, info.height, inked / total)
 }
