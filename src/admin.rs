@@ -39,6 +39,9 @@ pub struct JobView {
     #[serde(skip)]
     pub next_run_ts: Option<i64>,
     pub running: bool,
+    /// The job's language (operator notices are written in it).
+    #[serde(skip)]
+    pub language: crate::money::Language,
 }
 
 /// What the scheduler loop publishes and the listener reads.

@@ -338,7 +338,7 @@ pub async fn run(cli: Cli) -> i32 {
                     }
                 }
             } else {
-                say!("{}", report.human());
+                say!("{}", report.human(job.language));
             }
             if report.outcome == Outcome::Rejected {
                 esayln!(

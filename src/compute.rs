@@ -971,6 +971,67 @@ pub fn aggregate_all(
     }
 }
 
+/// Each unit's sum per project under one query (`project_id` columns), from the rows the main
+/// pass counts; empty for a source without projects or of running totals. A second, exact pass:
+/// only jobs whose plans and disbursements both name projects pay for it. A project whose sum
+/// leaves the range of amounts is left out (the main pass reports the unit's).
+pub fn by_project(
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+    query: &Query,
+) -> Result<BTreeMap<(UnitId, String), i64>, DataIssue> {
+    let has = Has::of(table);
+    let cumulative = matches!(
+        query.scope,
+        Scope::Disbursements {
+            kind: DisbursementKind::Cumulative,
+            ..
+        }
+    );
+    if !has.project || cumulative {
+        return Ok(BTreeMap::new());
+    }
+    let ids = countable(known, successors);
+    let summed = (|| -> PolarsResult<DataFrame> {
+        let rows = exact_rows(table, source, &ids, has)?
+            .filter(col("valid").and(in_scope(query, has)).fill_null(lit(false)))
+            .with_columns(split_parts())
+            .group_by([col("unit_id"), col("project")])
+            .agg([col(HIGH).sum(), col(LOW).sum()]);
+        stream(rows)
+    })()
+    .map_err(|e| failed(table, e))?;
+    let fold = || -> PolarsResult<BTreeMap<(UnitId, String), i64>> {
+        let (units, projects) = (strs(&summed, "unit_id")?, strs(&summed, "project")?);
+        let part = |name: &str| -> PolarsResult<Vec<i64>> {
+            Ok(summed
+                .column(name)?
+                .cast(&DataType::Int64)?
+                .i64()?
+                .iter()
+                .map(|v| v.unwrap_or(0))
+                .collect())
+        };
+        let (high, low) = (part(HIGH)?, part(LOW)?);
+        let mut sums: BTreeMap<(UnitId, String), i128> = BTreeMap::new();
+        for (i, (unit, project)) in units.iter().zip(&projects).enumerate() {
+            let Some(unit) = unit.as_deref().and_then(|id| ids.get(id)) else {
+                continue;
+            };
+            let project = project.clone().unwrap_or_default();
+            *sums.entry((unit.clone(), project)).or_default() +=
+                i128::from(high[i]) * i128::from(SPLIT) + i128::from(low[i]);
+        }
+        Ok(sums
+            .into_iter()
+            .filter_map(|(key, sum)| money::checked_sum([sum]).map(|a| (key, a)))
+            .collect())
+    };
+    fold().map_err(|e| failed(table, e))
+}
+
 /// Rows whose unit id, as written, counts for `unit` (its own id and its predecessors').
 fn written_for(ids: &BTreeMap<String, UnitId>, unit: &str) -> Expr {
     let written: Vec<String> = ids

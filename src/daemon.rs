@@ -10,6 +10,7 @@ use crate::admin::{self, Shared};
 use crate::clock::Clock;
 use crate::config::{Config, Problem};
 use crate::job::{self, Job};
+use crate::money::Language;
 use crate::notify::queue;
 use crate::outbox::Drainer;
 use crate::pipeline;
@@ -447,21 +448,35 @@ async fn deliver_pending(env: &Env) {
     if failures.is_empty() {
         return;
     }
-    let mut lines = vec![format!(
-        "{} message(s) could not be delivered and were given up:",
-        failures.len()
-    )];
+    // In the language of the first failed message's job.
+    let language = env
+        .shared
+        .jobs()
+        .iter()
+        .find(|j| j.name == failures[0].job)
+        .map(|j| j.language)
+        .unwrap_or_default();
+    let n = failures.len();
+    let (subject, head, tail) = match language {
+        Language::Vi => (
+            format!("[disbmon] {n} thư không gửi được"),
+            format!("{n} thư không gửi được và đã dừng gửi:"),
+            "`disbmon outbox` liệt kê các thư này; `disbmon outbox retry ID` xếp một thư để gửi lại.",
+        ),
+        Language::En => (
+            format!("[disbmon] {n} message(s) could not be delivered"),
+            format!("{n} message(s) could not be delivered and were given up:"),
+            "`disbmon outbox` lists them; `disbmon outbox retry ID` queues one again.",
+        ),
+    };
+    let mut lines = vec![head];
     lines.extend(failures.iter().map(|f| {
         format!(
             "  job {}, to {}: {}\n    {}",
             f.job, f.recipient, f.subject, f.why
         )
     }));
-    lines.push("`disbmon outbox` lists them; `disbmon outbox retry ID` queues one again.".into());
-    let subject = format!(
-        "[disbmon] {} message(s) could not be delivered",
-        failures.len()
-    );
+    lines.push(tail.into());
     notify_operators(env, &failures[0].job, &subject, &lines).await;
 }
 
@@ -620,23 +635,43 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
         return;
     }
     tracing::error!(job = %job.name, "run of {} failed after {attempts} tr{}", local(&job, slot), if attempts == 1 { "y" } else { "ies" });
-    let subject = format!(
-        "[disbmon] job {} failed: run of {}",
-        job.name,
-        local(&job, slot)
-    );
-    let mut lines = vec![
-        format!(
-            "The run of job `{}` scheduled for {} (as of {as_of}) failed after {attempts} tr{}.",
-            job.name,
-            local(&job, slot),
-            if attempts == 1 { "y" } else { "ies" }
+    let (subject, mut lines) = match job.language {
+        Language::Vi => (
+            format!(
+                "[disbmon] công việc {} không chạy được: lần chạy {}",
+                job.name,
+                local(&job, slot)
+            ),
+            vec![
+                format!(
+                    "Lần chạy công việc `{}` theo lịch lúc {} (số liệu đến ngày {}) không thành công sau {attempts} lần thử.",
+                    job.name,
+                    local(&job, slot),
+                    as_of.format("%d/%m/%Y")
+                ),
+                format!("Tệp công việc: {}", job.file.display()),
+                "Lý do:".to_string(),
+            ],
         ),
-        format!("Job file: {}", job.file.display()),
-        "Why:".to_string(),
-    ];
+        Language::En => (
+            format!("[disbmon] job {} failed: run of {}", job.name, local(&job, slot)),
+            vec![
+                format!(
+                    "The run of job `{}` scheduled for {} (as of {as_of}) failed after {attempts} tr{}.",
+                    job.name,
+                    local(&job, slot),
+                    if attempts == 1 { "y" } else { "ies" }
+                ),
+                format!("Job file: {}", job.file.display()),
+                "Why:".to_string(),
+            ],
+        ),
+    };
     lines.extend(errors.iter().map(|e| format!("  {e}")));
-    lines.push("The daemon goes on with the next scheduled runs. `disbmon once JOB --dry-run` shows the problem by hand.".into());
+    lines.push(match job.language {
+        Language::Vi => "Hệ thống vẫn chạy các lần theo lịch tiếp theo. Lệnh `disbmon once JOB --dry-run` cho xem lỗi.".into(),
+        Language::En => "The daemon goes on with the next scheduled runs. `disbmon once JOB --dry-run` shows the problem by hand.".into(),
+    });
     notify_operators(&env, &job.name, &subject, &lines).await;
 }
 
@@ -761,18 +796,29 @@ async fn dead_man(scheduled: &BTreeMap<String, Scheduled>, env: &Env, now: DateT
         {
             continue;
         }
-        let subject = format!(
-            "[disbmon] job {} has not completed successfully for {} h",
-            s.job.name,
-            silent.as_secs() / 3600
-        );
-        let lines = vec![
-            match last {
-                Some(t) => format!("Job `{}` last completed successfully at {}.", s.job.name, local(&s.job, t)),
-                None => format!("Job `{}` has not completed successfully since the daemon started at {}.", s.job.name, local(&s.job, started)),
-            },
-            format!("Its limit (max_silence, or twice its period) is {} s. Check its recent runs with `disbmon status`.", limit.as_secs()),
-        ];
+        let hours = silent.as_secs() / 3600;
+        let (subject, lines) = match s.job.language {
+            Language::Vi => (
+                format!("[disbmon] công việc {} đã {hours} giờ không chạy thành công", s.job.name),
+                vec![
+                    match last {
+                        Some(t) => format!("Công việc `{}` chạy thành công lần cuối lúc {}.", s.job.name, local(&s.job, t)),
+                        None => format!("Công việc `{}` chưa chạy thành công lần nào kể từ khi hệ thống khởi động lúc {}.", s.job.name, local(&s.job, started)),
+                    },
+                    format!("Giới hạn của công việc (max_silence, hoặc gấp đôi chu kỳ) là {} giây. Xem các lần chạy gần đây bằng `disbmon status`.", limit.as_secs()),
+                ],
+            ),
+            Language::En => (
+                format!("[disbmon] job {} has not completed successfully for {hours} h", s.job.name),
+                vec![
+                    match last {
+                        Some(t) => format!("Job `{}` last completed successfully at {}.", s.job.name, local(&s.job, t)),
+                        None => format!("Job `{}` has not completed successfully since the daemon started at {}.", s.job.name, local(&s.job, started)),
+                    },
+                    format!("Its limit (max_silence, or twice its period) is {} s. Check its recent runs with `disbmon status`.", limit.as_secs()),
+                ],
+            ),
+        };
         tracing::error!(job = %s.job.name, "{subject}");
         notify_operators(env, &s.job.name, &subject, &lines).await;
     }
@@ -852,6 +898,7 @@ fn publish(scheduled: &BTreeMap<String, Scheduled>, shared: &Shared) {
                 .map(|t| t.with_timezone(&s.job.timezone).to_rfc3339()),
             next_run_ts: s.next.map(|t| t.timestamp()),
             running: s.busy(),
+            language: s.job.language,
         })
         .collect();
     shared.set_jobs(jobs);

@@ -602,6 +602,18 @@ async fn unit(
             }
         })
         .collect();
+    let projects: Vec<Value> = detail
+        .iter()
+        .flat_map(|d| d.projects.iter())
+        .map(|(name, plan, paid)| {
+            context! {
+                name,
+                plan => format_billion(*plan, lang),
+                disbursed => format_billion(*paid, lang),
+                rate => pct((*plan > 0).then(|| *paid as f64 * 100.0 / *plan as f64), lang),
+            }
+        })
+        .collect();
     let history: Vec<Value> = history
         .iter()
         .rev()
@@ -666,6 +678,7 @@ async fn unit(
         figures => figures.map(|(_, f)| f),
         curve_alt,
         denominators,
+        projects,
         history,
         messages,
     };
@@ -790,6 +803,7 @@ struct Labels {
     capital_source: &'static str,
     layer: &'static str,
     projects: &'static str,
+    project: &'static str,
     no_projects: &'static str,
     history: &'static str,
     decision: &'static str,
@@ -853,6 +867,7 @@ fn labels(lang: Language) -> &'static Labels {
         capital_source: "Nguồn vốn",
         layer: "Kế hoạch",
         projects: "Dự án chậm nhất",
+        project: "Dự án",
         no_projects: "Nguồn số liệu không có mã dự án.",
         history: "Diễn biến qua các lần chạy",
         decision: "Quyết định",
@@ -914,6 +929,7 @@ fn labels(lang: Language) -> &'static Labels {
         capital_source: "Capital source",
         layer: "Plan layer",
         projects: "Slowest projects",
+        project: "Project",
         no_projects: "The sources carry no project ids.",
         history: "Every run",
         decision: "Decision",

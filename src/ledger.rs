@@ -323,6 +323,8 @@ pub struct Ledger {
     pub curve: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
     /// Last year's, at every month end of its window, where the sources hold last year.
     pub last_year_curve: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
+    /// Plan and disbursement per (unit, project), when both sources name projects (`project_id`).
+    pub projects: BTreeMap<(UnitId, String), (i64, i64)>,
 }
 
 impl Ledger {
@@ -367,6 +369,34 @@ pub struct UnitDetail {
     /// The previous run's as-of date and disbursement, when an earlier run of the plan year measured the unit.
     #[serde(default)]
     pub previous: Option<(chrono::NaiveDate, i64)>,
+    /// The unit's slowest projects (lowest rate first, at most `SLOWEST_PROJECTS`): (project,
+    /// plan, disbursed), when the sources name projects.
+    #[serde(default)]
+    pub projects: Vec<(String, i64, i64)>,
+}
+
+/// How many of a unit's projects its alert and its page list, slowest first.
+pub const SLOWEST_PROJECTS: usize = 5;
+
+impl Ledger {
+    /// A unit's projects with a plan, slowest first (rates compared exactly), at most `n`.
+    pub fn slowest_projects(&self, unit: &str, n: usize) -> Vec<(String, i64, i64)> {
+        let mut mine: Vec<(String, i64, i64)> = self
+            .projects
+            .range((unit.to_string(), String::new())..)
+            .take_while(|((u, _), _)| u == unit)
+            .filter(|(_, (plan, _))| *plan > 0)
+            .map(|((_, p), (plan, paid))| (p.clone(), *plan, *paid))
+            .collect();
+        // d₁/p₁ < d₂/p₂ ⇔ d₁·p₂ < d₂·p₁ (amounts are at most 10^18: the products fit in i128).
+        mine.sort_by(|a, b| {
+            (i128::from(a.2) * i128::from(b.1))
+                .cmp(&(i128::from(b.2) * i128::from(a.1)))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        mine.truncate(n);
+        mine
+    }
 }
 
 /// Each unit's plan and disbursement for one denominator (a year earlier, a layer, a source).

@@ -115,13 +115,14 @@ pub fn measure(
             })
             .collect()
     };
+    let plan_queries = queries(&|year, as_of| Scope::Plans { year, as_of });
     let plans = reuse::aggregate(
         stored,
         &tables.plans,
         &job.plans,
         &ids,
         &job.successors,
-        &queries(&|year, as_of| Scope::Plans { year, as_of }),
+        &plan_queries,
     )?;
     let paid_by = |year: PlanYear, day: NaiveDate| Scope::Disbursements {
         kind: job.disbursement_kind,
@@ -187,6 +188,29 @@ pub fn measure(
         }
     }
     let (plan, paid) = current.expect("this year is always measured");
+    let projects = match tables.plans.columns.contains_key("project_id")
+        && tables.disbursements.columns.contains_key("project_id")
+    {
+        true => {
+            let (plan_q, paid_q) = (&plan_queries[0], &paid_queries[0]);
+            let planned =
+                compute::by_project(&tables.plans, &job.plans, &ids, &job.successors, plan_q)?;
+            let paid = compute::by_project(
+                &tables.disbursements,
+                &job.disbursements,
+                &ids,
+                &job.successors,
+                paid_q,
+            )?;
+            let mut both: BTreeMap<(String, String), (i64, i64)> =
+                planned.into_iter().map(|(k, p)| (k, (p, 0))).collect();
+            for (k, d) in paid {
+                both.entry(k).or_default().1 = d;
+            }
+            both
+        }
+        false => BTreeMap::new(),
+    };
     let mut issues = IssueList::new();
     issues.extend(unit_issues);
     issues.extend(plan.issues.iter().cloned());
@@ -205,6 +229,7 @@ pub fn measure(
             other_denominators: others,
             curve,
             last_year_curve,
+            projects,
         },
         issues,
         notes,

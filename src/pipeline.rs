@@ -329,6 +329,9 @@ pub fn details(
                         (key.clone(), get(&d.plan), get(&d.disbursed))
                     })
                     .collect(),
+                projects: a
+                    .ledger
+                    .slowest_projects(&u.unit_id, crate::ledger::SLOWEST_PROJECTS),
                 previous: previous
                     .as_ref()
                     .and_then(|(day, paid)| paid.get(&u.unit_id).map(|d| (*day, *d))),
@@ -353,19 +356,38 @@ fn hold_notice(
         limit,
         release: format!("disbmon outbox release {}", run_id.unwrap_or_default()),
     };
-    let subject = format!(
-        "[disbmon] {}: {} messages held (more than the limit of {limit})",
-        run.job.name, held.messages
-    );
-    let lines = vec![
-        format!(
-            "The run of job {} for {} would send {} messages, more than mail.max_messages_per_run allows ({limit}; by default twice the number of units plus 10).",
-            run.job.name, run.as_of, held.messages
+    let (subject, lines) = match run.job.language {
+        crate::money::Language::Vi => (
+            format!(
+                "[disbmon] {}: tạm giữ {} thư (vượt giới hạn {limit})",
+                run.job.name, held.messages
+            ),
+            vec![
+                format!(
+                    "Lần chạy công việc {} với số liệu đến ngày {} sẽ gửi {} thư, nhiều hơn mức mail.max_messages_per_run cho phép ({limit}; mặc định gấp đôi số đơn vị cộng 10).",
+                    run.job.name, run.as_of.format("%d/%m/%Y"), held.messages
+                ),
+                "Chưa thư nào được gửi. Các thư đã được lưu và đang tạm giữ trong hộp thư đi (`disbmon outbox`).".into(),
+                format!("Nếu các thư là đúng, cho gửi bằng lệnh: {}", held.release),
+                "Nếu không, kiểm tra nguồn danh sách đơn vị (địa chỉ thư, đơn vị trùng) và quy tắc của công việc, rồi chạy lại.".into(),
+            ],
         ),
-        "Nothing was sent. The messages are stored, held in the outbox (`disbmon outbox`).".into(),
-        format!("If they are right, release them with: {}", held.release),
-        "If not, check the units source (addresses, duplicated units) and the job's rules, and run the job again.".into(),
-    ];
+        crate::money::Language::En => (
+            format!(
+                "[disbmon] {}: {} messages held (more than the limit of {limit})",
+                run.job.name, held.messages
+            ),
+            vec![
+                format!(
+                    "The run of job {} for {} would send {} messages, more than mail.max_messages_per_run allows ({limit}; by default twice the number of units plus 10).",
+                    run.job.name, run.as_of, held.messages
+                ),
+                "Nothing was sent. The messages are stored, held in the outbox (`disbmon outbox`).".into(),
+                format!("If they are right, release them with: {}", held.release),
+                "If not, check the units source (addresses, duplicated units) and the job's rules, and run the job again.".into(),
+            ],
+        ),
+    };
     tracing::error!("{subject}");
     if run.config.operators.is_empty() {
         tracing::error!("no operators configured to tell that messages are held");

@@ -287,8 +287,9 @@ fn pct(v: Option<f64>) -> String {
 }
 
 impl RunReport {
-    /// The ranked table and what was sent, for a person at a terminal.
-    pub fn human(&self) -> String {
+    /// The ranked table and what was sent, for a person at a terminal; the table in the job's
+    /// language (what happened to each message stays in English, as the logs are).
+    pub fn human(&self, lang: Language) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -305,39 +306,60 @@ impl RunReport {
             }
         );
         if !self.units.is_empty() {
-            let header = [
-                "Rank",
-                "Unit id",
-                "Unit",
-                "Plan (bn)",
-                "Disbursed (bn)",
-                "Rate %",
-                "Gap pp",
-                "Shortfall (bn)",
-                "Status",
-            ];
+            let header = match lang {
+                Language::Vi => [
+                    "Hạng",
+                    "Mã ĐV",
+                    "Đơn vị",
+                    "Kế hoạch (tỷ)",
+                    "Giải ngân (tỷ)",
+                    "Tỷ lệ %",
+                    "Chênh lệch",
+                    "Còn thiếu (tỷ)",
+                    "Trạng thái",
+                ],
+                Language::En => [
+                    "Rank",
+                    "Unit id",
+                    "Unit",
+                    "Plan (bn)",
+                    "Disbursed (bn)",
+                    "Rate %",
+                    "Gap pp",
+                    "Shortfall (bn)",
+                    "Status",
+                ],
+            };
+            let number = |v: Option<f64>| {
+                v.map(|v| crate::money::format_number(v, 2, lang))
+                    .unwrap_or_else(|| "-".into())
+            };
             let rows: Vec<Vec<String>> = self
                 .units
                 .iter()
                 .map(|u| {
+                    let (nothing, below) = match lang {
+                        Language::Vi => (" (chưa giải ngân)", " (dưới bình quân)"),
+                        Language::En => (" (nothing paid)", " (below avg)"),
+                    };
                     vec![
                         u.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
                         u.unit_id.clone(),
                         u.unit_name.clone(),
-                        format_billion(u.plan, Language::En),
-                        format_billion(u.disbursed, Language::En),
-                        pct(u.rate_pct),
-                        pct(u.gap_pct),
-                        format_billion(u.shortfall, Language::En),
+                        format_billion(u.plan, lang),
+                        format_billion(u.disbursed, lang),
+                        number(u.rate_pct),
+                        // Below the target is negative, as Vietnamese reports write it.
+                        number(u.gap_pct.map(|g| -g)),
+                        format_billion(u.shortfall, lang),
                         format!(
                             "{}{}{}",
-                            u.status.as_str(),
-                            if u.nothing_paid {
-                                " (nothing paid)"
-                            } else {
-                                ""
+                            match lang {
+                                Language::Vi => crate::notify::render::status_label(u.status, lang),
+                                Language::En => u.status.as_str(),
                             },
-                            if u.below_average { " (below avg)" } else { "" }
+                            if u.nothing_paid { nothing } else { "" },
+                            if u.below_average { below } else { "" }
                         ),
                     ]
                 })

@@ -664,3 +664,57 @@ async fn json_records_can_sit_inside_the_document() {
         issues_text(&a)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn projects_are_summed_per_unit_and_the_slowest_come_first() {
+    const BN: i64 = 1_000_000_000;
+    // A's old id A0 now counts for A (successors); its project P2 adds to A's P2.
+    let case = Case::new();
+    case.file("units.csv", "id,name,email\nA,Sở A,a@x.vn\nB,Sở B,b@x.vn\n")
+        .file(
+            "plans.csv",
+            "id,project,amount\nA,P1,100\nA,P2,50\nA0,P2,50\nA,P3,40\nA,P4,0\nB,Q1,80\n",
+        )
+        .file(
+            "paid.csv",
+            "id,date,project,amount\nA,2026-03-01,P1,90\nA,2026-03-02,P2,10\nA0,2026-03-03,P2,10\nA,2026-04-01,P3,4\nB,2026-05-01,Q1,8\nA,2027-03-01,P3,40\n",
+        );
+    let job = case.job(
+        r#"plan_year = 2026
+successors = { A0 = "A" }
+[sources.units]
+location = "units.csv"
+columns = { unit_id = "id", unit_name = "name", email = "email" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "id", project_id = "project", amount = "amount" }
+amount_unit = "billion"
+[sources.disbursements]
+location = "paid.csv"
+columns = { unit_id = "id", date = "date", project_id = "project", amount = "amount" }
+amount_unit = "billion"
+"#,
+    );
+    let a = run(&job, d(2026, 10, 31)).await;
+    assert!(a.issues.is_empty(), "{}", issues_text(&a));
+    let p = &a.ledger.projects;
+    assert_eq!(
+        p.get(&("A".into(), "P2".into())),
+        Some(&(100 * BN, 20 * BN))
+    );
+    // 2027's payment is outside the window: P3 stays at 4 of 40.
+    assert_eq!(p.get(&("A".into(), "P3".into())), Some(&(40 * BN, 4 * BN)));
+    assert_eq!(
+        a.ledger.slowest_projects("A", 5),
+        vec![
+            ("P3".to_string(), 40 * BN, 4 * BN),
+            ("P2".to_string(), 100 * BN, 20 * BN),
+            ("P1".to_string(), 100 * BN, 90 * BN),
+        ],
+        "10 % before 20 % before 90 %; a project without a plan is not ranked"
+    );
+    assert_eq!(a.ledger.slowest_projects("A", 1).len(), 1);
+    // The projects add up to the unit.
+    let ua = unit(&a, "A");
+    assert_eq!((ua.plan, ua.disbursed), (240 * BN, 114 * BN));
+}

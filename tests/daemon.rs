@@ -309,11 +309,12 @@ async fn a_failing_source_is_retried_then_reported_while_another_job_keeps_runni
     let mut d = p.spawn_daemon(&[]);
     d.wait_for("the failure and the dead-man notices", 45, || {
         let got = smtp.received();
-        got.iter()
-            .any(|m| m.subject().starts_with("[disbmon] job broken failed"))
-            && got
-                .iter()
-                .any(|m| m.subject().contains("has not completed successfully"))
+        got.iter().any(|m| {
+            m.subject()
+                .starts_with("[disbmon] công việc broken không chạy được")
+        }) && got
+            .iter()
+            .any(|m| m.subject().contains("giờ không chạy thành công"))
     });
     // Past more dead-man checks (the loop goes round while the healthy job runs twice more):
     // the notice is not repeated. (Across restarts: tests/daemon_loop.rs.)
@@ -324,16 +325,19 @@ async fn a_failing_source_is_retried_then_reported_while_another_job_keeps_runni
     let notice = smtp
         .received()
         .into_iter()
-        .find(|m| m.subject().starts_with("[disbmon] job broken failed"))
+        .find(|m| {
+            m.subject()
+                .starts_with("[disbmon] công việc broken không chạy được")
+        })
         .unwrap();
     assert_eq!(notice.rcpt_to(), ["ops@stc.example.gov.vn"]);
     let text = notice.text();
-    assert!(text.contains("failed after 3 tries"), "{text}");
+    assert!(text.contains("không thành công sau 3 lần thử"), "{text}");
     assert!(text.contains("answered HTTP 500"), "{text}");
     let silence: Vec<_> = smtp
         .received()
         .into_iter()
-        .filter(|m| m.subject().contains("has not completed successfully"))
+        .filter(|m| m.subject().contains("giờ không chạy thành công"))
         .collect();
     assert_eq!(silence.len(), 1, "the dead-man notice is sent once");
     assert_eq!(digests_to(&smtp, "broken@stc.example.gov.vn"), 0);

@@ -241,7 +241,10 @@ async fn a_failing_run_is_retried_then_operators_are_told() {
     assert!(runs[0].error.as_deref().unwrap().contains("missing.csv"));
     let told = operator_subjects(&s);
     assert_eq!(told.len(), 1, "{told:?}");
-    assert!(told[0].contains("job broken failed"), "{told:?}");
+    assert!(
+        told[0].contains("công việc broken không chạy được"),
+        "{told:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -257,7 +260,7 @@ async fn defect_11_the_dead_man_notice_for_a_job_that_never_succeeded_is_sent_on
     let silent = |s: &Store| {
         operator_subjects(s)
             .into_iter()
-            .filter(|t| t.contains("has not completed successfully"))
+            .filter(|t| t.contains("giờ không chạy thành công"))
             .count()
     };
     run_daemon(&p, hcm(2, 7, 30), Duration::from_secs(4 * 3600)).await;

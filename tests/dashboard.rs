@@ -347,6 +347,39 @@ fn the_job_and_unit_pages_show_the_runs_figures_in_a_real_browser() {
             && curve.starts_with(b"\x89PNG")
     );
 
+    // The unit's alert as its reader sees it: the HTML part in a browser, its chart in place.
+    let eml = p
+        .eml_files("var/outbox")
+        .into_iter()
+        .map(|f| support::Received {
+            raw: std::fs::read(f).unwrap(),
+        })
+        .find(|m| m.subject().contains(behind["unit_name"].as_str().unwrap()))
+        .expect("the unit's alert as an .eml file");
+    let (cid, picture) = eml.inline_pngs().remove(0);
+    let (width, height, inked) = support::decode_png(&picture);
+    assert!(width >= 600 && height >= 300 && inked > 0.02);
+    use base64::Engine;
+    let html = eml.html().replace(
+        &format!("cid:{cid}"),
+        &format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&picture)
+        ),
+    );
+    let file = artifacts().join("alert.html");
+    std::fs::write(&file, html).unwrap();
+    let page = browse(
+        &format!("file://{}", file.display()),
+        Some(&artifacts().join("alert.png")),
+    );
+    assert!(
+        page.console.is_empty(),
+        "console messages: {:?}",
+        page.console
+    );
+    assert!(page.dom.contains("Kính gửi"));
+
     // English on request, Vietnamese by default.
     let (_, en) = http_get(admin, "/jobs/sample?lang=en");
     assert!(

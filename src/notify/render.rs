@@ -349,6 +349,9 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
     let sources = detail
         .filter(|d| !d.denominators.is_empty())
         .map(|d| denominators_table(&d.denominators, lang));
+    let projects = detail
+        .filter(|d| !d.projects.is_empty())
+        .map(|d| projects_table(&d.projects, lang));
     let mut inline = Vec::new();
     let chart = match (ctx.charts, detail) {
         (true, Some(d)) => match crate::chart::figures::curve_chart(d, u.plan, lang) {
@@ -394,6 +397,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         change,
         next,
         sources,
+        projects,
         chart,
         escalation,
         ask,
@@ -411,6 +415,46 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         html: ctx.templates.render("alert.html", &view),
         attachments: Vec::new(),
         inline,
+    }
+}
+
+/// The unit's slowest projects: project, plan, disbursed, rate.
+fn projects_table(projects: &[(String, i64, i64)], lang: Language) -> views::Table {
+    let header: Vec<String> = match lang {
+        Language::Vi => [
+            "Dự án",
+            "Kế hoạch (tỷ đồng)",
+            "Giải ngân (tỷ đồng)",
+            "Tỷ lệ",
+        ],
+        Language::En => ["Project", "Plan (bn VND)", "Disbursed (bn VND)", "Rate"],
+    }
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = projects
+        .iter()
+        .map(|(project, plan, paid)| {
+            let rate = (*plan > 0).then(|| *paid as f64 * 100.0 / *plan as f64);
+            vec![
+                match project.is_empty() {
+                    true => "–".to_string(),
+                    false => project.clone(),
+                },
+                format_billion(*plan, lang),
+                format_billion(*paid, lang),
+                pct_opt(rate, lang),
+            ]
+        })
+        .collect();
+    let right = vec![false, true, true, true];
+    let text = text_table(&header, &rows, &right, &PIPES);
+    views::Table {
+        colours: vec![String::new(); rows.len()],
+        header,
+        rows,
+        right,
+        text,
     }
 }
 
@@ -1045,6 +1089,14 @@ mod tests {
                         ),
                     ],
                     previous: Some((d(2026, 10, 24), u.disbursed - 12_500_000_000)),
+                    projects: vec![
+                        ("DA-07 Đường Mường La – Ít Ong".into(), u.plan / 10, 0),
+                        (
+                            "DA-02 Trường THCS <Chiềng Sinh>".into(),
+                            u.plan / 5,
+                            u.plan / 50,
+                        ),
+                    ],
                 };
                 (u.unit_id.clone(), detail)
             })

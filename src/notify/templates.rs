@@ -252,6 +252,8 @@ pub mod views {
         pub next: Option<String>,
         /// Rates by capital source (or plan layer), when the job measures them.
         pub sources: Option<Table>,
+        /// The unit's slowest projects (at most 5), when the sources name projects.
+        pub projects: Option<Table>,
         pub chart: Option<Chart>,
         pub escalation: Option<String>,
         pub ask: String,
@@ -308,6 +310,7 @@ mod samples {
             change: Some("c".into()),
             next: Some("n".into()),
             sources: Some(table()),
+            projects: Some(table()),
             chart: chart(),
             escalation: Some("e".into()),
             ask: "a".into(),
