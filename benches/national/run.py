@@ -250,6 +250,9 @@ from = "Giám sát giải ngân <giamsat@{DOMAIN}>"
     return config
 
 
+CHARTS = True  # `--charts off` writes `charts = false` into the jobs
+
+
 def job_toml(year_on_year):
     plan_cols = 'unit_id = "unit_id", plan_year = "plan_year", amount = "amount"' if year_on_year \
         else 'unit_id = "unit_id", amount = "amount"'
@@ -283,6 +286,7 @@ critical_gap_pct = 20
 [alerts]
 cc = []
 digest_to = ["lanhdao@{DOMAIN}"]
+{"" if CHARTS else "charts = false"}
 """
 
 
@@ -934,7 +938,11 @@ def main():
     scale.add_argument("--scale-only", action="store_true", help="only the scale benchmark (N and 10 N units)")
     scale.add_argument("--no-scale", action="store_true", help="skip the scale benchmark")
     ap.add_argument("--strict", action="store_true", help="exit 4 when a bar is not met")
+    ap.add_argument("--charts", choices=["on", "off"], default="on",
+                    help="charts in the mail (the default) or not: `charts = false` in the jobs")
     args = ap.parse_args()
+    global CHARTS
+    CHARTS = args.charts == "on"
     if args.mail and args.scale_only:
         ap.error("--mail and --scale-only each run one part only: pick one")
     args.rows = args.rows or (1_000_000 if args.quick else 10_000_000)

@@ -142,6 +142,31 @@ fn rehearse(email: &Email, to: &Mailbox) -> (Email, String) {
     (rehearsed, real)
 }
 
+/// `f` over `items` on every core, the results in the items' order. A panic in `f` is the
+/// caller's panic (a run catches it and fails).
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| {
+                p.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 /// Renders and builds every message of a run: an alert per decided alert, and the digest listing
 /// `failures` (messages given up since the last digest) and the run's data issues.
 pub fn compose(
@@ -153,7 +178,8 @@ pub fn compose(
 ) -> Outgoing {
     let mut out = Outgoing::default();
     let plan_year = ctx.plan_year;
-    for alert in &decision.alerts {
+    // Each alert (its chart above all) is rendered and built on its own: on every core.
+    let built = in_parallel(&decision.alerts, |alert| {
         let email = render::unit_alert(ctx, alert);
         let identity = format!(
             "alert|{}|{}|{plan_year}|{}|{}",
@@ -162,12 +188,13 @@ pub fn compose(
             alert.reason.as_str(),
             env.run_key
         );
-        let built =
-            message(env.mail, &email, &identity, MessageKind::Alert, env.now).map(|m| NewMessage {
-                unit: Some(alert.unit.unit_id.clone()),
-                reason: Some(alert.reason),
-                ..m
-            });
+        message(env.mail, &email, &identity, MessageKind::Alert, env.now).map(|m| NewMessage {
+            unit: Some(alert.unit.unit_id.clone()),
+            reason: Some(alert.reason),
+            ..m
+        })
+    });
+    for built in built {
         let id = out.keep(built);
         out.alert_ids.push(id);
     }

@@ -703,11 +703,13 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 
 /// A PNG decoded: its width, height, and the share of pixels that are not white.
 pub fn decode_png(bytes: &[u8]) -> (u32, u32, f64) {
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    // An indexed PNG read as the colours it shows.
+    decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().expect("a PNG");
     let mut buf = vec![0; reader.output_buffer_size().expect("a bounded PNG")];
     let info = reader.next_frame(&mut buf).expect("a PNG frame");
-    let channels = info.color_type.samples();
+    let channels = reader.output_color_type().0.samples();
     let pixels = buf[..info.buffer_size()].chunks(channels);
     let total = (info.width * info.height) as f64;
     let inked = pixels
