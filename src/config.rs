@@ -204,8 +204,8 @@ struct RawConfig {
     /// How long a run in progress may finish after SIGTERM/SIGINT.
     shutdown_grace: Option<String>,
     admin: RawAdmin,
-    /// A folder whose `alert.txt`, `alert.html`, `digest.txt`, `digest.html` replace the built-in
-    /// email templates.
+    /// A folder whose `alert.txt`, `alert.html`, `digest.txt`, `digest.html`, `notice.txt`,
+    /// `notice.html` replace the built-in email templates.
     templates_dir: Option<String>,
 }
 

@@ -449,13 +449,7 @@ async fn deliver_pending(env: &Env) {
         return;
     }
     // In the language of the first failed message's job.
-    let language = env
-        .shared
-        .jobs()
-        .iter()
-        .find(|j| j.name == failures[0].job)
-        .map(|j| j.language)
-        .unwrap_or_default();
+    let language = language_of(env, &failures[0].job);
     let n = failures.len();
     let (subject, head, tail) = match language {
         Language::Vi => (
@@ -478,6 +472,17 @@ async fn deliver_pending(env: &Env) {
     }));
     lines.push(tail.into());
     notify_operators(env, &failures[0].job, &subject, &lines).await;
+}
+
+/// A job's language, as the scheduler loop last published it (Vietnamese for a job it no longer
+/// runs).
+fn language_of(env: &Env, job: &str) -> Language {
+    env.shared
+        .jobs()
+        .iter()
+        .find(|j| j.name == job)
+        .map(|j| j.language)
+        .unwrap_or_default()
 }
 
 /// Delivers due messages every few seconds, or at once when a run has queued some.
@@ -733,6 +738,7 @@ fn failure_summary(report: &crate::report::RunReport) -> String {
 
 /// Queues a notice to the operators in the outbox, and wakes its worker. Each notice is its own
 /// message (its Message-ID carries the time and a counter), however alike two subjects are.
+/// Written in the job's language.
 async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String]) {
     if env.config.operators.is_empty() {
         tracing::error!("no operators configured to tell: {subject}");
@@ -745,8 +751,8 @@ async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String])
         now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         std::process::id()
     );
-    let (mail, operators) = (&env.config.mail, &env.config.operators);
-    let queued = queue::operator_message(mail, operators, subject, lines, &identity, now)
+    let lang = language_of(env, job);
+    let queued = queue::operator_message(&env.config, lang, subject, lines, &identity, now)
         .map_err(|e| e.to_string())
         .and_then(|m| {
             env.store

@@ -394,8 +394,14 @@ fn hold_notice(
         return Ok((held, Vec::new()));
     }
     let identity = format!("held|{}|{}", run.job.name, run.scheduled.to_rfc3339());
-    let (mail, operators) = (&run.config.mail, &run.config.operators);
-    match queue::operator_message(mail, operators, &subject, &lines, &identity, now) {
+    match queue::operator_message(
+        run.config,
+        run.job.language,
+        &subject,
+        &lines,
+        &identity,
+        now,
+    ) {
         Ok(m) => {
             let id = m.message_id.clone();
             let deadline = run.config.mail.retry_deadline;

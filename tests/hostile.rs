@@ -443,6 +443,16 @@ fn rehearsal_sends_everything_to_one_mailbox_naming_the_real_recipients() {
         })
         .expect("the alert to BQLGT, rehearsed");
     assert!(alert.text().starts_with("REHEARSAL"));
+    // In the HTML part, the banner opens the body (after its tag, whatever its attributes).
+    let html = alert.html();
+    let body = html.find("<body").expect("a body");
+    let banner = html
+        .find("<b>REHEARSAL</b>")
+        .expect("the banner in the HTML");
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && banner > body,
+        "{html}"
+    );
 }
 
 // 5 — issue lists stay bounded.

@@ -92,14 +92,15 @@ pub fn message(
 /// A notice to the operators, built for the outbox. Each notice is its own message: `identity`
 /// must say which.
 pub fn operator_message(
-    mail: &MailConfig,
-    operators: &[Mailbox],
+    config: &crate::config::Config,
+    lang: crate::money::Language,
     subject: &str,
     lines: &[String],
     identity: &str,
     now: DateTime<Utc>,
 ) -> Result<NewMessage, BuildError> {
-    let email = render::operator_notice(operators, subject, lines);
+    let (mail, operators) = (&config.mail, &config.operators);
+    let email = render::operator_notice(&config.templates, lang, operators, subject, lines);
     message(mail, &email, identity, MessageKind::Operator, now)
 }
 
@@ -123,11 +124,13 @@ fn rehearse(email: &Email, to: &Mailbox) -> (Email, String) {
         "<p style=\"border:2px solid #b00;padding:8px;color:#b00\"><b>REHEARSAL</b> (mail.redirect_to): this message was sent here instead of to its real recipients — {}</p>\n",
         crate::notify::render::escape(&real)
     );
-    let html = match email.html.find("<body>") {
-        Some(at) => {
-            let at = at + "<body>".len();
-            format!("{}\n{html_banner}{}", &email.html[..at], &email.html[at..])
-        }
+    // Right after the body's opening tag, whatever attributes a template gives it.
+    let body = email
+        .html
+        .find("<body")
+        .and_then(|at| email.html[at..].find('>').map(|end| at + end + 1));
+    let html = match body {
+        Some(at) => format!("{}\n{html_banner}{}", &email.html[..at], &email.html[at..]),
         None => format!("{html_banner}{}", email.html),
     };
     let rehearsed = Email {

@@ -851,20 +851,24 @@ fn digest_chart(ctx: &Context) -> Option<Vec<u8>> {
 }
 
 /// A notice to the operators (a failed run, a silent job): plain facts, in English.
-pub fn operator_notice(to: &[Mailbox], subject: &str, lines: &[String]) -> Email {
-    let text = format!("{}\n\n-- \ndisbmon\n", lines.join("\n"));
-    let mut html =
-        String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n");
-    for l in lines {
-        html.push_str(&format!("<p>{}</p>\n", escape(l)));
-    }
-    html.push_str("</body></html>\n");
+pub fn operator_notice(
+    templates: &Templates,
+    lang: Language,
+    to: &[Mailbox],
+    subject: &str,
+    lines: &[String],
+) -> Email {
+    let view = views::Notice {
+        lang: lang.code(),
+        subject: subject.to_string(),
+        lines: lines.to_vec(),
+    };
     Email {
         to: to.to_vec(),
         cc: Vec::new(),
         subject: subject.to_string(),
-        text,
-        html,
+        text: templates.render("notice.txt", &view),
+        html: templates.render("notice.html", &view),
         attachments: Vec::new(),
         inline: Vec::new(),
     }
@@ -1152,6 +1156,34 @@ mod tests {
             insta::assert_snapshot!(format!("digest_{}_text", lang.code()), e.text);
             insta::assert_snapshot!(format!("digest_{}_html", lang.code()), e.html);
         }
+    }
+
+    #[test]
+    fn notice_snapshots() {
+        let to = ["ops@x.vn".parse().unwrap()];
+        let lines = vec![
+            "Lần chạy công việc `weekly` theo lịch lúc 2026-11-02 08:00:00 +07 không thành công sau 3 lần thử.".to_string(),
+            "Lý do:".to_string(),
+            "  plans: <https://x.vn/kh.csv> answered HTTP 500".to_string(),
+        ];
+        let e = operator_notice(
+            &EMBEDDED,
+            Language::Vi,
+            &to,
+            "[disbmon] công việc weekly không chạy được",
+            &lines,
+        );
+        insta::assert_snapshot!("notice_vi_text", e.text);
+        insta::assert_snapshot!("notice_vi_html", e.html);
+        let e = operator_notice(
+            &EMBEDDED,
+            Language::En,
+            &to,
+            "[disbmon] job weekly failed",
+            &["The run failed <after> 3 tries.".to_string()],
+        );
+        insta::assert_snapshot!("notice_en_text", e.text);
+        insta::assert_snapshot!("notice_en_html", e.html);
     }
 
     #[test]

@@ -22,6 +22,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "digest.html",
         include_str!("../../templates/mail/digest.html"),
     ),
+    (
+        "notice.txt",
+        include_str!("../../templates/mail/notice.txt"),
+    ),
+    (
+        "notice.html",
+        include_str!("../../templates/mail/notice.html"),
+    ),
 ];
 
 /// A template override that cannot be used.
@@ -141,9 +149,10 @@ impl Templates {
         };
         // Each override must render the views the emails give it.
         for name in &templates.overridden {
-            let view = match name.starts_with("alert") {
-                true => serde_json::to_value(samples::alert()),
-                false => serde_json::to_value(samples::digest()),
+            let view = match name.split('.').next() {
+                Some("alert") => serde_json::to_value(samples::alert()),
+                Some("digest") => serde_json::to_value(samples::digest()),
+                _ => serde_json::to_value(samples::notice()),
             }
             .unwrap_or_default();
             if let Err(e) = templates.try_render(name, &view) {
@@ -260,6 +269,14 @@ pub mod views {
         pub footer: String,
     }
 
+    /// A notice to the operators (a failed run, a silent job, messages held or given up).
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Notice {
+        pub lang: &'static str,
+        pub subject: String,
+        pub lines: Vec<String>,
+    }
+
     #[derive(Debug, Clone, Serialize)]
     pub struct Digest {
         pub lang: &'static str,
@@ -315,6 +332,14 @@ mod samples {
             escalation: Some("e".into()),
             ask: "a".into(),
             footer: "f".into(),
+        }
+    }
+
+    pub fn notice() -> Notice {
+        Notice {
+            lang: "vi",
+            subject: "s".into(),
+            lines: vec!["l".into()],
         }
     }
 
