@@ -124,6 +124,17 @@ fn failed(table: &Table, e: PolarsError) -> DataIssue {
     }
 }
 
+/// A column as i64 values, a missing value as 0 (sums of no rows).
+fn ints(df: &DataFrame, name: &str) -> PolarsResult<Vec<i64>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
 fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(df
         .column(name)?
@@ -843,15 +854,7 @@ fn fold(
     table: &Table,
 ) -> PolarsResult<Sums> {
     let keys = strs(df, KEY)?;
-    let ints = |name: &str| -> PolarsResult<Vec<i64>> {
-        Ok(df
-            .column(name)?
-            .cast(&DataType::Int64)?
-            .i64()?
-            .iter()
-            .map(|v| v.unwrap_or(0))
-            .collect())
-    };
+    let ints = |name: &str| ints(df, name);
     let days = |name: &str| -> PolarsResult<Vec<Option<i32>>> {
         Ok(match df.column(name) {
             Ok(c) => c.i32()?.iter().collect(),
@@ -1005,16 +1008,7 @@ pub fn by_project(
     .map_err(|e| failed(table, e))?;
     let fold = || -> PolarsResult<BTreeMap<(UnitId, String), i64>> {
         let (units, projects) = (strs(&summed, "unit_id")?, strs(&summed, "project")?);
-        let part = |name: &str| -> PolarsResult<Vec<i64>> {
-            Ok(summed
-                .column(name)?
-                .cast(&DataType::Int64)?
-                .i64()?
-                .iter()
-                .map(|v| v.unwrap_or(0))
-                .collect())
-        };
-        let (high, low) = (part(HIGH)?, part(LOW)?);
+        let (high, low) = (ints(&summed, HIGH)?, ints(&summed, LOW)?);
         let mut sums: BTreeMap<(UnitId, String), i128> = BTreeMap::new();
         for (i, (unit, project)) in units.iter().zip(&projects).enumerate() {
             let Some(unit) = unit.as_deref().and_then(|id| ids.get(id)) else {

@@ -513,6 +513,16 @@ async fn unit_curve(
     Ok(png(curve_chart(&detail, plan, params.language())?))
 }
 
+/// A row of name, plan, disbursed and rate (a denominator's, a project's).
+fn plan_row(name: &str, plan: i64, paid: i64, lang: Language) -> Value {
+    context! {
+        name,
+        plan => format_billion(plan, lang),
+        disbursed => format_billion(paid, lang),
+        rate => pct((plan > 0).then(|| paid as f64 * 100.0 / plan as f64), lang),
+    }
+}
+
 fn reason_label(reason: &str, lang: Language) -> String {
     let vi = match reason {
         "first" => "bắt đầu chậm: gửi cảnh báo",
@@ -594,25 +604,13 @@ async fn unit(
                         .map(|l| format!("{} {l}", labels(lang).layer))
                 })
                 .unwrap_or_else(|| key.clone());
-            context! {
-                name,
-                plan => format_billion(*plan, lang),
-                disbursed => format_billion(*paid, lang),
-                rate => pct((*plan > 0).then(|| *paid as f64 * 100.0 / *plan as f64), lang),
-            }
+            plan_row(&name, *plan, *paid, lang)
         })
         .collect();
     let projects: Vec<Value> = detail
         .iter()
         .flat_map(|d| d.projects.iter())
-        .map(|(name, plan, paid)| {
-            context! {
-                name,
-                plan => format_billion(*plan, lang),
-                disbursed => format_billion(*paid, lang),
-                rate => pct((*plan > 0).then(|| *paid as f64 * 100.0 / *plan as f64), lang),
-            }
-        })
+        .map(|(name, plan, paid)| plan_row(name, *plan, *paid, lang))
         .collect();
     let history: Vec<Value> = history
         .iter()

@@ -529,6 +529,16 @@ fn rgb_png(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError
     Ok(png)
 }
 
+/// The left and bottom axes of a plot from `top_left` to `bottom_right`.
+fn axes(
+    area: &Area,
+    (left, top): (i32, i32),
+    (right, bottom): (i32, i32),
+) -> Result<(), ChartError> {
+    line(area, (left, top), (left, bottom), AXIS, 1)?;
+    line(area, (left, bottom), (right, bottom), AXIS, 1)
+}
+
 fn line(
     area: &Area,
     from: (i32, i32),
@@ -773,20 +783,7 @@ fn draw_ranking(
     }
 
     // The axes over the bars' ends, and the reference lines over everything.
-    line(
-        root,
-        (plot_left, plot_top),
-        (plot_left, plot_bottom),
-        AXIS,
-        1,
-    )?;
-    line(
-        root,
-        (plot_left, plot_bottom),
-        (plot_right, plot_bottom),
-        AXIS,
-        1,
-    )?;
+    axes(root, (plot_left, plot_top), (plot_right, plot_bottom))?;
     if let Some(v) = reference(r.expected) {
         let x = x_of(v);
         line(root, (x, plot_top - 6), (x, plot_bottom), EXPECTED, 2)?;
@@ -991,20 +988,7 @@ fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(), ChartErr
         };
         draw_text(root, fonts, &label, (x, plot_bottom + 17), SMALL, align)?;
     }
-    line(
-        root,
-        (plot_left, plot_top),
-        (plot_left, plot_bottom),
-        AXIS,
-        1,
-    )?;
-    line(
-        root,
-        (plot_left, plot_bottom),
-        (plot_right, plot_bottom),
-        AXIS,
-        1,
-    )?;
+    axes(root, (plot_left, plot_top), (plot_right, plot_bottom))?;
     let y_title = fit(fonts, c.y_label, 60, plot_bottom - plot_top, LABEL);
     let y_mid = (plot_top + plot_bottom) / 2 + text_width(fonts, &y_title, LABEL) / 2;
     draw_text_upward(root, fonts, &y_title, (PAD + 12, y_mid), LABEL)?;

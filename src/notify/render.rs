@@ -420,7 +420,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
 
 /// The unit's slowest projects: project, plan, disbursed, rate.
 fn projects_table(projects: &[(String, i64, i64)], lang: Language) -> views::Table {
-    let header: Vec<String> = match lang {
+    let header = match lang {
         Language::Vi => [
             "Dự án",
             "Kế hoạch (tỷ đồng)",
@@ -428,39 +428,20 @@ fn projects_table(projects: &[(String, i64, i64)], lang: Language) -> views::Tab
             "Tỷ lệ",
         ],
         Language::En => ["Project", "Plan (bn VND)", "Disbursed (bn VND)", "Rate"],
-    }
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows: Vec<Vec<String>> = projects
-        .iter()
-        .map(|(project, plan, paid)| {
-            let rate = (*plan > 0).then(|| *paid as f64 * 100.0 / *plan as f64);
-            vec![
-                match project.is_empty() {
-                    true => "–".to_string(),
-                    false => project.clone(),
-                },
-                format_billion(*plan, lang),
-                format_billion(*paid, lang),
-                pct_opt(rate, lang),
-            ]
-        })
-        .collect();
-    let right = vec![false, true, true, true];
-    let text = text_table(&header, &rows, &right, &PIPES);
-    views::Table {
-        colours: vec![String::new(); rows.len()],
-        header,
-        rows,
-        right,
-        text,
-    }
+    };
+    let rows = projects.iter().map(|(project, plan, paid)| {
+        let name = match project.is_empty() {
+            true => "–".to_string(),
+            false => project.clone(),
+        };
+        (name, *plan, *paid)
+    });
+    plan_table(header, rows, lang)
 }
 
 /// Plan, disbursement and rate under each further denominator ("capital_source:NSTW").
 fn denominators_table(denominators: &[(String, i64, i64)], lang: Language) -> views::Table {
-    let header: Vec<String> = match lang {
+    let header = match lang {
         Language::Vi => [
             "Nguồn vốn / kế hoạch",
             "Kế hoạch (tỷ đồng)",
@@ -473,25 +454,34 @@ fn denominators_table(denominators: &[(String, i64, i64)], lang: Language) -> vi
             "Disbursed (bn VND)",
             "Rate",
         ],
-    }
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows: Vec<Vec<String>> = denominators
-        .iter()
-        .map(|(key, plan, paid)| {
-            let name = match (key.split_once(':'), lang) {
-                (Some(("capital_source", c)), Language::Vi) => format!("Nguồn vốn {c}"),
-                (Some(("capital_source", c)), Language::En) => format!("Capital source {c}"),
-                (Some(("layer", l)), Language::Vi) => format!("Kế hoạch {l}"),
-                (Some(("layer", l)), Language::En) => format!("Plan layer {l}"),
-                _ => key.clone(),
-            };
-            let rate = (*plan > 0).then(|| *paid as f64 * 100.0 / *plan as f64);
+    };
+    let rows = denominators.iter().map(|(key, plan, paid)| {
+        let name = match (key.split_once(':'), lang) {
+            (Some(("capital_source", c)), Language::Vi) => format!("Nguồn vốn {c}"),
+            (Some(("capital_source", c)), Language::En) => format!("Capital source {c}"),
+            (Some(("layer", l)), Language::Vi) => format!("Kế hoạch {l}"),
+            (Some(("layer", l)), Language::En) => format!("Plan layer {l}"),
+            _ => key.clone(),
+        };
+        (name, *plan, *paid)
+    });
+    plan_table(header, rows, lang)
+}
+
+/// A table of (name, plan, disbursed) rows with their rates, for both parts of an email.
+fn plan_table(
+    header: [&str; 4],
+    rows: impl Iterator<Item = (String, i64, i64)>,
+    lang: Language,
+) -> views::Table {
+    let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+    let rows: Vec<Vec<String>> = rows
+        .map(|(name, plan, paid)| {
+            let rate = (plan > 0).then(|| paid as f64 * 100.0 / plan as f64);
             vec![
                 name,
-                format_billion(*plan, lang),
-                format_billion(*paid, lang),
+                format_billion(plan, lang),
+                format_billion(paid, lang),
                 pct_opt(rate, lang),
             ]
         })
