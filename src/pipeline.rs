@@ -243,7 +243,10 @@ async fn stages(run: &Run<'_>) -> RunReport {
         };
         let previous = store.previous_disbursed(&job.name, a.plan_year, a.as_of)?;
         let details = details(job, &a, rates, previous);
-        let ctx = a.context(job, rates, &details, &config.templates);
+        let mut ctx = a.context(job, rates, &details, &config.templates);
+        // Nor does a dry run draw charts: nothing it shows includes them. (It still measures the
+        // curves: a source's stored sums are kept for one set of windows, a real run's.)
+        ctx.charts &= !run.dry_run;
         let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &a.issues);
         if run.dry_run {
             return Ok((decision, outgoing, Vec::new(), None));
@@ -314,6 +317,7 @@ pub fn details(
                 name: u.unit_name.clone(),
                 plan_year: a.plan_year,
                 as_of: a.as_of,
+                plan: u.plan,
                 curve,
                 last_year_plan: last_year.and_then(|l| l.plan.get(&u.unit_id).copied()),
                 last_year_curve: a.ledger.last_year_curve_of(&u.unit_id),
