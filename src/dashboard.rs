@@ -4,7 +4,7 @@
 //! work without JavaScript; the style sheet, the font and the charts are served from here, so no
 //! request leaves the machine. Nothing here changes state: every route is a GET that reads the store.
 
-use crate::admin::Shared;
+use crate::admin::{JobView, Shared};
 use crate::chart::{
     self,
     figures::{curve_chart, ranking_chart},
@@ -167,10 +167,10 @@ fn day(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
 }
 
-fn zone(shared: &Shared, job: &str) -> chrono_tz::Tz {
-    shared
-        .jobs()
-        .into_iter()
+/// A job's time zone, from the jobs as the scheduler loop published them (`Shared::jobs`).
+fn zone(views: &[JobView], job: &str) -> chrono_tz::Tz {
+    views
+        .iter()
         .find(|j| j.name == job)
         .and_then(|j| j.timezone.parse().ok())
         .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh)
@@ -217,7 +217,7 @@ async fn index(
     let mut rows = Vec::new();
     for name in known_jobs(&s)? {
         let view = views.iter().find(|v| v.name == name);
-        let tz = zone(&s, &name);
+        let tz = zone(&views, &name);
         let last = s.store().runs(&name, 1)?.into_iter().next();
         let latest = s.store().latest_figures(&name)?;
         let (as_of, units, behind) = match &latest {
@@ -432,7 +432,7 @@ async fn job(
     .collect();
     let count = |st: Status| figures.iter().filter(|f| f.status == st).count();
     let expected = figures.first().map(|f| f.expected);
-    let tz = zone(&s, &job);
+    let tz = zone(&s.jobs(), &job);
     let ctx = context! {
         job,
         latest => true,
@@ -504,13 +504,7 @@ async fn unit_curve(
             "job `{job}` has no unit `{unit}` measured yet"
         )));
     };
-    let plan = s
-        .store()
-        .latest_figures(&job)?
-        .and_then(|l| l.figures.into_iter().find(|f| f.unit == unit))
-        .map(|f| f.plan)
-        .unwrap_or(0);
-    Ok(png(curve_chart(&detail, plan, params.language())?))
+    Ok(png(curve_chart(&detail, params.language())?))
 }
 
 /// A row of name, plan, disbursed and rate (a denominator's, a project's).
@@ -563,7 +557,7 @@ async fn unit(
 ) -> Result<Html<String>, PageError> {
     known(&s, &job)?;
     let lang = params.language();
-    let tz = zone(&s, &job);
+    let tz = zone(&s.jobs(), &job);
     let detail = s.store().unit_detail(&job, &unit)?;
     let latest = s.store().latest_figures(&job)?;
     let history = s.store().unit_history(&job, &unit)?;
@@ -689,7 +683,7 @@ async fn runs(
     Query(params): Query<Params>,
 ) -> Result<Html<String>, PageError> {
     known(&s, &job)?;
-    let tz = zone(&s, &job);
+    let tz = zone(&s.jobs(), &job);
     let runs: Vec<Value> = s
         .store()
         .runs(&job, RUNS_LISTED)?
@@ -726,12 +720,13 @@ async fn outbox(
         OutboxStatus::Sending,
         OutboxStatus::Failed,
     ];
+    let views = s.jobs();
     let rows: Vec<Value> = s
         .store()
         .outbox(&waiting)?
         .into_iter()
         .map(|m| {
-            let tz = zone(&s, &m.job);
+            let tz = zone(&views, &m.job);
             context! {
                 id => m.id,
                 job => m.job,

@@ -357,6 +357,9 @@ pub struct UnitDetail {
     pub name: String,
     pub plan_year: i32,
     pub as_of: chrono::NaiveDate,
+    /// The plan the curve's rates are of (đồng).
+    #[serde(default)]
+    pub plan: i64,
     /// Cumulative disbursement (đồng) at each month end before the as-of date, then the as-of date.
     pub curve: Vec<(chrono::NaiveDate, i64)>,
     /// Last year's plan and its cumulative disbursement at each month end, where known.

@@ -80,7 +80,8 @@ pub fn ranking_chart(
 }
 
 /// A unit's curve chart: its cumulative rate, the milestones, last year's curve, today.
-pub fn curve_chart(d: &UnitDetail, plan: i64, lang: Language) -> Result<Vec<u8>, ChartError> {
+pub fn curve_chart(d: &UnitDetail, lang: Language) -> Result<Vec<u8>, ChartError> {
+    let plan = d.plan;
     let rate = |paid: i64, plan: i64| paid as f64 * 100.0 / plan as f64;
     let unit: Vec<(NaiveDate, f64)> = match plan > 0 {
         true => d

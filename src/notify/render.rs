@@ -354,7 +354,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         .map(|d| projects_table(&d.projects, lang));
     let mut inline = Vec::new();
     let chart = match (ctx.charts, detail) {
-        (true, Some(d)) => match crate::chart::figures::curve_chart(d, u.plan, lang) {
+        (true, Some(d)) => match crate::chart::figures::curve_chart(d, lang) {
             Ok(png) => {
                 inline.push(Inline {
                     cid: CHART_CID.into(),
@@ -1067,6 +1067,7 @@ mod tests {
                     name: u.unit_name.clone(),
                     plan_year: 2026,
                     as_of: d(2026, 10, 31),
+                    plan: u.plan,
                     curve: vec![
                         (d(2026, 6, 30), u.disbursed / 2),
                         (d(2026, 10, 31), u.disbursed),
