@@ -9,7 +9,7 @@ use crate::money::Language;
 use crate::notify::render::{status_label, Context};
 use crate::rule::Status;
 use chrono::NaiveDate;
-use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, XlsxError};
+use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use std::path::Path;
 
 /// Why the workbook could not be written.
@@ -90,12 +90,13 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         pct,
     } = Formats::new();
     let bold = |f: &Format| f.clone().set_bold();
+    const HEAD: u32 = 3;
     titled(
         sheet,
         h,
         "TÌNH HÌNH GIẢI NGÂN KẾ HOẠCH VỐN ĐẦU TƯ CÔNG",
         "Disbursement of the public-investment capital plan",
-        3,
+        HEAD,
     )?;
     let columns: [(&str, &str, f64); 9] = [
         ("STT", "No.", 6.0),
@@ -108,12 +109,7 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         ("Xếp hạng", "Rank", 10.0),
         ("Trạng thái", "Status", 22.0),
     ];
-    const HEAD: u32 = 3;
-    for (c, (v, e, width)) in columns.iter().enumerate() {
-        let c = c as u16;
-        sheet.write_with_format(HEAD, c, if vi { *v } else { *e }, &header)?;
-        sheet.set_column_width(c, *width)?;
-    }
+    header_row(sheet, HEAD, &columns, vi, &header)?;
     let mut units: Vec<_> = rates.units.iter().collect();
     // Ranked first, best first; then the units without a plan.
     units.sort_by_key(|u| (u.rank.is_none(), u.rank, u.unit_name.clone()));
@@ -122,12 +118,8 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         let status = cell.clone().set_background_color(status_colour(u.status));
         sheet.write_with_format(row, 0, (n + 1) as f64, &cell)?;
         sheet.write_with_format(row, 1, &u.unit_name, &cell)?;
-        sheet.write_with_format(row, 2, u.plan as f64 / BILLION, &money)?;
-        sheet.write_with_format(row, 3, u.disbursed as f64 / BILLION, &money)?;
-        match u.rate_pct {
-            Some(r) => sheet.write_with_format(row, 4, r, &pct)?,
-            None => sheet.write_blank(row, 4, &pct)?,
-        };
+        let amounts = (i128::from(u.plan), i128::from(u.disbursed));
+        figures(sheet, row, 2, amounts, u.rate_pct, &money, &pct)?;
         sheet.write_with_format(row, 5, u.expected_pct, &pct)?;
         // As Vietnamese reports show it: how far below the target (negative when behind).
         match u.gap_pct {
@@ -145,12 +137,15 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         (p + i128::from(u.plan), d + i128::from(u.disbursed))
     });
     sheet.write_with_format(row, 1, if vi { "Tổng cộng" } else { "Total" }, &bold(&cell))?;
-    sheet.write_with_format(row, 2, plan as f64 / BILLION, &bold(&money))?;
-    sheet.write_with_format(row, 3, paid as f64 / BILLION, &bold(&money))?;
-    match rates.average_pct {
-        Some(a) => sheet.write_with_format(row, 4, a, &bold(&pct))?,
-        None => sheet.write_blank(row, 4, &pct)?,
-    };
+    figures(
+        sheet,
+        row,
+        2,
+        (plan, paid),
+        rates.average_pct,
+        &bold(&money),
+        &bold(&pct),
+    )?;
     for c in [0u16, 5, 6, 7, 8] {
         sheet.write_blank(row, c, &cell)?;
     }
@@ -186,7 +181,7 @@ impl Formats {
 /// A sheet's title, its unit line, and the A4 landscape print setup with the rows down to `head`
 /// repeated on every page.
 fn titled(
-    sheet: &mut rust_xlsxwriter::Worksheet,
+    sheet: &mut Worksheet,
     h: &Context<'_>,
     what_vi: &str,
     what_en: &str,
@@ -223,7 +218,12 @@ fn subtotal<'a>(
     let (p, d) = units.fold((0i128, 0i128), |(p, d), u| {
         (p + i128::from(u.plan), d + i128::from(u.disbursed))
     });
-    (p, d, (p > 0).then(|| d as f64 * 100.0 / p as f64))
+    (p, d, rate((p, d)))
+}
+
+/// 100 × disbursed / plan; none without a plan.
+fn rate((plan, paid): (i128, i128)) -> Option<f64> {
+    (plan > 0).then(|| paid as f64 * 100.0 / plan as f64)
 }
 
 /// Units in sections, one per peer group (the units' `group`) or parent unit, each headed by its
@@ -250,10 +250,7 @@ fn by_group(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         ("Xếp hạng trong nhóm", "Rank in group", 12.0),
         ("Trạng thái", "Status", 22.0),
     ];
-    for (c, (v, e, width)) in columns.iter().enumerate() {
-        sheet.write_with_format(HEAD, c as u16, if vi { *v } else { *e }, &f.header)?;
-        sheet.set_column_width(c as u16, *width)?;
-    }
+    header_row(sheet, HEAD, &columns, vi, &f.header)?;
     let names: std::collections::HashMap<&str, &str> = h
         .rates
         .units
@@ -298,12 +295,15 @@ fn by_group(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         };
         sheet.write_with_format(row, 0, roman(n + 1), &section)?;
         sheet.write_with_format(row, 1, name, &section)?;
-        sheet.write_with_format(row, 2, plan as f64 / BILLION, &section_money)?;
-        sheet.write_with_format(row, 3, paid as f64 / BILLION, &section_money)?;
-        match rate {
-            Some(r) => sheet.write_with_format(row, 4, r, &section_pct)?,
-            None => sheet.write_blank(row, 4, &section)?,
-        };
+        figures(
+            sheet,
+            row,
+            2,
+            (plan, paid),
+            rate,
+            &section_money,
+            &section_pct,
+        )?;
         sheet.write_blank(row, 5, &section)?;
         sheet.write_blank(row, 6, &section)?;
         row += 1;
@@ -312,12 +312,8 @@ fn by_group(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
             let status = f.cell.clone().set_background_color(status_colour(u.status));
             sheet.write_with_format(row, 0, (i + 1) as f64, &f.cell)?;
             sheet.write_with_format(row, 1, &u.unit_name, &f.cell)?;
-            sheet.write_with_format(row, 2, u.plan as f64 / BILLION, &f.money)?;
-            sheet.write_with_format(row, 3, u.disbursed as f64 / BILLION, &f.money)?;
-            match u.rate_pct {
-                Some(r) => sheet.write_with_format(row, 4, r, &f.pct)?,
-                None => sheet.write_blank(row, 4, &f.pct)?,
-            };
+            let amounts = (i128::from(u.plan), i128::from(u.disbursed));
+            figures(sheet, row, 2, amounts, u.rate_pct, &f.money, &f.pct)?;
             match u.group_rank {
                 Some(r) => sheet.write_with_format(row, 5, f64::from(r), &f.cell)?,
                 None => sheet.write_blank(row, 5, &f.cell)?,
@@ -335,14 +331,52 @@ fn by_group(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         if vi { "Tổng cộng" } else { "Total" },
         &bold(&f.cell),
     )?;
-    sheet.write_with_format(row, 2, plan as f64 / BILLION, &bold(&f.money))?;
-    sheet.write_with_format(row, 3, paid as f64 / BILLION, &bold(&f.money))?;
-    match rate {
-        Some(r) => sheet.write_with_format(row, 4, r, &bold(&f.pct))?,
-        None => sheet.write_blank(row, 4, &f.pct)?,
-    };
+    figures(
+        sheet,
+        row,
+        2,
+        (plan, paid),
+        rate,
+        &bold(&f.money),
+        &bold(&f.pct),
+    )?;
     sheet.write_blank(row, 5, &f.cell)?;
     sheet.write_blank(row, 6, &f.cell)?;
+    Ok(())
+}
+
+/// A header row: each column's title in the sheet's language, and its width.
+fn header_row(
+    sheet: &mut Worksheet,
+    row: u32,
+    columns: &[(&str, &str, f64)],
+    vi: bool,
+    format: &Format,
+) -> Result<(), XlsxError> {
+    for (c, (v, e, width)) in columns.iter().enumerate() {
+        sheet.write_with_format(row, c as u16, if vi { *v } else { *e }, format)?;
+        sheet.set_column_width(c as u16, *width)?;
+    }
+    Ok(())
+}
+
+/// Plan and disbursed (đồng, written in tỷ đồng) and their rate, in three cells from `col`; a
+/// blank rate cell when there is none.
+fn figures(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    (plan, paid): (i128, i128),
+    rate: Option<f64>,
+    money: &Format,
+    pct: &Format,
+) -> Result<(), XlsxError> {
+    sheet.write_with_format(row, col, plan as f64 / BILLION, money)?;
+    sheet.write_with_format(row, col + 1, paid as f64 / BILLION, money)?;
+    match rate {
+        Some(r) => sheet.write_with_format(row, col + 2, r, pct)?,
+        None => sheet.write_blank(row, col + 2, pct)?,
+    };
     Ok(())
 }
 
@@ -449,18 +483,9 @@ fn by_capital_source(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxErr
                 .unwrap_or((0, 0));
             totals[i].0 += i128::from(plan);
             totals[i].1 += i128::from(paid);
+            let amounts = (i128::from(plan), i128::from(paid));
             let c = 2 + 3 * i as u16;
-            sheet.write_with_format(row, c, plan as f64 / BILLION, &f.money)?;
-            sheet.write_with_format(row, c + 1, paid as f64 / BILLION, &f.money)?;
-            match plan > 0 {
-                true => sheet.write_with_format(
-                    row,
-                    c + 2,
-                    paid as f64 * 100.0 / plan as f64,
-                    &f.pct,
-                )?,
-                false => sheet.write_blank(row, c + 2, &f.pct)?,
-            };
+            figures(sheet, row, c, amounts, rate(amounts), &f.money, &f.pct)?;
         }
         row += 1;
     }
@@ -472,19 +497,17 @@ fn by_capital_source(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxErr
         if vi { "Tổng cộng" } else { "Total" },
         &bold(&f.cell),
     )?;
-    for (i, (plan, paid)) in totals.iter().enumerate() {
+    for (i, amounts) in totals.into_iter().enumerate() {
         let c = 2 + 3 * i as u16;
-        sheet.write_with_format(row, c, *plan as f64 / BILLION, &bold(&f.money))?;
-        sheet.write_with_format(row, c + 1, *paid as f64 / BILLION, &bold(&f.money))?;
-        match *plan > 0 {
-            true => sheet.write_with_format(
-                row,
-                c + 2,
-                *paid as f64 * 100.0 / *plan as f64,
-                &bold(&f.pct),
-            )?,
-            false => sheet.write_blank(row, c + 2, &f.pct)?,
-        };
+        figures(
+            sheet,
+            row,
+            c,
+            amounts,
+            rate(amounts),
+            &bold(&f.money),
+            &bold(&f.pct),
+        )?;
     }
     Ok(())
 }
