@@ -529,6 +529,19 @@ fn rgb_png(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError
     Ok(png)
 }
 
+/// A chart's title, top left, cut to the width.
+fn title(area: &Area, fonts: &Fonts, text: &str) -> Result<(), ChartError> {
+    let fitted = fit(fonts, text, 160, WIDTH as i32 - 2 * PAD, TITLE);
+    draw_text(
+        area,
+        fonts,
+        &fitted,
+        (PAD, TITLE_BASELINE),
+        TITLE,
+        Align::Left,
+    )
+}
+
 /// The left and bottom axes of a plot from `top_left` to `bottom_right`.
 fn axes(
     area: &Area,
@@ -681,15 +694,7 @@ fn draw_ranking(
     (plot_top, plot_bottom): (i32, i32),
 ) -> Result<(), ChartError> {
     let width = WIDTH as i32;
-    let title = fit(fonts, r.title, 160, width - 2 * PAD, TITLE);
-    draw_text(
-        root,
-        fonts,
-        &title,
-        (PAD, TITLE_BASELINE),
-        TITLE,
-        Align::Left,
-    )?;
+    title(root, fonts, r.title)?;
 
     let labels: Vec<String> = bars
         .iter()
@@ -902,15 +907,7 @@ pub fn curve_png(c: &CurveChart) -> Result<Vec<u8>, ChartError> {
 
 fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(), ChartError> {
     let width = WIDTH as i32;
-    let title = fit(fonts, c.title, 160, width - 2 * PAD, TITLE);
-    draw_text(
-        root,
-        fonts,
-        &title,
-        (PAD, TITLE_BASELINE),
-        TITLE,
-        Align::Left,
-    )?;
+    title(root, fonts, c.title)?;
 
     let span = i32::try_from((c.end - c.start).num_days().clamp(1, MAX_SPAN_DAYS)).unwrap_or(1);
     let last_year = c.last_year.unwrap_or(&[]);
