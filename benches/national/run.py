@@ -253,7 +253,7 @@ from = "Giám sát giải ngân <giamsat@{DOMAIN}>"
 CHARTS = True  # `--charts off` writes `charts = false` into the jobs
 
 
-def job_toml(year_on_year):
+def job_toml(year_on_year, unit_cols="", domain=DOMAIN):
     plan_cols = 'unit_id = "unit_id", plan_year = "plan_year", amount = "amount"' if year_on_year \
         else 'unit_id = "unit_id", amount = "amount"'
     # Only the columns the peers' query reads are mapped, so every tool reads the same columns.
@@ -264,7 +264,7 @@ plan_year = {PLAN_YEAR}
 
 [sources.units]
 location = "../units.csv"
-columns = {{ unit_id = "unit_id", unit_name = "unit_name", email = "email" }}
+columns = {{ unit_id = "unit_id", unit_name = "unit_name", email = "email"{unit_cols} }}
 
 [sources.plans]
 location = "../plans.csv"
@@ -285,7 +285,7 @@ critical_gap_pct = 20
 
 [alerts]
 cc = []
-digest_to = ["lanhdao@{DOMAIN}"]
+digest_to = ["lanhdao@{domain}"]
 {"" if CHARTS else "charts = false"}
 """
 
@@ -752,36 +752,7 @@ def generate_scale(ddir, n, seed):
 
 
 def scale_job_toml():
-    return f"""# Written by benches/national/run.py; rewritten on every run.
-schedule = "0 8 * * MON"
-language = "vi"
-plan_year = {PLAN_YEAR}
-
-[sources.units]
-location = "../units.csv"
-columns = {{ unit_id = "unit_id", unit_name = "unit_name", email = "email", parent_id = "parent_id", group = "group" }}
-
-[sources.plans]
-location = "../plans.csv"
-columns = {{ unit_id = "unit_id", amount = "amount" }}
-number_format = "plain"
-
-[sources.disbursements]
-location = "../payments.csv"
-kind = "transactions"
-columns = {{ unit_id = "unit_id", date = "date", amount = "amount" }}
-date_format = "%Y-%m-%d"
-number_format = "plain"
-
-[rule]
-{MILESTONES}
-tolerance_pct = 5
-critical_gap_pct = 20
-
-[alerts]
-cc = []
-digest_to = ["lanhdao@{SCALE_DOMAIN}"]
-"""
+    return job_toml(False, unit_cols=', parent_id = "parent_id", group = "group"', domain=SCALE_DOMAIN)
 
 
 def check_scale_report(report, stamp, n, dry_run):
