@@ -4,12 +4,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
-use support::{free_port, http_get, repo, Daemon, Project};
+use support::{free_port, http_get, http_request, repo, Daemon, Project};
 
 /// The sample project (config, job, data) with its admin listener on `admin`, after one run.
 fn sample(admin: u16, edit_units: impl FnOnce(String) -> String) -> (Project, serde_json::Value) {
@@ -33,30 +31,6 @@ fn started(p: &Project, admin: u16) -> Daemon {
         TcpStream::connect(("127.0.0.1", admin)).is_ok()
     });
     d
-}
-
-/// A GET with the raw response: status, headers, body bytes.
-fn get(port: u16, path: &str, method: &str) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP response");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, head, raw[split + 4..].to_vec())
 }
 
 fn chromium() -> PathBuf {
@@ -277,7 +251,7 @@ fn the_job_and_unit_pages_show_the_runs_figures_in_a_real_browser() {
             r.starts_with('/') && !r.starts_with("//"),
             "the page refers elsewhere: {r}"
         );
-        let (status, head, body) = get(admin, &r.replace("&amp;", "&"), "GET");
+        let (status, head, body) = http_request(admin, "GET", &r.replace("&amp;", "&"));
         assert_eq!(status, 200, "{r}: {head}");
         assert!(!body.is_empty());
     }
@@ -339,7 +313,8 @@ fn the_job_and_unit_pages_show_the_runs_figures_in_a_real_browser() {
         .requested
         .iter()
         .any(|u| u.contains(&format!("/units/{id}/curve.png"))));
-    let (status, head, curve) = get(admin, &format!("/jobs/sample/units/{id}/curve.png"), "GET");
+    let (status, head, curve) =
+        http_request(admin, "GET", &format!("/jobs/sample/units/{id}/curve.png"));
     assert_eq!(status, 200, "{head}");
     assert!(
         head.to_ascii_lowercase()
@@ -413,7 +388,7 @@ fn the_job_and_unit_pages_show_the_runs_figures_in_a_real_browser() {
     assert!(body.contains("no job `nope`"));
     assert_eq!(http_get(admin, "/jobs/sample/units/NOPE").0, 404);
     for path in ["/", "/jobs/sample", "/outbox"] {
-        let (status, _, _) = get(admin, path, "POST");
+        let (status, _, _) = http_request(admin, "POST", path);
         assert_eq!(
             status, 405,
             "POST {path} is refused: the dashboard is read-only"
@@ -469,7 +444,7 @@ fn with_an_admin_token_the_pages_ask_for_it() {
         });
         d
     };
-    let (status, head, _) = get(admin, "/jobs/sample", "GET");
+    let (status, head, _) = http_request(admin, "GET", "/jobs/sample");
     assert_eq!(status, 401);
     assert!(
         head.contains("Basic realm=\"disbmon\""),

@@ -679,26 +679,34 @@ impl Drop for Daemon {
 
 /// A plain HTTP GET on loopback, without a client library: (status, body).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let (status, _, body) = http_request(port, "GET", path);
+    (status, String::from_utf8(body).expect("a text body"))
+}
+
+/// One request to 127.0.0.1:`port`: the status, the response head and the body's bytes.
+pub fn http_request(port: u16, method: &str, path: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the admin listener accepts");
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    (status, head, body)
 }
 
 /// A PNG decoded: its width, height, and the share of pixels that are not white.
