@@ -9,7 +9,9 @@ use crate::chart::{
     self,
     figures::{curve_chart, ranking_chart},
 };
-use crate::money::{format_billion, format_number, format_pct, Language};
+use crate::money::{
+    format_billion, format_date, format_number, format_pct, format_pct_opt, Language,
+};
 use crate::notify::render::status_label;
 use crate::rule::Status;
 use crate::store::{Figures, LatestFigures, OutboxStatus, StoreError, UnitDetail};
@@ -18,7 +20,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use minijinja::{context, Environment, Value};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
@@ -163,10 +165,6 @@ fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string()
 }
 
-fn day(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
-}
-
 /// A job's time zone, from the jobs as the scheduler loop published them (`Shared::jobs`).
 fn zone(views: &[JobView], job: &str) -> chrono_tz::Tz {
     views
@@ -222,7 +220,7 @@ async fn index(
         let latest = s.store().latest_figures(&name)?;
         let (as_of, units, behind) = match &latest {
             Some(LatestFigures { as_of, figures, .. }) => (
-                Some(day(*as_of)),
+                Some(format_date(*as_of)),
                 figures.len(),
                 figures.iter().filter(|f| f.status.is_alerted()).count(),
             ),
@@ -316,10 +314,6 @@ fn signed(v: Option<f64>, lang: Language) -> String {
     }
 }
 
-fn pct(v: Option<f64>, lang: Language) -> String {
-    v.map(|v| format_pct(v, lang)).unwrap_or_else(|| "–".into())
-}
-
 async fn job(
     State(s): State<Arc<Shared>>,
     Path(job): Path<String>,
@@ -356,7 +350,7 @@ async fn job(
                 name: name_of(&details, &f.unit).to_string(),
                 plan: format_billion(f.plan, lang),
                 disbursed: format_billion(f.disbursed, lang),
-                rate: pct(f.rate, lang),
+                rate: format_pct_opt(f.rate, lang),
                 expected: format_pct(f.expected, lang),
                 gap: signed(gap(f), lang),
                 status: f.status.as_str(),
@@ -437,7 +431,7 @@ async fn job(
         job,
         latest => true,
         plan_year => details.values().next().map(|d| d.plan_year),
-        as_of => day(as_of),
+        as_of => format_date(as_of),
         run_at => when(scheduled, tz),
         counts => context! {
             ranked => ranks.len(),
@@ -446,11 +440,11 @@ async fn job(
             on_track => count(Status::OnTrack),
             no_plan => count(Status::NoPlan),
         },
-        average => pct(average(&figures), lang),
-        expected => pct(expected, lang),
+        average => format_pct_opt(average(&figures), lang),
+        expected => format_pct_opt(expected, lang),
         chart_alt => match lang {
-            Language::Vi => format!("Biểu đồ: các đơn vị xếp theo tỷ lệ giải ngân đến {}", day(as_of)),
-            Language::En => format!("Chart: units ranked by disbursement rate as of {}", day(as_of)),
+            Language::Vi => format!("Biểu đồ: các đơn vị xếp theo tỷ lệ giải ngân đến {}", format_date(as_of)),
+            Language::En => format!("Chart: units ranked by disbursement rate as of {}", format_date(as_of)),
         },
         columns,
         rows,
@@ -513,7 +507,7 @@ fn plan_row(name: &str, plan: i64, paid: i64, lang: Language) -> Value {
         name,
         plan => format_billion(plan, lang),
         disbursed => format_billion(paid, lang),
-        rate => pct((plan > 0).then(|| paid as f64 * 100.0 / plan as f64), lang),
+        rate => format_pct_opt((plan > 0).then(|| paid as f64 * 100.0 / plan as f64), lang),
     }
 }
 
@@ -576,7 +570,7 @@ async fn unit(
                 context! {
                     plan => format_billion(f.plan, lang),
                     disbursed => format_billion(f.disbursed, lang),
-                    rate => pct(f.rate, lang),
+                    rate => format_pct_opt(f.rate, lang),
                     expected => format_pct(f.expected, lang),
                     gap => signed(gap(f), lang),
                     rank => format!("{}/{}", rank.map(|r| r.to_string()).unwrap_or_else(|| "–".into()), ranks.len()),
@@ -613,10 +607,10 @@ async fn unit(
             let f = &h.figures;
             context! {
                 run_at => when(h.scheduled_at, tz),
-                as_of => day(h.as_of),
+                as_of => format_date(h.as_of),
                 plan => format_billion(f.plan, lang),
                 disbursed => format_billion(f.disbursed, lang),
-                rate => pct(f.rate, lang),
+                rate => format_pct_opt(f.rate, lang),
                 expected => format_pct(f.expected, lang),
                 status => f.status.as_str(),
                 status_label => status_label(f.status, lang),
@@ -666,7 +660,7 @@ async fn unit(
         job,
         unit,
         name,
-        as_of => figures.as_ref().map(|(d, _)| day(*d)),
+        as_of => figures.as_ref().map(|(d, _)| format_date(*d)),
         figures => figures.map(|(_, f)| f),
         curve_alt,
         denominators,

@@ -269,6 +269,18 @@ pub fn format_pct(value: f64, lang: Language) -> String {
     format!("{}%", format_number(value, 1, lang))
 }
 
+/// A rate, or "–" where there is none (no plan).
+pub fn format_pct_opt(value: Option<f64>, lang: Language) -> String {
+    value
+        .map(|v| format_pct(v, lang))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// A date as Vietnamese reports write it (the English emails too): 31/10/2026.
+pub fn format_date(d: chrono::NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,17 +3,9 @@
 
 use super::{Bar, ChartError, CurveChart, Ranking, Tone};
 use crate::ledger::UnitDetail;
-use crate::money::{format_pct, Language};
+use crate::money::{format_date, format_pct_opt, Language};
 use crate::rule::Status;
 use chrono::NaiveDate;
-
-fn pct(v: Option<f64>, lang: Language) -> String {
-    v.map(|v| format_pct(v, lang)).unwrap_or_else(|| "–".into())
-}
-
-fn day(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
-}
 
 fn tone(s: Status) -> Tone {
     match s {
@@ -59,13 +51,13 @@ pub fn ranking_chart(
     let (title, expected_label, average_label) = match lang {
         Language::Vi => (
             "Tỷ lệ giải ngân theo đơn vị (%)",
-            format!("Mức cần đạt {}", pct(expected, lang)),
-            format!("Bình quân {}", pct(average, lang)),
+            format!("Mức cần đạt {}", format_pct_opt(expected, lang)),
+            format!("Bình quân {}", format_pct_opt(average, lang)),
         ),
         Language::En => (
             "Disbursement rate by unit (%)",
-            format!("Expected {}", pct(expected, lang)),
-            format!("Average {}", pct(average, lang)),
+            format!("Expected {}", format_pct_opt(expected, lang)),
+            format!("Average {}", format_pct_opt(average, lang)),
         ),
     };
     super::ranking_png(&Ranking {
@@ -116,7 +108,7 @@ pub fn curve_chart(d: &UnitDetail, lang: Language) -> Result<Vec<u8>, ChartError
             "Đơn vị",
             "Mốc tiến độ",
             "Năm trước",
-            format!("Ngày {}", day(d.as_of)),
+            format!("Ngày {}", format_date(d.as_of)),
             "Tỷ lệ giải ngân (%)",
         ),
         Language::En => (
@@ -124,7 +116,7 @@ pub fn curve_chart(d: &UnitDetail, lang: Language) -> Result<Vec<u8>, ChartError
             "Unit",
             "Milestones",
             "Last year",
-            format!("As of {}", day(d.as_of)),
+            format!("As of {}", format_date(d.as_of)),
             "Disbursement rate (%)",
         ),
     };

@@ -6,7 +6,9 @@ use crate::address::Mailbox;
 use crate::compute::{Rates, UnitRate};
 use crate::decide::{Alert, Reason};
 use crate::ledger::DataIssue;
-use crate::money::{format_billion, format_number, format_pct, Language};
+use crate::money::{
+    format_billion, format_date, format_number, format_pct, format_pct_opt, Language,
+};
 use crate::rule::{PlanYear, Status};
 use chrono::NaiveDate;
 
@@ -80,14 +82,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-fn date(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
-}
-
-fn pct_opt(v: Option<f64>, lang: Language) -> String {
-    v.map(|v| format_pct(v, lang)).unwrap_or_else(|| "–".into())
 }
 
 /// The gap to the target in percentage points, as Vietnamese reports write it: how far below the
@@ -191,8 +185,8 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
     let u = &alert.unit;
     let lang = ctx.language;
     let w = words(lang);
-    let as_of = date(ctx.as_of);
-    let rate = pct_opt(u.rate_pct, lang);
+    let as_of = format_date(ctx.as_of);
+    let rate = format_pct_opt(u.rate_pct, lang);
     let expected = format_pct(u.expected_pct, lang);
     let subject = match (lang, u.status) {
         (Language::Vi, Status::Critical) => format!(
@@ -248,17 +242,17 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
     let escalation = alert.escalation.as_ref().map(|e| match lang {
         Language::Vi => format!(
             "Thư này được gửi đồng thời đến cấp trên vì đơn vị chậm tiến độ từ ngày {} và đã được nhắc {} lần.",
-            date(e.since),
+            format_date(e.since),
             e.alerts_before
         ),
         Language::En => format!(
             "This alert is escalated: the unit has been behind since {} and has been alerted {} times.",
-            date(e.since),
+            format_date(e.since),
             e.alerts_before
         ),
     });
     let n = ctx.ranked;
-    let average = pct_opt(ctx.rates.average_pct, lang);
+    let average = format_pct_opt(ctx.rates.average_pct, lang);
     let below = match (lang, u.below_average) {
         (Language::Vi, true) => " (đơn vị thấp hơn bình quân)",
         (Language::En, true) => " (the unit is below the average)",
@@ -300,7 +294,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
                 ctx.plan_year
             ),
             ctx.next_milestone.map(|(d, p)| {
-                format!("Mốc tiếp theo: giải ngân {} kế hoạch vốn đến ngày {}.", format_pct(p, lang), date(d))
+                format!("Mốc tiếp theo: giải ngân {} kế hoạch vốn đến ngày {}.", format_pct(p, lang), format_date(d))
             }),
             "Đề nghị đơn vị khẩn trương rà soát nguyên nhân, có giải pháp đẩy nhanh tiến độ giải ngân và báo cáo kết quả thực hiện.".to_string(),
             format!("Thư này được gửi tự động bởi hệ thống giám sát giải ngân (disbmon, công việc `{}`). Đơn vị mã {}.", ctx.job, u.unit_id),
@@ -309,7 +303,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             format!("To: {}", u.unit_name),
             format!("Public-investment disbursement of the {} capital plan as of {as_of}:", ctx.plan_year),
             ctx.next_milestone
-                .map(|(d, p)| format!("Next milestone: {} of the plan by {}.", format_pct(p, lang), date(d))),
+                .map(|(d, p)| format!("Next milestone: {} of the plan by {}.", format_pct(p, lang), format_date(d))),
             "Please review the causes, take measures to speed up disbursement and report on the results.".to_string(),
             format!("Sent automatically by the disbursement monitor (disbmon, job `{}`). Unit id {}.", ctx.job, u.unit_id),
         ),
@@ -336,12 +330,12 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         match lang {
             Language::Vi => format!(
                 "Giải ngân so với ngày {} (lần tổng hợp trước): {delta} {}.",
-                date(day),
+                format_date(day),
                 w.billion
             ),
             Language::En => format!(
                 "Disbursed since {} (the previous run): {delta} {}.",
-                date(day),
+                format_date(day),
                 w.billion
             ),
         }
@@ -482,7 +476,7 @@ fn plan_table(
                 name,
                 format_billion(plan, lang),
                 format_billion(paid, lang),
-                pct_opt(rate, lang),
+                format_pct_opt(rate, lang),
             ]
         })
         .collect();
@@ -587,7 +581,7 @@ pub fn ranked_rows(
                 u.unit_name.clone(),
                 format_billion(u.plan, lang),
                 format_billion(u.disbursed, lang),
-                pct_opt(u.rate_pct, lang),
+                format_pct_opt(u.rate_pct, lang),
                 format_pct(u.expected_pct, lang),
                 points(u.gap_pct, lang),
                 match (u.nothing_paid, lang) {
@@ -639,9 +633,9 @@ pub fn digest(
         .iter()
         .filter(|u| u.rank.is_some() && !u.below_average)
         .count();
-    let average = pct_opt(ctx.rates.average_pct, lang);
+    let average = format_pct_opt(ctx.rates.average_pct, lang);
     let expected = format_pct(ctx.rates.expected_pct, lang);
-    let as_of = date(ctx.as_of);
+    let as_of = format_date(ctx.as_of);
     let total_plan: i64 = units.iter().map(|u| u.plan).sum();
     let total_paid: i64 = units.iter().map(|u| u.disbursed).sum();
 
@@ -672,7 +666,7 @@ pub fn digest(
                 ctx.rates
                     .groups
                     .iter()
-                    .map(|g| format!("Nhóm {}: {}/{} đơn vị đạt hoặc vượt mức bình quân {} của nhóm.", g.group, g.at_or_above_average, g.units, pct_opt(g.average_pct, lang)))
+                    .map(|g| format!("Nhóm {}: {}/{} đơn vị đạt hoặc vượt mức bình quân {} của nhóm.", g.group, g.at_or_above_average, g.units, format_pct_opt(g.average_pct, lang)))
                     .collect::<Vec<_>>()
                     .join("\n"),
                 format!("Thư gửi các đơn vị trong lần này: {queued}; thư không gửi được kể từ lần tổng hợp trước: {}.", failed.len()),
@@ -704,7 +698,7 @@ pub fn digest(
                 ctx.rates
                     .groups
                     .iter()
-                    .map(|g| format!("Group {}: {} of {} units at or above the group average of {}.", g.group, g.at_or_above_average, g.units, pct_opt(g.average_pct, lang)))
+                    .map(|g| format!("Group {}: {} of {} units at or above the group average of {}.", g.group, g.at_or_above_average, g.units, format_pct_opt(g.average_pct, lang)))
                     .collect::<Vec<_>>()
                     .join("\n"),
                 format!("Messages to units in this run: {queued}; messages that could not be delivered since the last summary: {}.", failed.len()),
@@ -750,7 +744,7 @@ pub fn digest(
                         "{} ({}): {}, {}",
                         u.unit_name,
                         u.unit_id,
-                        pct_opt(u.rate_pct, lang),
+                        format_pct_opt(u.rate_pct, lang),
                         status_label(u.status, lang)
                     )
                 })
