@@ -471,7 +471,7 @@ async fn deliver_pending(env: &Env) {
         )
     }));
     lines.push(tail.into());
-    notify_operators(env, &failures[0].job, &subject, &lines).await;
+    notify_operators(env, &failures[0].job, language, &subject, &lines).await;
 }
 
 /// A job's language, as the scheduler loop last published it (Vietnamese for a job it no longer
@@ -677,7 +677,7 @@ async fn run_with_retries(job: Arc<Job>, slot: DateTime<Utc>, mut env: Env) {
         Language::Vi => "Hệ thống vẫn chạy các lần theo lịch tiếp theo. Lệnh `disbmon once JOB --dry-run` cho xem lỗi.".into(),
         Language::En => "The daemon goes on with the next scheduled runs. `disbmon once JOB --dry-run` shows the problem by hand.".into(),
     });
-    notify_operators(&env, &job.name, &subject, &lines).await;
+    notify_operators(&env, &job.name, job.language, &subject, &lines).await;
 }
 
 /// A run that is tried again: its data was rejected, or the run itself failed.
@@ -738,8 +738,8 @@ fn failure_summary(report: &crate::report::RunReport) -> String {
 
 /// Queues a notice to the operators in the outbox, and wakes its worker. Each notice is its own
 /// message (its Message-ID carries the time and a counter), however alike two subjects are.
-/// Written in the job's language.
-async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String]) {
+/// `lang`: the job's language, which the notice is written in.
+async fn notify_operators(env: &Env, job: &str, lang: Language, subject: &str, lines: &[String]) {
     if env.config.operators.is_empty() {
         tracing::error!("no operators configured to tell: {subject}");
         return;
@@ -751,7 +751,6 @@ async fn notify_operators(env: &Env, job: &str, subject: &str, lines: &[String])
         now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         std::process::id()
     );
-    let lang = language_of(env, job);
     let queued = queue::operator_message(&env.config, lang, subject, lines, &identity, now)
         .map_err(|e| e.to_string())
         .and_then(|m| {
@@ -826,7 +825,7 @@ async fn dead_man(scheduled: &BTreeMap<String, Scheduled>, env: &Env, now: DateT
             ),
         };
         tracing::error!(job = %s.job.name, "{subject}");
-        notify_operators(env, &s.job.name, &subject, &lines).await;
+        notify_operators(env, &s.job.name, s.job.language, &subject, &lines).await;
     }
 }
 
@@ -1061,8 +1060,8 @@ milestones = [{{ date = "12-31", pct = 95 }}]
             notices: Arc::new(AtomicU64::new(0)),
         };
         let subject = "[disbmon] 1 message(s) could not be delivered";
-        notify_operators(&env, "weekly", subject, &["first".into()]).await;
-        notify_operators(&env, "weekly", subject, &["second".into()]).await;
+        notify_operators(&env, "weekly", Language::En, subject, &["first".into()]).await;
+        notify_operators(&env, "weekly", Language::En, subject, &["second".into()]).await;
         let rows = store
             .outbox(&[crate::store::OutboxStatus::Pending])
             .unwrap();
