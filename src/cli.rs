@@ -112,6 +112,22 @@ pub enum Command {
         #[arg(long)]
         xlsx: std::path::PathBuf,
     },
+    /// Replay the past years the sources hold, month by month: project each unit's rate at the
+    /// 31/1 close from every month end (from the years before it only) and print the mean
+    /// absolute error per month beside a straight line's. Nothing is recorded or sent.
+    Backtest {
+        /// A job name (jobs/NAME.toml) or the path of a job file.
+        job: String,
+        /// The cut-off date the sources are read at, YYYY-MM-DD [default: today]
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// Past plan years to measure, 1 to 10 [default: 10]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10))]
+        years: u32,
+        /// Print the backtest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the email one unit would get (headers and text part).
     Preview {
         job: String,
@@ -416,6 +432,40 @@ pub async fn run(cli: Cli) -> i32 {
                 }
             }
         }
+        Command::Backtest {
+            job,
+            as_of,
+            years,
+            json,
+        } => {
+            let (config, mut job) = match load(cli.config.as_deref(), &job) {
+                Ok(v) => v,
+                Err(code) => return code,
+            };
+            job.projection.years = years;
+            let a = match assess_loaded(&config, &job, as_of, clock.as_ref(), "nothing replayed")
+                .await
+            {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            let Some(rates) = &a.rates else {
+                return exit::DATA;
+            };
+            let b = crate::projection::backtest(&a.ledger.history, rates);
+            if json {
+                sayln!("{}", serde_json::to_string_pretty(&b).unwrap_or_default());
+            } else {
+                say!("{}", crate::report::backtest_table(&job.name, &b));
+            }
+            match b.months.is_empty() {
+                true => {
+                    esayln!("job {}: the sources hold fewer than two whole past years (plans with a plan year, and their payments): nothing to replay", job.name);
+                    exit::DATA
+                }
+                false => exit::OK,
+            }
+        }
         Command::Preview { job, unit, as_of } => {
             let (config, job, a) = match assessed(
                 cli.config.as_deref(),
@@ -502,8 +552,20 @@ async fn assessed(
     instead: &str,
 ) -> Result<(Config, Job, pipeline::Assessment), i32> {
     let (config, job) = load(config, job)?;
+    let a = assess_loaded(&config, &job, as_of, clock, instead).await?;
+    Ok((config, job, a))
+}
+
+/// [`assessed`] for a job already loaded.
+async fn assess_loaded(
+    config: &Config,
+    job: &Job,
+    as_of: Option<NaiveDate>,
+    clock: &dyn Clock,
+    instead: &str,
+) -> Result<pipeline::Assessment, i32> {
     let as_of = as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
-    let a = pipeline::assess_with(&job, &config.mail, as_of, None, clock)
+    let a = pipeline::assess_with(job, &config.mail, as_of, None, clock)
         .await
         .map_err(|e| {
             esayln!("{e}");
@@ -516,7 +578,7 @@ async fn assessed(
         esayln!("job {}: the data was rejected; {instead}", job.name);
         return Err(exit::DATA);
     }
-    Ok((config, job, a))
+    Ok(a)
 }
 
 fn load(config: Option<&Path>, job: &str) -> Result<(Config, Job), i32> {

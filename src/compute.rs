@@ -376,8 +376,10 @@ pub enum Scope {
     /// Plan rows of this plan year (all rows when the source has no plan_year column), in force on
     /// `as_of` (rows with an `effective_date` after it do not count yet).
     Plans { year: PlanYear, as_of: NaiveDate },
-    /// Disbursement rows dated from `start` to `end`, inclusive.
+    /// Disbursement rows dated from `start` to `end`, inclusive; with a plan_year column, only
+    /// the rows of plan year `year` (in January two plan years pay at once).
     Disbursements {
+        year: PlanYear,
         kind: DisbursementKind,
         start: NaiveDate,
         end: NaiveDate,
@@ -495,9 +497,17 @@ fn in_scope(q: &Query, has: Has) -> Expr {
     let mut e = match q.scope {
         Scope::Plans { year, .. } if has.year => col("year").eq(lit(year)),
         Scope::Plans { .. } => lit(true),
-        Scope::Disbursements { start, end, .. } => col("date")
-            .gt_eq(as_date(start))
-            .and(col("date").lt_eq(as_date(end))),
+        Scope::Disbursements {
+            start, end, year, ..
+        } => {
+            let dated = col("date")
+                .gt_eq(as_date(start))
+                .and(col("date").lt_eq(as_date(end)));
+            match has.year {
+                true => dated.and(col("year").eq(lit(year))),
+                false => dated,
+            }
+        }
     };
     if let (Scope::Plans { as_of, .. }, true) = (q.scope, has.effective) {
         e = e.and(
@@ -1443,7 +1453,7 @@ fn bad_rows(
 }
 
 /// One unit's standing on the as-of date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct UnitRate {
     pub unit_id: UnitId,
     pub unit_name: String,
@@ -1475,6 +1485,10 @@ pub struct UnitRate {
     pub worse_than_last_year: bool,
     /// Rates against further denominators ("layer:dp", "capital_source:NSTW"); none without a plan.
     pub other_rates: BTreeMap<String, Option<f64>>,
+    /// Where the unit will be at 31/12 and 31/1 on its current pace (`projection`), when the
+    /// sources hold past years.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection: Option<crate::projection::Projection>,
 }
 
 /// "x of N units are at or above the average of z %" for one peer group.
@@ -1740,6 +1754,7 @@ pub fn rates(
                         )
                     })
                     .collect(),
+                projection: None,
             }
         })
         .collect();
@@ -1883,6 +1898,7 @@ milestones = [{{ date = "12-31", pct = 95 }}]
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let query = |start, end| Query {
             scope: Scope::Disbursements {
+                year: 2026,
                 kind: DisbursementKind::Transactions,
                 start,
                 end,

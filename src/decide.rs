@@ -294,6 +294,7 @@ mod tests {
             rate_last_year: None,
             worse_than_last_year: false,
             other_rates: Default::default(),
+            projection: None,
         }
     }
 

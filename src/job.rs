@@ -35,6 +35,13 @@ struct RawJob {
     repeat_after: Option<String>,
     /// Alerts in one episode after which they also go to the escalation recipients (default 3).
     escalate_after: Option<u32>,
+    /// Consecutive milestones missed after which alerts also go to the escalation recipients
+    /// (HCMC practice: two quarters); off when not given.
+    escalate_after_milestones: Option<u32>,
+    #[serde(default)]
+    projection: RawProjection,
+    #[serde(default)]
+    reallocation: RawReallocation,
     /// No unit is alerted when the newest data is older than this.
     max_data_age: Option<String>,
     /// The plan layer that is the denominator (plans' `layer` column), e.g. "ttg" for the plan
@@ -51,6 +58,30 @@ struct RawJob {
     /// Old unit id = its successor, e.g. { "H-MUONGLA" = "X-MUONGLA" } after the July 2025 merger.
     #[serde(default)]
     successors: BTreeMap<String, String>,
+}
+
+/// `[projection]`: the year-end projection from past years' seasonal curves.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawProjection {
+    /// Past plan years measured for the seasonal curves (default 3).
+    years: Option<u32>,
+    /// A unit projected below the 31/12 or 31/1 target is alerted even when on track today.
+    alert_at_risk: Option<bool>,
+}
+
+/// `[reallocation]`: which units the digest proposes to release capital from, or give it to.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawReallocation {
+    /// Units projected under this rate at 31/1 can release capital (default 95).
+    release_below_pct: Option<f64>,
+    /// Units projected at or above this rate by 31/12 can absorb more (default 100).
+    absorb_from_pct: Option<f64>,
+    /// Amounts below this many billion đồng are not proposed (default 0.5).
+    min_billion: Option<f64>,
+    /// The plan layer holding the units' registered need (e.g. "dk"); or map the plans' `need` column.
+    need_layer: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +335,9 @@ pub struct Job {
     pub successors: BTreeMap<String, String>,
     pub rate_layers: Vec<String>,
     pub rate_capital_sources: Vec<String>,
+    pub escalate_after_milestones: Option<u32>,
+    pub projection: Projection,
+    pub reallocation: Reallocation,
     /// The file's text, to tell a changed job from an unchanged one on reload.
     pub text: String,
 }
@@ -326,6 +360,43 @@ impl Job {
     }
 }
 
+/// The year-end projection's settings (`[projection]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub years: u32,
+    pub alert_at_risk: bool,
+}
+
+impl Default for Projection {
+    fn default() -> Self {
+        Projection {
+            years: 3,
+            alert_at_risk: false,
+        }
+    }
+}
+
+/// The reallocation proposal's thresholds (`[reallocation]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reallocation {
+    pub release_below_pct: f64,
+    pub absorb_from_pct: f64,
+    /// The smallest amount proposed, in đồng.
+    pub min_dong: i64,
+    pub need_layer: Option<String>,
+}
+
+impl Default for Reallocation {
+    fn default() -> Self {
+        Reallocation {
+            release_below_pct: 95.0,
+            absorb_from_pct: 100.0,
+            min_dong: 500_000_000,
+            need_layer: None,
+        }
+    }
+}
+
 /// Canonical columns of each source: (required, optional).
 pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static [&'static str]) {
     match role {
@@ -341,11 +412,12 @@ pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static
                 "capital_source",
                 "layer",
                 "effective_date",
+                "need",
             ],
         ),
         SourceRole::Disbursements => (
             &["unit_id", "date", "amount"],
-            &["project_id", "capital_source", "layer"],
+            &["project_id", "capital_source", "layer", "plan_year"],
         ),
     }
 }
@@ -489,6 +561,54 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             "must be at least 1 (a unit is told at its addresses)",
         );
     }
+    let projection = Projection {
+        years: raw.projection.years.unwrap_or(3),
+        alert_at_risk: raw.projection.alert_at_risk.unwrap_or(false),
+    };
+    if !(1..=10).contains(&projection.years) {
+        p.add(
+            "projection.years",
+            format!(
+                "{} past years cannot be measured; write 1 to 10 (default 3)",
+                projection.years
+            ),
+        );
+    }
+    let r = &raw.reallocation;
+    let defaults = Reallocation::default();
+    let reallocation = Reallocation {
+        release_below_pct: r.release_below_pct.unwrap_or(defaults.release_below_pct),
+        absorb_from_pct: r.absorb_from_pct.unwrap_or(defaults.absorb_from_pct),
+        min_dong: r
+            .min_billion
+            .map(|b| (b * 1e9).round() as i64)
+            .unwrap_or(defaults.min_dong),
+        need_layer: r.need_layer.clone(),
+    };
+    if !(0.0..=100.0).contains(&reallocation.release_below_pct) {
+        p.add(
+            "reallocation.release_below_pct",
+            "must be a rate from 0 to 100 (default 95)",
+        );
+    }
+    if !(0.0..=200.0).contains(&reallocation.absorb_from_pct) {
+        p.add(
+            "reallocation.absorb_from_pct",
+            "must be a rate from 0 to 200 (default 100)",
+        );
+    }
+    if !r.min_billion.is_none_or(|b| (0.0..=1e9).contains(&b)) {
+        p.add(
+            "reallocation.min_billion",
+            "must be an amount in billion đồng from 0 to 1e9 (default 0.5)",
+        );
+    }
+    if raw.escalate_after_milestones == Some(0) {
+        p.add(
+            "escalate_after_milestones",
+            "must be at least 1 (e.g. 2: a unit that missed two milestones in a row); leave it out to turn it off",
+        );
+    }
     if !p.is_empty() {
         return Err(p);
     }
@@ -543,6 +663,9 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             successors: raw.successors.clone(),
             rate_layers: raw.rate_layers.clone(),
             rate_capital_sources: raw.rate_capital_sources.clone(),
+            escalate_after_milestones: raw.escalate_after_milestones,
+            projection,
+            reallocation,
             text,
         }),
         _ => Err(p),

@@ -321,11 +321,49 @@ pub struct Ledger {
     /// Each unit's cumulative disbursement at the month ends before the as-of date: the curve its
     /// alert draws (`alerts.charts`).
     pub curve: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
-    /// Last year's, at every month end of its window, where the sources hold last year.
-    pub last_year_curve: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
+    /// The past plan years the sources hold (newest first, at most `projection.years`): the
+    /// seasonal curves the year-end projection and `disbmon backtest` use. Last year's is the
+    /// curve the alerts draw beside this year's.
+    pub history: Vec<PastYear>,
     /// Plan and disbursement per (unit, project), when both sources name projects (`project_id`).
     pub projects: BTreeMap<(UnitId, String), (i64, i64)>,
+    /// Each unit's registered need for the plan year (plans' `need` column or `need_layer`),
+    /// where the sources give one: what it could absorb beyond its plan.
+    pub need: BTreeMap<UnitId, i64>,
 }
+
+/// A past plan year, whole: its final plan and its cumulative disbursement at each month end of
+/// its window.
+#[derive(Debug, Clone, Default)]
+pub struct PastYear {
+    pub year: crate::rule::PlanYear,
+    /// The plan in force at the close of the year's window (31 January of the next year).
+    pub plan: BTreeMap<UnitId, i64>,
+    /// Cumulative disbursement at 31/1, 28-29/2 … 31/12 and 31/1 of the next year (13 points).
+    pub month_ends: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
+    /// Cumulative disbursement at the same day of that year as this run's as-of date.
+    pub same_day: BTreeMap<UnitId, i64>,
+}
+
+impl PastYear {
+    /// Cumulative disbursement of `unit` at month end `i` (0 = 31/1 … 11 = 31/12, 12 = the close).
+    pub fn at(&self, i: usize, unit: &str) -> i64 {
+        self.month_ends
+            .get(i)
+            .and_then(|(_, m)| m.get(unit).copied())
+            .unwrap_or(0)
+    }
+
+    /// What the year disbursed in all, by the close of its window.
+    pub fn total(&self, unit: &str) -> i64 {
+        self.at(CLOSE, unit)
+    }
+}
+
+/// The index of a past year's close (31 January of the next year) in `PastYear::month_ends`.
+pub const CLOSE: usize = 12;
+/// The index of 31 December.
+pub const DECEMBER: usize = 11;
 
 impl Ledger {
     /// A unit's cumulative disbursement at each month end before the as-of date.
@@ -334,8 +372,12 @@ impl Ledger {
     }
 
     /// Last year's, at each month end of its window; empty when the sources do not hold it.
-    pub fn last_year_curve_of(&self, unit: &str) -> Vec<(chrono::NaiveDate, i64)> {
-        points(&self.last_year_curve, unit)
+    pub fn last_year_curve_of(&self, unit: &str, plan_year: crate::rule::PlanYear) -> Vec<(chrono::NaiveDate, i64)> {
+        self.history
+            .iter()
+            .find(|h| h.year == plan_year - 1)
+            .map(|h| points(&h.month_ends, unit))
+            .unwrap_or_default()
     }
 }
 

@@ -18,6 +18,8 @@
 //!   integer đồng, and computes each unit's rate, expected rate, gap, rank and status.
 //! - [`reuse`]: a money source's sums stored between runs: reused when unchanged, added to when
 //!   rows were appended.
+//! - [`projection`]: each unit's rate at 31/12 and 31/1 on its current pace, from past years'
+//!   seasonal curves, and the backtest of that projection.
 //! - [`validate`]: stale data and each source's `on_error`: may this data alert anyone?
 //! - [`ledger`], [`money`], [`rule`]: plain domain types and rules shared by the stages.
 //! - [`text`]: text from outside made safe where it is used (headers, tables, terminals, URLs).
@@ -55,6 +57,7 @@ pub mod money;
 pub mod notify;
 pub mod outbox;
 pub mod pipeline;
+pub mod projection;
 pub mod report;
 pub mod reuse;
 pub mod rule;

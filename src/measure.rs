@@ -5,7 +5,7 @@
 
 use crate::compute::{self, Query, Scope};
 use crate::job::Job;
-use crate::ledger::{DataIssue, IssueList, LastYear, Ledger, SourceStats};
+use crate::ledger::{DataIssue, IssueList, LastYear, Ledger, PastYear, SourceStats};
 use crate::reuse;
 use crate::rule::{self, PlanYear};
 use crate::source::Tables;
@@ -53,9 +53,87 @@ fn month_ends(year: PlanYear, until: NaiveDate) -> Vec<NaiveDate> {
 
 /// The same date a year earlier (29 February → 28 February).
 fn a_year_earlier(day: NaiveDate) -> NaiveDate {
-    day.with_year(day.year() - 1)
-        .or_else(|| (day - chrono::Duration::days(1)).with_year(day.year() - 1))
+    years_earlier(day, 1)
+}
+
+/// The same date `n` years earlier (29 February → 28 February).
+fn years_earlier(day: NaiveDate, n: u32) -> NaiveDate {
+    let year = day.year() - n as i32;
+    day.with_year(year)
+        .or_else(|| (day - chrono::Duration::days(1)).with_year(year))
         .unwrap_or(day)
+}
+
+/// The registered need of each unit for the plan year, from the plans' `need` column (rows of
+/// other plan years left aside; a blank cell is no need). A cell that is not an amount is a
+/// row problem naming row, column and value, and counts for nothing.
+fn needs_from_column(
+    table: &crate::source::Table,
+    source: &crate::job::Source,
+    ids: &[String],
+    successors: &BTreeMap<String, String>,
+    plan_year: PlanYear,
+) -> (BTreeMap<String, i64>, Vec<DataIssue>) {
+    let known: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let (mut sums, mut problems) = (BTreeMap::<String, i128>::new(), Vec::new());
+    let (Some(&need), Some(&unit)) = (table.columns.get("need"), table.columns.get("unit_id"))
+    else {
+        return (BTreeMap::new(), problems);
+    };
+    let year_col = table.columns.get("plan_year").copied();
+    let header = source.header("need").unwrap_or("need").to_string();
+    let mut reader = match csv::ReaderBuilder::new()
+        .delimiter(table.delimiter)
+        .flexible(true)
+        .from_path(&table.path)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(DataIssue::whole(
+                table.role,
+                format!("cannot read the need column ({header}): {e}"),
+            ));
+            return (BTreeMap::new(), problems);
+        }
+    };
+    for (i, record) in reader.records().enumerate() {
+        let Ok(record) = record else { continue };
+        let cell = |c: usize| record.get(c).unwrap_or("").trim();
+        // Excel: the worksheet's own row number, carried through the conversion.
+        let row = table
+            .row_column
+            .and_then(|c| cell(c).parse().ok())
+            .unwrap_or(table.row_offset + i as u64 + 1);
+        let text = cell(need);
+        if text.is_empty() {
+            continue;
+        }
+        if let Some(y) = year_col {
+            if cell(y).parse::<PlanYear>().ok() != Some(plan_year) {
+                continue;
+            }
+        }
+        let id = compute::successor_of(successors, cell(unit));
+        if !known.contains(id) {
+            continue;
+        }
+        match crate::money::parse_dong(text, source.number_format, source.amount_unit) {
+            Ok(v) if v >= 0 => *sums.entry(id.to_string()).or_default() += i128::from(v),
+            Ok(_) | Err(_) => problems.push(DataIssue {
+                source: table.role,
+                sheet: table.sheet.clone(),
+                row: Some(row),
+                column: Some(header.clone()),
+                value: Some(text.to_string()),
+                problem: "the registered need is not an amount of money at or above 0; write it like the plan amounts, or leave the cell empty".into(),
+            }),
+        }
+    }
+    let sums = sums
+        .into_iter()
+        .map(|(k, v)| (k, crate::money::clamp(v)))
+        .collect();
+    (sums, problems)
 }
 
 /// Measures every denominator of the job, with the sums stored in `stored` by earlier runs where
@@ -115,8 +193,36 @@ pub fn measure(
             })
             .collect()
     };
-    let plan_queries = queries(&|year, as_of| Scope::Plans { year, as_of });
-    let plans = reuse::aggregate(
+    let main_query = |scope: Scope| Query {
+        scope,
+        layer: job.plan_layer.clone(),
+        capital_source: job.capital_source.clone(),
+    };
+    // The past years' final plans (which years the sources hold), and the registered need.
+    let past_years: Vec<PlanYear> = match year_on_year {
+        true => (1..=job.projection.years as PlanYear)
+            .map(|k| plan_year - k)
+            .collect(),
+        false => Vec::new(),
+    };
+    let mut plan_queries = queries(&|year, as_of| Scope::Plans { year, as_of });
+    plan_queries.extend(past_years.iter().map(|&year| {
+        main_query(Scope::Plans {
+            year,
+            as_of: rule::window_end(year),
+        })
+    }));
+    if let Some(layer) = &job.reallocation.need_layer {
+        plan_queries.push(Query {
+            scope: Scope::Plans {
+                year: plan_year,
+                as_of,
+            },
+            layer: Some(layer.clone()),
+            capital_source: job.capital_source.clone(),
+        });
+    }
+    let mut plans = reuse::aggregate(
         stored,
         &tables.plans,
         &job.plans,
@@ -124,37 +230,41 @@ pub fn measure(
         &job.successors,
         &plan_queries,
     )?;
+    let mut extra_plans = plans.split_off(wanted.len()).into_iter();
+    let past_plans: Vec<(PlanYear, BTreeMap<String, i64>)> = past_years
+        .iter()
+        .map(|&y| (y, extra_plans.next().map(|a| a.by_unit).unwrap_or_default()))
+        .filter(|(_, plan)| plan.values().any(|p| *p > 0))
+        .collect();
+    let mut need = extra_plans.next().map(|a| a.by_unit).unwrap_or_default();
     let paid_by = |year: PlanYear, day: NaiveDate| Scope::Disbursements {
+        year,
         kind: job.disbursement_kind,
         start: rule::window_start(year),
         end: day.min(rule::window_end(year)),
     };
-    // The curves the alerts draw: disbursement only, at each month end, in the same pass.
-    let (curve, last_year_curve) = match job.charts {
-        true => (
-            month_ends(plan_year, as_of),
-            match year_on_year {
-                true => month_ends(
-                    plan_year - 1,
-                    rule::window_end(plan_year - 1) + chrono::Days::new(1),
-                ),
-                false => Vec::new(),
-            },
-        ),
-        false => (Vec::new(), Vec::new()),
+    // The curve the alerts draw (this year's month ends), and in January the 31/12 close the
+    // projection reports as reached; each past year with a plan, whole, and at this day of it.
+    let december = NaiveDate::from_ymd_opt(plan_year, 12, 31).expect("31 December exists");
+    let curve = match (job.charts, as_of > december) {
+        (true, _) => month_ends(plan_year, as_of),
+        (false, true) => vec![december],
+        (false, false) => Vec::new(),
     };
     let mut paid_queries = queries(&paid_by);
-    let curve_query = |year: PlanYear, day: NaiveDate| Query {
-        scope: paid_by(year, day),
-        layer: job.plan_layer.clone(),
-        capital_source: job.capital_source.clone(),
-    };
-    paid_queries.extend(curve.iter().map(|d| curve_query(plan_year, *d)));
-    paid_queries.extend(
-        last_year_curve
-            .iter()
-            .map(|d| curve_query(plan_year - 1, *d)),
-    );
+    paid_queries.extend(curve.iter().map(|d| main_query(paid_by(plan_year, *d))));
+    let mut past_days = Vec::new();
+    for (k, (year, _)) in past_plans.iter().enumerate() {
+        let ends = month_ends(*year, rule::window_end(*year) + chrono::Days::new(1));
+        paid_queries.extend(ends.iter().map(|d| main_query(paid_by(*year, *d))));
+        // Last year's same day is the year-on-year figure, measured already.
+        let same_day = match *year == plan_year - 1 {
+            true => None,
+            false => Some(years_earlier(as_of, (plan_year - year) as u32)),
+        };
+        paid_queries.extend(same_day.map(|d| main_query(paid_by(*year, d))));
+        past_days.push((k, ends, same_day.is_some()));
+    }
     let mut paid = reuse::aggregate(
         stored,
         &tables.disbursements,
@@ -165,12 +275,28 @@ pub fn measure(
     )?;
     let mut curves = paid.split_off(wanted.len()).into_iter().map(|a| a.by_unit);
     let curve: Vec<_> = curve.into_iter().zip(curves.by_ref()).collect();
-    let last_year_curve: Vec<_> = last_year_curve.into_iter().zip(curves).collect();
+    let mut history: Vec<PastYear> = Vec::new();
+    for ((year, plan), (_, ends, own_day)) in past_plans.into_iter().zip(past_days) {
+        let month_ends: Vec<_> = ends.into_iter().zip(curves.by_ref()).collect();
+        let same_day = match own_day {
+            true => curves.next().unwrap_or_default(),
+            false => BTreeMap::new(),
+        };
+        history.push(PastYear {
+            year,
+            plan,
+            month_ends,
+            same_day,
+        });
+    }
     let (mut current, mut last_year, mut others) = (None, None, BTreeMap::new());
     for ((which, _), (p, d)) in wanted.into_iter().zip(plans.into_iter().zip(paid)) {
         match which {
             Denominator::ThisYear => current = Some((p, d)),
             Denominator::LastYear => {
+                if let Some(h) = history.iter_mut().find(|h| h.year == plan_year - 1) {
+                    h.same_day = d.by_unit.clone();
+                }
                 last_year = Some(LastYear {
                     plan: p.by_unit,
                     disbursed: d.by_unit,
@@ -212,6 +338,12 @@ pub fn measure(
         false => BTreeMap::new(),
     };
     let mut issues = IssueList::new();
+    if job.plans.columns.contains_key("need") {
+        let (by_unit, problems) =
+            needs_from_column(&tables.plans, &job.plans, &ids, &job.successors, plan_year);
+        need = by_unit;
+        issues.extend(problems);
+    }
     issues.extend(unit_issues);
     issues.extend(plan.issues.iter().cloned());
     issues.extend(paid.issues.iter().cloned());
@@ -228,8 +360,9 @@ pub fn measure(
             last_year,
             other_denominators: others,
             curve,
-            last_year_curve,
+            history,
             projects,
+            need,
         },
         issues,
         notes,

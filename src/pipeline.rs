@@ -133,9 +133,25 @@ pub async fn assess_with(
     a.notes = measured.notes;
     if a.verdict != Verdict::Rejected {
         let (ledger, expected, bands) = (a.ledger.clone(), a.expected_pct, job.bands);
-        let share = job.milestones.expected_share(plan_year, as_of);
-        let rates = off_runtime(move || compute::rates(&ledger, expected, share, &bands)).await?;
-        a.rates = Some(rates.map_err(|e| RunError::Compute(e.to_string()))?);
+        let milestones = job.milestones.clone();
+        let share = milestones.expected_share(plan_year, as_of);
+        let rates = off_runtime(move || {
+            let mut rates =
+                compute::rates(&ledger, expected, share, &bands).map_err(|e| e.to_string())?;
+            let dec31 = NaiveDate::from_ymd_opt(plan_year, 12, 31);
+            let december = ledger.curve.iter().find(|(d, _)| Some(*d) == dec31);
+            crate::projection::project(
+                &mut rates,
+                &ledger.history,
+                december.map(|(_, m)| m),
+                &milestones,
+                plan_year,
+                as_of,
+            );
+            Ok::<_, String>(rates)
+        })
+        .await?;
+        a.rates = Some(rates.map_err(RunError::Compute)?);
     }
     Ok(a)
 }
@@ -320,7 +336,7 @@ pub fn details(
                 plan: u.plan,
                 curve,
                 last_year_plan: last_year.and_then(|l| l.plan.get(&u.unit_id).copied()),
-                last_year_curve: a.ledger.last_year_curve_of(&u.unit_id),
+                last_year_curve: a.ledger.last_year_curve_of(&u.unit_id, a.plan_year),
                 milestones: milestones.clone(),
                 denominators: a
                     .ledger

@@ -334,6 +334,7 @@ impl RunReport {
                 v.map(|v| crate::money::format_number(v, 2, lang))
                     .unwrap_or_else(|| "-".into())
             };
+            let projected = self.units.iter().any(|u| u.projection.is_some());
             let rows: Vec<Vec<String>> = self
                 .units
                 .iter()
@@ -362,10 +363,37 @@ impl RunReport {
                             if u.below_average { below } else { "" }
                         ),
                     ]
+                    .into_iter()
+                    .chain(projected.then(|| {
+                        let p = u.projection.as_ref();
+                        let at = |r: Option<crate::projection::Range>| {
+                            r.map(|r| crate::money::format_number(r.mid, 1, lang))
+                                .unwrap_or_else(|| "-".into())
+                        };
+                        let risk = match (p.is_some_and(|p| p.at_risk), lang) {
+                            (false, _) => "",
+                            (true, Language::Vi) => " !",
+                            (true, Language::En) => " !",
+                        };
+                        [
+                            at(p.map(|p| p.dec31)),
+                            format!("{}{risk}", at(p.map(|p| p.jan31))),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten())
+                    .collect()
                 })
                 .collect();
-            let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-            let right = [true, false, false, true, true, true, true, true, false];
+            let mut header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+            let mut right = vec![true, false, false, true, true, true, true, true, false];
+            if projected {
+                header.extend(match lang {
+                    Language::Vi => ["Dự báo 31/12 %".to_string(), "Dự báo 31/1 %".to_string()],
+                    Language::En => ["Proj. 31/12 %".to_string(), "Proj. 31/1 %".to_string()],
+                });
+                right.extend([true, true]);
+            }
             let plain = TextStyle {
                 separator: "  ",
                 rule: None,
@@ -509,4 +537,42 @@ impl RunReport {
         }
         out
     }
+}
+
+/// `disbmon backtest`'s table: per month end, how far the projection of the 31/1 rate was from
+/// the rate reached, beside a straight line's error.
+pub fn backtest_table(job: &str, b: &crate::projection::Backtest) -> String {
+    let mut out = String::new();
+    let years: Vec<String> = b.years.iter().map(|y| y.to_string()).collect();
+    let _ = writeln!(
+        out,
+        "Backtest of the year-end projection, job {job}: {} replayed month by month, each year projected from the years before it only.\nMean absolute error of the projected rate at 31/1 of the next year, in percentage points (lower is better):\n",
+        if years.is_empty() { "no year".to_string() } else { years.join(", ") }
+    );
+    let header: Vec<String> = ["from", "unit-years", "projection", "straight line"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let rows: Vec<Vec<String>> = b
+        .months
+        .iter()
+        .map(|m| {
+            let end = chrono::NaiveDate::from_ymd_opt(2023, m.month % 12 + 1, 1)
+                .and_then(|d| d.pred_opt())
+                .map(|d| d.format("%d/%m").to_string())
+                .unwrap_or_default();
+            vec![
+                end,
+                m.projections.to_string(),
+                format!("{:.1}", m.mean_abs_error),
+                format!("{:.1}", m.straight_line_error),
+            ]
+        })
+        .collect();
+    let style = TextStyle {
+        separator: "  ",
+        rule: Some("  "),
+    };
+    out.push_str(&text_table(&header, &rows, &[false, true, true, true], &style));
+    out
 }

@@ -202,12 +202,13 @@ pub fn window_start(year: PlanYear) -> NaiveDate {
 }
 
 /// Where a unit stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Critical,
     Behind,
     OnTrack,
+    #[default]
     NoPlan,
 }
 

@@ -884,6 +884,7 @@ mod tests {
             rate_last_year: None,
             worse_than_last_year: false,
             other_rates: Default::default(),
+            projection: None,
         };
         Rates {
             expected_pct: 71.79,

@@ -4,6 +4,7 @@
 // Black-box helpers wait for real child processes in real time; the clock rule is for src/.
 #![allow(clippy::disallowed_methods)]
 
+pub mod browser;
 pub mod fixtures;
 
 use mail_parser::{MessageParser, MimeHeaders};
