@@ -257,6 +257,9 @@ struct Ranked {
     gap: String,
     status: &'static str,
     status_label: &'static str,
+    /// The projected rate at 31/1 ("–" without one), and whether it misses a target.
+    projected: String,
+    at_risk: bool,
     #[serde(skip)]
     key: (Option<u32>, i64, i64, Option<f64>, Option<f64>, Status),
 }
@@ -355,6 +358,15 @@ async fn job(
                 gap: signed(gap(f), lang),
                 status: f.status.as_str(),
                 status_label: status_label(f.status, lang),
+                projected: details
+                    .get(&f.unit)
+                    .and_then(|d| d.projection.as_ref())
+                    .map(|p| format_pct(p.jan31.mid, lang))
+                    .unwrap_or_else(|| "–".into()),
+                at_risk: details
+                    .get(&f.unit)
+                    .and_then(|d| d.projection.as_ref())
+                    .is_some_and(|p| p.at_risk),
                 key: (rank, f.plan, f.disbursed, f.rate, gap(f), f.status),
             }
         })
@@ -446,6 +458,7 @@ async fn job(
             Language::Vi => format!("Biểu đồ: các đơn vị xếp theo tỷ lệ giải ngân đến {}", format_date(as_of)),
             Language::En => format!("Chart: units ranked by disbursement rate as of {}", format_date(as_of)),
         },
+        projected => details.values().any(|d| d.projection.is_some()),
         columns,
         rows,
     };
@@ -656,10 +669,21 @@ async fn unit(
             format!("Chart: cumulative disbursement rate of {name} against the milestones")
         }
     };
+    let projection = detail.as_ref().and_then(|d| {
+        d.projection
+            .as_ref()
+            .map(|p| crate::notify::render::projection_text(p, d.plan_year, lang))
+    });
+    let at_risk = detail
+        .as_ref()
+        .and_then(|d| d.projection.as_ref())
+        .is_some_and(|p| p.at_risk);
     let ctx = context! {
         job,
         unit,
         name,
+        projection,
+        at_risk,
         as_of => figures.as_ref().map(|(d, _)| format_date(*d)),
         figures => figures.map(|(_, f)| f),
         curve_alt,
@@ -790,6 +814,8 @@ struct Labels {
     capital_source: &'static str,
     layer: &'static str,
     projects: &'static str,
+    projected: &'static str,
+    at_risk: &'static str,
     project: &'static str,
     no_projects: &'static str,
     history: &'static str,
@@ -854,6 +880,8 @@ fn labels(lang: Language) -> &'static Labels {
         capital_source: "Nguồn vốn",
         layer: "Kế hoạch",
         projects: "Dự án chậm nhất",
+        projected: "Dự báo 31/1",
+        at_risk: "có nguy cơ không đạt mục tiêu cuối năm",
         project: "Dự án",
         no_projects: "Nguồn số liệu không có mã dự án.",
         history: "Diễn biến qua các lần chạy",
@@ -916,6 +944,8 @@ fn labels(lang: Language) -> &'static Labels {
         capital_source: "Capital source",
         layer: "Plan layer",
         projects: "Slowest projects",
+        projected: "Projected 31/1",
+        at_risk: "at risk of missing the year-end target",
         project: "Project",
         no_projects: "The sources carry no project ids.",
         history: "Every run",

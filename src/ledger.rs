@@ -418,6 +418,9 @@ pub struct UnitDetail {
     /// plan, disbursed), when the sources name projects.
     #[serde(default)]
     pub projects: Vec<(String, i64, i64)>,
+    /// Where the unit will be at 31/12 and 31/1 on its current pace, when past years say.
+    #[serde(default)]
+    pub projection: Option<crate::projection::Projection>,
 }
 
 /// How many of a unit's projects its alert and its page list, slowest first.

@@ -20,6 +20,7 @@
 //!   rows were appended.
 //! - [`projection`]: each unit's rate at 31/12 and 31/1 on its current pace, from past years'
 //!   seasonal curves, and the backtest of that projection.
+//! - [`reallocation`]: the advisory proposal of which units could release or absorb capital.
 //! - [`validate`]: stale data and each source's `on_error`: may this data alert anyone?
 //! - [`ledger`], [`money`], [`rule`]: plain domain types and rules shared by the stages.
 //! - [`text`]: text from outside made safe where it is used (headers, tables, terminals, URLs).
@@ -58,6 +59,7 @@ pub mod notify;
 pub mod outbox;
 pub mod pipeline;
 pub mod projection;
+pub mod reallocation;
 pub mod report;
 pub mod reuse;
 pub mod rule;

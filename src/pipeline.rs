@@ -48,6 +48,8 @@ pub struct Assessment {
     pub notes: Vec<DataIssue>,
     pub sources: Vec<SourceStats>,
     pub verdict: Verdict,
+    /// Who could release or absorb capital, when units are projected.
+    pub reallocation: Option<crate::reallocation::Proposal>,
 }
 
 impl Assessment {
@@ -73,6 +75,7 @@ impl Assessment {
             ranked: rates.ranked(),
             rates,
             next_milestone: job.milestones.next(self.plan_year, self.as_of),
+            reallocation: self.reallocation.as_ref(),
         }
     }
 }
@@ -151,7 +154,9 @@ pub async fn assess_with(
             Ok::<_, String>(rates)
         })
         .await?;
-        a.rates = Some(rates.map_err(RunError::Compute)?);
+        let rates = rates.map_err(RunError::Compute)?;
+        a.reallocation = crate::reallocation::propose(&rates, &a.ledger, &job.reallocation);
+        a.rates = Some(rates);
     }
     Ok(a)
 }
@@ -355,6 +360,7 @@ pub fn details(
                 previous: previous
                     .as_ref()
                     .and_then(|(day, paid)| paid.get(&u.unit_id).map(|d| (*day, *d))),
+                projection: u.projection.clone(),
             };
             (u.unit_id.clone(), detail)
         })
@@ -514,6 +520,7 @@ fn empty(job: &Job, as_of: NaiveDate) -> Assessment {
         notes: Vec::new(),
         sources: Vec::new(),
         verdict: Verdict::Rejected,
+        reallocation: None,
     }
 }
 

@@ -10,11 +10,11 @@ use crate::compute::Rates;
 use crate::ledger::{PastYear, DECEMBER};
 use crate::rule::{Milestones, PlanYear};
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A projected rate (% of plan): the figure and its range over the past years used.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Range {
     pub low: f64,
     pub mid: f64,
@@ -22,7 +22,7 @@ pub struct Range {
 }
 
 /// Whose seasonal curves a projection follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// The unit's own past years.
@@ -34,7 +34,7 @@ pub enum Basis {
 }
 
 /// A unit's year-end projection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Projection {
     pub basis: Basis,
     /// The past plan years whose curves were followed.

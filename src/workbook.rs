@@ -51,6 +51,9 @@ fn book(ctx: &Context<'_>, issues: &[DataIssue]) -> Result<Workbook, XlsxError> 
     if !capital_sources(ctx).is_empty() {
         by_capital_source(&mut book, ctx)?;
     }
+    if let Some(p) = ctx.reallocation {
+        reallocation(&mut book, ctx, p)?;
+    }
     if !issues.is_empty() {
         data_issues(&mut book, ctx.language, issues)?;
     }
@@ -110,6 +113,19 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         ("Trạng thái", "Status", 22.0),
     ];
     header_row(sheet, HEAD, &columns, vi, &header)?;
+    // Where each unit will be at the closes on its current pace, when past years say.
+    let projected = rates.units.iter().any(|u| u.projection.is_some());
+    if projected {
+        let more = [
+            ("Dự báo 31/12 (%)", "Projected 31/12 (%)", 13.0),
+            ("Dự báo 31/1 (%)", "Projected 31/1 (%)", 13.0),
+        ];
+        for (i, (v, e, w)) in more.iter().enumerate() {
+            let c = columns.len() as u16 + i as u16;
+            sheet.write_with_format(HEAD, c, if vi { *v } else { *e }, &header)?;
+            sheet.set_column_width(c, *w)?;
+        }
+    }
     let mut units: Vec<_> = rates.units.iter().collect();
     // Ranked first, best first; then the units without a plan.
     units.sort_by_key(|u| (u.rank.is_none(), u.rank, u.unit_name.clone()));
@@ -131,6 +147,22 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
             None => sheet.write_blank(row, 7, &cell)?,
         };
         sheet.write_with_format(row, 8, status_label(u.status, h.language), &status)?;
+        if projected {
+            match &u.projection {
+                Some(p) => {
+                    sheet.write_with_format(row, 9, p.dec31.mid, &pct)?;
+                    let risk = pct.clone().set_background_color(match p.at_risk {
+                        true => Color::RGB(0xFCE8B2),
+                        false => Color::White,
+                    });
+                    sheet.write_with_format(row, 10, p.jan31.mid, &risk)?
+                }
+                None => {
+                    sheet.write_blank(row, 9, &pct)?;
+                    sheet.write_blank(row, 10, &pct)?
+                }
+            };
+        }
         row += 1;
     }
     let (plan, paid): (i128, i128) = rates.units.iter().fold((0, 0), |(p, d), u| {
@@ -148,6 +180,192 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
     )?;
     for c in [0u16, 5, 6, 7, 8] {
         sheet.write_blank(row, c, &cell)?;
+    }
+    if projected {
+        // The whole job's projection: the units' projected rates weighted by plan.
+        let weighted = |f: &dyn Fn(&crate::projection::Projection) -> f64| {
+            let (sum, plan) = rates
+                .units
+                .iter()
+                .filter_map(|u| u.projection.as_ref().map(|p| (f(p) * u.plan as f64, u.plan as f64)))
+                .fold((0.0, 0.0), |(s, p), (a, b)| (s + a, p + b));
+            sum / plan.max(1.0)
+        };
+        sheet.write_with_format(row, 9, weighted(&|p| p.dec31.mid), &bold(&pct))?;
+        sheet.write_with_format(row, 10, weighted(&|p| p.jan31.mid), &bold(&pct))?;
+    }
+    Ok(())
+}
+
+/// The sheet "Đề xuất điều chuyển vốn": a proposal for the leadership, marked as such — the
+/// units that could release capital (with their capital sources and projects), those that could
+/// absorb it, and the balance of the two.
+fn reallocation(
+    book: &mut Workbook,
+    h: &Context<'_>,
+    p: &crate::reallocation::Proposal,
+) -> Result<(), XlsxError> {
+    let vi = h.language == Language::Vi;
+    let sheet = book.add_worksheet();
+    sheet.set_name(if vi {
+        "Đề xuất điều chuyển vốn"
+    } else {
+        "Reallocation proposal"
+    })?;
+    let Formats {
+        header,
+        cell,
+        money,
+        pct,
+    } = Formats::new();
+    let bold = |f: &Format| f.clone().set_bold();
+    const HEAD: u32 = 4;
+    titled(
+        sheet,
+        h,
+        "ĐỀ XUẤT ĐIỀU CHUYỂN VỐN ĐẦU TƯ CÔNG (DỰ THẢO ĐỂ LÃNH ĐẠO XEM XÉT, QUYẾT ĐỊNH)",
+        "Capital reallocation proposal (a draft for the leadership to decide)",
+        HEAD,
+    )?;
+    let warning = Format::new().set_italic().set_font_color(Color::RGB(0x9C0006));
+    sheet.write_with_format(
+        2,
+        0,
+        match vi {
+            true => "Đề xuất tự động dựa trên dự báo giải ngân theo tiến độ hiện nay; chỉ mang tính tham khảo. Việc điều chuyển vốn do cấp có thẩm quyền quyết định theo Luật Đầu tư công.",
+            false => "Proposed automatically from the projection on current pace; advisory only. The competent authority decides any transfer under the Law on Public Investment.",
+        },
+        &warning,
+    )?;
+    let sources: Vec<String> = {
+        let mut all: Vec<String> = p
+            .releases
+            .iter()
+            .flat_map(|r| r.by_source.iter().map(|(s, _)| s.clone()))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    let mut columns: Vec<(String, String, f64)> = [
+        ("STT", "No.", 6.0),
+        ("Đơn vị / dự án", "Unit / project", 46.0),
+        ("Kế hoạch vốn", "Plan", 16.0),
+        ("Giải ngân", "Disbursed", 16.0),
+        ("Dự báo (%)", "Projected (%)", 12.0),
+        ("Nhu cầu vốn", "Need", 16.0),
+        ("Có thể điều chuyển", "Releasable", 18.0),
+        ("Có thể tiếp nhận", "Absorbable", 18.0),
+    ]
+    .iter()
+    .map(|(v, e, w)| (v.to_string(), e.to_string(), *w))
+    .collect();
+    for s in &sources {
+        columns.push((
+            format!("Trong đó nguồn {s}"),
+            format!("Of which {s}"),
+            16.0,
+        ));
+    }
+    let borrowed: Vec<(&str, &str, f64)> = columns
+        .iter()
+        .map(|(v, e, w)| (v.as_str(), e.as_str(), *w))
+        .collect();
+    header_row(sheet, HEAD, &borrowed, vi, &header)?;
+    let bn = |d: i64| d as f64 / BILLION;
+    let section = bold(&cell).set_background_color(Color::RGB(0xEEF2F7));
+    let blank_row = |sheet: &mut Worksheet, row: u32, f: &Format| -> Result<(), XlsxError> {
+        for c in 0..columns.len() as u16 {
+            sheet.write_blank(row, c, f)?;
+        }
+        Ok(())
+    };
+    let mut row = HEAD + 1;
+    // A. Who could release.
+    blank_row(sheet, row, &section)?;
+    sheet.write_with_format(row, 0, "A", &section)?;
+    sheet.write_with_format(
+        row,
+        1,
+        match vi {
+            true => "Đơn vị dự báo không giải ngân hết kế hoạch (có thể điều chuyển)",
+            false => "Units projected to leave capital unspent (could release)",
+        },
+        &section,
+    )?;
+    sheet.write_with_format(row, 6, bn(p.releasable), &bold(&money))?;
+    row += 1;
+    for (n, r) in p.releases.iter().enumerate() {
+        blank_row(sheet, row, &cell)?;
+        sheet.write_with_format(row, 0, (n + 1) as f64, &cell)?;
+        sheet.write_with_format(row, 1, &r.unit_name, &cell)?;
+        sheet.write_with_format(row, 2, bn(r.plan), &money)?;
+        sheet.write_with_format(row, 3, bn(r.disbursed), &money)?;
+        sheet.write_with_format(row, 4, r.projected_pct, &pct)?;
+        sheet.write_with_format(row, 6, bn(r.amount), &money)?;
+        for (s, amount) in &r.by_source {
+            if let Some(i) = sources.iter().position(|x| x == s) {
+                sheet.write_with_format(row, 8 + i as u16, bn(*amount), &money)?;
+            }
+        }
+        row += 1;
+        for (project, plan, amount) in &r.projects {
+            blank_row(sheet, row, &cell)?;
+            sheet.write_with_format(row, 1, format!("   – {project}"), &cell)?;
+            sheet.write_with_format(row, 2, bn(*plan), &money)?;
+            sheet.write_with_format(row, 6, bn(*amount), &money)?;
+            row += 1;
+        }
+    }
+    // B. Who could absorb.
+    blank_row(sheet, row, &section)?;
+    sheet.write_with_format(row, 0, "B", &section)?;
+    sheet.write_with_format(
+        row,
+        1,
+        match vi {
+            true => "Đơn vị dự báo giải ngân hết kế hoạch sớm, có nhu cầu bổ sung (có thể tiếp nhận)",
+            false => "Units projected to finish early with a need beyond their plan (could absorb)",
+        },
+        &section,
+    )?;
+    sheet.write_with_format(row, 7, bn(p.absorbable), &bold(&money))?;
+    row += 1;
+    for (n, a) in p.absorbs.iter().enumerate() {
+        blank_row(sheet, row, &cell)?;
+        sheet.write_with_format(row, 0, (n + 1) as f64, &cell)?;
+        sheet.write_with_format(row, 1, &a.unit_name, &cell)?;
+        sheet.write_with_format(row, 2, bn(a.plan), &money)?;
+        sheet.write_with_format(row, 4, a.projected_pct, &pct)?;
+        sheet.write_with_format(row, 5, bn(a.need), &money)?;
+        sheet.write_with_format(row, 7, bn(a.amount), &money)?;
+        row += 1;
+    }
+    // C. The balance.
+    blank_row(sheet, row, &section)?;
+    sheet.write_with_format(row, 0, "C", &section)?;
+    sheet.write_with_format(
+        row,
+        1,
+        match vi {
+            true => "Cân đối",
+            false => "Balance",
+        },
+        &section,
+    )?;
+    row += 1;
+    let lines: [(&str, &str, i64); 5] = [
+        ("Có thể điều chuyển (A)", "Releasable (A)", p.releasable),
+        ("Có thể tiếp nhận (B)", "Absorbable (B)", p.absorbable),
+        ("Đề xuất điều chuyển = min(A, B)", "Proposed to move = min(A, B)", p.movable),
+        ("Còn lại chưa có đơn vị tiếp nhận = A − đề xuất", "Releasable with nowhere to go = A − proposed", p.unplaced),
+        ("Nhu cầu chưa đáp ứng = B − đề xuất", "Need left unmet = B − proposed", p.unmet),
+    ];
+    for (v, e, amount) in lines {
+        blank_row(sheet, row, &cell)?;
+        sheet.write_with_format(row, 1, if vi { v } else { e }, &bold(&cell))?;
+        sheet.write_with_format(row, 6, bn(amount), &bold(&money))?;
+        row += 1;
     }
     Ok(())
 }

@@ -70,7 +70,8 @@ const FORM: &str = r#"<!doctype html>
 "#;
 
 fn answer(conn: TcpStream, post_status: u16, log: &Mutex<Vec<Seen>>) {
-    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut reader = BufReader::new(&conn);
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -111,10 +112,10 @@ fn answer(conn: TcpStream, post_status: u16, log: &Mutex<Vec<Seen>>) {
                 .iter()
                 .map(|(k, v)| format!("<li>{}={}</li>\n", escape(k), escape(v)))
                 .collect();
-            (
-                post_status,
-                format!("<!doctype html><meta charset=\"utf-8\"><title>Echo</title><ul id=\"echo\">\n{items}</ul>\n"),
-            )
+            let page = format!(
+                "<!doctype html><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>Echo</title>\n<ul id=\"echo\">\n{items}</ul>\n"
+            );
+            (post_status, page)
         }
         _ => (404, "<!doctype html><title>404</title>not here".to_string()),
     };
@@ -185,7 +186,8 @@ fn a_form_filled_and_submitted_as_a_person_would_reaches_the_server() {
     assert_eq!(b.last_status(), Some(200));
     assert_eq!(b.url(), format!("{}/", server.origin));
     assert!(
-        b.console().contains(&"console.log: form ready 42".to_string()),
+        b.console()
+            .contains(&"console.log: form ready 42".to_string()),
         "{:?}",
         b.console()
     );

@@ -59,6 +59,8 @@ pub struct Context<'a> {
     /// Charts in the mail (`alerts.charts`).
     pub charts: bool,
     pub templates: &'a Templates,
+    /// The reallocation proposal, when units are projected.
+    pub reallocation: Option<&'a crate::reallocation::Proposal>,
 }
 
 /// A message that could not be delivered, as the digest reports it.
@@ -137,6 +139,7 @@ struct Words {
     billion: &'static str,
     points: &'static str,
     units: &'static str,
+    projection: &'static str,
 }
 
 const VI: Words = Words {
@@ -154,6 +157,7 @@ const VI: Words = Words {
     billion: "tỷ đồng",
     points: "điểm phần trăm",
     units: "đơn vị",
+    projection: "Dự báo",
 };
 
 const EN: Words = Words {
@@ -171,6 +175,7 @@ const EN: Words = Words {
     billion: "billion VND",
     points: "percentage points",
     units: "units",
+    projection: "Projection",
 };
 
 fn words(lang: Language) -> &'static Words {
@@ -286,6 +291,17 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         (w.status, status_label(u.status, lang).to_string()),
         (w.reason, why.to_string()),
     ];
+    let mut rows = rows;
+    if let Some(p) = &u.projection {
+        let mut text = projection_text(p, ctx.plan_year, lang);
+        if p.at_risk {
+            text.push_str(match lang {
+                Language::Vi => "; có nguy cơ không đạt mục tiêu cuối năm",
+                Language::En => "; at risk of missing the year-end target",
+            });
+        }
+        rows.push((w.projection, text));
+    }
     let (greeting, intro, next, ask, footer) = match lang {
         Language::Vi => (
             format!("Kính gửi: {}", u.unit_name),
@@ -394,6 +410,8 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         projects,
         chart,
         escalation,
+        answer: None,
+        answer_link: None,
         ask,
         footer,
     };
@@ -596,11 +614,210 @@ pub fn ranked_rows(
             ]
         })
         .collect();
-    (
-        header,
-        rows,
-        vec![true, false, true, true, true, true, true, false],
-    )
+    let mut right = vec![true, false, true, true, true, true, true, false];
+    let (mut header, mut rows): (Vec<String>, Vec<Vec<String>>) = (header, rows);
+    // On current pace, where each unit will be at the close (31/1), when past years say.
+    if units.iter().any(|u| u.projection.is_some()) {
+        header.push(match lang {
+            Language::Vi => "Dự báo 31/1".into(),
+            Language::En => "Projected 31/1".into(),
+        });
+        right.push(true);
+        for (row, u) in rows.iter_mut().zip(units) {
+            row.push(match &u.projection {
+                Some(p) => format!(
+                    "{}{}",
+                    format_pct(p.jan31.mid, lang),
+                    if p.at_risk { " ⚠" } else { "" }
+                ),
+                None => "–".into(),
+            });
+        }
+    }
+    (header, rows, right)
+}
+
+/// "78,0 % đến 31/12/2026 (72,5–81,0 %), 88,0 % đến 31/01/2027 (…)": a unit's projection.
+pub fn projection_text(p: &crate::projection::Projection, plan_year: PlanYear, lang: Language) -> String {
+    let range = |r: crate::projection::Range| {
+        match (r.high - r.low).abs() < 0.05 {
+            true => format_pct(r.mid, lang),
+            false => format!(
+                "{} ({}–{})",
+                format_pct(r.mid, lang),
+                crate::money::format_number(r.low, 1, lang),
+                format_pct(r.high, lang)
+            ),
+        }
+    };
+    let dec31 = NaiveDate::from_ymd_opt(plan_year, 12, 31).map(format_date).unwrap_or_default();
+    let close = format_date(crate::rule::window_end(plan_year));
+    let years: Vec<String> = p.years.iter().map(|y| y.to_string()).collect();
+    let basis = match (p.basis, lang) {
+        (crate::projection::Basis::Unit, Language::Vi) => "của đơn vị",
+        (crate::projection::Basis::Group, Language::Vi) => "của nhóm đơn vị",
+        (crate::projection::Basis::Job, Language::Vi) => "của toàn bộ các đơn vị",
+        (crate::projection::Basis::Unit, Language::En) => "the unit's own",
+        (crate::projection::Basis::Group, Language::En) => "its peer group's",
+        (crate::projection::Basis::Job, Language::En) => "all units'",
+    };
+    match lang {
+        Language::Vi => format!(
+            "theo tiến độ hiện nay: {} đến {dec31}, {} đến {close} (theo diễn biến giải ngân các năm {} {basis})",
+            range(p.dec31),
+            range(p.jan31),
+            years.join(", ")
+        ),
+        Language::En => format!(
+            "on current pace: {} by {dec31}, {} by {close} (following {basis} pace in {})",
+            range(p.dec31),
+            range(p.jan31),
+            years.join(", ")
+        ),
+    }
+}
+
+/// The digest's line on the projection: the whole job's, and how many units are at risk.
+fn projection_summary(ctx: &Context) -> Option<String> {
+    let lang = ctx.language;
+    let projected: Vec<_> = ctx
+        .rates
+        .units
+        .iter()
+        .filter_map(|u| u.projection.as_ref().map(|p| (u, p)))
+        .collect();
+    if projected.is_empty() {
+        return None;
+    }
+    let plan: f64 = projected.iter().map(|(u, _)| u.plan as f64).sum();
+    let weighted = |f: &dyn Fn(&crate::projection::Projection) -> f64| {
+        projected.iter().map(|(u, p)| f(p) * u.plan as f64).sum::<f64>() / plan.max(1.0)
+    };
+    let (dec31, jan31) = (weighted(&|p| p.dec31.mid), weighted(&|p| p.jan31.mid));
+    let at_risk = projected.iter().filter(|(_, p)| p.at_risk).count();
+    let on_track_at_risk = projected
+        .iter()
+        .filter(|(u, p)| p.at_risk && u.status == Status::OnTrack)
+        .count();
+    let day = |d: Option<NaiveDate>| d.map(format_date).unwrap_or_default();
+    let dec = day(NaiveDate::from_ymd_opt(ctx.plan_year, 12, 31));
+    let close = format_date(crate::rule::window_end(ctx.plan_year));
+    Some(match lang {
+        Language::Vi => format!(
+            "Theo tiến độ hiện nay, dự báo đạt {} đến {dec} và {} đến {close}; {at_risk}/{} đơn vị có nguy cơ không đạt mục tiêu cuối năm (trong đó {on_track_at_risk} đơn vị hiện vẫn đạt tiến độ).",
+            format_pct(dec31, lang),
+            format_pct(jan31, lang),
+            projected.len()
+        ),
+        Language::En => format!(
+            "On current pace: {} by {dec}, {} by {close}; {at_risk} of {} units are projected to miss a year-end target ({on_track_at_risk} of them on track today).",
+            format_pct(dec31, lang),
+            format_pct(jan31, lang),
+            projected.len()
+        ),
+    })
+}
+
+/// The reallocation proposal as the digest shows it: who could release, who could absorb, and
+/// the totals, balanced.
+fn reallocation_view(p: &crate::reallocation::Proposal, lang: Language) -> views::Reallocation {
+    let bn = |d: i64| format_billion(d, lang);
+    let (title, note, release_header, absorb_header) = match lang {
+        Language::Vi => (
+            "Đề xuất điều chuyển vốn (dự thảo để lãnh đạo xem xét, quyết định)",
+            "Đề xuất tự động dựa trên dự báo theo tiến độ hiện nay; chỉ mang tính tham khảo, việc điều chuyển do cấp có thẩm quyền quyết định.",
+            ["Đơn vị có thể điều chuyển vốn", "Kế hoạch (tỷ đồng)", "Dự báo 31/1", "Có thể điều chuyển (tỷ đồng)", "Chi tiết"],
+            ["Đơn vị có thể tiếp nhận vốn", "Kế hoạch (tỷ đồng)", "Nhu cầu (tỷ đồng)", "Dự báo 31/12", "Có thể tiếp nhận (tỷ đồng)"],
+        ),
+        Language::En => (
+            "Reallocation proposal (a draft for the leadership to decide)",
+            "Proposed automatically from the projection on current pace; advisory only: the competent authority decides any transfer.",
+            ["Unit that could release", "Plan (bn VND)", "Projected 31/1", "Releasable (bn VND)", "Detail"],
+            ["Unit that could absorb", "Plan (bn VND)", "Need (bn VND)", "Projected 31/12", "Absorbable (bn VND)"],
+        ),
+    };
+    let detail = |r: &crate::reallocation::Release| {
+        let mut parts: Vec<String> = r
+            .by_source
+            .iter()
+            .map(|(s, a)| format!("{s}: {}", bn(*a)))
+            .collect();
+        parts.extend(
+            r.projects
+                .iter()
+                .take(3)
+                .map(|(project, _, a)| format!("{project}: {}", bn(*a))),
+        );
+        parts.join("; ")
+    };
+    let mut release_rows: Vec<Vec<String>> = p
+        .releases
+        .iter()
+        .map(|r| {
+            vec![
+                r.unit_name.clone(),
+                bn(r.plan),
+                format_pct(r.projected_pct, lang),
+                bn(r.amount),
+                detail(r),
+            ]
+        })
+        .collect();
+    let total = match lang {
+        Language::Vi => "Tổng cộng",
+        Language::En => "Total",
+    };
+    release_rows.push(vec![total.into(), String::new(), String::new(), bn(p.releasable), String::new()]);
+    let mut absorb_rows: Vec<Vec<String>> = p
+        .absorbs
+        .iter()
+        .map(|a| {
+            vec![
+                a.unit_name.clone(),
+                bn(a.plan),
+                bn(a.need),
+                format_pct(a.projected_pct, lang),
+                bn(a.amount),
+            ]
+        })
+        .collect();
+    absorb_rows.push(vec![total.into(), String::new(), String::new(), String::new(), bn(p.absorbable)]);
+    let table = |header: [&str; 5], mut rows: Vec<Vec<String>>, mut right: Vec<bool>| {
+        let mut header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+        // A detail column with nothing in it (no capital sources, no projects) is left out.
+        if !right[4] && rows.iter().all(|r| r[4].is_empty()) {
+            header.pop();
+            right.pop();
+            rows.iter_mut().for_each(|r| {
+                r.pop();
+            });
+        }
+        let text = text_table(&header, &rows, &right, &PIPES);
+        views::Table {
+            colours: vec![String::new(); rows.len()],
+            header,
+            rows,
+            right,
+            text,
+        }
+    };
+    let balance = match lang {
+        Language::Vi => vec![
+            format!("Có thể điều chuyển: {} tỷ đồng; có thể tiếp nhận: {} tỷ đồng.", bn(p.releasable), bn(p.absorbable)),
+            format!("Đề xuất điều chuyển: {} tỷ đồng; còn {} tỷ đồng chưa có đơn vị tiếp nhận; nhu cầu còn thiếu {} tỷ đồng.", bn(p.movable), bn(p.unplaced), bn(p.unmet)),
+        ],
+        Language::En => vec![
+            format!("Releasable: {} bn VND; absorbable: {} bn VND.", bn(p.releasable), bn(p.absorbable)),
+            format!("Proposed to move: {} bn VND; {} bn VND releasable with no unit to take it; need left unmet: {} bn VND.", bn(p.movable), bn(p.unplaced), bn(p.unmet)),
+        ],
+    };
+    views::Reallocation {
+        title: title.into(),
+        note: note.into(),
+        release: table(release_header, release_rows, vec![false, true, true, true, false]),
+        absorb: table(absorb_header, absorb_rows, vec![false, true, true, true, true]),
+        balance,
+    }
 }
 
 /// The digest for the finance department: counts, the ranked table, who was told, who could not
@@ -705,7 +922,12 @@ pub fn digest(
             ],
         ),
     };
-    let summary: Vec<String> = summary.into_iter().filter(|l| !l.is_empty()).collect();
+    let mut summary: Vec<String> = summary.into_iter().filter(|l| !l.is_empty()).collect();
+    // After the counts, before who was told.
+    if let Some(line) = projection_summary(ctx) {
+        let at = summary.len().saturating_sub(1);
+        summary.insert(at, line);
+    }
     let (header, rows, right) = ranked_rows(units, lang);
     let mut sections: Vec<(String, Vec<String>)> = Vec::new();
     if !failed.is_empty() {
@@ -800,6 +1022,8 @@ pub fn digest(
             .into_iter()
             .map(|(title, lines)| views::Section { title, lines })
             .collect(),
+        reallocation: ctx.reallocation.map(|p| reallocation_view(p, lang)),
+        answers: None,
         attachment: attachment.map(str::to_string),
     };
     Email {

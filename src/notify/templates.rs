@@ -265,8 +265,22 @@ pub mod views {
         pub projects: Option<Table>,
         pub chart: Option<Chart>,
         pub escalation: Option<String>,
+        /// What the unit answered to earlier alerts, and its commitments checked against what
+        /// it has disbursed since.
+        pub answer: Option<Section>,
+        /// Where the unit answers this alert (`[answers]`): reasons and commitments.
+        pub answer_link: Option<AnswerLink>,
         pub ask: String,
         pub footer: String,
+    }
+
+    #[derive(Debug, Clone, Serialize)]
+    pub struct AnswerLink {
+        pub url: String,
+        /// "Đơn vị giải trình và đăng ký cam kết tại: …"
+        pub text: String,
+        /// "(đường dẫn dùng được đến hết ngày 31/12/2026)"
+        pub expires: String,
     }
 
     /// A notice to the operators (a failed run, a silent job, messages held or given up).
@@ -285,7 +299,22 @@ pub mod views {
         pub chart: Option<Chart>,
         pub table: Table,
         pub sections: Vec<Section>,
+        /// The reallocation proposal, when the units are projected.
+        pub reallocation: Option<Reallocation>,
+        /// Which units answered their alerts, and the commitments falling due.
+        pub answers: Option<Section>,
         pub attachment: Option<String>,
+    }
+
+    /// Who could release capital, who could absorb it, and the balance of the two.
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Reallocation {
+        pub title: String,
+        /// That this is a proposal for the leadership, not a decision.
+        pub note: String,
+        pub release: Table,
+        pub absorb: Table,
+        pub balance: Vec<String>,
     }
 }
 
@@ -330,6 +359,15 @@ mod samples {
             projects: Some(table()),
             chart: chart(),
             escalation: Some("e".into()),
+            answer: Some(Section {
+                title: "t".into(),
+                lines: vec!["l".into()],
+            }),
+            answer_link: Some(AnswerLink {
+                url: "https://x/a/1".into(),
+                text: "t".into(),
+                expires: "e".into(),
+            }),
             ask: "a".into(),
             footer: "f".into(),
         }
@@ -354,6 +392,17 @@ mod samples {
                 title: "t".into(),
                 lines: vec!["l".into()],
             }],
+            reallocation: Some(Reallocation {
+                title: "t".into(),
+                note: "n".into(),
+                release: table(),
+                absorb: table(),
+                balance: vec!["b".into()],
+            }),
+            answers: Some(Section {
+                title: "t".into(),
+                lines: vec!["l".into()],
+            }),
             attachment: Some("a.xlsx".into()),
         }
     }
