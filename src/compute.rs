@@ -1489,6 +1489,10 @@ pub struct UnitRate {
     /// sources hold past years.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub projection: Option<crate::projection::Projection>,
+    /// The milestones passed that the unit missed in a row, up to the latest
+    /// (`escalate_after_milestones`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missed_milestones: Vec<crate::rule::Missed>,
 }
 
 /// "x of N units are at or above the average of z %" for one peer group.
@@ -1755,6 +1759,7 @@ pub fn rates(
                     })
                     .collect(),
                 projection: None,
+                missed_milestones: Vec::new(),
             }
         })
         .collect();

@@ -204,9 +204,25 @@ struct RawConfig {
     /// How long a run in progress may finish after SIGTERM/SIGINT.
     shutdown_grace: Option<String>,
     admin: RawAdmin,
+    /// The listener where units answer their alerts through signed links; no links without it.
+    answers: Option<RawAnswers>,
     /// A folder whose `alert.txt`, `alert.html`, `digest.txt`, `digest.html`, `notice.txt`,
     /// `notice.html` replace the built-in email templates.
     templates_dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawAnswers {
+    /// Where the answer form listens, e.g. "127.0.0.1:9188" (behind the department's proxy).
+    listen: Option<String>,
+    /// The address units reach it at, used in the links, e.g. "https://giaingan.stc.example.gov.vn".
+    public_url: Option<String>,
+    /// The signing key: from an environment variable or a file, at least 32 characters.
+    key_env: Option<String>,
+    key_file: Option<String>,
+    /// Requests one address may make per minute (default 30).
+    per_minute: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -370,6 +386,62 @@ impl MailConfig {
     }
 }
 
+/// `[answers]`: where units answer their alerts.
+#[derive(Debug, Clone)]
+pub struct AnswersConfig {
+    pub listen: std::net::SocketAddr,
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub key: Secret,
+    pub per_minute: u32,
+}
+
+/// A secret from an environment variable (`env_key`) or a file (`file_key`); every problem is
+/// reported under its key.
+fn secret_from(
+    (env_key, var): (&str, &Option<String>),
+    (file_key, file): (&str, &Option<String>),
+    what: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<Secret> {
+    match (var, file) {
+        (Some(_), Some(_)) => {
+            p.add(env_key, format!("give {env_key} or {file_key}, not both"));
+            None
+        }
+        (Some(var), None) => match env(var).filter(|t| !t.trim().is_empty()) {
+            Some(t) => Some(Secret(t.trim().to_string())),
+            None => {
+                p.add(
+                    env_key,
+                    format!("the environment variable {var} is not set; set it to {what}"),
+                );
+                None
+            }
+        },
+        (None, Some(f)) => {
+            let path = resolve(base, f);
+            match std::fs::read_to_string(&path) {
+                Ok(t) if !t.trim().is_empty() => Some(Secret(t.trim().to_string())),
+                Ok(_) => {
+                    p.add(
+                        file_key,
+                        format!("{} is empty; write {what} in it", path.display()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    p.add(file_key, format!("cannot read {}: {e}", path.display()));
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
+}
+
 /// The validated daemon configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -385,6 +457,8 @@ pub struct Config {
     pub admin_listen: Option<std::net::SocketAddr>,
     /// The bearer token the admin listener requires (always, when it listens beyond loopback).
     pub admin_token: Option<Secret>,
+    /// The answers listener (`[answers]`); none: alerts carry no answer link.
+    pub answers: Option<AnswersConfig>,
     /// The email templates: the built-in ones, with the overrides of `templates_dir`.
     pub templates: std::sync::Arc<crate::notify::templates::Templates>,
 }
@@ -499,42 +573,61 @@ impl Config {
                 }
             }
         };
-        let admin_token = match (&raw.admin.token_env, &raw.admin.token_file) {
-            (Some(_), Some(_)) => {
-                p.add("admin.token_env", "give token_env or token_file, not both");
-                None
-            }
-            (Some(var), None) => {
-                match env(var).filter(|t| !t.trim().is_empty()) {
-                    Some(t) => Some(Secret(t.trim().to_string())),
-                    None => {
-                        p.add("admin.token_env", format!("the environment variable {var} is not set; set it to the admin token"));
-                        None
-                    }
+        let admin_token = secret_from(
+            ("admin.token_env", &raw.admin.token_env),
+            ("admin.token_file", &raw.admin.token_file),
+            "the admin token",
+            env,
+            base,
+            p,
+        );
+        let answers = raw.answers.as_ref().and_then(|a| {
+            let listen = match a.listen.as_deref().unwrap_or("127.0.0.1:9188").parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    p.add("answers.listen", "not an address; write e.g. \"127.0.0.1:9188\"");
+                    None
                 }
-            }
-            (None, Some(f)) => {
-                let path = resolve(base, f);
-                match std::fs::read_to_string(&path) {
-                    Ok(t) if !t.trim().is_empty() => Some(Secret(t.trim().to_string())),
-                    Ok(_) => {
-                        p.add(
-                            "admin.token_file",
-                            format!("{} is empty; write the token in it", path.display()),
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        p.add(
-                            "admin.token_file",
-                            format!("cannot read {}: {e}", path.display()),
-                        );
-                        None
-                    }
+            };
+            let public_url = match a.public_url.as_deref().map(|u| u.trim().trim_end_matches('/')) {
+                Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u.to_string()),
+                Some(u) => {
+                    p.add("answers.public_url", format!("`{u}` is not an http(s) address; write the address units reach the form at, e.g. \"https://giaingan.stc.example.gov.vn\""));
+                    None
                 }
+                None => {
+                    p.add("answers.public_url", "missing: write the address units reach the form at (it goes into the links), e.g. \"https://giaingan.stc.example.gov.vn\"");
+                    None
+                }
+            };
+            let key = secret_from(
+                ("answers.key_env", &a.key_env),
+                ("answers.key_file", &a.key_file),
+                "the key that signs the answer links",
+                env,
+                base,
+                p,
+            );
+            match &key {
+                None if a.key_env.is_none() && a.key_file.is_none() => {
+                    p.add("answers.key_env", "the answer links must be signed: set key_env (an environment variable) or key_file holding a random key of at least 32 characters, e.g. from `openssl rand -hex 32`");
+                }
+                Some(k) if k.expose().len() < 32 => {
+                    p.add("answers.key_env", "the signing key is shorter than 32 characters; use e.g. `openssl rand -hex 32`");
+                }
+                _ => {}
             }
-            (None, None) => None,
-        };
+            let per_minute = a.per_minute.unwrap_or(30);
+            if per_minute == 0 {
+                p.add("answers.per_minute", "must be at least 1 (requests one address may make per minute)");
+            }
+            match (listen, public_url, key) {
+                (Some(listen), Some(public_url), Some(key)) if key.expose().len() >= 32 && per_minute > 0 => {
+                    Some(AnswersConfig { listen, public_url, key, per_minute })
+                }
+                _ => None,
+            }
+        });
         if let Some(Some(addr)) = admin_listen {
             if !addr.ip().is_loopback() && admin_token.is_none() {
                 p.add(
@@ -605,6 +698,7 @@ impl Config {
             shutdown_grace: shutdown_grace?,
             admin_listen: admin_listen?,
             admin_token,
+            answers,
         })
     }
 }

@@ -274,6 +274,35 @@ pub async fn run<S: Future<Output = ()>>(
             }
         }
     }
+    if let Some(answers) = &config.answers {
+        match tokio::net::TcpListener::bind(answers.listen).await {
+            Ok(listener) => {
+                let addr = listener.local_addr().unwrap_or(answers.listen);
+                tracing::info!(
+                    "answers listener on http://{addr} (links point at {}/a/…)",
+                    answers.public_url
+                );
+                let jobs = shared.clone();
+                let language = Arc::new(move |job: &str| {
+                    jobs.jobs()
+                        .into_iter()
+                        .find(|j| j.name == job)
+                        .map(|j| j.language)
+                });
+                let (answers, store, clock) = (answers.clone(), store.clone(), clock.clone());
+                tokio::spawn(async move {
+                    crate::answers::serve(listener, &answers, store, clock, language).await
+                });
+            }
+            Err(e) => {
+                tracing::error!(
+                    "cannot listen on {} (answers.listen): {e}; choose another address",
+                    answers.listen
+                );
+                return crate::cli::exit::CONFIG;
+            }
+        }
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let config = Arc::new(config);
     let (config_tx, config_rx) = watch::channel(config.clone());

@@ -534,6 +534,7 @@ fn reason_label(reason: &str, lang: Language) -> String {
         "silenced" => "đang tạm dừng nhắc: không gửi",
         "unchanged" => "không đổi: không gửi",
         "held" => "chờ duyệt gửi",
+        "at_risk" => "dự báo không đạt mục tiêu cuối năm: gửi cảnh báo",
         other => other,
     };
     match lang {
@@ -678,10 +679,59 @@ async fn unit(
         .as_ref()
         .and_then(|d| d.projection.as_ref())
         .is_some_and(|p| p.at_risk);
+    // What the unit answered this year, and how each commitment stands against its figures now.
+    let disbursed_now = latest.as_ref().and_then(|l| {
+        l.figures
+            .iter()
+            .find(|f| f.unit == unit)
+            .map(|f| (l.as_of, f.disbursed))
+    });
+    let answers: Vec<Value> = match detail.as_ref() {
+        Some(d) => s
+            .store()
+            .answers(&job, d.plan_year)?
+            .into_iter()
+            .filter(|a| a.unit == unit)
+            .rev()
+            .map(|a| {
+                let commitments: Vec<String> = a
+                    .commitments
+                    .iter()
+                    .map(|(amount, due)| match disbursed_now {
+                        Some((as_of, now)) => crate::answers::commitment_line(
+                            *amount,
+                            *due,
+                            now.saturating_sub(a.disbursed_then),
+                            as_of,
+                            a.received_at.date_naive(),
+                            lang,
+                        ),
+                        None => format!("{} – {}", format_billion(*amount, lang), format_date(*due)),
+                    })
+                    .collect();
+                context! {
+                    received => when(a.received_at, tz),
+                    via => match (a.via.as_str(), lang) {
+                        ("form", Language::Vi) => "qua đường dẫn",
+                        ("form", Language::En) => "through the link",
+                        (_, Language::Vi) => "từ văn bản (nguồn giải trình)",
+                        (_, Language::En) => "from a letter (answers source)",
+                    },
+                    ip => a.ip.clone().unwrap_or_default(),
+                    link => a.link_id.clone().unwrap_or_default(),
+                    reasons => a.reasons.iter().map(|r| crate::answers::reason_label(r, lang).to_string()).collect::<Vec<_>>(),
+                    note => a.note.clone(),
+                    commitments,
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let ctx = context! {
         job,
         unit,
         name,
+        answers,
         projection,
         at_risk,
         as_of => figures.as_ref().map(|(d, _)| format_date(*d)),
@@ -816,6 +866,8 @@ struct Labels {
     projects: &'static str,
     projected: &'static str,
     at_risk: &'static str,
+    answers: &'static str,
+    no_answers: &'static str,
     project: &'static str,
     no_projects: &'static str,
     history: &'static str,
@@ -882,6 +934,8 @@ fn labels(lang: Language) -> &'static Labels {
         projects: "Dự án chậm nhất",
         projected: "Dự báo 31/1",
         at_risk: "có nguy cơ không đạt mục tiêu cuối năm",
+        answers: "Giải trình và cam kết của đơn vị",
+        no_answers: "Đơn vị chưa giải trình trong năm kế hoạch này.",
         project: "Dự án",
         no_projects: "Nguồn số liệu không có mã dự án.",
         history: "Diễn biến qua các lần chạy",
@@ -946,6 +1000,8 @@ fn labels(lang: Language) -> &'static Labels {
         projects: "Slowest projects",
         projected: "Projected 31/1",
         at_risk: "at risk of missing the year-end target",
+        answers: "The unit's answers and commitments",
+        no_answers: "The unit has not answered in this plan year.",
         project: "Project",
         no_projects: "The sources carry no project ids.",
         history: "Every run",

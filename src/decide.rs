@@ -39,6 +39,8 @@ pub enum Reason {
     /// Looks back on track, but rows were left out of this run (`on_error = "skip"`): the unit
     /// keeps its episode until a complete run says so, since the missing rows may be the reason.
     Held,
+    /// On track today, but projected to miss the 31/12 or 31/1 target (`alert_at_risk`).
+    AtRisk,
 }
 
 impl Reason {
@@ -52,6 +54,7 @@ impl Reason {
             Reason::Silenced => "silenced",
             Reason::Unchanged => "unchanged",
             Reason::Held => "held",
+            Reason::AtRisk => "at_risk",
         }
     }
 }
@@ -64,6 +67,10 @@ pub struct Policy {
     pub escalate_after: u32,
     /// Used when the unit's parent has no address.
     pub escalate_to: Vec<Mailbox>,
+    /// Escalate a unit that missed this many milestones in a row (`escalate_after_milestones`).
+    pub escalate_after_milestones: Option<u32>,
+    /// Alert units on track today but projected to miss a year-end target (`projection.alert_at_risk`).
+    pub alert_at_risk: bool,
 }
 
 /// An escalated alert: who else is told, and since when the unit has been behind.
@@ -73,6 +80,8 @@ pub struct Escalation {
     pub since: NaiveDate,
     /// Alerts sent in this episode before this one.
     pub alerts_before: u32,
+    /// The milestones missed in a row, when that is why (`escalate_after_milestones`).
+    pub missed: Vec<crate::rule::Missed>,
 }
 
 /// A message to queue for a unit.
@@ -169,7 +178,29 @@ pub fn decide(
             ..prev.clone()
         };
         let emails = by_id.get(id).map(|u| u.emails.clone()).unwrap_or_default();
-        let (reason, message) = if rate.status.is_alerted() {
+        let at_risk = policy.alert_at_risk
+            && rate.status == Status::OnTrack
+            && rate.projection.as_ref().is_some_and(|p| p.at_risk);
+        // An at-risk episode: on track, with an episode open (on-track units close theirs).
+        let was_at_risk = prev.status == Some(Status::OnTrack) && prev.episode_since.is_some();
+        let (reason, message) = if at_risk {
+            if !was_at_risk {
+                m.episode_since = Some(as_of);
+                m.alerts_in_episode = 0;
+                m.last_alert_at = None;
+                m.last_delivered_at = None;
+                m.suppressed = false;
+            }
+            let due = !was_at_risk || reminder_due(&prev, now, repeat);
+            match due {
+                false => (Reason::Unchanged, false),
+                true if silenced.contains(id) => {
+                    m.suppressed = true;
+                    (Reason::Silenced, false)
+                }
+                true => (Reason::AtRisk, true),
+            }
+        } else if rate.status.is_alerted() {
             if !was_behind {
                 m.episode_since = Some(as_of);
                 m.alerts_in_episode = 0;
@@ -219,27 +250,35 @@ pub fn decide(
             if emails.is_empty() {
                 d.unreachable.push(rate.clone());
             } else {
+                let missed = match policy.escalate_after_milestones {
+                    Some(n) if rate.missed_milestones.len() >= n as usize => {
+                        rate.missed_milestones.clone()
+                    }
+                    _ => Vec::new(),
+                };
                 let escalation = (reason != Reason::Recovered
-                    && m.alerts_in_episode >= policy.escalate_after)
-                    .then(|| {
-                        let parent = by_id
-                            .get(id)
-                            .and_then(|u| u.parent_id.as_deref())
-                            .and_then(|p| by_id.get(p))
-                            .map(|p| p.emails.clone())
-                            .unwrap_or_default();
-                        let to = if parent.is_empty() {
-                            policy.escalate_to.clone()
-                        } else {
-                            parent
-                        };
-                        Escalation {
-                            to,
-                            since: m.episode_since.unwrap_or(as_of),
-                            alerts_before: m.alerts_in_episode,
-                        }
-                    })
-                    .filter(|e| !e.to.is_empty());
+                    && reason != Reason::AtRisk
+                    && (m.alerts_in_episode >= policy.escalate_after || !missed.is_empty()))
+                .then(|| {
+                    let parent = by_id
+                        .get(id)
+                        .and_then(|u| u.parent_id.as_deref())
+                        .and_then(|p| by_id.get(p))
+                        .map(|p| p.emails.clone())
+                        .unwrap_or_default();
+                    let to = if parent.is_empty() {
+                        policy.escalate_to.clone()
+                    } else {
+                        parent
+                    };
+                    Escalation {
+                        to,
+                        since: m.episode_since.unwrap_or(as_of),
+                        alerts_before: m.alerts_in_episode,
+                        missed: missed.clone(),
+                    }
+                })
+                .filter(|e| !e.to.is_empty());
                 escalated = escalation.is_some();
                 if reason != Reason::Recovered {
                     m.alerts_in_episode += 1;
@@ -295,6 +334,7 @@ mod tests {
             worse_than_last_year: false,
             other_rates: Default::default(),
             projection: None,
+            missed_milestones: Vec::new(),
         }
     }
 
@@ -316,6 +356,8 @@ mod tests {
             repeat_after: Duration::from_secs(7 * 86_400),
             escalate_after: 2,
             escalate_to: vec!["lead@x.vn".parse().unwrap()],
+            escalate_after_milestones: None,
+            alert_at_risk: false,
         }
     }
 

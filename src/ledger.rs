@@ -327,9 +327,21 @@ pub struct Ledger {
     pub history: Vec<PastYear>,
     /// Plan and disbursement per (unit, project), when both sources name projects (`project_id`).
     pub projects: BTreeMap<(UnitId, String), (i64, i64)>,
+    /// The plan year's milestones passed by the as-of date, each with every unit's plan in force
+    /// and cumulative disbursement on its day (`escalate_after_milestones`).
+    pub milestones_passed: Vec<PassedMilestone>,
     /// Each unit's registered need for the plan year (plans' `need` column or `need_layer`),
     /// where the sources give one: what it could absorb beyond its plan.
     pub need: BTreeMap<UnitId, i64>,
+}
+
+/// A milestone the plan year has passed, and where every unit stood on its day.
+#[derive(Debug, Clone, Default)]
+pub struct PassedMilestone {
+    pub date: chrono::NaiveDate,
+    pub pct: f64,
+    pub plan: BTreeMap<UnitId, i64>,
+    pub disbursed: BTreeMap<UnitId, i64>,
 }
 
 /// A past plan year, whole: its final plan and its cumulative disbursement at each month end of
@@ -372,7 +384,11 @@ impl Ledger {
     }
 
     /// Last year's, at each month end of its window; empty when the sources do not hold it.
-    pub fn last_year_curve_of(&self, unit: &str, plan_year: crate::rule::PlanYear) -> Vec<(chrono::NaiveDate, i64)> {
+    pub fn last_year_curve_of(
+        &self,
+        unit: &str,
+        plan_year: crate::rule::PlanYear,
+    ) -> Vec<(chrono::NaiveDate, i64)> {
         self.history
             .iter()
             .find(|h| h.year == plan_year - 1)

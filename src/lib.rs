@@ -34,6 +34,7 @@
 //! - [`chart`]: PNG charts (the ranking, a unit's curve) for the emails and the dashboard.
 //! - [`dashboard`]: the read-only pages the admin listener serves (templates, auto-escaped).
 //! - [`pipeline`]: one run, the stages in order.
+//! - [`answers`]: units answer their alerts — signed links, the form listener, the checks.
 //! - [`daemon`], [`admin`]: `disbmon run` — the schedule loop and the admin HTTP listener.
 //! - [`cli`]: the command line.
 //!
@@ -43,6 +44,7 @@
 
 pub mod address;
 pub mod admin;
+pub mod answers;
 pub mod chart;
 pub mod cli;
 pub mod clock;

@@ -5,7 +5,9 @@
 
 use crate::compute::{self, Query, Scope};
 use crate::job::Job;
-use crate::ledger::{DataIssue, IssueList, LastYear, Ledger, PastYear, SourceStats};
+use crate::ledger::{
+    DataIssue, IssueList, LastYear, Ledger, PassedMilestone, PastYear, SourceStats,
+};
 use crate::reuse;
 use crate::rule::{self, PlanYear};
 use crate::source::Tables;
@@ -212,6 +214,22 @@ pub fn measure(
             as_of: rule::window_end(year),
         })
     }));
+    // The milestones passed, when missing them in a row escalates (`escalate_after_milestones`).
+    let passed: Vec<(NaiveDate, f64)> = match job.escalate_after_milestones {
+        Some(_) => job
+            .milestones
+            .points(plan_year)
+            .into_iter()
+            .filter(|(d, _)| *d <= as_of)
+            .collect(),
+        None => Vec::new(),
+    };
+    plan_queries.extend(passed.iter().map(|(d, _)| {
+        main_query(Scope::Plans {
+            year: plan_year,
+            as_of: *d,
+        })
+    }));
     if let Some(layer) = &job.reallocation.need_layer {
         plan_queries.push(Query {
             scope: Scope::Plans {
@@ -235,6 +253,10 @@ pub fn measure(
         .iter()
         .map(|&y| (y, extra_plans.next().map(|a| a.by_unit).unwrap_or_default()))
         .filter(|(_, plan)| plan.values().any(|p| *p > 0))
+        .collect();
+    let passed_plans: Vec<BTreeMap<String, i64>> = passed
+        .iter()
+        .map(|_| extra_plans.next().map(|a| a.by_unit).unwrap_or_default())
         .collect();
     let mut need = extra_plans.next().map(|a| a.by_unit).unwrap_or_default();
     let paid_by = |year: PlanYear, day: NaiveDate| Scope::Disbursements {
@@ -265,6 +287,11 @@ pub fn measure(
         paid_queries.extend(same_day.map(|d| main_query(paid_by(*year, d))));
         past_days.push((k, ends, same_day.is_some()));
     }
+    paid_queries.extend(
+        passed
+            .iter()
+            .map(|(d, _)| main_query(paid_by(plan_year, *d))),
+    );
     let mut paid = reuse::aggregate(
         stored,
         &tables.disbursements,
@@ -289,6 +316,17 @@ pub fn measure(
             same_day,
         });
     }
+    let milestones_passed: Vec<PassedMilestone> = passed
+        .into_iter()
+        .zip(passed_plans)
+        .zip(curves.by_ref())
+        .map(|(((date, pct), plan), disbursed)| PassedMilestone {
+            date,
+            pct,
+            plan,
+            disbursed,
+        })
+        .collect();
     let (mut current, mut last_year, mut others) = (None, None, BTreeMap::new());
     for ((which, _), (p, d)) in wanted.into_iter().zip(plans.into_iter().zip(paid)) {
         match which {
@@ -363,6 +401,7 @@ pub fn measure(
             history,
             projects,
             need,
+            milestones_passed,
         },
         issues,
         notes,

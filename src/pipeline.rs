@@ -76,8 +76,28 @@ impl Assessment {
             rates,
             next_milestone: job.milestones.next(self.plan_year, self.as_of),
             reallocation: self.reallocation.as_ref(),
+            milestones_after: job
+                .milestones
+                .points(self.plan_year)
+                .into_iter()
+                .map(|(d, _)| d)
+                .find(|d| *d > self.as_of),
+            answers: None,
+            links: None,
         }
     }
+}
+
+/// A plan year's answers by unit, oldest first.
+pub fn answer_book(
+    answers: Vec<crate::store::Answer>,
+) -> std::collections::BTreeMap<String, Vec<crate::store::Answer>> {
+    let mut book: std::collections::BTreeMap<String, Vec<crate::store::Answer>> =
+        Default::default();
+    for a in answers {
+        book.entry(a.unit.clone()).or_default().push(a);
+    }
+    book
 }
 
 /// Pull, measure and validate: the figures of every unit, or why the data is rejected.
@@ -151,6 +171,13 @@ pub async fn assess_with(
                 plan_year,
                 as_of,
             );
+            for u in &mut rates.units {
+                u.missed_milestones = crate::rule::missed_in_a_row(
+                    &ledger.milestones_passed,
+                    &u.unit_id,
+                    bands.tolerance_pct,
+                );
+            }
             Ok::<_, String>(rates)
         })
         .await?;
@@ -264,7 +291,11 @@ async fn stages(run: &Run<'_>) -> RunReport {
         };
         let previous = store.previous_disbursed(&job.name, a.plan_year, a.as_of)?;
         let details = details(job, &a, rates, previous);
+        let answers = answer_book(store.answers(&job.name, a.plan_year)?);
+        let signer = config.answers.as_ref().map(crate::answers::Signer::new);
         let mut ctx = a.context(job, rates, &details, &config.templates);
+        ctx.answers = Some(&answers);
+        ctx.links = signer.as_ref().map(|s| (s, job.timezone));
         // Nor does a dry run draw charts: nothing it shows includes them. (It still measures the
         // curves: a source's stored sums are kept for one set of windows, a real run's.)
         ctx.charts &= !run.dry_run;
@@ -502,6 +533,8 @@ fn policy(job: &Job) -> decide::Policy {
         repeat_after: job.repeat_after,
         escalate_after: job.escalate_after,
         escalate_to: job.escalate_to.clone(),
+        escalate_after_milestones: job.escalate_after_milestones,
+        alert_at_risk: job.projection.alert_at_risk,
     }
 }
 

@@ -72,9 +72,8 @@ fn sums<'a>(
     history
         .iter()
         .map(|h| {
-            let sum = |f: &dyn Fn(&str) -> i64| -> i128 {
-                units.clone().map(|u| i128::from(f(u))).sum()
-            };
+            let sum =
+                |f: &dyn Fn(&str) -> i64| -> i128 { units.clone().map(|u| i128::from(f(u))).sum() };
             (
                 h.year,
                 sum(&|u| same_day(h, u)),
@@ -120,6 +119,9 @@ enum Target {
     Close,
 }
 
+/// Each usable past year: (year, share reached by this day, share reached by 31/12).
+type Shares = Vec<(PlanYear, f64, f64)>;
+
 /// The shares a unit's projection follows, and whose they are.
 struct Curves<'a> {
     history: &'a [PastYear],
@@ -153,7 +155,7 @@ impl<'a> Curves<'a> {
         unit: &str,
         group: Option<&str>,
         same_day: &dyn Fn(&PastYear, &str) -> i64,
-    ) -> Option<(Basis, Vec<(PlanYear, f64, f64)>)> {
+    ) -> Option<(Basis, Shares)> {
         let own = usable(sums(self.history, std::iter::once(unit), same_day));
         if own.len() >= 2 {
             return Some((Basis::Unit, own));

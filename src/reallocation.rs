@@ -130,8 +130,16 @@ pub fn propose(rates: &Rates, ledger: &Ledger, settings: &Reallocation) -> Optio
             });
         }
     }
-    releases.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.unit_id.cmp(&b.unit_id)));
-    absorbs.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.unit_id.cmp(&b.unit_id)));
+    releases.sort_by(|a, b| {
+        b.amount
+            .cmp(&a.amount)
+            .then_with(|| a.unit_id.cmp(&b.unit_id))
+    });
+    absorbs.sort_by(|a, b| {
+        b.amount
+            .cmp(&a.amount)
+            .then_with(|| a.unit_id.cmp(&b.unit_id))
+    });
     // Each amount is at most 10^18 đồng and there are far fewer than 2^60 units: i128 is exact.
     let total = |v: &mut dyn Iterator<Item = i64>| crate::money::clamp(v.map(i128::from).sum());
     let releasable = total(&mut releases.iter().map(|r| r.amount));
@@ -193,21 +201,32 @@ mod tests {
             groups: vec![],
             rollups: vec![],
         };
-        let mut ledger = Ledger::default();
-        ledger.need = BTreeMap::from([("FAST".to_string(), 130 * bn), ("MID".into(), 150 * bn)]);
-        ledger.projects = BTreeMap::from([
-            (("SLOW".to_string(), "DA1".to_string()), (150 * bn, 25 * bn)),
-            (("SLOW".to_string(), "DA2".to_string()), (50 * bn, 25 * bn)),
-        ]);
+        let ledger = Ledger {
+            need: BTreeMap::from([("FAST".to_string(), 130 * bn), ("MID".into(), 150 * bn)]),
+            projects: BTreeMap::from([
+                (("SLOW".to_string(), "DA1".to_string()), (150 * bn, 25 * bn)),
+                (("SLOW".to_string(), "DA2".to_string()), (50 * bn, 25 * bn)),
+            ]),
+            ..Default::default()
+        };
         let p = propose(&rates, &ledger, &Reallocation::default()).unwrap();
         assert_eq!(p.releases.len(), 1);
         assert_eq!(p.releases[0].amount, 80 * bn);
         // DA1: 25 bn paid × 120/50 = 60 bn by the close of 150; DA2: 60 of 50 → nothing left.
-        assert_eq!(p.releases[0].projects, vec![("DA1".into(), 150 * bn, 90 * bn)]);
+        assert_eq!(
+            p.releases[0].projects,
+            vec![("DA1".into(), 150 * bn, 90 * bn)]
+        );
         // MID reaches 92 % by 31/12, under 100: it absorbs nothing despite its need.
         assert_eq!(p.absorbs.len(), 1);
-        assert_eq!((p.absorbs[0].unit_id.as_str(), p.absorbs[0].amount), ("FAST", 30 * bn));
-        assert_eq!((p.releasable, p.absorbable, p.movable), (80 * bn, 30 * bn, 30 * bn));
+        assert_eq!(
+            (p.absorbs[0].unit_id.as_str(), p.absorbs[0].amount),
+            ("FAST", 30 * bn)
+        );
+        assert_eq!(
+            (p.releasable, p.absorbable, p.movable),
+            (80 * bn, 30 * bn, 30 * bn)
+        );
         assert_eq!((p.unplaced, p.unmet), (50 * bn, 0));
         assert_eq!(p.releasable, p.movable + p.unplaced);
         assert_eq!(p.absorbable, p.movable + p.unmet);

@@ -364,24 +364,27 @@ impl RunReport {
                         ),
                     ]
                     .into_iter()
-                    .chain(projected.then(|| {
-                        let p = u.projection.as_ref();
-                        let at = |r: Option<crate::projection::Range>| {
-                            r.map(|r| crate::money::format_number(r.mid, 1, lang))
-                                .unwrap_or_else(|| "-".into())
-                        };
-                        let risk = match (p.is_some_and(|p| p.at_risk), lang) {
-                            (false, _) => "",
-                            (true, Language::Vi) => " !",
-                            (true, Language::En) => " !",
-                        };
-                        [
-                            at(p.map(|p| p.dec31)),
-                            format!("{}{risk}", at(p.map(|p| p.jan31))),
-                        ]
-                    })
-                    .into_iter()
-                    .flatten())
+                    .chain(
+                        projected
+                            .then(|| {
+                                let p = u.projection.as_ref();
+                                let at = |r: Option<crate::projection::Range>| {
+                                    r.map(|r| crate::money::format_number(r.mid, 1, lang))
+                                        .unwrap_or_else(|| "-".into())
+                                };
+                                let risk = match (p.is_some_and(|p| p.at_risk), lang) {
+                                    (false, _) => "",
+                                    (true, Language::Vi) => " !",
+                                    (true, Language::En) => " !",
+                                };
+                                [
+                                    at(p.map(|p| p.dec31)),
+                                    format!("{}{risk}", at(p.map(|p| p.jan31))),
+                                ]
+                            })
+                            .into_iter()
+                            .flatten(),
+                    )
                     .collect()
                 })
                 .collect();
@@ -573,6 +576,11 @@ pub fn backtest_table(job: &str, b: &crate::projection::Backtest) -> String {
         separator: "  ",
         rule: Some("  "),
     };
-    out.push_str(&text_table(&header, &rows, &[false, true, true, true], &style));
+    out.push_str(&text_table(
+        &header,
+        &rows,
+        &[false, true, true, true],
+        &style,
+    ));
     out
 }

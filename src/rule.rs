@@ -365,3 +365,36 @@ mod tests {
         assert_eq!(b.status(100, -30.0), Status::OnTrack);
     }
 }
+
+/// A milestone a unit missed: its day, the target, and the unit's rate that day.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Missed {
+    pub date: NaiveDate,
+    pub target_pct: f64,
+    pub rate_pct: f64,
+}
+
+/// The milestones a unit missed in a row up to the latest one passed (more than `tolerance_pct`
+/// below the target on the milestone's day, against the plan in force then): empty when it met
+/// the latest, or had no plan then.
+pub fn missed_in_a_row(
+    passed: &[crate::ledger::PassedMilestone],
+    unit: &str,
+    tolerance_pct: f64,
+) -> Vec<Missed> {
+    let mut run = Vec::new();
+    for m in passed {
+        let plan = m.plan.get(unit).copied().unwrap_or(0);
+        let paid = m.disbursed.get(unit).copied().unwrap_or(0);
+        let rate = (plan > 0).then(|| 100.0 * paid as f64 / plan as f64);
+        match rate {
+            Some(r) if r < m.pct - tolerance_pct => run.push(Missed {
+                date: m.date,
+                target_pct: m.pct,
+                rate_pct: r,
+            }),
+            _ => run.clear(),
+        }
+    }
+    run
+}

@@ -110,7 +110,61 @@ CREATE TABLE unit_details (
     PRIMARY KEY (job, unit)
 );
 "#,
+    // Units' answers to their alerts (reasons, commitments): through a signed link (`link_id`,
+    // used once) or from the answers source (`source_key`, imported once); what the unit had
+    // disbursed when it answered, to check its commitments against later.
+    r#"
+CREATE TABLE answers (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL, unit TEXT NOT NULL, plan_year INTEGER NOT NULL,
+    via TEXT NOT NULL, link_id TEXT UNIQUE, source_key TEXT UNIQUE,
+    received_at TEXT NOT NULL, ip TEXT,
+    reasons TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+    disbursed_then INTEGER NOT NULL
+);
+CREATE INDEX answers_unit ON answers (job, unit, plan_year);
+CREATE TABLE commitments (
+    answer_id INTEGER NOT NULL REFERENCES answers (id),
+    amount INTEGER NOT NULL, due TEXT NOT NULL
+);
+CREATE INDEX commitments_answer ON commitments (answer_id);
+"#,
 ];
+
+/// A unit's answer to record.
+#[derive(Debug, Clone)]
+pub struct NewAnswer {
+    pub job: String,
+    pub unit: String,
+    pub plan_year: i32,
+    /// "form" (through a signed link) or "source" (the answers source).
+    pub via: &'static str,
+    pub link_id: Option<String>,
+    pub source_key: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub reasons: Vec<String>,
+    pub note: String,
+    /// What the unit had disbursed (đồng) in the figures it answered to.
+    pub disbursed_then: i64,
+    /// (amount in đồng, due date): "20 tỷ đồng more by 15/11".
+    pub commitments: Vec<(i64, NaiveDate)>,
+}
+
+/// A recorded answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Answer {
+    pub id: i64,
+    pub unit: String,
+    pub via: String,
+    pub received_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub reasons: Vec<String>,
+    pub note: String,
+    pub disbursed_then: i64,
+    pub link_id: Option<String>,
+    pub commitments: Vec<(i64, NaiveDate)>,
+}
 
 /// Makes an enum storable as the TEXT it has always been stored as. `own` types get their
 /// `as_str` and `Display` here; the others (`Status`, `Reason`) have their own `as_str`, and only
@@ -216,7 +270,7 @@ pub enum MessageKind {
 sql_text!(own MessageKind, Alert => "alert", Digest => "digest", Operator => "operator");
 
 sql_text!(Status: Critical, Behind, OnTrack, NoPlan);
-sql_text!(Reason: First, Worsened, Reminder, SilenceEnded, Recovered, Silenced, Unchanged, Held);
+sql_text!(Reason: First, Worsened, Reminder, SilenceEnded, Recovered, Silenced, Unchanged, Held, AtRisk);
 
 /// Why the state store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -1525,6 +1579,104 @@ impl Store {
                 )
                 .optional()?;
             Ok(detail.and_then(|d| serde_json::from_str(&d).ok()))
+        })
+    }
+
+    /// Records a unit's answer with its commitments, once: a link already used (or a source row
+    /// already imported) gives `Ok(None)` and records nothing.
+    pub fn record_answer(&self, a: &NewAnswer) -> Result<Option<i64>, StoreError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO answers (job, unit, plan_year, via, link_id, source_key, received_at, ip, reasons, note, disbursed_then)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    a.job,
+                    a.unit,
+                    a.plan_year,
+                    a.via,
+                    a.link_id,
+                    a.source_key,
+                    a.received_at.to_rfc3339(),
+                    a.ip,
+                    a.reasons.join(","),
+                    a.note,
+                    a.disbursed_then
+                ],
+            )?;
+            if inserted == 0 {
+                return Ok(None);
+            }
+            let id = tx.last_insert_rowid();
+            for (amount, due) in &a.commitments {
+                tx.execute(
+                    "INSERT INTO commitments (answer_id, amount, due) VALUES (?1, ?2, ?3)",
+                    params![id, amount, due.to_string()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(Some(id))
+        })
+    }
+
+    /// When a link was used, if it was.
+    pub fn link_used(&self, link_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.with(|c| {
+            let at: Option<String> = c
+                .query_row(
+                    "SELECT received_at FROM answers WHERE link_id = ?1",
+                    params![link_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(at.and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.to_utc())))
+        })
+    }
+
+    /// Every answer of a job's units in a plan year, oldest first, with its commitments.
+    pub fn answers(&self, job: &str, plan_year: i32) -> Result<Vec<Answer>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, unit, via, received_at, ip, reasons, note, disbursed_then, link_id FROM answers
+                 WHERE job = ?1 AND plan_year = ?2 ORDER BY received_at, id",
+            )?;
+            let mut answers: Vec<Answer> = st
+                .query_map(params![job, plan_year], |r| {
+                    let at: String = r.get(3)?;
+                    let reasons: String = r.get(5)?;
+                    Ok(Answer {
+                        id: r.get(0)?,
+                        unit: r.get(1)?,
+                        via: r.get(2)?,
+                        received_at: DateTime::parse_from_rfc3339(&at)
+                            .map(|t| t.to_utc())
+                            .unwrap_or_default(),
+                        ip: r.get(4)?,
+                        reasons: reasons
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                        note: r.get(6)?,
+                        disbursed_then: r.get(7)?,
+                        link_id: r.get(8)?,
+                        commitments: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut st =
+                c.prepare("SELECT amount, due FROM commitments WHERE answer_id = ?1 ORDER BY due")?;
+            for a in &mut answers {
+                a.commitments = st
+                    .query_map(params![a.id], |r| {
+                        let due: String = r.get(1)?;
+                        Ok((r.get::<_, i64>(0)?, due))
+                    })?
+                    .filter_map(|r| r.ok())
+                    .filter_map(|(amount, due)| due.parse().ok().map(|d| (amount, d)))
+                    .collect();
+            }
+            Ok(answers)
         })
     }
 

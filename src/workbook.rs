@@ -187,7 +187,11 @@ fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
             let (sum, plan) = rates
                 .units
                 .iter()
-                .filter_map(|u| u.projection.as_ref().map(|p| (f(p) * u.plan as f64, u.plan as f64)))
+                .filter_map(|u| {
+                    u.projection
+                        .as_ref()
+                        .map(|p| (f(p) * u.plan as f64, u.plan as f64))
+                })
                 .fold((0.0, 0.0), |(s, p), (a, b)| (s + a, p + b));
             sum / plan.max(1.0)
         };
@@ -227,7 +231,9 @@ fn reallocation(
         "Capital reallocation proposal (a draft for the leadership to decide)",
         HEAD,
     )?;
-    let warning = Format::new().set_italic().set_font_color(Color::RGB(0x9C0006));
+    let warning = Format::new()
+        .set_italic()
+        .set_font_color(Color::RGB(0x9C0006));
     sheet.write_with_format(
         2,
         0,
@@ -261,11 +267,7 @@ fn reallocation(
     .map(|(v, e, w)| (v.to_string(), e.to_string(), *w))
     .collect();
     for s in &sources {
-        columns.push((
-            format!("Trong đó nguồn {s}"),
-            format!("Of which {s}"),
-            16.0,
-        ));
+        columns.push((format!("Trong đó nguồn {s}"), format!("Of which {s}"), 16.0));
     }
     let borrowed: Vec<(&str, &str, f64)> = columns
         .iter()
@@ -324,7 +326,9 @@ fn reallocation(
         row,
         1,
         match vi {
-            true => "Đơn vị dự báo giải ngân hết kế hoạch sớm, có nhu cầu bổ sung (có thể tiếp nhận)",
+            true => {
+                "Đơn vị dự báo giải ngân hết kế hoạch sớm, có nhu cầu bổ sung (có thể tiếp nhận)"
+            }
             false => "Units projected to finish early with a need beyond their plan (could absorb)",
         },
         &section,
@@ -357,9 +361,21 @@ fn reallocation(
     let lines: [(&str, &str, i64); 5] = [
         ("Có thể điều chuyển (A)", "Releasable (A)", p.releasable),
         ("Có thể tiếp nhận (B)", "Absorbable (B)", p.absorbable),
-        ("Đề xuất điều chuyển = min(A, B)", "Proposed to move = min(A, B)", p.movable),
-        ("Còn lại chưa có đơn vị tiếp nhận = A − đề xuất", "Releasable with nowhere to go = A − proposed", p.unplaced),
-        ("Nhu cầu chưa đáp ứng = B − đề xuất", "Need left unmet = B − proposed", p.unmet),
+        (
+            "Đề xuất điều chuyển = min(A, B)",
+            "Proposed to move = min(A, B)",
+            p.movable,
+        ),
+        (
+            "Còn lại chưa có đơn vị tiếp nhận = A − đề xuất",
+            "Releasable with nowhere to go = A − proposed",
+            p.unplaced,
+        ),
+        (
+            "Nhu cầu chưa đáp ứng = B − đề xuất",
+            "Need left unmet = B − proposed",
+            p.unmet,
+        ),
     ];
     for (v, e, amount) in lines {
         blank_row(sheet, row, &cell)?;

@@ -156,9 +156,11 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// What the filled form must send, in the form's order: the typed text (non-ASCII, and the
-/// characters the encoding escapes), the checked box only, the chosen option, the number, the date.
+/// Non-ASCII, and each character the form encoding must escape.
 const NAME: &str = "Nguyễn Văn A & co = 100%+";
+
+/// What the filled form must send, in the form's order: the typed text, the checked box only, the
+/// chosen option, the number, the date.
 fn expected() -> Vec<(String, String)> {
     [
         ("name", NAME),
@@ -197,7 +199,8 @@ fn a_form_filled_and_submitted_as_a_person_would_reaches_the_server() {
     b.select("#unit", "c");
     b.type_into("#amount", "1234567");
     b.type_into("#due", "2026-10-31");
-    // The clicks and the choice as the page itself sees them, before anything is sent.
+    // Checked in the page before anything is sent, so that a failure tells a click or a choice
+    // that did not take from a submission that lost it.
     let state = b.eval(
         "['agree', 'spam'].map(id => document.getElementById(id).checked)
             .concat([document.getElementById('unit').value])",

@@ -61,6 +61,134 @@ pub struct Context<'a> {
     pub templates: &'a Templates,
     /// The reallocation proposal, when units are projected.
     pub reallocation: Option<&'a crate::reallocation::Proposal>,
+    /// The first milestone after the as-of date: when this run's answer links expire.
+    pub milestones_after: Option<NaiveDate>,
+    /// The units' answers this plan year (oldest first), by unit.
+    pub answers: Option<&'a std::collections::BTreeMap<String, Vec<crate::store::Answer>>>,
+    /// Signs the answer links alerts carry (`[answers]`), and the job's zone their expiry is in.
+    pub links: Option<(&'a crate::answers::Signer, chrono_tz::Tz)>,
+}
+
+/// "Giải trình ngày 03/11/2026: …" — a unit's answers this year and how its commitments stand.
+fn answer_section(
+    answers: &[crate::store::Answer],
+    disbursed_now: i64,
+    as_of: NaiveDate,
+    lang: Language,
+) -> Option<views::Section> {
+    let last = answers.last()?;
+    let day = |a: &crate::store::Answer| format_date(a.received_at.date_naive());
+    let mut lines = vec![match lang {
+        Language::Vi => format!(
+            "Nguyên nhân: {}{}",
+            last.reasons
+                .iter()
+                .map(|r| crate::answers::reason_label(r, lang))
+                .collect::<Vec<_>>()
+                .join("; "),
+            if last.note.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", last.note)
+            }
+        ),
+        Language::En => format!(
+            "Reasons: {}{}",
+            last.reasons
+                .iter()
+                .map(|r| crate::answers::reason_label(r, lang))
+                .collect::<Vec<_>>()
+                .join("; "),
+            if last.note.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", last.note)
+            }
+        ),
+    }];
+    for a in answers {
+        for (amount, due) in &a.commitments {
+            lines.push(crate::answers::commitment_line(
+                *amount,
+                *due,
+                disbursed_now.saturating_sub(a.disbursed_then),
+                as_of,
+                a.received_at.date_naive(),
+                lang,
+            ));
+        }
+    }
+    Some(views::Section {
+        title: match lang {
+            Language::Vi => format!(
+                "Giải trình của đơn vị (ngày {}) và việc thực hiện cam kết",
+                day(last)
+            ),
+            Language::En => format!("The unit's answer ({}) and its commitments", day(last)),
+        },
+        lines,
+    })
+}
+
+/// The digest's account of the answers: how many units behind answered, commitments due soon
+/// or overdue, and each answering unit's reasons and commitments.
+fn answers_summary(ctx: &Context) -> Option<views::Section> {
+    let answers = ctx.answers?;
+    let lang = ctx.language;
+    let behind: Vec<&UnitRate> = ctx
+        .rates
+        .units
+        .iter()
+        .filter(|u| u.status.is_alerted())
+        .collect();
+    if answers.is_empty() && behind.is_empty() {
+        return None;
+    }
+    let answered = behind
+        .iter()
+        .filter(|u| answers.contains_key(&u.unit_id))
+        .count();
+    let week = ctx.as_of + chrono::Days::new(7);
+    let mut due_soon = 0;
+    let mut overdue = 0;
+    let mut lines = Vec::new();
+    for u in &ctx.rates.units {
+        let Some(mine) = answers.get(&u.unit_id) else {
+            continue;
+        };
+        for a in mine {
+            for (amount, due) in &a.commitments {
+                let since = u.disbursed.saturating_sub(a.disbursed_then);
+                if *due >= ctx.as_of && *due <= week && since < *amount {
+                    due_soon += 1;
+                }
+                if *due < ctx.as_of && since < *amount {
+                    overdue += 1;
+                }
+            }
+        }
+        if let Some(section) = answer_section(mine, u.disbursed, ctx.as_of, lang) {
+            lines.push(format!("{}: {}", u.unit_name, section.lines.join("; ")));
+        }
+    }
+    let head = match lang {
+        Language::Vi => format!(
+            "{answered}/{} đơn vị chậm tiến độ đã giải trình; {due_soon} cam kết đến hạn trong 7 ngày tới; {overdue} cam kết quá hạn chưa đạt.",
+            behind.len()
+        ),
+        Language::En => format!(
+            "{answered} of {} units behind have answered; {due_soon} commitments fall due within 7 days; {overdue} are overdue and not met.",
+            behind.len()
+        ),
+    };
+    lines.insert(0, head);
+    Some(views::Section {
+        title: match lang {
+            Language::Vi => "Giải trình và cam kết của các đơn vị".into(),
+            Language::En => "Units' answers and commitments".into(),
+        },
+        lines,
+    })
 }
 
 /// A message that could not be delivered, as the digest reports it.
@@ -221,6 +349,16 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             "[{} {}] {}: back on track, {rate} disbursed (expected {expected}, as of {as_of})",
             w.tag, ctx.plan_year, u.unit_name
         ),
+        _ if alert.reason == Reason::AtRisk => match lang {
+            Language::Vi => format!(
+                "[{} {}] {}: đạt {rate}, đúng tiến độ nhưng dự báo không đạt mục tiêu cuối năm (đến {as_of})",
+                w.tag, ctx.plan_year, u.unit_name
+            ),
+            Language::En => format!(
+                "[{} {}] {}: {rate} disbursed, on track but projected to miss the year-end target (as of {as_of})",
+                w.tag, ctx.plan_year, u.unit_name
+            ),
+        },
         _ => subject,
     };
     // "[Giải ngân 2026]" becomes "[Giải ngân 2026][Báo cáo cấp trên]" for an escalated alert.
@@ -242,9 +380,34 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         (Language::En, Reason::Reminder) => "reminder: the unit is still behind",
         (Language::En, Reason::SilenceEnded) => "a silence has ended and the unit is still behind",
         (Language::En, Reason::Recovered) => "the unit is back on track",
+        (Language::Vi, Reason::AtRisk) => {
+            "đơn vị đang đạt tiến độ nhưng dự báo không đạt mục tiêu cuối năm nếu giữ nhịp độ hiện nay"
+        }
+        (Language::En, Reason::AtRisk) => {
+            "the unit is on track today but projected to miss a year-end target at its current pace"
+        }
         (_, Reason::Silenced | Reason::Unchanged | Reason::Held) => "",
     };
-    let escalation = alert.escalation.as_ref().map(|e| match lang {
+    let escalation = alert.escalation.as_ref().map(|e| match (lang, e.missed.is_empty()) {
+        (Language::Vi, false) => format!(
+            "Thư này được gửi đồng thời đến cấp trên vì đơn vị không đạt {} mốc tiến độ liên tiếp: {}.",
+            e.missed.len(),
+            e.missed
+                .iter()
+                .map(|m| format!("{} (đạt {}, mục tiêu {})", format_date(m.date), format_pct(m.rate_pct, lang), format_pct(m.target_pct, lang)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        (Language::En, false) => format!(
+            "This alert is escalated: the unit missed {} milestones in a row: {}.",
+            e.missed.len(),
+            e.missed
+                .iter()
+                .map(|m| format!("{} ({} against {})", format_date(m.date), format_pct(m.rate_pct, lang), format_pct(m.target_pct, lang)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        (lang, true) => match lang {
         Language::Vi => format!(
             "Thư này được gửi đồng thời đến cấp trên vì đơn vị chậm tiến độ từ ngày {} và đã được nhắc {} lần.",
             format_date(e.since),
@@ -255,6 +418,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             format_date(e.since),
             e.alerts_before
         ),
+    },
     });
     let n = ctx.ranked;
     let average = format_pct_opt(ctx.rates.average_pct, lang);
@@ -410,8 +574,14 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         projects,
         chart,
         escalation,
-        answer: None,
-        answer_link: None,
+        answer: ctx
+            .answers
+            .and_then(|a| a.get(&u.unit_id))
+            .and_then(|a| answer_section(a, u.disbursed, ctx.as_of, lang)),
+        answer_link: match (ctx.links, recovered) {
+            (Some((signer, zone)), false) => Some(answer_link(ctx, signer, zone, u, alert.reason)),
+            _ => None,
+        },
         ask,
         footer,
     };
@@ -427,6 +597,59 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         html: ctx.templates.render("alert.html", &view),
         attachments: Vec::new(),
         inline,
+    }
+}
+
+/// The signed link an alert carries, valid until the end of the next milestone's day after the
+/// as-of date (the close of the plan year after the last one).
+fn answer_link(
+    ctx: &Context,
+    signer: &crate::answers::Signer,
+    zone: chrono_tz::Tz,
+    u: &UnitRate,
+    reason: Reason,
+) -> views::AnswerLink {
+    use chrono::TimeZone;
+    let lang = ctx.language;
+    let until = ctx
+        .milestones_after
+        .unwrap_or_else(|| crate::rule::window_end(ctx.plan_year));
+    let expires = (until + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| zone.from_local_datetime(&t).earliest())
+        .map(|t| t.timestamp())
+        .unwrap_or(0);
+    let link = crate::answers::Link {
+        job: ctx.job.to_string(),
+        unit: u.unit_id.clone(),
+        plan_year: ctx.plan_year,
+        id: crate::answers::link_id(
+            ctx.job,
+            &u.unit_id,
+            ctx.plan_year,
+            ctx.as_of,
+            reason.as_str(),
+        ),
+        expires,
+    };
+    views::AnswerLink {
+        url: signer.url(&link),
+        text: match lang {
+            Language::Vi => {
+                "Đề nghị đơn vị giải trình nguyên nhân và đăng ký cam kết giải ngân tại:".into()
+            }
+            Language::En => "Please give the causes and your commitments at:".into(),
+        },
+        expires: match lang {
+            Language::Vi => format!(
+                "(đường dẫn dành riêng cho đơn vị, dùng được một lần, đến hết ngày {})",
+                format_date(until)
+            ),
+            Language::En => format!(
+                "(a link for this unit only, usable once, until the end of {})",
+                format_date(until)
+            ),
+        },
     }
 }
 
@@ -638,19 +861,23 @@ pub fn ranked_rows(
 }
 
 /// "78,0 % đến 31/12/2026 (72,5–81,0 %), 88,0 % đến 31/01/2027 (…)": a unit's projection.
-pub fn projection_text(p: &crate::projection::Projection, plan_year: PlanYear, lang: Language) -> String {
-    let range = |r: crate::projection::Range| {
-        match (r.high - r.low).abs() < 0.05 {
-            true => format_pct(r.mid, lang),
-            false => format!(
-                "{} ({}–{})",
-                format_pct(r.mid, lang),
-                crate::money::format_number(r.low, 1, lang),
-                format_pct(r.high, lang)
-            ),
-        }
+pub fn projection_text(
+    p: &crate::projection::Projection,
+    plan_year: PlanYear,
+    lang: Language,
+) -> String {
+    let range = |r: crate::projection::Range| match (r.high - r.low).abs() < 0.05 {
+        true => format_pct(r.mid, lang),
+        false => format!(
+            "{} ({}–{})",
+            format_pct(r.mid, lang),
+            crate::money::format_number(r.low, 1, lang),
+            format_pct(r.high, lang)
+        ),
     };
-    let dec31 = NaiveDate::from_ymd_opt(plan_year, 12, 31).map(format_date).unwrap_or_default();
+    let dec31 = NaiveDate::from_ymd_opt(plan_year, 12, 31)
+        .map(format_date)
+        .unwrap_or_default();
     let close = format_date(crate::rule::window_end(plan_year));
     let years: Vec<String> = p.years.iter().map(|y| y.to_string()).collect();
     let basis = match (p.basis, lang) {
@@ -691,7 +918,11 @@ fn projection_summary(ctx: &Context) -> Option<String> {
     }
     let plan: f64 = projected.iter().map(|(u, _)| u.plan as f64).sum();
     let weighted = |f: &dyn Fn(&crate::projection::Projection) -> f64| {
-        projected.iter().map(|(u, p)| f(p) * u.plan as f64).sum::<f64>() / plan.max(1.0)
+        projected
+            .iter()
+            .map(|(u, p)| f(p) * u.plan as f64)
+            .sum::<f64>()
+            / plan.max(1.0)
     };
     let (dec31, jan31) = (weighted(&|p| p.dec31.mid), weighted(&|p| p.jan31.mid));
     let at_risk = projected.iter().filter(|(_, p)| p.at_risk).count();
@@ -767,7 +998,13 @@ fn reallocation_view(p: &crate::reallocation::Proposal, lang: Language) -> views
         Language::Vi => "Tổng cộng",
         Language::En => "Total",
     };
-    release_rows.push(vec![total.into(), String::new(), String::new(), bn(p.releasable), String::new()]);
+    release_rows.push(vec![
+        total.into(),
+        String::new(),
+        String::new(),
+        bn(p.releasable),
+        String::new(),
+    ]);
     let mut absorb_rows: Vec<Vec<String>> = p
         .absorbs
         .iter()
@@ -781,7 +1018,13 @@ fn reallocation_view(p: &crate::reallocation::Proposal, lang: Language) -> views
             ]
         })
         .collect();
-    absorb_rows.push(vec![total.into(), String::new(), String::new(), String::new(), bn(p.absorbable)]);
+    absorb_rows.push(vec![
+        total.into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        bn(p.absorbable),
+    ]);
     let table = |header: [&str; 5], mut rows: Vec<Vec<String>>, mut right: Vec<bool>| {
         let mut header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
         // A detail column with nothing in it (no capital sources, no projects) is left out.
@@ -814,8 +1057,16 @@ fn reallocation_view(p: &crate::reallocation::Proposal, lang: Language) -> views
     views::Reallocation {
         title: title.into(),
         note: note.into(),
-        release: table(release_header, release_rows, vec![false, true, true, true, false]),
-        absorb: table(absorb_header, absorb_rows, vec![false, true, true, true, true]),
+        release: table(
+            release_header,
+            release_rows,
+            vec![false, true, true, true, false],
+        ),
+        absorb: table(
+            absorb_header,
+            absorb_rows,
+            vec![false, true, true, true, true],
+        ),
         balance,
     }
 }
@@ -1023,7 +1274,7 @@ pub fn digest(
             .map(|(title, lines)| views::Section { title, lines })
             .collect(),
         reallocation: ctx.reallocation.map(|p| reallocation_view(p, lang)),
-        answers: None,
+        answers: answers_summary(ctx),
         attachment: attachment.map(str::to_string),
     };
     Email {
@@ -1109,6 +1360,7 @@ mod tests {
             worse_than_last_year: false,
             other_rates: Default::default(),
             projection: None,
+            missed_milestones: Vec::new(),
         };
         Rates {
             expected_pct: 71.79,
@@ -1154,6 +1406,10 @@ mod tests {
             details: &NO_DETAILS,
             charts: false,
             templates: &EMBEDDED,
+            reallocation: None,
+            milestones_after: NaiveDate::from_ymd_opt(2026, 12, 31),
+            answers: None,
+            links: None,
         }
     }
 
@@ -1198,6 +1454,7 @@ mod tests {
                 to: vec!["parent@x.vn".parse().unwrap()],
                 since: NaiveDate::from_ymd_opt(2026, 9, 7).unwrap(),
                 alerts_before: 3,
+                missed: Vec::new(),
             }),
             reason: Reason::Reminder,
             ..alert.clone()
@@ -1311,6 +1568,7 @@ mod tests {
                             u.plan / 50,
                         ),
                     ],
+                    projection: None,
                 };
                 (u.unit_id.clone(), detail)
             })

@@ -45,8 +45,6 @@ pub struct Browser {
     events: Vec<Value>,
     console: Vec<String>,
     status: Option<u16>,
-    /// Why the last document failed to load (`net::ERR_...`), to explain an error page.
-    failure: Option<String>,
     /// Chromium's own log, drained by a thread so that a full pipe never stalls the browser.
     stderr: Arc<Mutex<Vec<String>>>,
     _profile: tempfile::TempDir,
@@ -152,7 +150,6 @@ impl Browser {
             events: Vec::new(),
             console: Vec::new(),
             status: None,
-            failure: None,
             stderr,
             _profile: profile,
         };
@@ -353,8 +350,8 @@ impl Browser {
         }
         for (kind, button, buttons) in [
             ("mouseMoved", "none", 0),
-            ("mouseMoved", "none", 0),
-            ("mouseMoved", "none", 0),
+            ("mousePressed", "left", 1),
+            ("mouseReleased", "left", 0),
         ] {
             self.call(
                 "Input.dispatchMouseEvent",
@@ -399,11 +396,27 @@ impl Browser {
         self.click(selector);
         let doing = format!("click_and_wait({selector:?})");
         self.wait_for_load(from, None, &doing);
-        let url = self.url();
-        if url.starts_with("chrome-error://") {
+        // Chromium's error page also stands for an error status with an empty body; that the
+        // server answered at all is last_status() for the test to judge.
+        let error_page = self.url().starts_with("chrome-error://");
+        let ours = |e: &&Value| self.ours(e);
+        let answered = self.events[from..].iter().filter(ours).any(|e| {
+            e["method"] == "Network.responseReceived"
+                && e["params"]["type"] == "Document"
+                && e["params"]["frameId"].as_str() == Some(&self.target)
+        });
+        if error_page && !answered {
+            let why = self.events[from..]
+                .iter()
+                .filter(ours)
+                .filter(|e| {
+                    e["method"] == "Network.loadingFailed" && e["params"]["type"] == "Document"
+                })
+                .filter_map(|e| e["params"]["errorText"].as_str())
+                .last()
+                .unwrap_or("(no reason given)");
             panic!(
-                "{doing}: the browser showed its error page: {}{}",
-                self.failure.as_deref().unwrap_or("(no reason given)"),
+                "{doing}: the browser showed its error page: {why}{}",
                 self.context()
             );
         }
@@ -421,13 +434,15 @@ impl Browser {
         v.as_str().unwrap_or_default().to_string()
     }
 
+    /// The page's address now (`location.href`).
     pub fn url(&mut self) -> String {
         let v = self.evaluate("location.href", "url()");
         v.as_str().unwrap_or_default().to_string()
     }
 
     /// The HTTP status of the last page (main document) the browser received; after a redirect,
-    /// that of the page it ended on.
+    /// that of the page it ended on. An error status with an empty body is here too, though the
+    /// browser shows its own error page for it.
     pub fn last_status(&self) -> Option<u16> {
         self.status
     }
@@ -639,9 +654,6 @@ impl Browser {
                 if p["type"] == "Document" && p["frameId"].as_str() == Some(&self.target) =>
             {
                 self.status = p["response"]["status"].as_u64().map(|s| s as u16);
-            }
-            "Network.loadingFailed" if p["type"] == "Document" => {
-                self.failure = p["errorText"].as_str().map(str::to_string);
             }
             "Page.javascriptDialogOpening" => {
                 // An unanswered alert or confirm blocks the page, and every later step with it:

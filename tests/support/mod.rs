@@ -1,5 +1,6 @@
 //! Black-box test helpers: a temporary project folder that runs the real `disbmon` binary, a real
-//! SMTP server (aiosmtpd) on loopback that stores what arrives, and a local HTTP server.
+//! SMTP server (aiosmtpd) on loopback that stores what arrives, and a local HTTP server; and in
+//! `browser`, a real headless Chromium that fills and submits forms.
 #![allow(dead_code)]
 // Black-box helpers wait for real child processes in real time; the clock rule is for src/.
 #![allow(clippy::disallowed_methods)]
