@@ -243,7 +243,7 @@ pub fn check(
     commitments: &[(String, String)],
     plan_year: i32,
     today: NaiveDate,
-    number_format: NumberFormat,
+    (number_format, unit): (NumberFormat, AmountUnit),
     parse_date: &dyn Fn(&str) -> Option<NaiveDate>,
 ) -> Result<Checked, Vec<Problem>> {
     let mut problems = Vec::new();
@@ -300,14 +300,20 @@ pub fn check(
     let mut checked = Vec::new();
     for (i, (amount, due)) in given.iter().enumerate() {
         let field = |what: &str| format!("commitments[{}].{what}", i + 1);
-        let amount = match crate::money::parse_dong(amount, number_format, AmountUnit::Billion) {
+        let amount = match crate::money::parse_dong(amount, number_format, unit) {
             Ok(a) if a > 0 => Some(a),
             _ => {
                 problems.push(Problem {
                     field: field("amount"),
                     problem: format!(
-                        "`{}` is not an amount above 0 in billion đồng; write e.g. 20 or 12,5",
-                        crate::text::truncate(&crate::text::escape(amount), 40)
+                        "`{}` is not an amount above 0{}; write e.g. 20 or 12,5",
+                        crate::text::truncate(&crate::text::escape(amount), 40),
+                        match unit {
+                            AmountUnit::Billion => " in billion đồng",
+                            AmountUnit::Million => " in million đồng",
+                            AmountUnit::Thousand => " in thousand đồng",
+                            AmountUnit::Dong => " in đồng",
+                        }
                     ),
                 });
                 None
@@ -387,6 +393,172 @@ pub fn commitment_line(
             format_pct_opt(share.map(|s| s.max(0.0)), lang)
         ),
     }
+}
+
+/// The answers of a job's answers source (`[sources.answers]`), checked as the form checks them:
+/// rows of one unit with the same day, reasons and note are one answer, each row's amount and
+/// due date one of its commitments. Returns the answers to record (each keyed by its content, so
+/// a file read again adds nothing) and every row problem, naming row, column and value.
+pub fn from_table(
+    table: &crate::source::Table,
+    source: &crate::job::Source,
+    job: &str,
+    plan_year: i32,
+    disbursed: &std::collections::BTreeMap<String, i64>,
+    known: &std::collections::HashSet<&str>,
+    now: DateTime<Utc>,
+) -> (Vec<NewAnswer>, Vec<crate::ledger::DataIssue>) {
+    use crate::ledger::DataIssue;
+    let mut issues = Vec::new();
+    let mut reader = match csv::ReaderBuilder::new()
+        .delimiter(table.delimiter)
+        .flexible(true)
+        .from_path(&table.path)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            issues.push(DataIssue::whole(
+                table.role,
+                format!("cannot read {}: {e}", table.origin),
+            ));
+            return (Vec::new(), issues);
+        }
+    };
+    let col = |c: &str| table.columns.get(c).copied();
+    let header = |c: &str| source.header(c).unwrap_or(c).to_string();
+    let today = now.date_naive();
+    let parse_date = |d: &str| NaiveDate::parse_from_str(d, &source.date_format).ok();
+    // (unit, day, reasons, note) → commitments as written, and the first row, for messages.
+    let mut grouped: std::collections::BTreeMap<
+        (String, NaiveDate, String, String),
+        (Vec<(String, String)>, u64),
+    > = Default::default();
+    for (i, record) in reader.records().enumerate() {
+        let Ok(record) = record else { continue };
+        let cell = |c: Option<usize>| {
+            c.and_then(|c| record.get(c))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        let row = table
+            .row_column
+            .and_then(|c| record.get(c))
+            .and_then(|r| r.trim().parse().ok())
+            .unwrap_or(table.row_offset + i as u64 + 1);
+        let problem = |column: &str, value: String, problem: String| DataIssue {
+            source: table.role,
+            sheet: table.sheet.clone(),
+            row: Some(row),
+            column: Some(header(column)),
+            value: Some(value),
+            problem,
+        };
+        if let Some(y) = col("plan_year") {
+            if cell(Some(y)).parse::<i32>().ok() != Some(plan_year) {
+                continue;
+            }
+        }
+        let unit = cell(col("unit_id"));
+        if !known.contains(unit.as_str()) {
+            issues.push(problem(
+                "unit_id",
+                unit,
+                "no such unit in the units source; check the unit id (the answer is left out)"
+                    .into(),
+            ));
+            continue;
+        }
+        let day = match col("date").map(|c| cell(Some(c))) {
+            Some(d) if !d.is_empty() => match parse_date(&d) {
+                Some(day) if day <= today => day,
+                _ => {
+                    issues.push(problem("date", d, format!("not a date up to today in the format {}; fix the cell (the answer is left out)", source.date_format)));
+                    continue;
+                }
+            },
+            _ => today,
+        };
+        let key = (unit, day, cell(col("reasons")), cell(col("note")));
+        let entry = grouped.entry(key).or_insert((Vec::new(), row));
+        let (amount, due) = (cell(col("amount")), cell(col("due_date")));
+        if !amount.is_empty() || !due.is_empty() {
+            entry.0.push((amount, due));
+        }
+    }
+    let mut answers = Vec::new();
+    for ((unit, day, reasons, note), (commitments, row)) in grouped {
+        let checked = check(
+            std::slice::from_ref(&reasons),
+            &note,
+            &commitments,
+            plan_year,
+            day,
+            (source.number_format, source.amount_unit),
+            &parse_date,
+        );
+        let checked = match checked {
+            Ok(c) => c,
+            Err(problems) => {
+                for p in problems {
+                    let column = match p.field.as_str() {
+                        "reasons" => "reasons",
+                        "note" => "note",
+                        f if f.ends_with(".due") => "due_date",
+                        _ => "amount",
+                    };
+                    issues.push(DataIssue {
+                        source: table.role,
+                        sheet: table.sheet.clone(),
+                        row: Some(row),
+                        column: Some(header(column)),
+                        value: Some(
+                            crate::text::truncate(
+                                &crate::text::escape(&match column {
+                                    "reasons" => reasons.clone(),
+                                    "note" => note.clone(),
+                                    _ => String::new(),
+                                }),
+                                80,
+                            )
+                            .into_owned(),
+                        ),
+                        problem: format!("{} (the answer of {unit} is left out)", p.problem),
+                    });
+                }
+                continue;
+            }
+        };
+        let commitments = checked.commitments.clone();
+        let source_key = {
+            use sha2::Digest;
+            let text = format!(
+                "{job}\n{unit}\n{plan_year}\n{day}\n{}\n{}\n{commitments:?}",
+                checked.reasons.join(","),
+                checked.note
+            );
+            Sha256::digest(text)
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        answers.push(NewAnswer {
+            job: job.to_string(),
+            disbursed_then: disbursed.get(&unit).copied().unwrap_or(0),
+            unit,
+            plan_year,
+            via: "source",
+            link_id: None,
+            source_key: Some(source_key),
+            received_at: day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now),
+            ip: None,
+            reasons: checked.reasons,
+            note: checked.note,
+            commitments,
+        });
+    }
+    (answers, issues)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -755,7 +927,7 @@ async fn submit(
         &given.commitments,
         link.plan_year,
         today,
-        format,
+        (format, AmountUnit::Billion),
         &parse_date,
     ) {
         Ok(c) => c,
@@ -870,7 +1042,7 @@ mod tests {
             ],
             2026,
             today,
-            NumberFormat::Vi,
+            (NumberFormat::Vi, AmountUnit::Billion),
             &date,
         )
         .unwrap();
@@ -885,7 +1057,7 @@ mod tests {
             &[("-3".into(), "01/01/2020".into())],
             2026,
             today,
-            NumberFormat::Vi,
+            (NumberFormat::Vi, AmountUnit::Billion),
             &date,
         )
         .unwrap_err();

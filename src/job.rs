@@ -89,6 +89,8 @@ struct RawSources {
     units: RawSource,
     plans: RawSource,
     disbursements: RawSource,
+    /// Units' answers the department types in from letters (optional).
+    answers: Option<RawSource>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -336,6 +338,8 @@ pub struct Job {
     pub rate_layers: Vec<String>,
     pub rate_capital_sources: Vec<String>,
     pub escalate_after_milestones: Option<u32>,
+    /// Units' answers typed in from letters (`[sources.answers]`).
+    pub answers: Option<Source>,
     pub projection: Projection,
     pub reallocation: Reallocation,
     /// The file's text, to tell a changed job from an unchanged one on reload.
@@ -419,6 +423,12 @@ pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static
             &["unit_id", "date", "amount"],
             &["project_id", "capital_source", "layer", "plan_year"],
         ),
+        // One row per answer (or per commitment of it): reason codes separated by `;`, the
+        // commitment's amount (in `amount_unit`) and due date, the day it was answered.
+        SourceRole::Answers => (
+            &["unit_id", "reasons"],
+            &["note", "amount", "due_date", "date", "plan_year"],
+        ),
     }
 }
 
@@ -493,6 +503,10 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         check_files,
         &mut p,
     );
+    let answers = raw
+        .sources
+        .answers
+        .map(|a| source(SourceRole::Answers, a, dir, check_files, &mut p));
     let kind_text = raw.sources.disbursements.kind.clone();
     let disbursements = source(
         SourceRole::Disbursements,
@@ -664,6 +678,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             rate_layers: raw.rate_layers.clone(),
             rate_capital_sources: raw.rate_capital_sources.clone(),
             escalate_after_milestones: raw.escalate_after_milestones,
+            answers: answers.flatten(),
             projection,
             reallocation,
             text,

@@ -17,6 +17,8 @@ pub enum SourceRole {
     Units,
     Plans,
     Disbursements,
+    /// Units' answers to their alerts, typed in from letters (`[sources.answers]`).
+    Answers,
 }
 
 impl SourceRole {
@@ -31,6 +33,7 @@ impl SourceRole {
             SourceRole::Units => "units",
             SourceRole::Plans => "plans",
             SourceRole::Disbursements => "disbursements",
+            SourceRole::Answers => "answers",
         }
     }
 }

@@ -88,6 +88,63 @@ impl Assessment {
     }
 }
 
+/// Reads the job's answers source and records each answer once; the row problems found.
+async fn import_answers(
+    run: &Run<'_>,
+    src: &crate::job::Source,
+    a: &Assessment,
+    rates: &Rates,
+    cache: &std::path::Path,
+) -> Result<Vec<DataIssue>, RunError> {
+    let tmp = tempfile::tempdir().map_err(source::SetupError::TempDir)?;
+    let clients = source::Clients::new()?;
+    let table = match source::pull(src, &clients, tmp.path(), Some(cache), run.clock).await {
+        Ok(t) => t,
+        Err(issues) => return Ok(issues),
+    };
+    let disbursed: std::collections::BTreeMap<String, i64> = rates
+        .units
+        .iter()
+        .map(|u| (u.unit_id.clone(), u.disbursed))
+        .collect();
+    let known: std::collections::HashSet<&str> =
+        a.ledger.units.iter().map(|u| u.id.as_str()).collect();
+    let (answers, issues) = crate::answers::from_table(
+        &table,
+        src,
+        &run.job.name,
+        a.plan_year,
+        &disbursed,
+        &known,
+        run.clock.now(),
+    );
+    let mut added = 0;
+    for mut answer in answers {
+        // What the unit had disbursed on its answer day, to check its commitments from there:
+        // the latest run on or before that day, else the month end before it.
+        let day = answer.received_at.date_naive();
+        let stored = run
+            .store
+            .previous_disbursed(&run.job.name, a.plan_year, day + chrono::Days::new(1))?
+            .and_then(|(_, paid)| paid.get(&answer.unit).copied());
+        let month_end = a
+            .ledger
+            .curve_of(&answer.unit)
+            .into_iter()
+            .filter(|(d, _)| *d <= day)
+            .map(|(_, paid)| paid)
+            .next_back();
+        if let Some(then) = stored.or(month_end) {
+            answer.disbursed_then = then;
+        }
+        added += usize::from(run.store.record_answer(&answer)?.is_some());
+    }
+    if added > 0 {
+        tracing::info!(job = %run.job.name, added, "answers recorded from the answers source");
+    }
+    Ok(issues)
+}
+
 /// A plan year's answers by unit, oldest first.
 pub fn answer_book(
     answers: Vec<crate::store::Answer>,
@@ -269,6 +326,18 @@ async fn stages(run: &Run<'_>) -> RunReport {
         }
         return report;
     };
+    // Answers the department typed in from letters: recorded before the emails are written, so
+    // this run's alerts and digest show them; their row problems are the run's data issues too.
+    let issues = match (&job.answers, run.dry_run) {
+        (Some(src), false) => match import_answers(run, src, &a, rates, &cache).await {
+            Ok(found) => {
+                report.data_issues.extend(found.iter().cloned());
+                [a.issues.clone(), found].concat()
+            }
+            Err(e) => return report.failed(e),
+        },
+        _ => a.issues.clone(),
+    };
     let told = async {
         let now = clock.now();
         // decide
@@ -299,7 +368,7 @@ async fn stages(run: &Run<'_>) -> RunReport {
         // Nor does a dry run draw charts: nothing it shows includes them. (It still measures the
         // curves: a source's stored sums are kept for one set of windows, a real run's.)
         ctx.charts &= !run.dry_run;
-        let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &a.issues);
+        let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &issues);
         if run.dry_run {
             return Ok((decision, outgoing, Vec::new(), None));
         }
@@ -313,7 +382,7 @@ async fn stages(run: &Run<'_>) -> RunReport {
             &decision,
             &outgoing,
             &failures,
-            &a.issues,
+            &issues,
         );
         // The mass-mailing guard: a run that would send far more than its units warrant (a
         // broken units source, a runaway rule) sends nothing until an operator looks.

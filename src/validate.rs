@@ -77,6 +77,8 @@ pub fn verdict(job: &Job, issues: &[DataIssue]) -> Verdict {
         SourceRole::Units => job.units.on_error,
         SourceRole::Plans => job.plans.on_error,
         SourceRole::Disbursements => job.disbursements.on_error,
+        // Answers say nothing of the figures: a bad row is reported, never a reason to hold alerts.
+        SourceRole::Answers => OnError::Skip,
     };
     if issues.iter().any(|i| policy(i.source) == OnError::Reject) {
         Verdict::Rejected
