@@ -395,6 +395,9 @@ pub fn commitment_line(
     }
 }
 
+/// Rows of one answer: (unit, day, reasons, note).
+type AnswerKey = (String, NaiveDate, String, String);
+
 /// The answers of a job's answers source (`[sources.answers]`), checked as the form checks them:
 /// rows of one unit with the same day, reasons and note are one answer, each row's amount and
 /// due date one of its commitments. Returns the answers to record (each keyed by its content, so
@@ -429,10 +432,8 @@ pub fn from_table(
     let today = now.date_naive();
     let parse_date = |d: &str| NaiveDate::parse_from_str(d, &source.date_format).ok();
     // (unit, day, reasons, note) → commitments as written, and the first row, for messages.
-    let mut grouped: std::collections::BTreeMap<
-        (String, NaiveDate, String, String),
-        (Vec<(String, String)>, u64),
-    > = Default::default();
+    let mut grouped: std::collections::BTreeMap<AnswerKey, (Vec<(String, String)>, u64)> =
+        Default::default();
     for (i, record) in reader.records().enumerate() {
         let Ok(record) = record else { continue };
         let cell = |c: Option<usize>| {
