@@ -658,8 +658,14 @@ impl Form {
         let body = self
             .templates
             .get_template("answer.html")
+            // The page's three forms (refused, done, the form) each set their own flag.
             .and_then(|t| {
-                t.render(context! { lang => lang.code(), vi => lang == Language::Vi, ..ctx })
+                // Later maps win: the page's own values over the defaults.
+                t.render(minijinja::value::merge_maps([
+                    context! { refused => (), done => false },
+                    context! { lang => lang.code(), vi => lang == Language::Vi },
+                    ctx,
+                ]))
             })
             .unwrap_or_else(|e| format!("the answer page could not be rendered: {e}"));
         let mut headers = HeaderMap::new();
@@ -675,7 +681,8 @@ impl Form {
         );
         set(&mut headers, header::CACHE_CONTROL, "no-store");
         // The link is a credential: it must not leak to another site through the Referer.
-        set(&mut headers, header::REFERRER_POLICY, "no-referrer");
+        // ("no-referrer" would also make the browser send `Origin: null` with the form.)
+        set(&mut headers, header::REFERRER_POLICY, "same-origin");
         set(&mut headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         set(
             &mut headers,

@@ -76,7 +76,7 @@ fn unchanged_sources_are_not_read_again_and_appended_rows_are_added() {
 
     // Three payments appended (one after the as-of date): only they are read.
     edit(&p, "jobs/sample/giai_ngan.csv", |t| {
-        t + "15/10/2026,BCHQS,1.000.000\n16/10/2026,X-MUONGLA,2.500.000.000\n02/11/2026,BCHQS,7\n"
+        t + "15/10/2026,BCHQS,1.000.000,2026\n16/10/2026,X-MUONGLA,2.500.000.000,2026\n02/11/2026,BCHQS,7,2026\n"
     });
     let grown = once(&p);
     assert_eq!(
@@ -139,11 +139,11 @@ fn a_source_with_a_problem_row_is_read_whole_each_time_and_named() {
         ])
     };
     edit(&p, "jobs/sample/giai_ngan.csv", |t| {
-        t + "15/10/2026,BCHQS,abc\n"
+        t + "15/10/2026,BCHQS,abc,2026\n"
     });
     dry().expect_stdout("abc");
     edit(&p, "jobs/sample/giai_ngan.csv", |t| {
-        t + "16/10/2026,BCHQS,1.000\n"
+        t + "16/10/2026,BCHQS,1.000,2026\n"
     });
     let second = dry();
     assert_eq!(sums(&second, "disbursements"), "read", "{second}");

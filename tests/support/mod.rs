@@ -687,14 +687,31 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 
 /// One request to 127.0.0.1:`port`: the status, the response head and the body's bytes.
 pub fn http_request(port: u16, method: &str, path: &str) -> (u16, String, Vec<u8>) {
+    http_send(port, method, path, &[], b"")
+}
+
+/// [`http_request`] with further headers and a body.
+pub fn http_send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the admin listener accepts");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the listener accepts");
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
     )
     .unwrap();
+    s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let split = raw
