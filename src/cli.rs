@@ -578,6 +578,16 @@ async fn assess_loaded(
         esayln!("job {}: the data was rejected; {instead}", job.name);
         return Err(exit::DATA);
     }
+    // Past years the sources no longer hold, from the runs the state store kept (an existing
+    // store only: these commands record nothing).
+    let mut a = a;
+    if config.state_dir.join(crate::store::FILE).is_file() {
+        let added = crate::store::Store::open(&config.state_dir)
+            .and_then(|store| pipeline::add_stored_history(&mut a, job, &store));
+        if let Err(e) = added {
+            esayln!("note: past years from the state store are left out: {e}");
+        }
+    }
     Ok(a)
 }
 

@@ -59,7 +59,7 @@ fn a_year_earlier(day: NaiveDate) -> NaiveDate {
 }
 
 /// The same date `n` years earlier (29 February → 28 February).
-fn years_earlier(day: NaiveDate, n: u32) -> NaiveDate {
+pub fn years_earlier(day: NaiveDate, n: u32) -> NaiveDate {
     let year = day.year() - n as i32;
     day.with_year(year)
         .or_else(|| (day - chrono::Duration::days(1)).with_year(year))

@@ -145,6 +145,47 @@ async fn import_answers(
     Ok(issues)
 }
 
+/// Completes the past years the projection follows with those the state store kept runs of, when
+/// the sources no longer hold them, and projects again (and proposes again) when any was added.
+pub fn add_stored_history(a: &mut Assessment, job: &Job, store: &Store) -> Result<(), StoreError> {
+    let Some(rates) = a.rates.as_mut() else {
+        return Ok(());
+    };
+    let mut added = false;
+    for k in 1..=job.projection.years as i32 {
+        let year = a.plan_year - k;
+        if a.ledger.history.iter().any(|h| h.year == year) {
+            continue;
+        }
+        let days = store.year_figures(&job.name, year)?;
+        let same_day = crate::measure::years_earlier(a.as_of, k as u32);
+        if let Some(past) = crate::projection::from_store(year, &days, same_day) {
+            a.ledger.history.push(past);
+            added = true;
+        }
+    }
+    if added {
+        a.ledger.history.sort_by(|x, y| y.year.cmp(&x.year));
+        let dec31 = NaiveDate::from_ymd_opt(a.plan_year, 12, 31);
+        let december = a
+            .ledger
+            .curve
+            .iter()
+            .find(|(d, _)| Some(*d) == dec31)
+            .map(|(_, m)| m);
+        crate::projection::project(
+            rates,
+            &a.ledger.history,
+            december,
+            &job.milestones,
+            a.plan_year,
+            a.as_of,
+        );
+        a.reallocation = crate::reallocation::propose(rates, &a.ledger, &job.reallocation);
+    }
+    Ok(())
+}
+
 /// A plan year's answers by unit, oldest first.
 pub fn answer_book(
     answers: Vec<crate::store::Answer>,
@@ -316,6 +357,10 @@ async fn stages(run: &Run<'_>) -> RunReport {
             return RunReport::assessed(&job.name, &empty(job, run.as_of), run.dry_run).failed(e)
         }
     };
+    let mut a = a;
+    if let Err(e) = add_stored_history(&mut a, job, store) {
+        return RunReport::assessed(&job.name, &a, run.dry_run).failed(e);
+    }
     let mut report = RunReport::assessed(&job.name, &a, run.dry_run);
     let Some(rates) = &a.rates else {
         if !run.dry_run {

@@ -237,6 +237,45 @@ pub fn project(
     }
 }
 
+/// A past year rebuilt from the runs the state store kept of it, when the sources no longer hold
+/// it: each point is the latest run on or before that day. None without a run in the last week
+/// of the year's window (its close is then unknown).
+pub fn from_store(
+    year: PlanYear,
+    days: &[crate::store::StoredDay],
+    same_day: NaiveDate,
+) -> Option<PastYear> {
+    let close = crate::rule::window_end(year);
+    let last = days.iter().rev().find(|(d, _)| *d <= close)?;
+    if last.0 < close - chrono::Days::new(7) {
+        return None;
+    }
+    let on = |day: NaiveDate, pick: fn(&(i64, i64)) -> i64| -> BTreeMap<String, i64> {
+        days.iter()
+            .rev()
+            .find(|(d, _)| *d <= day)
+            .map(|(_, m)| m.iter().map(|(u, f)| (u.clone(), pick(f))).collect())
+            .unwrap_or_default()
+    };
+    let ends: Vec<NaiveDate> = (1..=13)
+        .filter_map(|m| {
+            let (y, m) = if m == 13 { (year + 1, 1) } else { (year, m) };
+            let next = if m == 12 {
+                NaiveDate::from_ymd_opt(y + 1, 1, 1)
+            } else {
+                NaiveDate::from_ymd_opt(y, m + 1, 1)
+            };
+            next.and_then(|d| d.pred_opt())
+        })
+        .collect();
+    Some(PastYear {
+        year,
+        plan: on(close, |f| f.0),
+        month_ends: ends.into_iter().map(|d| (d, on(d, |f| f.1))).collect(),
+        same_day: on(same_day, |f| f.1),
+    })
+}
+
 /// One month of a backtest: projecting from that month end of past years, how far the projected
 /// rate at the close was from the actual one.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -131,6 +131,9 @@ CREATE INDEX commitments_answer ON commitments (answer_id);
 "#,
 ];
 
+/// One as-of date's stored figures: unit → (plan, disbursed).
+pub type StoredDay = (NaiveDate, HashMap<String, (i64, i64)>);
+
 /// A unit's answer to record.
 #[derive(Debug, Clone)]
 pub struct NewAnswer {
@@ -1616,6 +1619,41 @@ impl Store {
             }
             tx.commit()?;
             Ok(Some(id))
+        })
+    }
+
+    /// Every run's figures of a plan year, one set per as-of date (the latest run of that date):
+    /// (as-of date, unit → (plan, disbursed)), oldest first. What a past year looked like when
+    /// the sources no longer hold it.
+    pub fn year_figures(&self, job: &str, plan_year: i32) -> Result<Vec<StoredDay>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT f.as_of, f.unit, f.plan, f.disbursed FROM unit_figures f
+                 JOIN (SELECT as_of, MAX(scheduled_at) AS latest FROM unit_figures
+                       WHERE job = ?1 AND plan_year = ?2 GROUP BY as_of) l
+                   ON f.as_of = l.as_of AND f.scheduled_at = l.latest
+                 WHERE f.job = ?1 AND f.plan_year = ?2 ORDER BY f.as_of",
+            )?;
+            let mut days: Vec<StoredDay> = Vec::new();
+            let rows = st.query_map(params![job, plan_year], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (as_of, unit, plan, paid) = row?;
+                let day = date(&as_of)?;
+                match days.last_mut() {
+                    Some((d, m)) if *d == day => {
+                        m.insert(unit, (plan, paid));
+                    }
+                    _ => days.push((day, HashMap::from([(unit, (plan, paid))]))),
+                }
+            }
+            Ok(days)
         })
     }
 

@@ -339,3 +339,93 @@ fn an_on_track_unit_projected_to_miss_the_year_end_is_alerted_once_when_asked_to
         .collect();
     assert!(told.is_empty(), "{again}");
 }
+
+#[test]
+fn past_years_the_sources_no_longer_hold_come_from_the_runs_the_store_kept() {
+    let p = sample();
+    // The plan year follows the as-of date (31/1 closes the year before), two past years.
+    let job = std::fs::read_to_string(p.path().join("jobs/sample.toml"))
+        .unwrap()
+        .replace("plan_year = 2026\n", "")
+        .replace("years = 3 ", "years = 2 ");
+    p.write("jobs/sample.toml", &job);
+    let projections = |p: &Project| -> BTreeMap<String, serde_json::Value> {
+        let run = p.run(&[
+            "once",
+            "sample",
+            "--as-of",
+            "2026-10-31",
+            "--dry-run",
+            "--json",
+        ]);
+        run.expect_code(0);
+        run.json()["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["unit_id"].as_str().unwrap().to_string(),
+                    u["projection"].clone(),
+                )
+            })
+            .collect()
+    };
+    // From the sources, which hold 2024 and 2025 whole.
+    let from_sources = projections(&p);
+    // A year of month-end runs, as a department that ran disbmon then would have.
+    for year in [2024, 2025] {
+        for m in 2..=13 {
+            let end = if m == 13 {
+                d(year + 1, 1, 31)
+            } else if m == 12 {
+                d(year, 12, 31)
+            } else {
+                d(year, m + 1, 1).pred_opt().unwrap()
+            };
+            p.run(&["once", "sample", "--as-of", &end.to_string()])
+                .expect_code(0);
+        }
+    }
+    // Then the sources keep 2026 only.
+    let keep = |file: &str, year_col: usize| {
+        let path = p.path().join("jobs/sample").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let kept: Vec<&str> = text
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| *i == 0 || l.split(',').nth(year_col) == Some("2026"))
+            .map(|(_, l)| l)
+            .collect();
+        std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    };
+    keep("giai_ngan.csv", 3);
+    keep("ke_hoach.csv", 1);
+    let from_store = projections(&p);
+    let mut compared = 0;
+    for (unit, proj) in &from_sources {
+        if proj.is_null() {
+            continue;
+        }
+        let stored = &from_store[unit];
+        assert_eq!(
+            stored["years"],
+            serde_json::json!([2025, 2024]),
+            "{unit}: {stored}"
+        );
+        for close in ["dec31", "jan31"] {
+            for k in ["low", "mid", "high"] {
+                let (a, b) = (
+                    proj[close][k].as_f64().unwrap(),
+                    stored[close][k].as_f64().unwrap(),
+                );
+                assert!(
+                    (a - b).abs() < 1e-9,
+                    "{unit} {close}.{k}: sources {a}, store {b}"
+                );
+            }
+        }
+        compared += 1;
+    }
+    assert!(compared >= 38, "{compared}");
+}
