@@ -165,7 +165,7 @@ pub fn add_stored_history(a: &mut Assessment, job: &Job, store: &Store) -> Resul
         }
     }
     if added {
-        a.ledger.history.sort_by(|x, y| y.year.cmp(&x.year));
+        a.ledger.history.sort_by_key(|h| std::cmp::Reverse(h.year));
         let dec31 = NaiveDate::from_ymd_opt(a.plan_year, 12, 31);
         let december = a
             .ledger
