@@ -413,19 +413,9 @@ pub fn from_table(
 ) -> (Vec<NewAnswer>, Vec<crate::ledger::DataIssue>) {
     use crate::ledger::DataIssue;
     let mut issues = Vec::new();
-    let mut reader = match csv::ReaderBuilder::new()
-        .delimiter(table.delimiter)
-        .flexible(true)
-        .from_path(&table.path)
-    {
+    let mut reader = match table.records() {
         Ok(r) => r,
-        Err(e) => {
-            issues.push(DataIssue::whole(
-                table.role,
-                format!("cannot read {}: {e}", table.origin),
-            ));
-            return (Vec::new(), issues);
-        }
+        Err(e) => return (Vec::new(), vec![e]),
     };
     let col = |c: &str| table.columns.get(c).copied();
     let header = |c: &str| source.header(c).unwrap_or(c).to_string();
@@ -442,11 +432,7 @@ pub fn from_table(
                 .trim()
                 .to_string()
         };
-        let row = table
-            .row_column
-            .and_then(|c| record.get(c))
-            .and_then(|r| r.trim().parse().ok())
-            .unwrap_or(table.row_offset + i as u64 + 1);
+        let row = table.row_of(&record, i);
         let problem = |column: &str, value: String, problem: String| DataIssue {
             source: table.role,
             sheet: table.sheet.clone(),

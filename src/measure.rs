@@ -84,28 +84,17 @@ fn needs_from_column(
     };
     let year_col = table.columns.get("plan_year").copied();
     let header = source.header("need").unwrap_or("need").to_string();
-    let mut reader = match csv::ReaderBuilder::new()
-        .delimiter(table.delimiter)
-        .flexible(true)
-        .from_path(&table.path)
-    {
+    let mut reader = match table.records() {
         Ok(r) => r,
         Err(e) => {
-            problems.push(DataIssue::whole(
-                table.role,
-                format!("cannot read the need column ({header}): {e}"),
-            ));
+            problems.push(e);
             return (BTreeMap::new(), problems);
         }
     };
     for (i, record) in reader.records().enumerate() {
         let Ok(record) = record else { continue };
         let cell = |c: usize| record.get(c).unwrap_or("").trim();
-        // Excel: the worksheet's own row number, carried through the conversion.
-        let row = table
-            .row_column
-            .and_then(|c| cell(c).parse().ok())
-            .unwrap_or(table.row_offset + i as u64 + 1);
+        let row = table.row_of(&record, i);
         let text = cell(need);
         if text.is_empty() {
             continue;

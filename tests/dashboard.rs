@@ -34,16 +34,7 @@ fn started(p: &Project, admin: u16) -> Daemon {
 }
 
 fn chromium() -> PathBuf {
-    let candidates = [
-        std::env::var("DISBMON_TEST_CHROMIUM").unwrap_or_default(),
-        "/usr/bin/chromium".into(),
-        "/usr/bin/chromium-browser".into(),
-    ];
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .expect("chromium is not installed: `bash tests/run.sh` installs it (apt-get install chromium), or set DISBMON_TEST_CHROMIUM")
+    support::browser::chromium()
 }
 
 /// Loads `url` in headless chromium: the DOM after load, and every console message and every

@@ -78,34 +78,20 @@ fn answer_section(
 ) -> Option<views::Section> {
     let last = answers.last()?;
     let day = |a: &crate::store::Answer| format_date(a.received_at.date_naive());
-    let mut lines = vec![match lang {
-        Language::Vi => format!(
-            "Nguyên nhân: {}{}",
-            last.reasons
-                .iter()
-                .map(|r| crate::answers::reason_label(r, lang))
-                .collect::<Vec<_>>()
-                .join("; "),
-            if last.note.is_empty() {
-                String::new()
-            } else {
-                format!(" — {}", last.note)
-            }
-        ),
-        Language::En => format!(
-            "Reasons: {}{}",
-            last.reasons
-                .iter()
-                .map(|r| crate::answers::reason_label(r, lang))
-                .collect::<Vec<_>>()
-                .join("; "),
-            if last.note.is_empty() {
-                String::new()
-            } else {
-                format!(" — {}", last.note)
-            }
-        ),
-    }];
+    let reasons: Vec<&str> = last
+        .reasons
+        .iter()
+        .map(|r| crate::answers::reason_label(r, lang))
+        .collect();
+    let note = match last.note.is_empty() {
+        true => String::new(),
+        false => format!(" — {}", last.note),
+    };
+    let label = match lang {
+        Language::Vi => "Nguyên nhân",
+        Language::En => "Reasons",
+    };
+    let mut lines = vec![format!("{label}: {}{note}", reasons.join("; "))];
     for a in answers {
         for (amount, due) in &a.commitments {
             lines.push(crate::answers::commitment_line(

@@ -40,6 +40,25 @@ pub struct Table {
 }
 
 impl Table {
+    /// The table's rows, read as text records (for the small side sources read outside
+    /// `compute`: the plans' need column, the answers).
+    pub fn records(&self) -> Result<csv::Reader<std::fs::File>, DataIssue> {
+        csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .from_path(&self.path)
+            .map_err(|e| DataIssue::whole(self.role, format!("cannot read {}: {e}", self.origin)))
+    }
+
+    /// The number a person finds record `index` (from 0) under: the worksheet's own row for
+    /// Excel, else the file's row (the header is row 1) or record.
+    pub fn row_of(&self, record: &csv::StringRecord, index: usize) -> u64 {
+        self.row_column
+            .and_then(|c| record.get(c))
+            .and_then(|r| r.trim().parse().ok())
+            .unwrap_or(self.row_offset + index as u64 + 1)
+    }
+
     /// The same table's columns over other rows: `file` holds this table's header line and then
     /// the rows (rows appended to a source since its last run).
     pub fn with_rows(&self, file: tempfile::TempPath) -> Table {
