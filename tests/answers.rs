@@ -378,3 +378,67 @@ fn an_answers_listener_without_a_signing_key_is_a_config_problem() {
         .expect_code(3)
         .expect_stderr("shorter than 32 characters");
 }
+
+#[test]
+fn bad_rows_of_the_answers_source_are_named_and_the_alerts_go_on() {
+    let p = Project::new();
+    p.copy_from_repo("config")
+        .copy_from_repo("jobs/sample.toml")
+        .copy_from_repo("jobs/sample");
+    let letters = "Mã ĐV,Ngày,Nguyên nhân,Giải trình,Cam kết (tỷ đồng),Đến ngày\n\
+        X-MUONGLA,20/10/2026,gpmb,,10,15/11/2026\n\
+        NO-SUCH-UNIT,20/10/2026,gpmb,,10,15/11/2026\n\
+        CDSL,21/10/2026,\u{1b}[31mbogus,,5,15/11/2026\n\
+        SXD,21/10/2026,khac,,5,15/11/2026\n\
+        SYT,22/10/2026,dau_thau,,-5,15/11/2026\n\
+        SCT,22/10/2026,dau_thau,,5,31/02/2026\n";
+    p.write("jobs/sample/giai_trinh.csv", letters);
+    let run = p.run(&["once", "sample", "--as-of", "2026-10-31", "--json"]);
+    // The answers say nothing of the figures: every alert still goes out.
+    run.expect_code(0);
+    let report = run.json();
+    let issues: Vec<&serde_json::Value> = report["data_issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["source"] == "answers")
+        .collect();
+    let at = |row: u64| {
+        issues
+            .iter()
+            .find(|i| i["row"] == row)
+            .unwrap_or_else(|| panic!("no issue on row {row}: {issues:?}"))
+    };
+    assert_eq!(issues.len(), 5, "{issues:?}");
+    assert_eq!(at(3)["column"], "Mã ĐV");
+    assert_eq!(at(4)["column"], "Nguyên nhân");
+    // A hostile cell is shown escaped, never as a terminal escape.
+    assert!(
+        !at(4)["value"].as_str().unwrap().contains('\u{1b}'),
+        "{:?}",
+        at(4)
+    );
+    assert!(
+        at(5)["problem"].as_str().unwrap().contains("khac"),
+        "{:?}",
+        at(5)
+    );
+    assert_eq!(at(6)["column"], "Cam kết (tỷ đồng)");
+    assert_eq!(at(7)["column"], "Đến ngày");
+    assert!(report["alerts"].as_array().unwrap().len() >= 10);
+    // The good letter is in the digest; the run's issues are listed there too.
+    let digest = p
+        .eml_files("var/outbox")
+        .into_iter()
+        .map(|f| support::Received {
+            raw: std::fs::read(f).unwrap(),
+        })
+        .find(|m| m.header("To").contains("lanhdao@"))
+        .expect("a digest");
+    let text = digest.text();
+    assert!(
+        text.contains("UBND xã Mường La: Nguyên nhân: Vướng mắc giải phóng mặt bằng"),
+        "{text}"
+    );
+    assert!(text.contains("NO-SUCH-UNIT"), "{text}");
+}
