@@ -443,6 +443,7 @@ pub async fn run(cli: Cli) -> i32 {
                 Err(code) => return code,
             };
             job.projection.years = years;
+            job.projection.curves = true;
             let a = match assess_loaded(&config, &job, as_of, clock.as_ref(), "nothing replayed")
                 .await
             {

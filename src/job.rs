@@ -369,6 +369,9 @@ impl Job {
 pub struct Projection {
     pub years: u32,
     pub alert_at_risk: bool,
+    /// Measure every month end of the past years, not only 31/12 and the close: what
+    /// `disbmon backtest` replays (not a job key).
+    pub curves: bool,
 }
 
 impl Default for Projection {
@@ -376,6 +379,7 @@ impl Default for Projection {
         Projection {
             years: 3,
             alert_at_risk: false,
+            curves: false,
         }
     }
 }
@@ -578,6 +582,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
     let projection = Projection {
         years: raw.projection.years.unwrap_or(3),
         alert_at_risk: raw.projection.alert_at_risk.unwrap_or(false),
+        curves: false,
     };
     if !(1..=10).contains(&projection.years) {
         p.add(

@@ -354,31 +354,40 @@ pub struct PastYear {
     pub year: crate::rule::PlanYear,
     /// The plan in force at the close of the year's window (31 January of the next year).
     pub plan: BTreeMap<UnitId, i64>,
-    /// Cumulative disbursement at 31/1, 28-29/2 … 31/12 and 31/1 of the next year (13 points).
+    /// Cumulative disbursement at 31/1, 28-29/2 … 31/12 and 31/1 of the next year (13 points),
+    /// or at 31/12 and the close only, when nothing needs the rest (`PastYear::whole`).
     pub month_ends: Vec<(chrono::NaiveDate, BTreeMap<UnitId, i64>)>,
     /// Cumulative disbursement at the same day of that year as this run's as-of date.
     pub same_day: BTreeMap<UnitId, i64>,
 }
 
 impl PastYear {
-    /// Cumulative disbursement of `unit` at month end `i` (0 = 31/1 … 11 = 31/12, 12 = the close).
-    pub fn at(&self, i: usize, unit: &str) -> i64 {
+    /// Cumulative disbursement of `unit` on `day`, when that day was measured.
+    pub fn on(&self, day: chrono::NaiveDate, unit: &str) -> Option<i64> {
         self.month_ends
-            .get(i)
-            .and_then(|(_, m)| m.get(unit).copied())
-            .unwrap_or(0)
+            .iter()
+            .find(|(d, _)| *d == day)
+            .map(|(_, m)| m.get(unit).copied().unwrap_or(0))
+    }
+
+    /// By 31 December of the year.
+    pub fn december(&self, unit: &str) -> i64 {
+        let day = chrono::NaiveDate::from_ymd_opt(self.year, 12, 31).expect("31 December exists");
+        self.on(day, unit).unwrap_or(0)
     }
 
     /// What the year disbursed in all, by the close of its window.
     pub fn total(&self, unit: &str) -> i64 {
-        self.at(CLOSE, unit)
+        self.on(crate::rule::window_end(self.year), unit)
+            .unwrap_or(0)
+    }
+
+    /// Every month end of the window was measured (the curve an alert draws, the backtest), not
+    /// only 31/12 and the close.
+    pub fn whole(&self) -> bool {
+        self.month_ends.len() == 13
     }
 }
-
-/// The index of a past year's close (31 January of the next year) in `PastYear::month_ends`.
-pub const CLOSE: usize = 12;
-/// The index of 31 December.
-pub const DECEMBER: usize = 11;
 
 impl Ledger {
     /// A unit's cumulative disbursement at each month end before the as-of date.
@@ -394,7 +403,7 @@ impl Ledger {
     ) -> Vec<(chrono::NaiveDate, i64)> {
         self.history
             .iter()
-            .find(|h| h.year == plan_year - 1)
+            .find(|h| h.year == plan_year - 1 && h.whole())
             .map(|h| points(&h.month_ends, unit))
             .unwrap_or_default()
     }

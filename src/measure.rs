@@ -266,7 +266,16 @@ pub fn measure(
     paid_queries.extend(curve.iter().map(|d| main_query(paid_by(plan_year, *d))));
     let mut past_days = Vec::new();
     for (k, (year, _)) in past_plans.iter().enumerate() {
-        let ends = month_ends(*year, rule::window_end(*year) + chrono::Days::new(1));
+        // Every month end where a curve is drawn (last year's, beside this year's) or replayed
+        // (`disbmon backtest`); else 31/12 and the close, all the projection reads.
+        let whole = job.projection.curves || (job.charts && *year == plan_year - 1);
+        let ends = match whole {
+            true => month_ends(*year, rule::window_end(*year) + chrono::Days::new(1)),
+            false => vec![
+                NaiveDate::from_ymd_opt(*year, 12, 31).expect("31 December exists"),
+                rule::window_end(*year),
+            ],
+        };
         paid_queries.extend(ends.iter().map(|d| main_query(paid_by(*year, *d))));
         // Last year's same day is the year-on-year figure, measured already.
         let same_day = match *year == plan_year - 1 {

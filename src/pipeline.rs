@@ -716,7 +716,11 @@ pub fn preview(
         reason: decide::Reason::First,
         escalation: None,
     };
-    let email = render::unit_alert(&a.context(job, rates, &details, &config.templates), &alert);
+    // With the answer link it would carry (answers themselves are the store's: not shown here).
+    let signer = config.answers.as_ref().map(crate::answers::Signer::new);
+    let mut ctx = a.context(job, rates, &details, &config.templates);
+    ctx.links = signer.as_ref().map(|s| (s, job.timezone));
+    let email = render::unit_alert(&ctx, &alert);
     let mail = &config.mail;
     let identity = format!(
         "alert|{}|{unit_id}|{}|first|{}",

@@ -7,7 +7,7 @@
 //! range is their lowest and highest, the figure their mean. Pure: plain figures in and out.
 
 use crate::compute::Rates;
-use crate::ledger::{PastYear, DECEMBER};
+use crate::ledger::PastYear;
 use crate::rule::{Milestones, PlanYear};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ fn sums<'a>(
             (
                 h.year,
                 sum(&|u| same_day(h, u)),
-                sum(&|u| h.at(DECEMBER, u)),
+                sum(&|u| h.december(u)),
                 sum(&|u| h.total(u)),
             )
         })
@@ -304,16 +304,29 @@ pub struct Backtest {
 /// then), and compared with the rate actually reached at the close.
 pub fn backtest(history: &[PastYear], rates: &Rates) -> Backtest {
     let mut replayed = Vec::new();
-    let mut errors: Vec<(usize, f64, f64)> = vec![(0, 0.0, 0.0); DECEMBER + 1];
+    // Per month (1 = from 31/1 … 12 = from 31/12): unit-years, Σ error, Σ straight-line error.
+    let mut errors: Vec<(usize, f64, f64)> = vec![(0, 0.0, 0.0); 12];
+    let month_end = |year: PlanYear, month: usize| {
+        let first = match month {
+            12 => NaiveDate::from_ymd_opt(year + 1, 1, 1),
+            m => NaiveDate::from_ymd_opt(year, m as u32 + 1, 1),
+        };
+        first.and_then(|d| d.pred_opt())
+    };
     for (i, year) in history.iter().enumerate() {
         // The ledger holds the newest year first: the years before this one follow it.
         let earlier = &history[i + 1..];
-        if earlier.is_empty() {
+        if earlier.is_empty() || !year.whole() {
             continue;
         }
         replayed.push(year.year);
-        for (month, slot) in errors.iter_mut().enumerate() {
-            let same_day = |h: &PastYear, u: &str| h.at(month, u);
+        for (m, slot) in errors.iter_mut().enumerate() {
+            let month = m + 1;
+            let same_day = |h: &PastYear, u: &str| {
+                month_end(h.year, month)
+                    .and_then(|d| h.on(d, u))
+                    .unwrap_or(0)
+            };
             let curves = Curves::new(earlier, rates, &same_day);
             for u in &rates.units {
                 let plan = year.plan.get(&u.unit_id).copied().unwrap_or(0);
@@ -325,10 +338,10 @@ pub fn backtest(history: &[PastYear], rates: &Rates) -> Backtest {
                     continue;
                 };
                 let pct = |d: i64| 100.0 * d as f64 / plan as f64;
-                let now = pct(year.at(month, &u.unit_id));
+                let now = pct(same_day(year, &u.unit_id));
                 let actual = pct(year.total(&u.unit_id));
                 let projected = carried(now, &years, Target::Close).mid;
-                let straight = (now * 13.0 / (month + 1) as f64).min(now.max(100.0));
+                let straight = (now * 13.0 / month as f64).min(now.max(100.0));
                 slot.0 += 1;
                 slot.1 += (projected - actual).abs();
                 slot.2 += (straight - actual).abs();
@@ -354,13 +367,16 @@ pub fn backtest(history: &[PastYear], rates: &Rates) -> Backtest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::CLOSE;
 
     fn year(y: PlanYear, unit: &str, shares: [f64; 13], total: i64, today: f64) -> PastYear {
         let ends = (1..=13)
-            .map(|m| {
-                let (yy, mm) = if m == 13 { (y + 1, 1) } else { (y, m) };
-                NaiveDate::from_ymd_opt(yy, mm, 1).unwrap()
+            .map(|m| match m {
+                12 => NaiveDate::from_ymd_opt(y, 12, 31).unwrap(),
+                13 => NaiveDate::from_ymd_opt(y + 1, 1, 31).unwrap(),
+                m => NaiveDate::from_ymd_opt(y, m + 1, 1)
+                    .unwrap()
+                    .pred_opt()
+                    .unwrap(),
             })
             .zip(shares)
             .map(|(d, s)| {
@@ -384,9 +400,9 @@ mod tests {
         for (i, s) in shares.iter_mut().enumerate() {
             *s = (i as f64 + 1.0) / 13.0;
         }
-        shares[DECEMBER] = 0.9;
-        shares[CLOSE] = 1.0;
-        // By this day: half of the year's disbursement in 2025, 40 % in 2024.
+        shares[11] = 0.9; // 31/12
+        shares[12] = 1.0; // the close
+                          // By this day: half of the year's disbursement in 2025, 40 % in 2024.
         let history = vec![
             year(2025, "A", shares, 1_000_000, 0.5),
             year(2024, "A", shares, 1_000_000, 0.4),

@@ -138,6 +138,8 @@ async fn a_unit_answers_in_a_browser_and_the_next_alert_and_the_digest_check_its
     for other in ["Sở Xây dựng", "Trường Cao đẳng Sơn La", "Sở Y tế"] {
         assert!(!page.contains(other), "the form shows {other}:\n{page}");
     }
+    let shots = support::repo().join("target/answer-screenshots");
+    b.screenshot(&shots.join("form.png"));
     b.click("#reason-gpmb");
     b.click("#reason-vat_lieu");
     b.type_into("#note", "Chờ phê duyệt phương án bồi thường đợt 2");
@@ -149,6 +151,7 @@ async fn a_unit_answers_in_a_browser_and_the_next_alert_and_the_digest_check_its
     assert!(done.contains("Đã ghi nhận"), "{done}");
     assert!(done.contains("Vướng mắc giải phóng mặt bằng"), "{done}");
     assert!(done.contains("20,000 tỷ đồng – 15/11/2026"), "{done}");
+    b.screenshot(&shots.join("done.png"));
 
     // The same link again: refused, in the browser and by a replayed POST.
     b.goto(&url);

@@ -120,6 +120,10 @@ fn answer_section(
 /// or overdue, and each answering unit's reasons and commitments.
 fn answers_summary(ctx: &Context) -> Option<views::Section> {
     let answers = ctx.answers?;
+    // Without links and without any answer (no `[answers]`, no letters), nothing to count.
+    if answers.is_empty() && ctx.links.is_none() {
+        return None;
+    }
     let lang = ctx.language;
     let behind: Vec<&UnitRate> = ctx
         .rates

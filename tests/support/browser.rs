@@ -468,6 +468,24 @@ impl Browser {
         &self.console
     }
 
+    /// Saves what the page shows (the whole page, at the window's width) as a PNG.
+    pub fn screenshot(&mut self, path: &std::path::Path) {
+        use base64::Engine;
+        let doing = format!("screenshot({})", path.display());
+        let r = self.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true}),
+            &doing,
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{doing}: not base64: {e}"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("{doing}: {e}"));
+    }
+
     /// Every CDP event read so far, in order, as the browser sent it.
     pub fn events(&self) -> &[Value] {
         &self.events
