@@ -31,8 +31,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-/// A job's language by name, as the daemon knows it.
-pub type Languages = Arc<dyn Fn(&str) -> Option<Language> + Send + Sync>;
+/// A job's language and time zone by name, as the daemon knows them.
+pub type Jobs = Arc<dyn Fn(&str) -> Option<(Language, chrono_tz::Tz)> + Send + Sync>;
 
 /// The reasons units give, as codes a department can count: (code, Vietnamese, English).
 pub const REASONS: [(&str, &str, &str); 11] = [
@@ -273,7 +273,9 @@ pub fn check(
             problem: "give at least one reason".into(),
         });
     }
-    let note = note.trim();
+    // Notes go into emails and pages: control and direction characters out, on one line.
+    let note = crate::text::one_line(note.trim());
+    let note = note.as_ref();
     if codes.iter().any(|c| c == "khac") && note.is_empty() {
         problems.push(Problem {
             field: "note".into(),
@@ -401,7 +403,9 @@ type AnswerKey = (String, NaiveDate, String, String);
 /// The answers of a job's answers source (`[sources.answers]`), checked as the form checks them:
 /// rows of one unit with the same day, reasons and note are one answer, each row's amount and
 /// due date one of its commitments. Returns the answers to record (each keyed by its content, so
-/// a file read again adds nothing) and every row problem, naming row, column and value.
+/// a file read again adds nothing) and every row problem, naming row, column and value. Unit ids
+/// of merged units count for their successors; "today" is the job's.
+#[allow(clippy::too_many_arguments)]
 pub fn from_table(
     table: &crate::source::Table,
     source: &crate::job::Source,
@@ -409,9 +413,11 @@ pub fn from_table(
     plan_year: i32,
     disbursed: &std::collections::BTreeMap<String, i64>,
     known: &std::collections::HashSet<&str>,
-    now: DateTime<Utc>,
+    successors: &std::collections::BTreeMap<String, String>,
+    (now, zone): (DateTime<Utc>, chrono_tz::Tz),
 ) -> (Vec<NewAnswer>, Vec<crate::ledger::DataIssue>) {
     use crate::ledger::DataIssue;
+    use chrono::TimeZone;
     let mut issues = Vec::new();
     let mut reader = match table.records() {
         Ok(r) => r,
@@ -419,13 +425,34 @@ pub fn from_table(
     };
     let col = |c: &str| table.columns.get(c).copied();
     let header = |c: &str| source.header(c).unwrap_or(c).to_string();
-    let today = now.date_naive();
+    let today = now.with_timezone(&zone).date_naive();
     let parse_date = |d: &str| NaiveDate::parse_from_str(d, &source.date_format).ok();
-    // (unit, day, reasons, note) → commitments as written, and the first row, for messages.
-    let mut grouped: std::collections::BTreeMap<AnswerKey, (Vec<(String, String)>, u64)> =
+    let issue = |row: Option<u64>, column: Option<&str>, value: &str, problem: String| DataIssue {
+        source: table.role,
+        sheet: table.sheet.clone(),
+        row,
+        column: column.map(header),
+        value: Some(crate::text::truncate(&crate::text::escape(value), 80).into_owned()),
+        problem,
+    };
+    // (unit, day, reasons, note) → its commitments as written, each with its row, and its
+    // first row.
+    let mut grouped: std::collections::BTreeMap<AnswerKey, (Vec<(String, String, u64)>, u64)> =
         Default::default();
     for (i, record) in reader.records().enumerate() {
-        let Ok(record) = record else { continue };
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let row = table.row_offset + i as u64 + 1;
+                issues.push(issue(
+                    Some(row),
+                    None,
+                    "",
+                    format!("this row cannot be read ({e}); fix the file (the row is left out)"),
+                ));
+                continue;
+            }
+        };
         let cell = |c: Option<usize>| {
             c.and_then(|c| record.get(c))
                 .unwrap_or("")
@@ -433,52 +460,62 @@ pub fn from_table(
                 .to_string()
         };
         let row = table.row_of(&record, i);
-        let problem = |column: &str, value: String, problem: String| DataIssue {
-            source: table.role,
-            sheet: table.sheet.clone(),
-            row: Some(row),
-            column: Some(header(column)),
-            value: Some(value),
-            problem,
-        };
         if let Some(y) = col("plan_year") {
-            if cell(Some(y)).parse::<i32>().ok() != Some(plan_year) {
-                continue;
+            let written = cell(Some(y));
+            match written.parse::<i32>() {
+                Ok(y) if y == plan_year => {}
+                Ok(_) => continue,
+                Err(_) => {
+                    issues.push(issue(Some(row), Some("plan_year"), &written, "not a year; write the plan year as a number, e.g. 2026 (the answer is left out)".into()));
+                    continue;
+                }
             }
         }
-        let unit = cell(col("unit_id"));
+        let written = cell(col("unit_id"));
+        let unit = crate::compute::successor_of(successors, &written).to_string();
         if !known.contains(unit.as_str()) {
-            issues.push(problem(
-                "unit_id",
-                unit,
+            issues.push(issue(
+                Some(row),
+                Some("unit_id"),
+                &written,
                 "no such unit in the units source; check the unit id (the answer is left out)"
                     .into(),
             ));
             continue;
         }
-        let day = match col("date").map(|c| cell(Some(c))) {
-            Some(d) if !d.is_empty() => match parse_date(&d) {
-                Some(day) if day <= today => day,
-                _ => {
-                    issues.push(problem("date", d, format!("not a date up to today in the format {}; fix the cell (the answer is left out)", source.date_format)));
-                    continue;
-                }
-            },
-            _ => today,
+        let written = cell(col("date"));
+        let day = match parse_date(&written) {
+            Some(day) if day <= today => day,
+            _ => {
+                issues.push(issue(
+                    Some(row),
+                    Some("date"),
+                    &written,
+                    format!(
+                        "not a date up to today in the format {}; write the day the unit answered (the answer is left out)",
+                        source.date_format
+                    ),
+                ));
+                continue;
+            }
         };
         let key = (unit, day, cell(col("reasons")), cell(col("note")));
         let entry = grouped.entry(key).or_insert((Vec::new(), row));
         let (amount, due) = (cell(col("amount")), cell(col("due_date")));
         if !amount.is_empty() || !due.is_empty() {
-            entry.0.push((amount, due));
+            entry.0.push((amount, due, row));
         }
     }
     let mut answers = Vec::new();
     for ((unit, day, reasons, note), (commitments, row)) in grouped {
+        let written: Vec<(String, String)> = commitments
+            .iter()
+            .map(|(a, d, _)| (a.clone(), d.clone()))
+            .collect();
         let checked = check(
             std::slice::from_ref(&reasons),
             &note,
-            &commitments,
+            &written,
             plan_year,
             day,
             (source.number_format, source.amount_unit),
@@ -488,30 +525,28 @@ pub fn from_table(
             Ok(c) => c,
             Err(problems) => {
                 for p in problems {
-                    let column = match p.field.as_str() {
-                        "reasons" => "reasons",
-                        "note" => "note",
-                        f if f.ends_with(".due") => "due_date",
-                        _ => "amount",
+                    // "commitments[2].due": the second commitment's row and cell.
+                    let nth = p
+                        .field
+                        .strip_prefix("commitments[")
+                        .and_then(|r| r.split(']').next())
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .and_then(|n| commitments.get(n.wrapping_sub(1)));
+                    let (column, value, at) = match (p.field.as_str(), nth) {
+                        ("reasons", _) => ("reasons", reasons.as_str(), row),
+                        ("note", _) => ("note", note.as_str(), row),
+                        (f, Some((_, due, r))) if f.ends_with(".due") => {
+                            ("due_date", due.as_str(), *r)
+                        }
+                        (_, Some((amount, _, r))) => ("amount", amount.as_str(), *r),
+                        _ => ("amount", "", row),
                     };
-                    issues.push(DataIssue {
-                        source: table.role,
-                        sheet: table.sheet.clone(),
-                        row: Some(row),
-                        column: Some(header(column)),
-                        value: Some(
-                            crate::text::truncate(
-                                &crate::text::escape(&match column {
-                                    "reasons" => reasons.clone(),
-                                    "note" => note.clone(),
-                                    _ => String::new(),
-                                }),
-                                80,
-                            )
-                            .into_owned(),
-                        ),
-                        problem: format!("{} (the answer of {unit} is left out)", p.problem),
-                    });
+                    issues.push(issue(
+                        Some(at),
+                        Some(column),
+                        value,
+                        format!("{} (the answer of {unit} is left out)", p.problem),
+                    ));
                 }
                 continue;
             }
@@ -530,6 +565,12 @@ pub fn from_table(
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()
         };
+        // The day it answered, at the start of that day in the job's zone.
+        let received_at = day
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| zone.from_local_datetime(&t).earliest())
+            .map(|t| t.to_utc())
+            .unwrap_or(now);
         answers.push(NewAnswer {
             job: job.to_string(),
             disbursed_then: disbursed.get(&unit).copied().unwrap_or(0),
@@ -538,7 +579,7 @@ pub fn from_table(
             via: "source",
             link_id: None,
             source_key: Some(source_key),
-            received_at: day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now),
+            received_at,
             ip: None,
             reasons: checked.reasons,
             note: checked.note,
@@ -556,13 +597,17 @@ struct Form {
     signer: Signer,
     clock: Arc<dyn Clock>,
     per_minute: u32,
-    /// Requests per address in the current minute.
-    seen: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    /// Requests per key (a link, or an address with a bad link) in the current minute.
+    seen: Mutex<Seen>,
     /// The origin units' browsers post from (scheme, host, port of `public_url`).
     origin: String,
+    /// `public_url` is https: the cookie is `Secure`.
+    secure: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<IpAddr>,
     templates: Environment<'static>,
     /// Each job's language and zone, as the daemon knows them.
-    jobs: Languages,
+    jobs: Jobs,
 }
 
 /// The origin of an address: `https://host:port` without a path.
@@ -583,7 +628,7 @@ pub async fn serve(
     config: &AnswersConfig,
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
-    language: Languages,
+    jobs: Jobs,
 ) {
     let mut templates = Environment::new();
     templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -598,13 +643,16 @@ pub async fn serve(
         signer: Signer::new(config),
         clock,
         per_minute: config.per_minute,
-        seen: Mutex::new(HashMap::new()),
+        seen: Mutex::new(Seen::default()),
         origin: origin_of(&config.public_url),
+        secure: config.public_url.starts_with("https://"),
+        trusted_proxies: config.trusted_proxies.clone(),
         templates,
-        jobs: language,
+        jobs,
     });
     let app = Router::new()
         .route("/a/{token}", get(open).post(submit))
+        .layer(axum::middleware::from_fn(bounded))
         .with_state(state);
     if let Err(e) = axum::serve(
         listener,
@@ -616,22 +664,83 @@ pub async fn serve(
     }
 }
 
+/// The longest a request may take; a client that stalls is answered 503 and let go.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn bounded(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request took too long; try again\n",
+        )
+            .into_response(),
+    }
+}
+
+/// Requests counted in the current minute, by key; emptied when the minute turns.
+#[derive(Default)]
+struct Seen {
+    minute: i64,
+    counts: HashMap<String, u32>,
+}
+
+/// At most this many keys are counted in a minute; past it, new keys wait for the next minute.
+const MAX_KEYS: usize = 100_000;
+
+/// The key an address is counted under: IPv6 by its /64 (one host holds a whole /64), IPv4 (and
+/// IPv4-mapped IPv6) by itself.
+fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 impl Form {
-    /// False when `ip` has made `per_minute` requests in this minute already.
-    fn admit(&self, ip: IpAddr) -> bool {
+    /// False when `key` has had `per_minute` requests in this minute already. A unit's link is
+    /// counted by itself, so that a flood of bad links from anywhere cannot lock a unit out.
+    fn admit(&self, key: &str) -> bool {
         let minute = self.clock.now().timestamp() / 60;
-        let Ok(mut seen) = self.seen.lock() else {
+        // A poisoned lock only means a panic elsewhere: the counts are still counts.
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.minute != minute {
+            seen.minute = minute;
+            seen.counts.clear();
+        }
+        if seen.counts.len() >= MAX_KEYS && !seen.counts.contains_key(key) {
             return false;
-        };
-        if seen.len() > 100_000 {
-            seen.retain(|_, (m, _)| *m == minute);
         }
-        let entry = seen.entry(ip).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
+        let n = seen.counts.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n <= self.per_minute
+    }
+
+    /// The client: the peer, or behind a trusted proxy the last address it forwarded for.
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.ip().to_canonical();
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
         }
-        entry.1 += 1;
-        entry.1 <= self.per_minute
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .map(|a| a.to_canonical())
+            .rfind(|a| !self.trusted_proxies.contains(a))
+            .unwrap_or(peer)
+    }
+
+    /// The job's zone, for "today" and the times shown.
+    fn zone(&self, link: &Link) -> chrono_tz::Tz {
+        (self.jobs)(&link.job)
+            .map(|(_, z)| z)
+            .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh)
     }
 
     fn page(
@@ -697,41 +806,46 @@ impl Form {
         match self.store.link_used(&link.id) {
             Ok(Some(at)) => Err((
                 StatusCode::CONFLICT,
-                LinkError::Used(at.format("%d/%m/%Y %H:%M UTC").to_string()),
+                LinkError::Used(
+                    at.with_timezone(&self.zone(&link))
+                        .format("%d/%m/%Y %H:%M")
+                        .to_string(),
+                ),
             )),
             _ => Ok(link),
         }
     }
 
     fn language(&self, link: Option<&Link>) -> Language {
-        link.and_then(|l| (self.jobs)(&l.job)).unwrap_or_default()
+        link.and_then(|l| (self.jobs)(&l.job))
+            .map(|(lang, _)| lang)
+            .unwrap_or_default()
     }
 
-    /// The unit's own figures, from the latest run: nothing about any other unit.
-    fn figures(&self, link: &Link, lang: Language) -> (String, minijinja::Value, i64) {
-        let detail = self.store.unit_detail(&link.job, &link.unit).ok().flatten();
-        let name = detail
-            .as_ref()
-            .map(|d| d.name.clone())
+    /// The unit's own figures in the link's plan year, from the latest run that measured it:
+    /// nothing about any other unit. None before any run did (then there is nothing to answer
+    /// against).
+    fn figures(&self, link: &Link, lang: Language) -> Option<(String, minijinja::Value, i64)> {
+        let (as_of, f) = self
+            .store
+            .unit_figures(&link.job, &link.unit, link.plan_year)
+            .ok()
+            .flatten()?;
+        let name = self
+            .store
+            .unit_detail(&link.job, &link.unit)
+            .ok()
+            .flatten()
+            .map(|d| d.name)
             .unwrap_or_else(|| link.unit.clone());
-        let latest = self.store.latest_figures(&link.job).ok().flatten();
-        let mine = latest.as_ref().and_then(|l| {
-            l.figures
-                .iter()
-                .find(|f| f.unit == link.unit)
-                .map(|f| (l.as_of, f.clone()))
-        });
-        let disbursed = mine.as_ref().map(|(_, f)| f.disbursed).unwrap_or(0);
-        let figures = mine.map(|(as_of, f)| {
-            context! {
-                as_of => format_date(as_of),
-                plan => format_billion(f.plan, lang),
-                disbursed => format_billion(f.disbursed, lang),
-                rate => format_pct_opt(f.rate, lang),
-                expected => crate::money::format_pct(f.expected, lang),
-            }
-        });
-        (name, context! { figures }, disbursed)
+        let figures = context! {
+            as_of => format_date(as_of),
+            plan => format_billion(f.plan, lang),
+            disbursed => format_billion(f.disbursed, lang),
+            rate => format_pct_opt(f.rate, lang),
+            expected => crate::money::format_pct(f.expected, lang),
+        };
+        Some((name, context! { figures }, f.disbursed))
     }
 
     fn form(
@@ -754,7 +868,13 @@ impl Form {
             b.iter().map(|x| format!("{x:02x}")).collect()
         };
         let csrf = self.signer.csrf(&link.id, &nonce);
-        let (name, figures, _) = self.figures(link, lang);
+        let Some((name, figures, _)) = self.figures(link, lang) else {
+            return self.refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                "this unit's figures are not available yet; try again later",
+            );
+        };
         let reasons: Vec<minijinja::Value> = REASONS
             .iter()
             .map(|(code, vi, en)| {
@@ -765,7 +885,7 @@ impl Form {
                 }
             })
             .collect();
-        let commitments: Vec<minijinja::Value> = (0..3)
+        let commitments: Vec<minijinja::Value> = (0..MAX_COMMITMENTS)
             .map(|i| {
                 let (a, d) = given
                     .and_then(|g| g.commitments.get(i).cloned())
@@ -773,8 +893,12 @@ impl Form {
                 context! { n => i + 1, amount => a, due => d }
             })
             .collect();
-        let cookie =
-            format!("disbmon_csrf={csrf}; Path=/a/; HttpOnly; SameSite=Strict; Max-Age=7200");
+        // One cookie per link, so that two forms open side by side do not undo each other.
+        let cookie = format!(
+            "{}={csrf}; Path=/a/; HttpOnly; SameSite=Strict; Max-Age=7200{}",
+            cookie_name(&link.id),
+            if self.secure { "; Secure" } else { "" }
+        );
         self.page(
             if problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
             lang,
@@ -805,24 +929,43 @@ struct Given {
     csrf: String,
 }
 
-fn client(addr: SocketAddr) -> IpAddr {
-    addr.ip()
+/// The CSRF cookie of one link.
+fn cookie_name(link_id: &str) -> String {
+    format!("disbmon_csrf_{link_id}")
+}
+
+/// The link of a request, once it is admitted: a valid link counts against itself, a bad one
+/// against its sender's address.
+fn admitted(
+    f: &Form,
+    token: &str,
+    addr: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Link, Response> {
+    let ip = f.client(addr, headers);
+    let checked = f.link(token);
+    let key = match &checked {
+        Ok(link) => format!("link:{}", link.id),
+        Err(_) => address_key(ip),
+    };
+    if !f.admit(&key) {
+        return Err(too_many());
+    }
+    checked.map_err(|(status, e)| f.refused(status, f.language(None), &e.to_string()))
 }
 
 async fn open(
     State(f): State<Arc<Form>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    if !f.admit(client(addr)) {
-        return too_many();
-    }
-    match f.link(&token) {
+    match admitted(&f, &token, addr, &headers) {
         Ok(link) => {
             let lang = f.language(Some(&link));
             f.form(&link, &token, lang, &[], None)
         }
-        Err((status, e)) => f.refused(status, f.language(None), &e.to_string()),
+        Err(refused) => refused,
     }
 }
 
@@ -842,23 +985,15 @@ async fn submit(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let ip = client(addr);
-    if !f.admit(ip) {
-        return too_many();
-    }
-    let link = match f.link(&token) {
+    let ip = f.client(addr, &headers);
+    let link = match admitted(&f, &token, addr, &headers) {
         Ok(l) => l,
-        Err((status, e)) => return f.refused(status, f.language(None), &e.to_string()),
+        Err(refused) => return refused,
     };
     let lang = f.language(Some(&link));
-    // A browser says where a POST comes from; another site's page is refused.
+    // A browser says where a POST comes from; only the form's own address (`public_url`) is ours.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        let own = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(|h| [format!("http://{h}"), format!("https://{h}")]);
-        let ours = origin == f.origin || own.is_some_and(|o| o.iter().any(|x| x == origin));
-        if !ours {
+        if !origin.eq_ignore_ascii_case(&f.origin) {
             return f.refused(StatusCode::FORBIDDEN, lang, "this form was sent from another site; open the link from your email and send the form from there");
         }
     }
@@ -899,13 +1034,17 @@ async fn submit(
         .iter()
         .filter_map(|c| c.to_str().ok())
         .flat_map(|c| c.split(';'))
-        .filter_map(|c| c.trim().strip_prefix("disbmon_csrf="))
+        .filter_map(|c| {
+            c.trim()
+                .strip_prefix(&cookie_name(&link.id))
+                .and_then(|c| c.strip_prefix('='))
+        })
         .next()
         .unwrap_or("");
     if given.csrf.is_empty() || cookie != given.csrf || !f.signer.csrf_ok(&link.id, &given.csrf) {
         return f.refused(StatusCode::FORBIDDEN, lang, "the form's security token is missing or does not match (the page may be too old, or cookies are off): open the link from your email again");
     }
-    let today = f.clock.now().date_naive();
+    let today = f.clock.now().with_timezone(&f.zone(&link)).date_naive();
     let format = match lang {
         Language::Vi => NumberFormat::Vi,
         Language::En => NumberFormat::Plain,
@@ -927,7 +1066,13 @@ async fn submit(
         Ok(c) => c,
         Err(problems) => return f.form(&link, &token, lang, &problems, Some(&given)),
     };
-    let (name, figures, disbursed) = f.figures(&link, lang);
+    let Some((name, figures, disbursed)) = f.figures(&link, lang) else {
+        return f.refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang,
+            "this unit's figures are not available yet; try again later",
+        );
+    };
     let answer = NewAnswer {
         job: link.job.clone(),
         unit: link.unit.clone(),

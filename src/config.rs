@@ -221,8 +221,10 @@ struct RawAnswers {
     /// The signing key: from an environment variable or a file, at least 32 characters.
     key_env: Option<String>,
     key_file: Option<String>,
-    /// Requests one address may make per minute (default 30).
+    /// Requests one link (or one address with a bad link) may make per minute (default 30).
     per_minute: Option<u32>,
+    /// Proxies (addresses) whose `X-Forwarded-For` names the client, e.g. ["127.0.0.1"].
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -394,6 +396,7 @@ pub struct AnswersConfig {
     pub public_url: String,
     pub key: Secret,
     pub per_minute: u32,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// A secret from an environment variable (`env_key`) or a file (`file_key`); every problem is
@@ -590,9 +593,14 @@ impl Config {
                 }
             };
             let public_url = match a.public_url.as_deref().map(|u| u.trim().trim_end_matches('/')) {
-                Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u.to_string()),
+                // scheme://host[:port] only: the form and its cookie live at /a/ of that origin.
+                Some(u) if (u.starts_with("https://") || u.starts_with("http://"))
+                    && !u.split_once("://").is_some_and(|(_, rest)| rest.contains(['/', '?', '#', '@']) || rest.is_empty()) =>
+                {
+                    Some(u.to_string())
+                }
                 Some(u) => {
-                    p.add("answers.public_url", format!("`{u}` is not an http(s) address; write the address units reach the form at, e.g. \"https://giaingan.stc.example.gov.vn\""));
+                    p.add("answers.public_url", format!("`{u}` is not an http(s) origin; write the scheme and host (and port) units reach the form at, without a path, e.g. \"https://giaingan.stc.example.gov.vn\""));
                     None
                 }
                 None => {
@@ -617,13 +625,24 @@ impl Config {
                 }
                 _ => {}
             }
+            let trusted_proxies: Vec<std::net::IpAddr> = a
+                .trusted_proxies
+                .iter()
+                .filter_map(|t| match t.trim().parse::<std::net::IpAddr>() {
+                    Ok(ip) => Some(ip.to_canonical()),
+                    Err(_) => {
+                        p.add("answers.trusted_proxies", format!("`{t}` is not an IP address; list the proxies' addresses, e.g. [\"127.0.0.1\"]"));
+                        None
+                    }
+                })
+                .collect();
             let per_minute = a.per_minute.unwrap_or(30);
             if per_minute == 0 {
                 p.add("answers.per_minute", "must be at least 1 (requests one address may make per minute)");
             }
             match (listen, public_url, key) {
                 (Some(listen), Some(public_url), Some(key)) if key.expose().len() >= 32 && per_minute > 0 => {
-                    Some(AnswersConfig { listen, public_url, key, per_minute })
+                    Some(AnswersConfig { listen, public_url, key, per_minute, trusted_proxies })
                 }
                 _ => None,
             }

@@ -282,16 +282,16 @@ pub async fn run<S: Future<Output = ()>>(
                     "answers listener on http://{addr} (links point at {}/a/…)",
                     answers.public_url
                 );
-                let jobs = shared.clone();
-                let language = Arc::new(move |job: &str| {
-                    jobs.jobs()
-                        .into_iter()
-                        .find(|j| j.name == job)
-                        .map(|j| j.language)
+                let known = shared.clone();
+                let jobs: crate::answers::Jobs = Arc::new(move |job: &str| {
+                    known.jobs().into_iter().find(|j| j.name == job).map(|j| {
+                        let zone = j.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+                        (j.language, zone)
+                    })
                 });
                 let (answers, store, clock) = (answers.clone(), store.clone(), clock.clone());
                 tokio::spawn(async move {
-                    crate::answers::serve(listener, &answers, store, clock, language).await
+                    crate::answers::serve(listener, &answers, store, clock, jobs).await
                 });
             }
             Err(e) => {
@@ -881,6 +881,25 @@ fn reload(
     };
     if config.state_dir != env.config.state_dir || config.admin_listen != env.config.admin_listen {
         tracing::warn!("state_dir and admin.listen take effect at the next start");
+    }
+    // The answers listener checks links with the key it started with: runs keep signing with it
+    // (and keep sending links, or none) until the next start.
+    let mut config = config;
+    let same = |a: &crate::config::AnswersConfig, b: &crate::config::AnswersConfig| {
+        a.listen == b.listen
+            && a.public_url == b.public_url
+            && a.key.expose() == b.key.expose()
+            && a.per_minute == b.per_minute
+            && a.trusted_proxies == b.trusted_proxies
+    };
+    let changed = match (&config.answers, &env.config.answers) {
+        (Some(a), Some(b)) => !same(a, b),
+        (None, None) => false,
+        _ => true,
+    };
+    if changed {
+        tracing::warn!("[answers] takes effect at the next start; until then links are signed and checked as before");
+        config.answers = env.config.answers.clone();
     }
     env.config = Arc::new(config);
     let _ = config_tx.send(env.config.clone());

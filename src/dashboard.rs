@@ -703,7 +703,7 @@ async fn unit(
                             *due,
                             now.saturating_sub(a.disbursed_then),
                             as_of,
-                            a.received_at.date_naive(),
+                            a.received_at.with_timezone(&tz).date_naive(),
                             lang,
                         ),
                         None => format!("{} – {}", format_billion(*amount, lang), format_date(*due)),

@@ -430,8 +430,8 @@ pub fn canonical_columns(role: SourceRole) -> (&'static [&'static str], &'static
         // One row per answer (or per commitment of it): reason codes separated by `;`, the
         // commitment's amount (in `amount_unit`) and due date, the day it was answered.
         SourceRole::Answers => (
-            &["unit_id", "reasons"],
-            &["note", "amount", "due_date", "date", "plan_year"],
+            &["unit_id", "reasons", "date"],
+            &["note", "amount", "due_date", "plan_year"],
         ),
     }
 }

@@ -76,6 +76,7 @@ impl Assessment {
             rates,
             next_milestone: job.milestones.next(self.plan_year, self.as_of),
             reallocation: self.reallocation.as_ref(),
+            zone: job.timezone,
             milestones_after: job
                 .milestones
                 .points(self.plan_year)
@@ -116,13 +117,17 @@ async fn import_answers(
         a.plan_year,
         &disbursed,
         &known,
-        run.clock.now(),
+        &run.job.successors,
+        (run.clock.now(), run.job.timezone),
     );
     let mut added = 0;
     for mut answer in answers {
         // What the unit had disbursed on its answer day, to check its commitments from there:
         // the latest run on or before that day, else the month end before it.
-        let day = answer.received_at.date_naive();
+        let day = answer
+            .received_at
+            .with_timezone(&run.job.timezone)
+            .date_naive();
         let stored = run
             .store
             .previous_disbursed(&run.job.name, a.plan_year, day + chrono::Days::new(1))?

@@ -122,12 +122,14 @@ enum Target {
 /// Each usable past year: (year, share reached by this day, share reached by 31/12).
 type Shares = Vec<(PlanYear, f64, f64)>;
 
-/// The shares a unit's projection follows, and whose they are.
+/// The shares a unit's projection follows, and whose they are: each peer group's and the whole
+/// job's summed once, so that a group of many units new to the sources costs no more than a
+/// group of one.
 struct Curves<'a> {
     history: &'a [PastYear],
-    /// Each peer group's members.
-    groups: BTreeMap<&'a str, Vec<&'a str>>,
-    job: Vec<(PlanYear, f64, f64)>,
+    /// Each peer group's shares.
+    groups: BTreeMap<&'a str, Shares>,
+    job: Shares,
 }
 
 impl<'a> Curves<'a> {
@@ -136,12 +138,16 @@ impl<'a> Curves<'a> {
         rates: &'a Rates,
         same_day: &dyn Fn(&PastYear, &str) -> i64,
     ) -> Self {
-        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for u in &rates.units {
             if let Some(g) = &u.group {
-                groups.entry(g).or_default().push(&u.unit_id);
+                members.entry(g).or_default().push(&u.unit_id);
             }
         }
+        let groups = members
+            .into_iter()
+            .map(|(g, units)| (g, usable(sums(history, units.into_iter(), same_day))))
+            .collect();
         let all = rates.units.iter().map(|u| u.unit_id.as_str());
         Curves {
             history,
@@ -160,10 +166,9 @@ impl<'a> Curves<'a> {
         if own.len() >= 2 {
             return Some((Basis::Unit, own));
         }
-        if let Some(members) = group.and_then(|g| self.groups.get(g)) {
-            let theirs = usable(sums(self.history, members.iter().copied(), same_day));
+        if let Some(theirs) = group.and_then(|g| self.groups.get(g)) {
             if theirs.len() >= 2 {
-                return Some((Basis::Group, theirs));
+                return Some((Basis::Group, theirs.clone()));
             }
         }
         (!self.job.is_empty()).then(|| (Basis::Job, self.job.clone()))
@@ -226,8 +231,10 @@ pub fn project(
                     dec31,
                     jan31,
                     disbursed_by_close: disbursed_by_close.max(u.disbursed),
-                    // Half a tenth of a point: what the reports show as the target is not "below" it.
-                    at_risk: dec31.mid < targets.0 - 0.05 || jan31.mid < targets.1 - 0.05,
+                    // Half a tenth of a point: what the reports show as the target is not
+                    // "below" it. Once 31/12 has passed, only the close is still ahead.
+                    at_risk: (as_of <= december && dec31.mid < targets.0 - 0.05)
+                        || jan31.mid < targets.1 - 0.05,
                 })
             })
             .collect()
@@ -271,7 +278,13 @@ pub fn from_store(
     Some(PastYear {
         year,
         plan: on(close, |f| f.0),
-        month_ends: ends.into_iter().map(|d| (d, on(d, |f| f.1))).collect(),
+        // Only the month ends a run had reached: a year stored from June on is not "whole"
+        // (the backtest does not replay it), and nothing reads as zero for want of a run.
+        month_ends: ends
+            .into_iter()
+            .filter(|d| days.first().is_some_and(|(first, _)| first <= d))
+            .map(|d| (d, on(d, |f| f.1)))
+            .collect(),
         same_day: on(same_day, |f| f.1),
     })
 }

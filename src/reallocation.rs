@@ -68,6 +68,40 @@ fn scaled(paid: i64, by_close: i64, now: i64) -> i64 {
     crate::money::clamp(q)
 }
 
+/// `weights` shared out so that they add up to at most `total`: each part its weight when the
+/// weights fit, else in proportion, the đồng left by rounding down going to the largest
+/// remainders. Exact, in integers.
+fn apportion(total: i64, weights: &[i64]) -> Vec<i64> {
+    let sum: i128 = weights.iter().map(|w| i128::from((*w).max(0))).sum();
+    let total = i128::from(total.max(0));
+    if sum <= total {
+        return weights.iter().map(|w| (*w).max(0)).collect();
+    }
+    let mut parts: Vec<(usize, i128, i128)> = weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let n = i128::from((*w).max(0)) * total;
+            (i, n / sum, n % sum)
+        })
+        .collect();
+    let given: i128 = parts.iter().map(|p| p.1).sum();
+    let mut left = total - given;
+    parts.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    for p in parts.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        p.1 += 1;
+        left -= 1;
+    }
+    parts.sort_by_key(|p| p.0);
+    parts
+        .into_iter()
+        .map(|p| crate::money::clamp(p.1))
+        .collect()
+}
+
 /// The proposal for this run; none when no unit is projected (the sources hold no past year).
 pub fn propose(rates: &Rates, ledger: &Ledger, settings: &Reallocation) -> Option<Proposal> {
     if rates.units.iter().all(|u| u.projection.is_none()) {
@@ -83,11 +117,14 @@ pub fn propose(rates: &Rates, ledger: &Ledger, settings: &Reallocation) -> Optio
         let by_close = p.disbursed_by_close.max(u.disbursed);
         let amount = u.plan.saturating_sub(by_close).max(0);
         if p.jan31.mid < settings.release_below_pct && amount >= settings.min_dong.max(1) {
+            // Each part (a capital source, a project) would leave its plan less its own
+            // disbursement carried along the unit's pace; the parts are then shared out so that
+            // they never add up to more than the unit releases.
             let left = |plan: i64, paid: i64| {
                 plan.saturating_sub(scaled(paid, by_close, u.disbursed).max(paid))
                     .max(0)
             };
-            let by_source = ledger
+            let sources: Vec<(String, i64)> = ledger
                 .other_denominators
                 .iter()
                 .filter_map(|(key, d)| {
@@ -97,12 +134,24 @@ pub fn propose(rates: &Rates, ledger: &Ledger, settings: &Reallocation) -> Optio
                     (plan > 0).then(|| (source.to_string(), left(plan, paid)))
                 })
                 .collect();
-            let mut projects: Vec<(String, i64, i64)> = ledger
+            let shares = apportion(amount, &sources.iter().map(|s| s.1).collect::<Vec<_>>());
+            let by_source = sources
+                .into_iter()
+                .zip(shares)
+                .map(|((source, _), share)| (source, share))
+                .collect();
+            let parts: Vec<(String, i64, i64)> = ledger
                 .projects
                 .range((u.unit_id.clone(), String::new())..)
                 .take_while(|((unit, _), _)| *unit == u.unit_id)
                 .filter(|(_, (plan, _))| *plan > 0)
                 .map(|((_, project), (plan, paid))| (project.clone(), *plan, left(*plan, *paid)))
+                .collect();
+            let shares = apportion(amount, &parts.iter().map(|p| p.2).collect::<Vec<_>>());
+            let mut projects: Vec<(String, i64, i64)> = parts
+                .into_iter()
+                .zip(shares)
+                .map(|((project, plan, _), share)| (project, plan, share))
                 .filter(|(_, _, amount)| *amount > 0)
                 .collect();
             projects.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
@@ -188,6 +237,18 @@ mod tests {
     }
 
     #[test]
+    fn parts_are_shared_out_within_the_whole_to_the_last_dong() {
+        assert_eq!(apportion(100, &[30, 20]), vec![30, 20]);
+        assert_eq!(apportion(10, &[1, 1, 1]), vec![1, 1, 1]);
+        let parts = apportion(100, &[50, 50, 50]);
+        assert_eq!(parts.iter().sum::<i64>(), 100);
+        assert_eq!(parts, vec![34, 33, 33]);
+        let big = crate::money::MAX_DONG;
+        assert_eq!(apportion(big, &[big, big]).iter().sum::<i64>(), big);
+        assert_eq!(apportion(5, &[]), Vec::<i64>::new());
+    }
+
+    #[test]
     fn slow_units_release_what_they_will_not_spend_and_fast_units_with_a_need_absorb_it() {
         let bn = 1_000_000_000;
         let rates = Rates {
@@ -212,10 +273,11 @@ mod tests {
         let p = propose(&rates, &ledger, &Reallocation::default()).unwrap();
         assert_eq!(p.releases.len(), 1);
         assert_eq!(p.releases[0].amount, 80 * bn);
-        // DA1: 25 bn paid × 120/50 = 60 bn by the close of 150; DA2: 60 of 50 → nothing left.
+        // DA1: 25 bn paid × 120/50 = 60 bn by the close of 150 → 90 left, DA2: 60 of 50 → none;
+        // the parts are shared within the unit's 80 bn.
         assert_eq!(
             p.releases[0].projects,
-            vec![("DA1".into(), 150 * bn, 90 * bn)]
+            vec![("DA1".into(), 150 * bn, 80 * bn)]
         );
         // MID reaches 92 % by 31/12, under 100: it absorbs nothing despite its need.
         assert_eq!(p.absorbs.len(), 1);

@@ -128,6 +128,8 @@ CREATE TABLE commitments (
     amount INTEGER NOT NULL, due TEXT NOT NULL
 );
 CREATE INDEX commitments_answer ON commitments (answer_id);
+-- The answer form reads one unit's latest figures of a plan year.
+CREATE INDEX unit_figures_unit ON unit_figures (job, unit, plan_year, scheduled_at);
 "#,
 ];
 
@@ -1654,6 +1656,38 @@ impl Store {
                 }
             }
             Ok(days)
+        })
+    }
+
+    /// One unit's figures in a plan year, from the latest run that measured it, with that run's
+    /// as-of date.
+    pub fn unit_figures(
+        &self,
+        job: &str,
+        unit: &str,
+        plan_year: i32,
+    ) -> Result<Option<(NaiveDate, Figures)>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT unit, plan, disbursed, rate, expected, status, as_of FROM unit_figures
+                 WHERE job = ?1 AND unit = ?2 AND plan_year = ?3
+                 ORDER BY scheduled_at DESC LIMIT 1",
+                params![job, unit, plan_year],
+                |r| {
+                    Ok((
+                        date(&r.get::<_, String>(6)?)?,
+                        Figures {
+                            unit: r.get(0)?,
+                            plan: r.get(1)?,
+                            disbursed: r.get(2)?,
+                            rate: r.get(3)?,
+                            expected: r.get(4)?,
+                            status: r.get(5)?,
+                        },
+                    ))
+                },
+            )
+            .optional()
         })
     }
 

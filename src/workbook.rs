@@ -262,6 +262,7 @@ fn reallocation(
         ("Nhu cầu vốn", "Need", 16.0),
         ("Có thể điều chuyển", "Releasable", 18.0),
         ("Có thể tiếp nhận", "Absorbable", 18.0),
+        ("Trong đó: theo dự án", "Of which: by project", 18.0),
     ]
     .iter()
     .map(|(v, e, w)| (v.to_string(), e.to_string(), *w))
@@ -307,7 +308,7 @@ fn reallocation(
         sheet.write_with_format(row, 6, bn(r.amount), &money)?;
         for (s, amount) in &r.by_source {
             if let Some(i) = sources.iter().position(|x| x == s) {
-                sheet.write_with_format(row, 8 + i as u16, bn(*amount), &money)?;
+                sheet.write_with_format(row, 9 + i as u16, bn(*amount), &money)?;
             }
         }
         row += 1;
@@ -315,7 +316,8 @@ fn reallocation(
             blank_row(sheet, row, &cell)?;
             sheet.write_with_format(row, 1, format!("   – {project}"), &cell)?;
             sheet.write_with_format(row, 2, bn(*plan), &money)?;
-            sheet.write_with_format(row, 6, bn(*amount), &money)?;
+            // A part of the unit's amount above, in a column of its own: not added again.
+            sheet.write_with_format(row, 8, bn(*amount), &money)?;
             row += 1;
         }
     }

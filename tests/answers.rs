@@ -31,7 +31,7 @@ fn sample(smtp: u16, admin: u16, answers: u16) -> Project {
         .replace(
             "[mail]\n",
             &format!(
-                "[answers]\nlisten = \"127.0.0.1:{answers}\"\npublic_url = \"http://127.0.0.1:{answers}\"\nkey_env = \"DISBMON_ANSWER_KEY\"\nper_minute = 60\n\n[mail]\n"
+                "[answers]\nlisten = \"127.0.0.1:{answers}\"\npublic_url = \"http://127.0.0.1:{answers}\"\nkey_env = \"DISBMON_ANSWER_KEY\"\nper_minute = 60\ntrusted_proxies = [\"127.0.0.1\"]\n\n[mail]\n"
             ),
         );
     p.write("config/disbmon.toml", &config);
@@ -292,14 +292,24 @@ async fn forged_expired_reused_and_cross_site_answers_are_refused_and_a_flood_is
         .unwrap_or_else(|| panic!("no csrf field in the form:\n{body}"))
         .to_string();
     let head_lower = head.to_lowercase();
-    assert!(head_lower.contains("set-cookie: disbmon_csrf="), "{head}");
+    // The cookie is the link's own: disbmon_csrf_<link id>=<token>.
+    let cookie_name = head
+        .lines()
+        .find_map(|l| {
+            l.to_lowercase()
+                .strip_prefix("set-cookie: ")
+                .map(|_| l[12..].to_string())
+        })
+        .and_then(|c| c.split('=').next().map(str::to_string))
+        .unwrap_or_else(|| panic!("no cookie set:\n{head}"));
+    assert!(cookie_name.starts_with("disbmon_csrf_"), "{head}");
     assert!(head_lower.contains("samesite=strict"), "{head}");
     assert!(
         head_lower.contains("referrer-policy: same-origin"),
         "{head}"
     );
     let form = format!("csrf={csrf}&reason=thu_tuc&amount_1=5&due_1=2026-11-30");
-    let cookie = format!("disbmon_csrf={csrf}");
+    let cookie = format!("{cookie_name}={csrf}");
     let post = |headers: &[(&str, &str)], body: &str| {
         let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
         h.extend_from_slice(headers);
@@ -318,7 +328,7 @@ async fn forged_expired_reused_and_cross_site_answers_are_refused_and_a_flood_is
     let stranger = "0123456789abcdef.AAAA";
     assert_eq!(
         post(
-            &[("Cookie", &format!("disbmon_csrf={stranger}"))],
+            &[("Cookie", &format!("{cookie_name}={stranger}"))],
             &form.replace(&csrf, stranger)
         )
         .0,
@@ -330,7 +340,15 @@ async fn forged_expired_reused_and_cross_site_answers_are_refused_and_a_flood_is
     assert!(String::from_utf8_lossy(&body).contains("note: with the reason"));
     // A good one is recorded once; the same POST again is a reuse.
     let origin = format!("http://127.0.0.1:{answers}");
-    let (status, _, body) = post(&[("Cookie", &cookie), ("Origin", &origin)], &form);
+    // Through the department's proxy (trusted): the address it forwards for is the client's.
+    let (status, _, body) = post(
+        &[
+            ("Cookie", &cookie),
+            ("Origin", &origin),
+            ("X-Forwarded-For", "203.0.113.7"),
+        ],
+        &form,
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let (status, _, body) = post(&[("Cookie", &cookie), ("Origin", &origin)], &form);
     assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
@@ -346,6 +364,12 @@ async fn forged_expired_reused_and_cross_site_answers_are_refused_and_a_flood_is
     let limited: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
     assert!(!limited.is_empty(), "no request was limited");
     assert!(limited[0].1.to_lowercase().contains("retry-after: 60"));
+    // ... and a unit's own link still opens: the flood is counted against its sender.
+    let other = link_in(&smtp.one_to("cdsl@sonla.example.gov.vn").text(), answers);
+    assert_eq!(get(other.rsplit('/').next().unwrap()).0, 200);
+    // One link, many requests: past `per_minute`, that link waits too.
+    let mine: Vec<u16> = (0..70).map(|_| get(&token).0).collect();
+    assert!(mine.contains(&429), "{mine:?}");
     drop(d);
 
     // The store holds exactly one answer for the unit, with its address and link id.
@@ -355,6 +379,7 @@ async fn forged_expired_reused_and_cross_site_answers_are_refused_and_a_flood_is
         1,
         "{shown}"
     );
+    assert!(shown.contains("203.0.113.7"), "{shown}");
 }
 
 /// The unit's dashboard page, served by a fresh daemon (the store is what it shows).
@@ -380,6 +405,17 @@ fn an_answers_listener_without_a_signing_key_is_a_config_problem() {
     short
         .expect_code(3)
         .expect_stderr("shorter than 32 characters");
+    // The form and its cookie live at /a/ of the origin: a path in public_url would lose them.
+    let config = std::fs::read_to_string(p.path().join("config/disbmon.toml")).unwrap();
+    let with_path = config.replace(
+        "public_url = \"http://127.0.0.1:",
+        "public_url = \"https://giaingan.example.gov.vn/tra-loi#",
+    );
+    p.write("config/disbmon.toml", &with_path);
+    p.run_env(&["check"], &[("DISBMON_ANSWER_KEY", KEY)])
+        .expect_code(3)
+        .expect_stderr("answers.public_url")
+        .expect_stderr("without a path");
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub struct Context<'a> {
     pub templates: &'a Templates,
     /// The reallocation proposal, when units are projected.
     pub reallocation: Option<&'a crate::reallocation::Proposal>,
+    /// The job's time zone: the day an answer was given is the day there.
+    pub zone: chrono_tz::Tz,
     /// The first milestone after the as-of date: when this run's answer links expire.
     pub milestones_after: Option<NaiveDate>,
     /// The units' answers this plan year (oldest first), by unit.
@@ -73,11 +75,12 @@ pub struct Context<'a> {
 fn answer_section(
     answers: &[crate::store::Answer],
     disbursed_now: i64,
-    as_of: NaiveDate,
+    (as_of, zone): (NaiveDate, chrono_tz::Tz),
     lang: Language,
 ) -> Option<views::Section> {
     let last = answers.last()?;
-    let day = |a: &crate::store::Answer| format_date(a.received_at.date_naive());
+    let day =
+        |a: &crate::store::Answer| format_date(a.received_at.with_timezone(&zone).date_naive());
     let reasons: Vec<&str> = last
         .reasons
         .iter()
@@ -99,7 +102,7 @@ fn answer_section(
                 *due,
                 disbursed_now.saturating_sub(a.disbursed_then),
                 as_of,
-                a.received_at.date_naive(),
+                a.received_at.with_timezone(&zone).date_naive(),
                 lang,
             ));
         }
@@ -157,7 +160,7 @@ fn answers_summary(ctx: &Context) -> Option<views::Section> {
                 }
             }
         }
-        if let Some(section) = answer_section(mine, u.disbursed, ctx.as_of, lang) {
+        if let Some(section) = answer_section(mine, u.disbursed, (ctx.as_of, ctx.zone), lang) {
             lines.push(format!("{}: {}", u.unit_name, section.lines.join("; ")));
         }
     }
@@ -567,7 +570,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         answer: ctx
             .answers
             .and_then(|a| a.get(&u.unit_id))
-            .and_then(|a| answer_section(a, u.disbursed, ctx.as_of, lang)),
+            .and_then(|a| answer_section(a, u.disbursed, (ctx.as_of, ctx.zone), lang)),
         answer_link: match (ctx.links, recovered) {
             (Some((signer, zone)), false) => Some(answer_link(ctx, signer, zone, u, alert.reason)),
             _ => None,
@@ -608,7 +611,13 @@ fn answer_link(
         .and_hms_opt(0, 0, 0)
         .and_then(|t| zone.from_local_datetime(&t).earliest())
         .map(|t| t.timestamp())
-        .unwrap_or(0);
+        // A day with no midnight in the zone: the end of it in UTC.
+        .unwrap_or_else(|| {
+            (until + chrono::Days::new(1))
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp()
+        });
     let link = crate::answers::Link {
         job: ctx.job.to_string(),
         unit: u.unit_id.clone(),
@@ -1397,6 +1406,7 @@ mod tests {
             charts: false,
             templates: &EMBEDDED,
             reallocation: None,
+            zone: chrono_tz::Asia::Ho_Chi_Minh,
             milestones_after: NaiveDate::from_ymd_opt(2026, 12, 31),
             answers: None,
             links: None,
