@@ -400,6 +400,9 @@ pub fn commitment_line(
 /// Rows of one answer: (unit, day, reasons, note).
 type AnswerKey = (String, NaiveDate, String, String);
 
+/// A commitment as a row writes it: (amount, due date, row).
+type Written = (String, String, u64);
+
 /// The answers of a job's answers source (`[sources.answers]`), checked as the form checks them:
 /// rows of one unit with the same day, reasons and note are one answer, each row's amount and
 /// due date one of its commitments. Returns the answers to record (each keyed by its content, so
@@ -437,7 +440,7 @@ pub fn from_table(
     };
     // (unit, day, reasons, note) → its commitments as written, each with its row, and its
     // first row.
-    let mut grouped: std::collections::BTreeMap<AnswerKey, (Vec<(String, String, u64)>, u64)> =
+    let mut grouped: std::collections::BTreeMap<AnswerKey, (Vec<Written>, u64)> =
         Default::default();
     for (i, record) in reader.records().enumerate() {
         let record = match record {
@@ -941,7 +944,7 @@ fn admitted(
     token: &str,
     addr: SocketAddr,
     headers: &HeaderMap,
-) -> Result<Link, Response> {
+) -> Result<Link, Box<Response>> {
     let ip = f.client(addr, headers);
     let checked = f.link(token);
     let key = match &checked {
@@ -949,9 +952,9 @@ fn admitted(
         Err(_) => address_key(ip),
     };
     if !f.admit(&key) {
-        return Err(too_many());
+        return Err(Box::new(too_many()));
     }
-    checked.map_err(|(status, e)| f.refused(status, f.language(None), &e.to_string()))
+    checked.map_err(|(status, e)| Box::new(f.refused(status, f.language(None), &e.to_string())))
 }
 
 async fn open(
@@ -965,7 +968,7 @@ async fn open(
             let lang = f.language(Some(&link));
             f.form(&link, &token, lang, &[], None)
         }
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
@@ -988,7 +991,7 @@ async fn submit(
     let ip = f.client(addr, &headers);
     let link = match admitted(&f, &token, addr, &headers) {
         Ok(l) => l,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let lang = f.language(Some(&link));
     // A browser says where a POST comes from; only the form's own address (`public_url`) is ours.
