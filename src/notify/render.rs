@@ -448,17 +448,20 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         (w.status, status_label(u.status, lang).to_string()),
         (w.reason, why.to_string()),
     ];
-    let mut rows = rows;
-    if let Some(p) = &u.projection {
-        let mut text = projection_text(p, ctx.plan_year, lang);
-        if p.at_risk {
-            text.push_str(match lang {
-                Language::Vi => "; có nguy cơ không đạt mục tiêu cuối năm",
-                Language::En => "; at risk of missing the year-end target",
-            });
-        }
-        rows.push((w.projection, text));
-    }
+    // "Dự báo theo tiến độ hiện nay: …", a sentence under the table (too long for a cell).
+    let projection = u.projection.as_ref().map(|p| {
+        let mut text = format!(
+            "{} {}",
+            w.projection,
+            projection_text(p, ctx.plan_year, lang)
+        );
+        text.push_str(match (p.at_risk, lang) {
+            (true, Language::Vi) => "; đơn vị có nguy cơ không đạt mục tiêu cuối năm.",
+            (true, Language::En) => "; the unit is at risk of missing the year-end target.",
+            (false, _) => ".",
+        });
+        text
+    });
     let (greeting, intro, next, ask, footer) = match lang {
         Language::Vi => (
             format!("Kính gửi: {}", u.unit_name),
@@ -562,6 +565,7 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             })
             .collect(),
         change,
+        projection,
         next,
         sources,
         projects,

@@ -258,6 +258,8 @@ pub mod views {
         pub rows: Vec<Row>,
         /// "+12,5 tỷ đồng so với ngày 24/10/2026", when an earlier run measured the unit.
         pub change: Option<String>,
+        /// "Dự báo theo tiến độ hiện nay: …", when the sources hold past years.
+        pub projection: Option<String>,
         pub next: Option<String>,
         /// Rates by capital source (or plan layer), when the job measures them.
         pub sources: Option<Table>,
@@ -354,6 +356,7 @@ mod samples {
                 })
                 .collect(),
             change: Some("c".into()),
+            projection: Some("p".into()),
             next: Some("n".into()),
             sources: Some(table()),
             projects: Some(table()),
