@@ -66,16 +66,25 @@ pub fn years_earlier(day: NaiveDate, n: u32) -> NaiveDate {
         .unwrap_or(day)
 }
 
-/// The registered need of each unit for the plan year, from the plans' `need` column (rows of
-/// other plan years left aside; a blank cell is no need). A cell that is not an amount is a
+/// The registered need of each unit for the plan year, from the plans' `need` column: the rows
+/// the plan itself counts (its plan year, and the job's `plan_layer` and `capital_source` where
+/// the plans have those columns); a blank cell is no need. A cell that is not an amount is a
 /// row problem naming row, column and value, and counts for nothing.
 fn needs_from_column(
     table: &crate::source::Table,
-    source: &crate::job::Source,
+    job: &Job,
     ids: &[String],
-    successors: &BTreeMap<String, String>,
     plan_year: PlanYear,
 ) -> (BTreeMap<String, i64>, Vec<DataIssue>) {
+    let (source, successors) = (&job.plans, &job.successors);
+    // Only the rows of the plan's own layer and capital source, as for the plan.
+    let filters: Vec<(usize, &str)> = [
+        ("layer", job.plan_layer.as_deref()),
+        ("capital_source", job.capital_source.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(c, wanted)| Some((*table.columns.get(c)?, wanted?)))
+    .collect();
     let known: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
     let (mut sums, mut problems) = (BTreeMap::<String, i128>::new(), Vec::new());
     let (Some(&need), Some(&unit)) = (table.columns.get("need"), table.columns.get("unit_id"))
@@ -103,6 +112,9 @@ fn needs_from_column(
             if cell(y).parse::<PlanYear>().ok() != Some(plan_year) {
                 continue;
             }
+        }
+        if filters.iter().any(|(c, wanted)| cell(*c) != *wanted) {
+            continue;
         }
         let id = compute::successor_of(successors, cell(unit));
         if !known.contains(id) {
@@ -375,8 +387,7 @@ pub fn measure(
     };
     let mut issues = IssueList::new();
     if job.plans.columns.contains_key("need") {
-        let (by_unit, problems) =
-            needs_from_column(&tables.plans, &job.plans, &ids, &job.successors, plan_year);
+        let (by_unit, problems) = needs_from_column(&tables.plans, job, &ids, plan_year);
         need = by_unit;
         issues.extend(problems);
     }

@@ -91,6 +91,9 @@ pub struct RunReport {
     /// What the data needed that did not stop the run (names cleaned of control characters).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<DataIssue>,
+    /// The advisory reallocation proposal, when units are projected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reallocation: Option<crate::reallocation::Proposal>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +129,7 @@ impl RunReport {
             error: None,
             held: None,
             notes: a.notes.clone(),
+            reallocation: a.reallocation.clone(),
         };
         let Some(rates) = &a.rates else { return r };
         r.average_pct = rates.average_pct;

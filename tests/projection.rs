@@ -429,3 +429,63 @@ fn past_years_the_sources_no_longer_hold_come_from_the_runs_the_store_kept() {
     }
     assert!(compared >= 38, "{compared}");
 }
+
+#[test]
+fn the_registered_need_counts_only_the_rows_the_plan_counts() {
+    let p = sample();
+    let proposal = |p: &Project| {
+        let run = p.run(&[
+            "once",
+            "sample",
+            "--as-of",
+            "2026-10-31",
+            "--dry-run",
+            "--json",
+        ]);
+        run.expect_code(0);
+        run.json()["reallocation"].clone()
+    };
+    let plain = proposal(&p);
+    let absorbs = plain["absorbs"]
+        .as_array()
+        .expect("units that could absorb");
+    assert!(!absorbs.is_empty(), "{plain}");
+    assert_eq!(
+        plain["releasable"].as_i64().unwrap() - plain["movable"].as_i64().unwrap(),
+        plain["unplaced"].as_i64().unwrap()
+    );
+    // The same plans tagged with a capital source, and for every unit with a need a row of
+    // another source with a huge need: the job measures NSĐP only, so those rows count for nothing.
+    let path = p.path().join("jobs/sample/ke_hoach.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            out.push_str(&format!("{line},Nguồn vốn\n"));
+            continue;
+        }
+        out.push_str(&format!("{line},NSĐP\n"));
+        if line.starts_with(|c: char| c.is_ascii_uppercase())
+            && line.contains(",2026,")
+            && !line.ends_with(',')
+        {
+            let unit = line.split(',').next().unwrap();
+            out.push_str(&format!("{unit},2026,0,999.999.999,NSTW\n"));
+        }
+    }
+    std::fs::write(&path, out).unwrap();
+    let job = std::fs::read_to_string(p.path().join("jobs/sample.toml"))
+        .unwrap()
+        .replace(
+            "plan_year = 2026\n",
+            "plan_year = 2026\ncapital_source = \"NSĐP\"\n",
+        )
+        .replace(
+            "need = \"Nhu cầu vốn (triệu đồng)\" }",
+            "need = \"Nhu cầu vốn (triệu đồng)\", capital_source = \"Nguồn vốn\" }",
+        );
+    p.write("jobs/sample.toml", &job);
+    let tagged = proposal(&p);
+    assert_eq!(tagged["absorbs"], plain["absorbs"], "{tagged}");
+    assert_eq!(tagged["absorbable"], plain["absorbable"]);
+}
