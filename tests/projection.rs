@@ -252,6 +252,8 @@ fn the_workbook_and_the_digest_propose_reallocation_with_totals_that_balance() {
     );
     assert!(text.contains("Đề xuất điều chuyển vốn (dự thảo để lãnh đạo xem xét, quyết định)"));
     assert!(text.contains("Theo tiến độ hiện nay, dự báo đạt"), "{text}");
+    // Each unit's projection in the ranked table: both closes.
+    assert!(text.contains("| Dự báo 31/12 | Dự báo 31/1"), "{text}");
 }
 
 #[test]

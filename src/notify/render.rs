@@ -844,20 +844,23 @@ pub fn ranked_rows(
     let (mut header, mut rows): (Vec<String>, Vec<Vec<String>>) = (header, rows);
     // On current pace, where each unit will be at the close (31/1), when past years say.
     if units.iter().any(|u| u.projection.is_some()) {
-        header.push(match lang {
-            Language::Vi => "Dự báo 31/1".into(),
-            Language::En => "Projected 31/1".into(),
+        header.extend(match lang {
+            Language::Vi => ["Dự báo 31/12".to_string(), "Dự báo 31/1".to_string()],
+            Language::En => ["Projected 31/12".to_string(), "Projected 31/1".to_string()],
         });
-        right.push(true);
+        right.extend([true, true]);
         for (row, u) in rows.iter_mut().zip(units) {
-            row.push(match &u.projection {
-                Some(p) => format!(
-                    "{}{}",
-                    format_pct(p.jan31.mid, lang),
-                    if p.at_risk { " ⚠" } else { "" }
-                ),
-                None => "–".into(),
-            });
+            match &u.projection {
+                Some(p) => row.extend([
+                    format_pct(p.dec31.mid, lang),
+                    format!(
+                        "{}{}",
+                        format_pct(p.jan31.mid, lang),
+                        if p.at_risk { " ⚠" } else { "" }
+                    ),
+                ]),
+                None => row.extend(["–".to_string(), "–".to_string()]),
+            }
         }
     }
     (header, rows, right)
