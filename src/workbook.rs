@@ -84,21 +84,21 @@ pub fn to_bytes(ctx: &Context<'_>, issues: &[DataIssue]) -> Result<Vec<u8>, Work
 fn summary(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
     let rates = h.rates;
     let vi = h.language == Language::Vi;
-    let sheet = book.add_worksheet();
-    sheet.set_name(if vi { "Tổng hợp" } else { "Summary" })?;
     let Formats {
         header,
         cell,
         money,
         pct,
     } = Formats::new();
-    let bold = |f: &Format| f.clone().set_bold();
     const HEAD: u32 = 3;
-    titled(
-        sheet,
+    let sheet = titled(
+        book,
         h,
-        "TÌNH HÌNH GIẢI NGÂN KẾ HOẠCH VỐN ĐẦU TƯ CÔNG",
-        "Disbursement of the public-investment capital plan",
+        ("Tổng hợp", "Summary"),
+        (
+            "TÌNH HÌNH GIẢI NGÂN KẾ HOẠCH VỐN ĐẦU TƯ CÔNG",
+            "Disbursement of the public-investment capital plan",
+        ),
         HEAD,
     )?;
     let columns: [(&str, &str, f64); 9] = [
@@ -210,25 +210,21 @@ fn reallocation(
     p: &crate::reallocation::Proposal,
 ) -> Result<(), XlsxError> {
     let vi = h.language == Language::Vi;
-    let sheet = book.add_worksheet();
-    sheet.set_name(if vi {
-        "Đề xuất điều chuyển vốn"
-    } else {
-        "Reallocation proposal"
-    })?;
     let Formats {
         header,
         cell,
         money,
         pct,
     } = Formats::new();
-    let bold = |f: &Format| f.clone().set_bold();
     const HEAD: u32 = 4;
-    titled(
-        sheet,
+    let sheet = titled(
+        book,
         h,
-        "ĐỀ XUẤT ĐIỀU CHUYỂN VỐN ĐẦU TƯ CÔNG (DỰ THẢO ĐỂ LÃNH ĐẠO XEM XÉT, QUYẾT ĐỊNH)",
-        "Capital reallocation proposal (a draft for the leadership to decide)",
+        ("Đề xuất điều chuyển vốn", "Reallocation proposal"),
+        (
+            "ĐỀ XUẤT ĐIỀU CHUYỂN VỐN ĐẦU TƯ CÔNG (DỰ THẢO ĐỂ LÃNH ĐẠO XEM XÉT, QUYẾT ĐỊNH)",
+            "Capital reallocation proposal (a draft for the leadership to decide)",
+        ),
         HEAD,
     )?;
     let warning = Format::new()
@@ -414,16 +410,23 @@ impl Formats {
     }
 }
 
-/// A sheet's title, its unit line, and the A4 landscape print setup with the rows down to `head`
-/// repeated on every page.
-fn titled(
-    sheet: &mut Worksheet,
+/// The same format, bold (totals and section rows).
+fn bold(f: &Format) -> Format {
+    f.clone().set_bold()
+}
+
+/// A new sheet named `name` (vi, en) with its title, its unit line, and the A4 landscape print
+/// setup with the rows down to `head` repeated on every page.
+fn titled<'b>(
+    book: &'b mut Workbook,
     h: &Context<'_>,
-    what_vi: &str,
-    what_en: &str,
+    (name_vi, name_en): (&str, &str),
+    (what_vi, what_en): (&str, &str),
     head: u32,
-) -> Result<(), XlsxError> {
+) -> Result<&'b mut Worksheet, XlsxError> {
     let vi = h.language == Language::Vi;
+    let sheet = book.add_worksheet();
+    sheet.set_name(if vi { name_vi } else { name_en })?;
     let as_of = h.as_of.format("%d/%m/%Y");
     let title = Format::new().set_bold().set_font_size(13);
     let text = match vi {
@@ -444,7 +447,7 @@ fn titled(
     sheet.set_paper_size(9); // A4
     sheet.set_print_fit_to_pages(1, 0);
     sheet.set_repeat_rows(0, head)?;
-    Ok(())
+    Ok(sheet)
 }
 
 /// Σ plan, Σ disbursed and their rate, over units with a plan.
@@ -467,14 +470,12 @@ fn rate((plan, paid): (i128, i128)) -> Option<f64> {
 fn by_group(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
     let vi = h.language == Language::Vi;
     let f = Formats::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name(if vi { "Theo nhóm" } else { "By group" })?;
     const HEAD: u32 = 3;
-    titled(
-        sheet,
+    let sheet = titled(
+        book,
         h,
-        "GIẢI NGÂN THEO NHÓM ĐƠN VỊ",
-        "Disbursement by group",
+        ("Theo nhóm", "By group"),
+        ("GIẢI NGÂN THEO NHÓM ĐƠN VỊ", "Disbursement by group"),
         HEAD,
     )?;
     let columns: [(&str, &str, f64); 7] = [
@@ -559,7 +560,6 @@ fn by_group(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxError> {
         }
     }
     let (plan, paid, rate) = subtotal(h.rates.units.iter());
-    let bold = |x: &Format| x.clone().set_bold();
     sheet.write_blank(row, 0, &f.cell)?;
     sheet.write_with_format(
         row,
@@ -662,18 +662,12 @@ fn by_capital_source(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxErr
     let vi = h.language == Language::Vi;
     let f = Formats::new();
     let sources = capital_sources(h);
-    let sheet = book.add_worksheet();
-    sheet.set_name(if vi {
-        "Theo nguồn vốn"
-    } else {
-        "By capital source"
-    })?;
     const HEAD: u32 = 4;
-    titled(
-        sheet,
+    let sheet = titled(
+        book,
         h,
-        "GIẢI NGÂN THEO NGUỒN VỐN",
-        "Disbursement by capital source",
+        ("Theo nguồn vốn", "By capital source"),
+        ("GIẢI NGÂN THEO NGUỒN VỐN", "Disbursement by capital source"),
         HEAD,
     )?;
     sheet.merge_range(HEAD - 1, 0, HEAD, 0, "STT", &f.header)?;
@@ -725,7 +719,6 @@ fn by_capital_source(book: &mut Workbook, h: &Context<'_>) -> Result<(), XlsxErr
         }
         row += 1;
     }
-    let bold = |x: &Format| x.clone().set_bold();
     sheet.write_blank(row, 0, &f.cell)?;
     sheet.write_with_format(
         row,
