@@ -435,6 +435,22 @@ fn opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
     s.map(|s| parse_ts(&s)).transpose()
 }
 
+/// A unit's figures and their as-of date, from `SELECT unit, plan, disbursed, rate, expected,
+/// status, as_of FROM unit_figures`.
+fn figures_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Figures, NaiveDate)> {
+    Ok((
+        Figures {
+            unit: r.get(0)?,
+            plan: r.get(1)?,
+            disbursed: r.get(2)?,
+            rate: r.get(3)?,
+            expected: r.get(4)?,
+            status: r.get(5)?,
+        },
+        date(&r.get::<_, String>(6)?)?,
+    ))
+}
+
 fn date(s: &str) -> rusqlite::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -1491,19 +1507,7 @@ impl Store {
             )?;
             let mut as_of = None;
             let rows = st
-                .query_map(params![job, sched], |r| {
-                    Ok((
-                        Figures {
-                            unit: r.get(0)?,
-                            plan: r.get(1)?,
-                            disbursed: r.get(2)?,
-                            rate: r.get(3)?,
-                            expected: r.get(4)?,
-                            status: r.get(5)?,
-                        },
-                        date(&r.get::<_, String>(6)?)?,
-                    ))
-                })?
+                .query_map(params![job, sched], figures_row)?
                 .map(|row| {
                     row.map(|(f, d)| {
                         as_of = Some(d);
@@ -1673,21 +1677,10 @@ impl Store {
                  WHERE job = ?1 AND unit = ?2 AND plan_year = ?3
                  ORDER BY scheduled_at DESC LIMIT 1",
                 params![job, unit, plan_year],
-                |r| {
-                    Ok((
-                        date(&r.get::<_, String>(6)?)?,
-                        Figures {
-                            unit: r.get(0)?,
-                            plan: r.get(1)?,
-                            disbursed: r.get(2)?,
-                            rate: r.get(3)?,
-                            expected: r.get(4)?,
-                            status: r.get(5)?,
-                        },
-                    ))
-                },
+                figures_row,
             )
             .optional()
+            .map(|found| found.map(|(f, as_of)| (as_of, f)))
         })
     }
 
