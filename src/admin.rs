@@ -182,7 +182,7 @@ fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-async fn bounded(
+pub async fn bounded(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

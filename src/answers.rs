@@ -655,7 +655,8 @@ pub async fn serve(
     });
     let app = Router::new()
         .route("/a/{token}", get(open).post(submit))
-        .layer(axum::middleware::from_fn(bounded))
+        // The admin listener's bound: a client that stalls is answered 503 and let go.
+        .layer(axum::middleware::from_fn(crate::admin::bounded))
         .with_state(state);
     if let Err(e) = axum::serve(
         listener,
@@ -664,20 +665,6 @@ pub async fn serve(
     .await
     {
         tracing::error!("the answers listener stopped: {e}");
-    }
-}
-
-/// The longest a request may take; a client that stalls is answered 503 and let go.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-async fn bounded(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the request took too long; try again\n",
-        )
-            .into_response(),
     }
 }
 
