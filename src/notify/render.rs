@@ -381,37 +381,41 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         }
         (_, Reason::Silenced | Reason::Unchanged | Reason::Held) => "",
     };
-    let escalation = alert.escalation.as_ref().map(|e| match (lang, e.missed.is_empty()) {
-        (Language::Vi, false) => format!(
-            "Thư này được gửi đồng thời đến cấp trên vì đơn vị không đạt {} mốc tiến độ liên tiếp: {}.",
-            e.missed.len(),
-            e.missed
-                .iter()
-                .map(|m| format!("{} (đạt {}, mục tiêu {})", format_date(m.date), format_pct(m.rate_pct, lang), format_pct(m.target_pct, lang)))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        (Language::En, false) => format!(
-            "This alert is escalated: the unit missed {} milestones in a row: {}.",
-            e.missed.len(),
-            e.missed
-                .iter()
-                .map(|m| format!("{} ({} against {})", format_date(m.date), format_pct(m.rate_pct, lang), format_pct(m.target_pct, lang)))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        (lang, true) => match lang {
-        Language::Vi => format!(
-            "Thư này được gửi đồng thời đến cấp trên vì đơn vị chậm tiến độ từ ngày {} và đã được nhắc {} lần.",
-            format_date(e.since),
-            e.alerts_before
-        ),
-        Language::En => format!(
-            "This alert is escalated: the unit has been behind since {} and has been alerted {} times.",
-            format_date(e.since),
-            e.alerts_before
-        ),
-    },
+    let escalation = alert.escalation.as_ref().map(|e| {
+        // "30/06/2026 (đạt 38,5%, mục tiêu 50,0%); …": each milestone missed in a row.
+        let missed: Vec<String> = e
+            .missed
+            .iter()
+            .map(|m| {
+                let (rate, target) = (format_pct(m.rate_pct, lang), format_pct(m.target_pct, lang));
+                match lang {
+                    Language::Vi => format!("{} (đạt {rate}, mục tiêu {target})", format_date(m.date)),
+                    Language::En => format!("{} ({rate} against {target})", format_date(m.date)),
+                }
+            })
+            .collect();
+        match (lang, missed.is_empty()) {
+            (Language::Vi, false) => format!(
+                "Thư này được gửi đồng thời đến cấp trên vì đơn vị không đạt {} mốc tiến độ liên tiếp: {}.",
+                missed.len(),
+                missed.join("; ")
+            ),
+            (Language::En, false) => format!(
+                "This alert is escalated: the unit missed {} milestones in a row: {}.",
+                missed.len(),
+                missed.join("; ")
+            ),
+            (Language::Vi, true) => format!(
+                "Thư này được gửi đồng thời đến cấp trên vì đơn vị chậm tiến độ từ ngày {} và đã được nhắc {} lần.",
+                format_date(e.since),
+                e.alerts_before
+            ),
+            (Language::En, true) => format!(
+                "This alert is escalated: the unit has been behind since {} and has been alerted {} times.",
+                format_date(e.since),
+                e.alerts_before
+            ),
+        }
     });
     let n = ctx.ranked;
     let average = format_pct_opt(ctx.rates.average_pct, lang);
