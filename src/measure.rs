@@ -39,18 +39,9 @@ enum Denominator {
 /// The month ends of plan year `year`'s window (31 January to 31 January of the next year) that
 /// fall before `until`: where a curve of cumulative disbursement is drawn.
 fn month_ends(year: PlanYear, until: NaiveDate) -> Vec<NaiveDate> {
-    (1..=13)
-        .filter_map(|m| {
-            let (y, m) = if m == 13 { (year + 1, 1) } else { (year, m) };
-            let first_of_next = if m == 12 {
-                NaiveDate::from_ymd_opt(y + 1, 1, 1)
-            } else {
-                NaiveDate::from_ymd_opt(y, m + 1, 1)
-            };
-            first_of_next.and_then(|d| d.pred_opt())
-        })
-        .filter(|d| *d < until)
-        .collect()
+    let mut ends = rule::month_ends(year);
+    ends.retain(|d| *d < until);
+    ends
 }
 
 /// The same date a year earlier (29 February → 28 February).

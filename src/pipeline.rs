@@ -171,21 +171,7 @@ pub fn add_stored_history(a: &mut Assessment, job: &Job, store: &Store) -> Resul
     }
     if added {
         a.ledger.history.sort_by_key(|h| std::cmp::Reverse(h.year));
-        let dec31 = NaiveDate::from_ymd_opt(a.plan_year, 12, 31);
-        let december = a
-            .ledger
-            .curve
-            .iter()
-            .find(|(d, _)| Some(*d) == dec31)
-            .map(|(_, m)| m);
-        crate::projection::project(
-            rates,
-            &a.ledger.history,
-            december,
-            &job.milestones,
-            a.plan_year,
-            a.as_of,
-        );
+        crate::projection::project(rates, &a.ledger, &job.milestones, a.plan_year, a.as_of);
         a.reallocation = crate::reallocation::propose(rates, &a.ledger, &job.reallocation);
     }
     Ok(())
@@ -264,16 +250,7 @@ pub async fn assess_with(
         let rates = off_runtime(move || {
             let mut rates =
                 compute::rates(&ledger, expected, share, &bands).map_err(|e| e.to_string())?;
-            let dec31 = NaiveDate::from_ymd_opt(plan_year, 12, 31);
-            let december = ledger.curve.iter().find(|(d, _)| Some(*d) == dec31);
-            crate::projection::project(
-                &mut rates,
-                &ledger.history,
-                december.map(|(_, m)| m),
-                &milestones,
-                plan_year,
-                as_of,
-            );
+            crate::projection::project(&mut rates, &ledger, &milestones, plan_year, as_of);
             for u in &mut rates.units {
                 u.missed_milestones = crate::rule::missed_in_a_row(
                     &ledger.milestones_passed,

@@ -179,16 +179,22 @@ impl<'a> Curves<'a> {
 /// ledger holds. `as_of` past a close gives that close as reached: the rate then, not a projection.
 pub fn project(
     rates: &mut Rates,
-    history: &[PastYear],
-    december_paid: Option<&BTreeMap<String, i64>>,
+    ledger: &crate::ledger::Ledger,
     milestones: &Milestones,
     plan_year: PlanYear,
     as_of: NaiveDate,
 ) {
+    let history = &ledger.history;
     if history.is_empty() {
         return;
     }
     let december = NaiveDate::from_ymd_opt(plan_year, 12, 31).expect("31 December exists");
+    // In January, 31/12 is measured (this year's curve holds it): reached, not projected.
+    let december_paid = ledger
+        .curve
+        .iter()
+        .find(|(d, _)| *d == december)
+        .map(|(_, paid)| paid);
     let close = crate::rule::window_end(plan_year);
     let targets = (
         milestones.expected_pct(plan_year, december),
@@ -264,17 +270,7 @@ pub fn from_store(
             .map(|(_, m)| m.iter().map(|(u, f)| (u.clone(), pick(f))).collect())
             .unwrap_or_default()
     };
-    let ends: Vec<NaiveDate> = (1..=13)
-        .filter_map(|m| {
-            let (y, m) = if m == 13 { (year + 1, 1) } else { (year, m) };
-            let next = if m == 12 {
-                NaiveDate::from_ymd_opt(y + 1, 1, 1)
-            } else {
-                NaiveDate::from_ymd_opt(y, m + 1, 1)
-            };
-            next.and_then(|d| d.pred_opt())
-        })
-        .collect();
+    let ends = crate::rule::month_ends(year);
     Some(PastYear {
         year,
         plan: on(close, |f| f.0),
@@ -319,13 +315,6 @@ pub fn backtest(history: &[PastYear], rates: &Rates) -> Backtest {
     let mut replayed = Vec::new();
     // Per month (1 = from 31/1 … 12 = from 31/12): unit-years, Σ error, Σ straight-line error.
     let mut errors: Vec<(usize, f64, f64)> = vec![(0, 0.0, 0.0); 12];
-    let month_end = |year: PlanYear, month: usize| {
-        let first = match month {
-            12 => NaiveDate::from_ymd_opt(year + 1, 1, 1),
-            m => NaiveDate::from_ymd_opt(year, m as u32 + 1, 1),
-        };
-        first.and_then(|d| d.pred_opt())
-    };
     for (i, year) in history.iter().enumerate() {
         // The ledger holds the newest year first: the years before this one follow it.
         let earlier = &history[i + 1..];
@@ -336,7 +325,7 @@ pub fn backtest(history: &[PastYear], rates: &Rates) -> Backtest {
         for (m, slot) in errors.iter_mut().enumerate() {
             let month = m + 1;
             let same_day = |h: &PastYear, u: &str| {
-                month_end(h.year, month)
+                crate::rule::month_end(h.year, month - 1)
                     .and_then(|d| h.on(d, u))
                     .unwrap_or(0)
             };
@@ -447,7 +436,11 @@ mod tests {
         ])
         .unwrap();
         let as_of = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
-        project(&mut rates, &history, None, &milestones, 2026, as_of);
+        let ledger = crate::ledger::Ledger {
+            history,
+            ..Default::default()
+        };
+        project(&mut rates, &ledger, &milestones, 2026, as_of);
         let p = rates.units[0].projection.clone().unwrap();
         assert_eq!(p.basis, Basis::Unit);
         // 30 % ÷ 0.5 = 60 %, 30 % ÷ 0.4 = 75 % at the close; × 0.9 by 31/12.

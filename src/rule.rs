@@ -197,6 +197,23 @@ pub fn window_end(year: PlanYear) -> NaiveDate {
     NaiveDate::from_ymd_opt(year + 1, 1, 31).expect("31 January exists")
 }
 
+/// The `i`-th month end of plan year `year`'s window, from 0 (31 January) to 11 (31 December)
+/// and 12 (31 January of the next year, the close); none past that.
+pub fn month_end(year: PlanYear, i: usize) -> Option<NaiveDate> {
+    let first_of_next = match i {
+        0..=10 => NaiveDate::from_ymd_opt(year, i as u32 + 2, 1),
+        11 => NaiveDate::from_ymd_opt(year + 1, 1, 1),
+        12 => NaiveDate::from_ymd_opt(year + 1, 2, 1),
+        _ => None,
+    };
+    first_of_next.and_then(|d| d.pred_opt())
+}
+
+/// The 13 month ends of plan year `year`'s window, 31 January to the close.
+pub fn month_ends(year: PlanYear) -> Vec<NaiveDate> {
+    (0..13).filter_map(|i| month_end(year, i)).collect()
+}
+
 pub fn window_start(year: PlanYear) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists")
 }
