@@ -17,6 +17,20 @@ fn sample() -> Project {
     p
 }
 
+/// The run report of a dry run of the sample on 31/10/2026, which must succeed.
+fn dry_report(p: &Project) -> serde_json::Value {
+    let run = p.run(&[
+        "once",
+        "sample",
+        "--as-of",
+        "2026-10-31",
+        "--dry-run",
+        "--json",
+    ]);
+    run.expect_code(0);
+    run.json()
+}
+
 /// The sample's payments: (plan year, unit) → (date, đồng), read straight from the CSV.
 fn payments(p: &Project) -> BTreeMap<(i32, String), Vec<(NaiveDate, i64)>> {
     let text = std::fs::read_to_string(p.path().join("jobs/sample/giai_ngan.csv")).unwrap();
@@ -44,16 +58,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 #[test]
 fn each_unit_is_projected_along_its_own_past_years_as_computed_from_the_csv() {
     let p = sample();
-    let report = p
-        .run(&[
-            "once",
-            "sample",
-            "--as-of",
-            "2026-10-31",
-            "--dry-run",
-            "--json",
-        ])
-        .json();
+    let report = dry_report(&p);
     let pays = payments(&p);
     let units = report["units"].as_array().unwrap();
     let mut checked = 0;
@@ -352,16 +357,7 @@ fn past_years_the_sources_no_longer_hold_come_from_the_runs_the_store_kept() {
         .replace("years = 3 ", "years = 2 ");
     p.write("jobs/sample.toml", &job);
     let projections = |p: &Project| -> BTreeMap<String, serde_json::Value> {
-        let run = p.run(&[
-            "once",
-            "sample",
-            "--as-of",
-            "2026-10-31",
-            "--dry-run",
-            "--json",
-        ]);
-        run.expect_code(0);
-        run.json()["units"]
+        dry_report(p)["units"]
             .as_array()
             .unwrap()
             .iter()
@@ -435,18 +431,7 @@ fn past_years_the_sources_no_longer_hold_come_from_the_runs_the_store_kept() {
 #[test]
 fn the_registered_need_counts_only_the_rows_the_plan_counts() {
     let p = sample();
-    let proposal = |p: &Project| {
-        let run = p.run(&[
-            "once",
-            "sample",
-            "--as-of",
-            "2026-10-31",
-            "--dry-run",
-            "--json",
-        ]);
-        run.expect_code(0);
-        run.json()["reallocation"].clone()
-    };
+    let proposal = |p: &Project| dry_report(p)["reallocation"].clone();
     let plain = proposal(&p);
     let absorbs = plain["absorbs"]
         .as_array()
