@@ -1,5 +1,6 @@
 //! Property tests: arbitrary text and bytes fed to the parsers (money, numbers, dates, addresses,
-//! the text cleaners) and to the real CSV, JSON and Excel readers. Any of them may refuse what it
+//! the text cleaners, answer-link tokens) and to the real CSV, JSON and Excel readers and the
+//! answers source's reader. Any of them may refuse what it
 //! is given; none may panic, and what they accept stays within bounds. Case counts are small, so
 //! that CI stays fast; `PROPTEST_CASES` raises them for a longer hunt.
 
@@ -223,5 +224,104 @@ proptest! {
         std::fs::write(dir.path().join("paid.xlsx"), bytes).unwrap();
         std::fs::write(dir.path().join("plans.csv"), b"id,plan\nA,1\n").unwrap();
         assess(&job(dir.path(), "plans.csv", "paid.xlsx"));
+    }
+}
+
+/// A signer with a config's answers key, as the daemon makes it.
+fn signer() -> disbmon::answers::Signer {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("disbmon.toml");
+    std::fs::write(
+        &file,
+        "[answers]\npublic_url = \"https://x.example.gov.vn\"\nkey_env = \"K\"\n",
+    )
+    .unwrap();
+    let config = disbmon::config::Config::load(Some(&file), &|_| Some("k".repeat(40)))
+        .unwrap_or_else(|p| panic!("{p:?}"));
+    disbmon::answers::Signer::new(config.answers.as_ref().expect("[answers]"))
+}
+
+/// Reads an answers source (`answers.csv` in `dir`) as a run does: any outcome but a panic; what
+/// is accepted is within bounds and clean.
+fn read_answers(dir: &Path) {
+    let job = job(dir, "plans.csv", "paid.csv");
+    let with_answers = job.text.replace(
+        "[rule]",
+        "[sources.answers]\nlocation = \"answers.csv\"\ncolumns = { unit_id = \"id\", date = \"date\", reasons = \"reasons\", note = \"note\", amount = \"amount\", due_date = \"due\" }\ndate_format = \"%d/%m/%Y\"\nnumber_format = \"vi\"\namount_unit = \"billion\"\n[rule]",
+    );
+    std::fs::write(dir.join("job.toml"), with_answers).unwrap();
+    let job = disbmon::job::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+        .unwrap_or_else(|p| panic!("{:?}", p.list));
+    let src = job.answers.as_ref().expect("the answers source");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 2)
+        .unwrap()
+        .and_hms_opt(1, 0, 0)
+        .unwrap()
+        .and_utc();
+    let clock = disbmon::clock::FixedClock(now);
+    let tmp = tempfile::tempdir().unwrap();
+    let clients = disbmon::source::Clients::new().unwrap();
+    let table = match runtime.block_on(disbmon::source::pull(
+        src,
+        &clients,
+        tmp.path(),
+        None,
+        &clock,
+    )) {
+        Ok(t) => t,
+        Err(_) => return,
+    };
+    let known: std::collections::HashSet<&str> = ["A", "B"].into_iter().collect();
+    let (answers, _) = disbmon::answers::from_table(
+        &table,
+        src,
+        "p",
+        2026,
+        &Default::default(),
+        &known,
+        &Default::default(),
+        (now, chrono_tz::Asia::Ho_Chi_Minh),
+    );
+    for a in answers {
+        assert!(!a.reasons.is_empty() && !disbmon::text::has_unsafe(&a.note));
+        for (amount, due) in a.commitments {
+            assert!(amount > 0 && amount <= MAX_DONG, "{amount}");
+            assert!(due <= chrono::NaiveDate::from_ymd_opt(2027, 1, 31).unwrap());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(48))]
+
+    #[test]
+    fn answers_of_arbitrary_cells_are_recorded_or_named(rows in proptest::collection::vec(
+        (prop_oneof!["[A-C]", any::<String>()], cell(),
+         prop_oneof!["(gpmb|khac|dau_thau|oda)(; ?(gpmb|thu_tuc|x))?", any::<String>()],
+         any::<String>(), cell(), cell()), 0..20)) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("plans.csv"), b"id,plan\nA,1\n").unwrap();
+        std::fs::write(dir.path().join("paid.csv"), b"date,id,amount\n").unwrap();
+        let mut w = csv::Writer::from_path(dir.path().join("answers.csv")).unwrap();
+        w.write_record(["id", "date", "reasons", "note", "amount", "due"]).unwrap();
+        for (id, date, reasons, note, amount, due) in &rows {
+            w.write_record([id, date, reasons, note, amount, due]).unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        read_answers(dir.path());
+    }
+
+    #[test]
+    fn answer_tokens_of_arbitrary_text_verify_or_are_refused(token in prop_oneof![
+        any::<String>(),
+        "[A-Za-z0-9_-]{0,80}\\.[A-Za-z0-9_-]{0,60}",
+    ]) {
+        let signer = signer();
+        prop_assert!(signer.verify(&token, chrono::DateTime::UNIX_EPOCH).is_err());
     }
 }
