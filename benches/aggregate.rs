@@ -142,19 +142,19 @@ milestones = [{ date = "06-30", pct = 50 }, { date = "12-31", pct = 95 }]
 "#,
     )
     .unwrap();
-    let job = disbmon::job::load(&p.join("bench.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+    let job = disbmon::config::job_load::load(&p.join("bench.toml"), chrono_tz::Asia::Ho_Chi_Minh)
         .expect("bench job loads");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mail = disbmon::config::MailConfig::default();
+    let mail = disbmon::config::daemon::MailConfig::default();
     for round in 1..=3 {
         let t = Instant::now();
         let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
-        let now = disbmon::clock::FixedClock(as_of.and_hms_opt(12, 0, 0).unwrap().and_utc());
+        let now = disbmon::base::clock::FixedClock(as_of.and_hms_opt(12, 0, 0).unwrap().and_utc());
         let a = runtime
-            .block_on(disbmon::pipeline::assess_with(
+            .block_on(disbmon::app::assessment::assess_with(
                 &job, &mail, as_of, None, &now,
             ))
             .expect("the run does not fail");

@@ -8,9 +8,9 @@ fn main() {
     // Everything written — the state store, `.eml` files, cached downloads, temporary copies —
     // holds official mail or source data: its owner's only.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    let cli = disbmon::cli::Cli::parse();
+    let cli = disbmon::app::cli::Cli::parse();
     // The daemon reports each run at info level; one-off commands only warn.
-    let default_level = if matches!(cli.command, disbmon::cli::Command::Run) {
+    let default_level = if matches!(cli.command, disbmon::app::cli::Command::Run) {
         "info"
     } else {
         "warn"
@@ -30,9 +30,9 @@ fn main() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
-            std::process::exit(disbmon::cli::exit::ERROR);
+            std::process::exit(disbmon::app::exit::ERROR);
         }
     };
-    let code = runtime.block_on(disbmon::cli::run(cli));
+    let code = runtime.block_on(disbmon::app::cli::run(cli));
     std::process::exit(code);
 }

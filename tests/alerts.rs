@@ -15,7 +15,7 @@ fn project(smtp: u16, extra: &str) -> Project {
 
 /// Messages still waiting in the outbox (pending or being sent).
 fn waiting(p: &Project) -> u64 {
-    disbmon::store::Store::open(&p.path().join("var"))
+    disbmon::store::db::Store::open(&p.path().join("var"))
         .unwrap()
         .waiting()
         .unwrap()

@@ -2,10 +2,10 @@
 //! rates, ranks and statuses. Each expected figure is worked out in the comments.
 
 use chrono::NaiveDate;
-use disbmon::compute::UnitRate;
-use disbmon::job;
-use disbmon::pipeline::{assess_with, Assessment};
-use disbmon::rule::Status;
+use disbmon::app::assessment::{assess_with, Assessment};
+use disbmon::config::{job, job_load};
+use disbmon::domain::rates::UnitRate;
+use disbmon::domain::rule::Status;
 use std::path::Path;
 
 const MILESTONES: &str = r#"
@@ -42,7 +42,8 @@ impl Case {
         let text = format!("schedule = \"0 8 * * MON\"\n{head}\n{MILESTONES}");
         let path = self.dir.path().join("job.toml");
         std::fs::write(&path, text).unwrap();
-        job::load(&path, chrono_tz::Asia::Ho_Chi_Minh).unwrap_or_else(|p| panic!("{:#?}", p.list))
+        job_load::load(&path, chrono_tz::Asia::Ho_Chi_Minh)
+            .unwrap_or_else(|p| panic!("{:#?}", p.list))
     }
 }
 
@@ -53,10 +54,16 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 async fn run(job: &job::Job, as_of: NaiveDate) -> Assessment {
     // "Now" is the evening of the as-of date: nothing here depends on the real date.
     let now = as_of.and_hms_opt(12, 0, 0).unwrap().and_utc();
-    let mail = disbmon::config::MailConfig::default();
-    assess_with(job, &mail, as_of, None, &disbmon::clock::FixedClock(now))
-        .await
-        .expect("the run itself does not fail")
+    let mail = disbmon::config::daemon::MailConfig::default();
+    assess_with(
+        job,
+        &mail,
+        as_of,
+        None,
+        &disbmon::base::clock::FixedClock(now),
+    )
+    .await
+    .expect("the run itself does not fail")
 }
 
 fn unit<'a>(a: &'a Assessment, id: &str) -> &'a UnitRate {

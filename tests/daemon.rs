@@ -3,7 +3,7 @@
 
 mod support;
 
-use disbmon::store::RunOutcome;
+use disbmon::store::runs::RunOutcome;
 use nix::sys::signal::Signal;
 use std::time::Duration;
 use support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
@@ -44,8 +44,8 @@ fn metric(text: &str, series: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {series} in\n{text}")) as u64
 }
 
-fn runs(p: &Project, job: &str) -> Vec<disbmon::store::RunRecord> {
-    disbmon::store::Store::open(&p.path().join("var"))
+fn runs(p: &Project, job: &str) -> Vec<disbmon::store::runs::RunRecord> {
+    disbmon::store::db::Store::open(&p.path().join("var"))
         .unwrap()
         .runs(job, 1000)
         .unwrap()

@@ -4,9 +4,11 @@
 //! and into the outbox, which the tests read back from the state store.
 
 use chrono::{DateTime, TimeZone, Utc};
-use disbmon::clock::TokioClock;
-use disbmon::daemon::{self, Control};
-use disbmon::store::{MessageKind, OutboxStatus, RunOutcome, Store, Trigger};
+use disbmon::app::daemon::{self, env::Control};
+use disbmon::base::clock::TokioClock;
+use disbmon::domain::message::{MessageKind, OutboxStatus};
+use disbmon::store::db::Store;
+use disbmon::store::runs::{RunOutcome, Trigger};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

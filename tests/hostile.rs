@@ -119,7 +119,7 @@ fn a_name_with_a_line_break_is_cleaned_and_the_unit_still_told() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panic_inside_a_run_fails_that_run_and_is_recorded() {
     struct Exploding(std::sync::atomic::AtomicU32);
-    impl disbmon::clock::Clock for Exploding {
+    impl disbmon::base::clock::Clock for Exploding {
         fn now(&self) -> chrono::DateTime<chrono::Utc> {
             // The assessment reads the clock once; the decide stage's read panics.
             if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
@@ -131,25 +131,27 @@ async fn a_panic_inside_a_run_fails_that_run_and_is_recorded() {
         }
     }
     let p = project(free_port(), "");
-    let config =
-        disbmon::config::Config::load(Some(&p.path().join("config/disbmon.toml")), &|_| None)
-            .unwrap();
-    let job = disbmon::job::load(&p.path().join("jobs/weekly.toml"), config.timezone).unwrap();
-    let store = disbmon::store::Store::open(&config.state_dir).unwrap();
+    let setup = disbmon::app::setup::config(Some(&p.path().join("config/disbmon.toml")), &|_| None)
+        .unwrap();
+    let config = &setup.config;
+    let job = disbmon::config::job_load::load(&p.path().join("jobs/weekly.toml"), config.timezone)
+        .unwrap();
+    let store = disbmon::store::db::Store::open(&config.state_dir).unwrap();
     let clock = Exploding(Default::default());
-    let scheduled = disbmon::clock::Clock::now(&clock);
+    let scheduled = disbmon::base::clock::Clock::now(&clock);
     clock.0.store(0, std::sync::atomic::Ordering::SeqCst);
-    let run = disbmon::pipeline::Run {
+    let run = disbmon::app::pipeline::Run {
         job: &job,
-        config: &config,
+        config,
+        templates: &setup.templates,
         store: &store,
         clock: &clock,
         scheduled,
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
         dry_run: false,
     };
-    let report = disbmon::pipeline::run_job(&run).await;
-    assert_eq!(report.outcome, disbmon::report::Outcome::Failed);
+    let report = disbmon::app::pipeline::run_job(&run).await;
+    assert_eq!(report.outcome, disbmon::app::report::Outcome::Failed);
     assert!(report.error.unwrap().contains("a bug in a later stage"));
 }
 

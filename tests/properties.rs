@@ -4,7 +4,7 @@
 //! is given; none may panic, and what they accept stays within bounds. Case counts are small, so
 //! that CI stays fast; `PROPTEST_CASES` raises them for a longer hunt.
 
-use disbmon::money::{parse_dong, AmountUnit, NumberFormat, MAX_DONG};
+use disbmon::domain::money::{parse_dong, AmountUnit, NumberFormat, MAX_DONG};
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -51,29 +51,29 @@ proptest! {
 
     #[test]
     fn published_rates_parse_or_refuse(text in numberish(), vi in any::<bool>()) {
-        let _ = disbmon::ledger::Published::parse(&text, vi);
+        let _ = disbmon::domain::ledger::Published::parse(&text, vi);
     }
 
     #[test]
     fn excel_date_serials_convert_or_refuse(serial in any::<f64>(), format in "(%[a-zA-Z%:.0-9+-]|[ /.-]){0,8}") {
-        if let Some(text) = disbmon::source::excel_date(serial, &format) {
+        if let Some(text) = disbmon::data::source::excel_date(serial, &format) {
             prop_assert!(text.len() < 1_000);
         }
     }
 
     #[test]
     fn cleaned_text_holds_no_control_characters(text in any::<String>()) {
-        let line = disbmon::text::one_line(&text);
-        prop_assert!(!disbmon::text::has_unsafe(&line));
-        prop_assert!(!disbmon::text::escape(&text).chars().any(|c| c.is_control()));
-        let _ = disbmon::text::truncate(&text, 7);
-        let _ = disbmon::text::redact_url(&text);
-        let _ = disbmon::address::parse_list(&text, &text);
+        let line = disbmon::base::text::one_line(&text);
+        prop_assert!(!disbmon::base::text::has_unsafe(&line));
+        prop_assert!(!disbmon::base::text::escape(&text).chars().any(|c| c.is_control()));
+        let _ = disbmon::base::text::truncate(&text, 7);
+        let _ = disbmon::base::text::redact_url(&text);
+        let _ = disbmon::domain::address::parse_list(&text, &text);
     }
 }
 
 /// A job reading `units.csv`, `plans.*` and `paid.*` in `dir`, with every column mapped.
-fn job(dir: &Path, plans: &str, paid: &str) -> disbmon::job::Job {
+fn job(dir: &Path, plans: &str, paid: &str) -> disbmon::config::job::Job {
     let text = format!(
         r#"schedule = "0 8 * * MON"
 plan_year = 2026
@@ -99,22 +99,22 @@ milestones = [{{ date = "12-31", pct = 95 }}]
         "id,name,email\nA,Đơn vị A,a@x.gov.vn\nB,Đơn vị B,b@x.gov.vn\n",
     )
     .unwrap();
-    disbmon::job::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+    disbmon::config::job_load::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
         .unwrap_or_else(|p| panic!("{:?}", p.list))
 }
 
 /// Runs the real readers and the figures over the job's files: any outcome but a panic.
-fn assess(job: &disbmon::job::Job) {
+fn assess(job: &disbmon::config::job::Job) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
-    let now = disbmon::clock::FixedClock(as_of.and_hms_opt(12, 0, 0).unwrap().and_utc());
-    let mail = disbmon::config::MailConfig::default();
+    let now = disbmon::base::clock::FixedClock(as_of.and_hms_opt(12, 0, 0).unwrap().and_utc());
+    let mail = disbmon::config::daemon::MailConfig::default();
     let a = runtime
-        .block_on(disbmon::pipeline::assess_with(
+        .block_on(disbmon::app::assessment::assess_with(
             job, &mail, as_of, None, &now,
         ))
         .expect("bad data is a data issue, not a failed run");
@@ -228,7 +228,7 @@ proptest! {
 }
 
 /// A signer with a config's answers key, as the daemon makes it.
-fn signer() -> disbmon::answers::Signer {
+fn signer() -> disbmon::domain::link::Signer {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("disbmon.toml");
     std::fs::write(
@@ -236,9 +236,9 @@ fn signer() -> disbmon::answers::Signer {
         "[answers]\npublic_url = \"https://x.example.gov.vn\"\nkey_env = \"K\"\n",
     )
     .unwrap();
-    let config = disbmon::config::Config::load(Some(&file), &|_| Some("k".repeat(40)))
+    let setup = disbmon::app::setup::config(Some(&file), &|_| Some("k".repeat(40)))
         .unwrap_or_else(|p| panic!("{p:?}"));
-    disbmon::answers::Signer::new(config.answers.as_ref().expect("[answers]"))
+    setup.config.answers.as_ref().expect("[answers]").signer()
 }
 
 /// Reads an answers source (`answers.csv` in `dir`) as a run does: any outcome but a panic; what
@@ -250,7 +250,7 @@ fn read_answers(dir: &Path) {
         "[sources.answers]\nlocation = \"answers.csv\"\ncolumns = { unit_id = \"id\", date = \"date\", reasons = \"reasons\", note = \"note\", amount = \"amount\", due_date = \"due\" }\ndate_format = \"%d/%m/%Y\"\nnumber_format = \"vi\"\namount_unit = \"billion\"\n[rule]",
     );
     std::fs::write(dir.join("job.toml"), with_answers).unwrap();
-    let job = disbmon::job::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+    let job = disbmon::config::job_load::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
         .unwrap_or_else(|p| panic!("{:?}", p.list));
     let src = job.answers.as_ref().expect("the answers source");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -262,10 +262,10 @@ fn read_answers(dir: &Path) {
         .and_hms_opt(1, 0, 0)
         .unwrap()
         .and_utc();
-    let clock = disbmon::clock::FixedClock(now);
+    let clock = disbmon::base::clock::FixedClock(now);
     let tmp = tempfile::tempdir().unwrap();
-    let clients = disbmon::source::Clients::new().unwrap();
-    let table = match runtime.block_on(disbmon::source::pull(
+    let clients = disbmon::data::source::Clients::new().unwrap();
+    let table = match runtime.block_on(disbmon::data::source::pull(
         src,
         &clients,
         tmp.path(),
@@ -276,7 +276,7 @@ fn read_answers(dir: &Path) {
         Err(_) => return,
     };
     let known: std::collections::HashSet<&str> = ["A", "B"].into_iter().collect();
-    let (answers, _) = disbmon::answers::from_table(
+    let (answers, _) = disbmon::data::answers::from_table(
         &table,
         src,
         "p",
@@ -287,7 +287,7 @@ fn read_answers(dir: &Path) {
         (now, chrono_tz::Asia::Ho_Chi_Minh),
     );
     for a in answers {
-        assert!(!a.reasons.is_empty() && !disbmon::text::has_unsafe(&a.note));
+        assert!(!a.reasons.is_empty() && !disbmon::base::text::has_unsafe(&a.note));
         for (amount, due) in a.commitments {
             assert!(amount > 0 && amount <= MAX_DONG, "{amount}");
             assert!(due <= chrono::NaiveDate::from_ymd_opt(2027, 1, 31).unwrap());

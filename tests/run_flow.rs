@@ -3,7 +3,13 @@
 
 mod support;
 
-use disbmon::store::{MessageKind, NewMessage, Store, Take, Trigger};
+use disbmon::store::db::Store;
+
+use disbmon::store::outbox::Take;
+
+use disbmon::store::runs::Trigger;
+
+use disbmon::domain::message::{MessageKind, NewMessage};
 use std::time::Duration;
 use support::fixtures::PLANS;
 use support::{free_port, Project, Run, Smtp};
@@ -266,7 +272,10 @@ async fn defect_8_a_killed_manual_run_is_never_replayed_as_a_scheduled_slot() {
     assert!(!d.log().contains("catching up"), "{}", d.log());
     let runs = store(&p).runs("weekly", 10).unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
-    assert_eq!(runs[0].outcome, disbmon::store::RunOutcome::Interrupted);
+    assert_eq!(
+        runs[0].outcome,
+        disbmon::store::runs::RunOutcome::Interrupted
+    );
     assert_eq!(runs[0].trigger, Trigger::Manual);
 }
 

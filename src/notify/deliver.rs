@@ -7,9 +7,9 @@
 //! its closing `.` separately, and Nagle's algorithm holds the second write until the server's
 //! delayed ACK (40 ms on Linux) — 44 ms a message instead of 1.
 
-use crate::address::Mailbox;
-use crate::config::{MailConfig, SmtpConfig, TlsMode, Transport};
-use crate::notify::Email;
+use crate::config::daemon::{MailConfig, SmtpConfig, TlsMode, Transport};
+use crate::domain::address::Mailbox;
+use crate::notify::render::context::Email;
 use lettre::message::{header::ContentType, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::authentication::Mechanism;
@@ -85,7 +85,7 @@ impl Mailer {
     pub fn new(mail: &MailConfig) -> Result<Mailer, MailerError> {
         match &mail.transport {
             Transport::File { dir } => {
-                crate::store::private_dir(dir).map_err(|source| MailerError::Folder {
+                crate::base::files::private_dir(dir).map_err(|source| MailerError::Folder {
                     dir: dir.clone(),
                     source,
                 })?;
@@ -476,7 +476,7 @@ pub fn build(
                 let name = m
                     .name
                     .as_deref()
-                    .map(|n| crate::text::one_line(n).into_owned());
+                    .map(|n| crate::base::text::one_line(n).into_owned());
                 lettre::message::Mailbox::new(name, a)
             })
             .map_err(|e| {
@@ -488,7 +488,7 @@ pub fn build(
     };
     let mut builder = Message::builder()
         .from(convert(from)?)
-        .subject(crate::text::one_line(&email.subject).into_owned())
+        .subject(crate::base::text::one_line(&email.subject).into_owned())
         .date(date)
         .message_id(message_id);
     for to in &email.to {
@@ -527,6 +527,6 @@ impl lettre::message::header::Header for RehearsalFor {
 /// A Message-ID derived from a message's logical identity (job, unit, run, reason), so that a
 /// message sent again after a crash carries the same id.
 pub fn message_id(identity: &str, from: &Mailbox) -> String {
-    let h = crate::text::fnv1a(identity.as_bytes());
+    let h = crate::base::text::fnv1a(identity.as_bytes());
     format!("<{h:016x}.disbmon@{}>", from.email.domain())
 }

@@ -1,10 +1,10 @@
 //! The notify stage: renders the emails people read ([`render`]), builds them into messages for
-//! the outbox ([`queue`]) and delivers them ([`deliver`]). The only module that knows lettre.
+//! the outbox ([`queue`]) and delivers them ([`deliver`]); draws the charts ([`chart`]) and
+//! writes the official table ([`workbook`]). The only module that knows lettre.
 
+pub mod chart;
 pub mod deliver;
 pub mod queue;
 pub mod render;
 pub mod templates;
-
-pub use deliver::Mailer;
-pub use render::{Context, Email};
+pub mod workbook;

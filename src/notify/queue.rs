@@ -1,47 +1,16 @@
 //! From rendered emails to outbox rows: each run's messages are rendered, built into MIME with a
 //! Message-ID derived from what they are, and handed to the store — never sent from here.
 
-use crate::address::Mailbox;
-use crate::config::MailConfig;
-use crate::decide::Decision;
-use crate::ledger::DataIssue;
+use crate::config::daemon::MailConfig;
+use crate::domain::address::Mailbox;
+use crate::domain::decide::Decision;
+use crate::domain::issue::DataIssue;
+use crate::domain::message::Outgoing;
+use crate::domain::message::{MessageKind, NewMessage, OutboxRow};
 use crate::notify::deliver::{self, BuildError};
-use crate::notify::render::{self, Context, Email};
-use crate::store::{MessageKind, NewMessage, OutboxRow};
+use crate::notify::render::context::{Context, Email};
+use crate::notify::render::{alert, context, digest, notice};
 use chrono::{DateTime, Utc};
-
-/// A run's messages, ready for the outbox.
-#[derive(Debug, Default)]
-pub struct Outgoing {
-    pub messages: Vec<NewMessage>,
-    /// Per alert of the decision, in its order: the Message-ID, or None when it could not be built.
-    pub alert_ids: Vec<Option<String>>,
-    /// The digest's Message-ID, when the job has a digest and it could be built.
-    pub digest_id: Option<String>,
-}
-
-impl Outgoing {
-    /// The Message-IDs of every message built.
-    pub fn ids(&self) -> Vec<String> {
-        self.messages.iter().map(|m| m.message_id.clone()).collect()
-    }
-
-    /// Keeps a built message and returns its Message-ID; a message that could not be built is
-    /// logged, and the report says so for its alert or digest.
-    fn keep(&mut self, built: Result<NewMessage, BuildError>) -> Option<String> {
-        match built {
-            Ok(m) => {
-                let id = m.message_id.clone();
-                self.messages.push(m);
-                Some(id)
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                None
-            }
-        }
-    }
-}
 
 /// What the messages of one run share besides the figures.
 pub struct Envelope<'a> {
@@ -92,16 +61,23 @@ pub fn message(
 /// A notice to the operators, built for the outbox. Each notice is its own message: `identity`
 /// must say which.
 pub fn operator_message(
-    config: &crate::config::Config,
-    lang: crate::money::Language,
+    to: &Operators<'_>,
+    lang: crate::domain::money::Language,
     subject: &str,
     lines: &[String],
     identity: &str,
     now: DateTime<Utc>,
 ) -> Result<NewMessage, BuildError> {
-    let (mail, operators) = (&config.mail, &config.operators);
-    let email = render::operator_notice(&config.templates, lang, operators, subject, lines);
-    message(mail, &email, identity, MessageKind::Operator, now)
+    let email = notice::operator_notice(to.templates, lang, to.operators, subject, lines);
+    message(to.mail, &email, identity, MessageKind::Operator, now)
+}
+
+/// Who operator notices go to, from whom, and the templates they are written with.
+#[derive(Clone, Copy)]
+pub struct Operators<'a> {
+    pub mail: &'a MailConfig,
+    pub operators: &'a [Mailbox],
+    pub templates: &'a crate::notify::templates::Templates,
 }
 
 /// The email as a rehearsal sends it: to `to` alone, saying who would have got it.
@@ -122,7 +98,7 @@ fn rehearse(email: &Email, to: &Mailbox) -> (Email, String) {
     );
     let html_banner = format!(
         "<p style=\"border:2px solid #b00;padding:8px;color:#b00\"><b>REHEARSAL</b> (mail.redirect_to): this message was sent here instead of to its real recipients — {}</p>\n",
-        crate::notify::render::escape(&real)
+        minijinja::HtmlEscape(&real)
     );
     // Right after the body's opening tag, whatever attributes a template gives it.
     let body = email
@@ -183,7 +159,7 @@ pub fn compose(
     let plan_year = ctx.plan_year;
     // Each alert (its chart above all) is rendered and built on its own: on every core.
     let built = in_parallel(&decision.alerts, |alert| {
-        let email = render::unit_alert(ctx, alert);
+        let email = alert::unit_alert(ctx, alert);
         let identity = format!(
             "alert|{}|{}|{plan_year}|{}|{}",
             ctx.job,
@@ -202,9 +178,9 @@ pub fn compose(
         out.alert_ids.push(id);
     }
     if !env.digest_to.is_empty() {
-        let failed: Vec<render::Delivered> = failures
+        let failed: Vec<context::Delivered> = failures
             .iter()
-            .map(|f| render::Delivered {
+            .map(|f| context::Delivered {
                 unit_id: f.unit.as_deref().unwrap_or("-"),
                 unit_name: &f.recipient,
                 error: f.last_error.as_deref(),
@@ -213,17 +189,17 @@ pub fn compose(
         // A workbook that cannot be made leaves the digest without it, said in the log: the
         // digest itself still goes.
         let workbook = match env.attach_xlsx {
-            true => crate::workbook::to_bytes(ctx, issues)
+            true => crate::notify::workbook::to_bytes(ctx, issues)
                 .map_err(|e| tracing::error!("the digest goes without its workbook: {e}"))
                 .ok()
-                .map(|bytes| render::Attachment {
-                    name: crate::workbook::file_name(ctx.plan_year, ctx.as_of),
-                    content_type: crate::workbook::CONTENT_TYPE,
+                .map(|bytes| context::Attachment {
+                    name: crate::notify::workbook::file_name(ctx.plan_year, ctx.as_of),
+                    content_type: crate::notify::workbook::CONTENT_TYPE,
                     bytes,
                 }),
             false => None,
         };
-        let mut email = render::digest(
+        let mut email = digest::digest(
             ctx,
             env.digest_to,
             decision.alerts.len(),

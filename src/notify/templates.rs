@@ -9,26 +9,47 @@ use std::path::{Path, PathBuf};
 
 /// Every template an operator may override, with its embedded text.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("alert.txt", include_str!("../../templates/mail/alert.txt")),
+    (
+        "alert.txt",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/mail/alert.txt"
+        )),
+    ),
     (
         "alert.html",
-        include_str!("../../templates/mail/alert.html"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/mail/alert.html"
+        )),
     ),
     (
         "digest.txt",
-        include_str!("../../templates/mail/digest.txt"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/mail/digest.txt"
+        )),
     ),
     (
         "digest.html",
-        include_str!("../../templates/mail/digest.html"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/mail/digest.html"
+        )),
     ),
     (
         "notice.txt",
-        include_str!("../../templates/mail/notice.txt"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/mail/notice.txt"
+        )),
     ),
     (
         "notice.html",
-        include_str!("../../templates/mail/notice.html"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/mail/notice.html"
+        )),
     ),
 ];
 
@@ -201,7 +222,7 @@ fn describe(e: &minijinja::Error, source: Option<&String>) -> String {
         if let Some(written) = written {
             text.push_str(&format!(
                 ": `{}`",
-                crate::text::truncate(written.trim(), 120)
+                crate::base::text::truncate(written.trim(), 120)
             ));
         }
     }

@@ -1,0 +1,95 @@
+//! SIGHUP: the config and jobs read again; the old ones keep running when anything is wrong.
+
+use super::env::{Env, Scheduled};
+use crate::app::daemon::env::local;
+use crate::app::setup::{self, Setup};
+use crate::config::daemon::AnswersConfig;
+use chrono::Utc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Re-reads config and jobs; keeps the old ones when anything is wrong.
+pub(super) fn reload(
+    config_tx: &watch::Sender<Arc<Setup>>,
+    config_path: Option<&std::path::Path>,
+    scheduled: &mut BTreeMap<String, Scheduled>,
+    env: &mut Env,
+) {
+    tracing::info!("SIGHUP: reloading the configuration");
+    let (setup, jobs) = match setup::all(config_path, &|k| std::env::var(k).ok()) {
+        Ok(v) => v,
+        Err(problems) => {
+            for p in &problems {
+                tracing::error!("{p}");
+            }
+            tracing::error!(
+                "the new configuration is rejected ({} problems); the old one keeps running",
+                problems.len()
+            );
+            return;
+        }
+    };
+    let Setup {
+        mut config,
+        templates,
+    } = setup;
+    let old = &env.setup.config;
+    if config.state_dir != old.state_dir || config.admin_listen != old.admin_listen {
+        tracing::warn!("state_dir and admin.listen take effect at the next start");
+    }
+    // The answers listener checks links with the key it started with: runs keep signing with it
+    // (and keep sending links, or none) until the next start.
+    let same = |a: &AnswersConfig, b: &AnswersConfig| {
+        a.listen == b.listen
+            && a.public_url == b.public_url
+            && a.key.expose() == b.key.expose()
+            && a.per_minute == b.per_minute
+            && a.trusted_proxies == b.trusted_proxies
+    };
+    let changed = match (&config.answers, &old.answers) {
+        (Some(a), Some(b)) => !same(a, b),
+        (None, None) => false,
+        _ => true,
+    };
+    if changed {
+        tracing::warn!("[answers] takes effect at the next start; until then links are signed and checked as before");
+        config.answers = old.answers.clone();
+    }
+    env.setup = Arc::new(Setup { config, templates });
+    let _ = config_tx.send(env.setup.clone());
+    let now = env.clock.now();
+    let names: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    scheduled.retain(|name, _| {
+        let keep = names.contains(name);
+        if !keep {
+            tracing::info!(job = %name, "job removed");
+        }
+        keep
+    });
+    for job in jobs {
+        let next = job
+            .schedule
+            .next_after(job.timezone, now)
+            .map(|t| t.with_timezone(&Utc));
+        match scheduled.get_mut(&job.name) {
+            Some(s) if s.job.text == job.text => {}
+            Some(s) => {
+                tracing::info!(job = %job.name, "job changed");
+                s.job = Arc::new(job);
+                s.next = next;
+            }
+            None => {
+                tracing::info!(job = %job.name, "job added; next run {}", next.map(|t| local(&job, t)).unwrap_or_else(|| "never".into()));
+                scheduled.insert(
+                    job.name.clone(),
+                    Scheduled {
+                        job: Arc::new(job),
+                        next,
+                        task: None,
+                    },
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The ground floor: what every layer may use and that knows nothing of disbursement — the one
+//! clock, text from outside made safe, and the private files disbmon writes.
+
+pub mod clock;
+pub mod files;
+pub mod names;
+pub mod secret;
+pub mod text;

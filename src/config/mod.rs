@@ -1,0 +1,9 @@
+//! What operators write: the daemon config (`config/disbmon.toml`) and the job files
+//! (`jobs/NAME.toml`), read into typed settings with every problem reported at once.
+
+pub mod daemon;
+pub mod read;
+pub mod job;
+pub mod job_load;
+pub mod job_toml;
+pub mod jobs;

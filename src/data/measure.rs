@@ -1,0 +1,445 @@
+//! The measure stage: each unit's plan and disbursement for the plan year on the as-of date, a
+//! year earlier at the same date (where the sources hold last year), and under each further
+//! denominator (`rate_layers`, `rate_capital_sources`) — in plain Rust, from the pulled tables.
+//! The polars work happens in `compute`; this module says *what* is measured.
+
+use crate::data::compute;
+
+use crate::config::job::Job;
+use crate::data::compute::query::{Query, Scope};
+use crate::data::reuse;
+use crate::data::source::Tables;
+use crate::domain::id::PlanYear;
+use crate::domain::issue::{DataIssue, IssueList, SourceStats};
+use crate::domain::ledger::{LastYear, Ledger, PastYear};
+use crate::domain::rule;
+use crate::domain::rule::PassedMilestone;
+use chrono::{Datelike, NaiveDate};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What the sources say, before any policy is applied.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    pub ledger: Ledger,
+    /// Rows with a problem (each left out of the figures), at most `ledger::MAX_LISTED` per source.
+    pub issues: Vec<DataIssue>,
+    /// What was cleaned without leaving anything out (names with control characters).
+    pub notes: Vec<DataIssue>,
+    pub sources: Vec<SourceStats>,
+    /// The latest payment counted (for the stale-data rule).
+    pub newest_payment: Option<NaiveDate>,
+}
+
+/// Which figures a measured window gives.
+enum Denominator {
+    ThisYear,
+    LastYear,
+    /// A further denominator, keyed as the report names it ("layer:dp", "capital_source:NSTW").
+    Further(String),
+}
+
+/// The month ends of plan year `year`'s window (31 January to 31 January of the next year) that
+/// fall before `until`: where a curve of cumulative disbursement is drawn.
+fn month_ends(year: PlanYear, until: NaiveDate) -> Vec<NaiveDate> {
+    let mut ends = rule::month_ends(year);
+    ends.retain(|d| *d < until);
+    ends
+}
+
+/// The same date a year earlier (29 February → 28 February).
+fn a_year_earlier(day: NaiveDate) -> NaiveDate {
+    years_earlier(day, 1)
+}
+
+/// The same date `n` years earlier (29 February → 28 February).
+pub fn years_earlier(day: NaiveDate, n: u32) -> NaiveDate {
+    let year = day.year() - n as i32;
+    day.with_year(year)
+        .or_else(|| (day - chrono::Duration::days(1)).with_year(year))
+        .unwrap_or(day)
+}
+
+/// The registered need of each unit for the plan year, from the plans' `need` column: the rows
+/// the plan itself counts (its plan year, and the job's `plan_layer` and `capital_source` where
+/// the plans have those columns); a blank cell is no need. A cell that is not an amount is a
+/// row problem naming row, column and value, and counts for nothing.
+fn needs_from_column(
+    table: &crate::data::source::Table,
+    job: &Job,
+    ids: &[String],
+    plan_year: PlanYear,
+) -> (BTreeMap<String, i64>, Vec<DataIssue>) {
+    let (source, successors) = (&job.plans, &job.successors);
+    // Only the rows of the plan's own layer and capital source, as for the plan.
+    let filters: Vec<(usize, &str)> = [
+        ("layer", job.plan_layer.as_deref()),
+        ("capital_source", job.capital_source.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(c, wanted)| Some((*table.columns.get(c)?, wanted?)))
+    .collect();
+    let known: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let (mut sums, mut problems) = (BTreeMap::<String, i128>::new(), Vec::new());
+    let (Some(&need), Some(&unit)) = (table.columns.get("need"), table.columns.get("unit_id"))
+    else {
+        return (BTreeMap::new(), problems);
+    };
+    let year_col = table.columns.get("plan_year").copied();
+    let header = source.header("need").unwrap_or("need").to_string();
+    let mut reader = match table.records() {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(e);
+            return (BTreeMap::new(), problems);
+        }
+    };
+    for (i, record) in reader.records().enumerate() {
+        let Ok(record) = record else { continue };
+        let cell = |c: usize| record.get(c).unwrap_or("").trim();
+        let row = table.row_of(&record, i);
+        let text = cell(need);
+        if text.is_empty() {
+            continue;
+        }
+        if let Some(y) = year_col {
+            if cell(y).parse::<PlanYear>().ok() != Some(plan_year) {
+                continue;
+            }
+        }
+        if filters.iter().any(|(c, wanted)| cell(*c) != *wanted) {
+            continue;
+        }
+        let id = compute::query::successor_of(successors, cell(unit));
+        if !known.contains(id) {
+            continue;
+        }
+        match crate::domain::money::parse_dong(text, source.number_format, source.amount_unit) {
+            Ok(v) if v >= 0 => *sums.entry(id.to_string()).or_default() += i128::from(v),
+            Ok(_) | Err(_) => problems.push(DataIssue {
+                source: table.role,
+                sheet: table.sheet.clone(),
+                row: Some(row),
+                column: Some(header.clone()),
+                value: Some(text.to_string()),
+                problem: "the registered need is not an amount of money at or above 0; write it like the plan amounts, or leave the cell empty".into(),
+            }),
+        }
+    }
+    let sums = sums
+        .into_iter()
+        .map(|(k, v)| (k, crate::domain::money::clamp(v)))
+        .collect();
+    (sums, problems)
+}
+
+/// Measures every denominator of the job, with the sums stored in `stored` by earlier runs where
+/// they still apply (`reuse`). A problem that makes a whole source unreadable is the
+/// error; row problems are in [`Measured::issues`].
+pub fn measure(
+    job: &Job,
+    tables: &Tables,
+    plan_year: PlanYear,
+    as_of: NaiveDate,
+    stored: Option<&Path>,
+) -> Result<Measured, DataIssue> {
+    let (units, unit_issues, notes, unit_stats) =
+        compute::units::units(&tables.units, job.units.number_format)?;
+    let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
+    // Every denominator, each for plans and disbursements: this year, the same date a year
+    // earlier (when the plans say which year they are for), and each further denominator. Each
+    // source is read once for all of them.
+    let this_year = |layer: Option<&String>, capital_source: Option<&String>| {
+        (plan_year, as_of, layer.cloned(), capital_source.cloned())
+    };
+    let mut wanted = vec![(
+        Denominator::ThisYear,
+        this_year(job.plan_layer.as_ref(), job.capital_source.as_ref()),
+    )];
+    let year_on_year = tables.plans.columns.contains_key("plan_year");
+    if year_on_year {
+        wanted.push((
+            Denominator::LastYear,
+            (
+                plan_year - 1,
+                a_year_earlier(as_of),
+                job.plan_layer.clone(),
+                job.capital_source.clone(),
+            ),
+        ));
+    }
+    for l in &job.rate_layers {
+        wanted.push((
+            Denominator::Further(format!("layer:{l}")),
+            this_year(Some(l), job.capital_source.as_ref()),
+        ));
+    }
+    for c in &job.rate_capital_sources {
+        wanted.push((
+            Denominator::Further(format!("capital_source:{c}")),
+            this_year(job.plan_layer.as_ref(), Some(c)),
+        ));
+    }
+    let queries = |scope: &dyn Fn(PlanYear, NaiveDate) -> Scope| -> Vec<Query> {
+        wanted
+            .iter()
+            .map(|(_, (year, day, layer, capital_source))| Query {
+                scope: scope(*year, *day),
+                layer: layer.clone(),
+                capital_source: capital_source.clone(),
+            })
+            .collect()
+    };
+    let main_query = |scope: Scope| Query {
+        scope,
+        layer: job.plan_layer.clone(),
+        capital_source: job.capital_source.clone(),
+    };
+    // The past years' final plans (which years the sources hold), and the registered need.
+    let past_years: Vec<PlanYear> = match year_on_year {
+        true => (1..=job.projection.years as PlanYear)
+            .map(|k| plan_year - k)
+            .collect(),
+        false => Vec::new(),
+    };
+    let mut plan_queries = queries(&|year, as_of| Scope::Plans { year, as_of });
+    plan_queries.extend(past_years.iter().map(|&year| {
+        main_query(Scope::Plans {
+            year,
+            as_of: rule::window_end(year),
+        })
+    }));
+    // The milestones passed, when missing them in a row escalates (`escalate_after_milestones`).
+    let passed: Vec<(NaiveDate, f64)> = match job.escalate_after_milestones {
+        Some(_) => job
+            .milestones
+            .points(plan_year)
+            .into_iter()
+            .filter(|(d, _)| *d <= as_of)
+            .collect(),
+        None => Vec::new(),
+    };
+    plan_queries.extend(passed.iter().map(|(d, _)| {
+        main_query(Scope::Plans {
+            year: plan_year,
+            as_of: *d,
+        })
+    }));
+    if let Some(layer) = &job.reallocation.need_layer {
+        plan_queries.push(Query {
+            scope: Scope::Plans {
+                year: plan_year,
+                as_of,
+            },
+            layer: Some(layer.clone()),
+            capital_source: job.capital_source.clone(),
+        });
+    }
+    let mut plans = reuse::aggregate(
+        stored,
+        &tables.plans,
+        &job.plans,
+        &ids,
+        &job.successors,
+        &plan_queries,
+    )?;
+    let mut extra_plans = plans.split_off(wanted.len()).into_iter();
+    let past_plans: Vec<(PlanYear, BTreeMap<String, i64>)> = past_years
+        .iter()
+        .map(|&y| (y, extra_plans.next().map(|a| a.by_unit).unwrap_or_default()))
+        .filter(|(_, plan)| plan.values().any(|p| *p > 0))
+        .collect();
+    let passed_plans: Vec<BTreeMap<String, i64>> = passed
+        .iter()
+        .map(|_| extra_plans.next().map(|a| a.by_unit).unwrap_or_default())
+        .collect();
+    let mut need = extra_plans.next().map(|a| a.by_unit).unwrap_or_default();
+    let paid_by = |year: PlanYear, day: NaiveDate| Scope::Disbursements {
+        year,
+        kind: job.disbursement_kind,
+        start: rule::window_start(year),
+        end: day.min(rule::window_end(year)),
+    };
+    // The curve the alerts draw (this year's month ends), and in January the 31/12 close the
+    // projection reports as reached; each past year with a plan, whole, and at this day of it.
+    let december = NaiveDate::from_ymd_opt(plan_year, 12, 31).expect("31 December exists");
+    let curve = match (job.charts, as_of > december) {
+        (true, _) => month_ends(plan_year, as_of),
+        (false, true) => vec![december],
+        (false, false) => Vec::new(),
+    };
+    let mut paid_queries = queries(&paid_by);
+    paid_queries.extend(curve.iter().map(|d| main_query(paid_by(plan_year, *d))));
+    let mut past_days = Vec::new();
+    for (k, (year, _)) in past_plans.iter().enumerate() {
+        // Every month end where a curve is drawn (last year's, beside this year's) or replayed
+        // (`disbmon backtest`); else 31/12 and the close, all the projection reads.
+        let whole = job.projection.curves || (job.charts && *year == plan_year - 1);
+        let ends = match whole {
+            true => month_ends(*year, rule::window_end(*year) + chrono::Days::new(1)),
+            false => vec![
+                NaiveDate::from_ymd_opt(*year, 12, 31).expect("31 December exists"),
+                rule::window_end(*year),
+            ],
+        };
+        paid_queries.extend(ends.iter().map(|d| main_query(paid_by(*year, *d))));
+        // Last year's same day is the year-on-year figure, measured already.
+        let same_day = match *year == plan_year - 1 {
+            true => None,
+            false => Some(years_earlier(as_of, (plan_year - year) as u32)),
+        };
+        paid_queries.extend(same_day.map(|d| main_query(paid_by(*year, d))));
+        past_days.push((k, ends, same_day.is_some()));
+    }
+    paid_queries.extend(
+        passed
+            .iter()
+            .map(|(d, _)| main_query(paid_by(plan_year, *d))),
+    );
+    let mut paid = reuse::aggregate(
+        stored,
+        &tables.disbursements,
+        &job.disbursements,
+        &ids,
+        &job.successors,
+        &paid_queries,
+    )?;
+    let mut curves = paid.split_off(wanted.len()).into_iter().map(|a| a.by_unit);
+    let curve: Vec<_> = curve.into_iter().zip(curves.by_ref()).collect();
+    let mut history: Vec<PastYear> = Vec::new();
+    for ((year, plan), (_, ends, own_day)) in past_plans.into_iter().zip(past_days) {
+        let month_ends: Vec<_> = ends.into_iter().zip(curves.by_ref()).collect();
+        let same_day = match own_day {
+            true => curves.next().unwrap_or_default(),
+            false => BTreeMap::new(),
+        };
+        history.push(PastYear {
+            year,
+            plan,
+            month_ends,
+            same_day,
+        });
+    }
+    let milestones_passed: Vec<PassedMilestone> = passed
+        .into_iter()
+        .zip(passed_plans)
+        .zip(curves.by_ref())
+        .map(|(((date, pct), plan), disbursed)| PassedMilestone {
+            date,
+            pct,
+            plan,
+            disbursed,
+        })
+        .collect();
+    let (mut current, mut last_year, mut others) = (None, None, BTreeMap::new());
+    for ((which, _), (p, d)) in wanted.into_iter().zip(plans.into_iter().zip(paid)) {
+        match which {
+            Denominator::ThisYear => current = Some((p, d)),
+            Denominator::LastYear => {
+                if let Some(h) = history.iter_mut().find(|h| h.year == plan_year - 1) {
+                    h.same_day = d.by_unit.clone();
+                }
+                last_year = Some(LastYear {
+                    plan: p.by_unit,
+                    disbursed: d.by_unit,
+                })
+            }
+            Denominator::Further(key) => {
+                others.insert(
+                    key,
+                    LastYear {
+                        plan: p.by_unit,
+                        disbursed: d.by_unit,
+                    },
+                );
+            }
+        }
+    }
+    let (plan, paid) = current.expect("this year is always measured");
+    let projects = match tables.plans.columns.contains_key("project_id")
+        && tables.disbursements.columns.contains_key("project_id")
+    {
+        true => {
+            let (plan_q, paid_q) = (&plan_queries[0], &paid_queries[0]);
+            let planned = compute::aggregate::by_project(
+                &tables.plans,
+                &job.plans,
+                &ids,
+                &job.successors,
+                plan_q,
+            )?;
+            let paid = compute::aggregate::by_project(
+                &tables.disbursements,
+                &job.disbursements,
+                &ids,
+                &job.successors,
+                paid_q,
+            )?;
+            let mut both: BTreeMap<(String, String), (i64, i64)> =
+                planned.into_iter().map(|(k, p)| (k, (p, 0))).collect();
+            for (k, d) in paid {
+                both.entry(k).or_default().1 = d;
+            }
+            both
+        }
+        false => BTreeMap::new(),
+    };
+    let mut issues = IssueList::new();
+    if job.plans.columns.contains_key("need") {
+        let (by_unit, problems) = needs_from_column(&tables.plans, job, &ids, plan_year);
+        need = by_unit;
+        issues.extend(problems);
+    }
+    issues.extend(unit_issues);
+    issues.extend(plan.issues.iter().cloned());
+    issues.extend(paid.issues.iter().cloned());
+    let issues = issues.finish();
+    let notes = crate::domain::issue::cap(notes);
+    Ok(Measured {
+        newest_payment: paid.newest,
+        sources: vec![unit_stats, plan.stats, paid.stats],
+        ledger: Ledger {
+            units,
+            plan: plan.by_unit,
+            disbursed: paid.by_unit,
+            plan_changed: plan.changed,
+            last_year,
+            other_denominators: others,
+            curve,
+            history,
+            projects,
+            need,
+            milestones_passed,
+        },
+        issues,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_year_earlier_keeps_the_day_or_steps_back_from_29_february() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(a_year_earlier(d(2026, 10, 31)), d(2025, 10, 31));
+        assert_eq!(a_year_earlier(d(2028, 2, 29)), d(2027, 2, 28));
+    }
+
+    #[test]
+    fn month_ends_run_through_the_window_and_stop_before_the_day() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let all = month_ends(2024, d(2025, 2, 1));
+        assert_eq!(all.len(), 13);
+        assert_eq!(
+            (all[1], all[11], all[12]),
+            (d(2024, 2, 29), d(2024, 12, 31), d(2025, 1, 31))
+        );
+        assert_eq!(
+            month_ends(2026, d(2026, 10, 31)).last(),
+            Some(&d(2026, 9, 30))
+        );
+        assert!(month_ends(2026, d(2026, 1, 31)).is_empty());
+    }
+}

@@ -1,0 +1,10 @@
+//! From a job's sources to figures that may alert someone: pull (`source`), measure (`measure`,
+//! with `compute`, the only user of polars, and `reuse`, the sums kept between runs) and
+//! validate (`validate`).
+
+pub mod answers;
+pub mod compute;
+pub mod measure;
+pub mod reuse;
+pub mod source;
+pub mod validate;

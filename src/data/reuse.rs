@@ -1,0 +1,307 @@
+//! Stored sums: a money source's per-unit sums kept between runs, so that unchanged data is not
+//! read again and a grown payments log is read only where it grew.
+//!
+//! Each source's sums are stored with the *recipe* that made them (the source's settings, its
+//! columns, the units, successors and every query — anything else recomputes) and the
+//! *fingerprint* of the file they were read from: its size, times and inode, and an xxh3 hash
+//! of each 8 MiB block. A run then
+//! - reuses the sums when the recipe and the content are the same (the file's metadata unchanged
+//!   and its last change older than the hashing, or else the same block hashes);
+//! - reads only the rows after the old end when the old content is an unchanged prefix of the new
+//!   (every old block hash matches) and ends a line, and adds them to the stored sums — provided
+//!   neither part has a row with a problem (those are listed with their row numbers by a whole
+//!   read) and every sum stays within bounds;
+//! - reads the whole source otherwise.
+//!
+//! The store is a cache beside the state store, under `state_dir/cache/JOB/`: losing it costs a
+//! full read, never a figure. Each file is replaced whole (written aside, then renamed).
+
+use crate::data::compute;
+
+use crate::config::job::Source;
+use crate::data::compute::query::{Aggregate, Query};
+use crate::data::source::Table;
+use crate::domain::id::UnitId;
+use crate::domain::issue::{DataIssue, Reuse};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+
+const BLOCK: u64 = 8 << 20;
+/// A file changed in the same tick of the file system's clock as it was hashed may change again
+/// within that tick, its times unchanged: its metadata alone is trusted only when its last change
+/// (ctime, which no tool can set back) is at least this much older than the hashing (as git does
+/// for its index). 10 ms spans a coarse clock's tick.
+const RACY_NS: i128 = 10_000_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Fingerprint {
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    inode: u64,
+    device: u64,
+    /// xxh3 of each `BLOCK`-sized block (the last one shorter).
+    blocks: Vec<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    version: String,
+    recipe: u64,
+    fingerprint: Fingerprint,
+    /// When the blocks were hashed (ns since the epoch, from the file system's clock).
+    hashed_at_ns: i128,
+    aggregates: Vec<Aggregate>,
+}
+
+fn nanos(secs: i64, nsecs: i64) -> i128 {
+    i128::from(secs) * 1_000_000_000 + i128::from(nsecs)
+}
+
+/// The file's metadata, and the hashes of its blocks (two threads read it).
+fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let len = meta.len();
+    let count = len.div_ceil(BLOCK) as usize;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let mut blocks = vec![0u64; count];
+    let per = count.div_ceil(threads).max(1);
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let workers: Vec<_> = blocks
+            .chunks_mut(per)
+            .enumerate()
+            .map(|(t, out)| {
+                let file = &file;
+                scope.spawn(move || -> std::io::Result<()> {
+                    let mut buf = vec![0u8; BLOCK as usize];
+                    for (i, slot) in out.iter_mut().enumerate() {
+                        let start = ((t * per + i) as u64) * BLOCK;
+                        let n = (len - start).min(BLOCK) as usize;
+                        file.read_exact_at(&mut buf[..n], start)?;
+                        *slot = xxhash_rust::xxh3::xxh3_64(&buf[..n]);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| std::io::Error::other("a hashing thread stopped"))??;
+        }
+        Ok(())
+    })?;
+    Ok(Fingerprint {
+        len,
+        mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
+        ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
+        inode: meta.ino(),
+        device: meta.dev(),
+        blocks,
+    })
+}
+
+/// The time on the file system's clock: the modification time of a file made now.
+fn file_system_now(dir: &Path) -> std::io::Result<i128> {
+    crate::base::files::private_dir(dir)?;
+    let probe = tempfile::NamedTempFile::new_in(dir)?;
+    let meta = probe.as_file().metadata()?;
+    Ok(nanos(meta.mtime(), meta.mtime_nsec()))
+}
+
+/// The same file, untouched since well after it was hashed.
+fn untouched(path: &Path, entry: &Entry) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let old = &entry.fingerprint;
+    let ctime = nanos(meta.ctime(), meta.ctime_nsec());
+    meta.len() == old.len
+        && nanos(meta.mtime(), meta.mtime_nsec()) == old.mtime_ns
+        && ctime == old.ctime_ns
+        && meta.ino() == old.inode
+        && meta.dev() == old.device
+        && entry.hashed_at_ns - ctime > RACY_NS
+}
+
+/// Whether `old` is a prefix of the file `new` describes: every old full block the same, and
+/// the old last block the same as the new file's bytes up to the old end.
+fn is_prefix(path: &Path, old: &Fingerprint, new: &Fingerprint) -> std::io::Result<bool> {
+    if old.len == 0 || new.len <= old.len {
+        return Ok(false);
+    }
+    let full = (old.len / BLOCK) as usize;
+    if old.blocks[..full] != new.blocks[..full] {
+        return Ok(false);
+    }
+    let file = std::fs::File::open(path)?;
+    let mut last = [0u8];
+    file.read_exact_at(&mut last, old.len - 1)?;
+    if last[0] != b'\n' {
+        return Ok(false); // the old last row may have grown
+    }
+    if old.len.is_multiple_of(BLOCK) {
+        return Ok(true);
+    }
+    let start = full as u64 * BLOCK;
+    let mut buf = vec![0u8; (old.len - start) as usize];
+    file.read_exact_at(&mut buf, start)?;
+    Ok(xxhash_rust::xxh3::xxh3_64(&buf) == old.blocks[full])
+}
+
+/// The header line and the rows from byte `from` on, as a table file of their own.
+fn tail(table: &Table, from: u64) -> std::io::Result<Table> {
+    let mut file = std::io::BufReader::new(std::fs::File::open(&table.path)?);
+    let mut header = Vec::new();
+    file.read_until(b'\n', &mut header)?;
+    let mut out = tempfile::NamedTempFile::new()?;
+    out.write_all(&header)?;
+    file.seek(SeekFrom::Start(from))?;
+    std::io::copy(&mut file, &mut out)?;
+    out.flush()?;
+    Ok(table.with_rows(out.into_temp_path()))
+}
+
+fn recipe(
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+    queries: &[Query],
+) -> u64 {
+    // Debug output spells out every setting; the version makes an upgrade recompute.
+    let text = format!(
+        "{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        source,
+        table.headers,
+        table.columns,
+        table.delimiter,
+        table.row_offset,
+        table.row_column,
+        known,
+        successors,
+        queries
+    );
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+/// Adds the appended rows' sums to the stored ones; None when a sum leaves the bounds.
+fn add(stored: &[Aggregate], more: &[Aggregate]) -> Option<Vec<Aggregate>> {
+    stored
+        .iter()
+        .zip(more)
+        .map(|(a, b)| {
+            let mut sum = a.clone();
+            for (unit, amount) in &b.by_unit {
+                let was = sum.by_unit.get(unit).copied().unwrap_or(0);
+                let total =
+                    crate::domain::money::checked_sum([i128::from(was), i128::from(*amount)])?;
+                sum.by_unit.insert(unit.clone(), total);
+            }
+            for (unit, day) in &b.changed {
+                let e = sum.changed.entry(unit.clone()).or_insert(*day);
+                *e = (*e).max(*day);
+            }
+            sum.newest = sum.newest.max(b.newest);
+            let (s, m) = (&mut sum.stats, &b.stats);
+            s.rows += m.rows;
+            s.used += m.used;
+            s.out_of_scope += m.out_of_scope;
+            s.rejected += m.rejected;
+            Some(sum)
+        })
+        .collect()
+}
+
+/// [`compute::aggregate::aggregate_all`], reusing what `dir` holds from earlier runs where it still applies,
+/// and storing the new sums there. Without `dir` (a preview), the source is read whole.
+pub fn aggregate(
+    dir: Option<&Path>,
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+    queries: &[Query],
+) -> Result<Vec<Aggregate>, DataIssue> {
+    let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
+    let Some(dir) = dir else {
+        return read();
+    };
+    // What became of the stored sums, said in each source's row counts (the report shows it).
+    let said = |mut aggregates: Vec<Aggregate>, reuse: Reuse| {
+        for a in &mut aggregates {
+            a.stats.sums = Some(reuse);
+        }
+        Ok(aggregates)
+    };
+    let path = dir.join(format!("sums-{}.json", table.role));
+    let recipe = recipe(table, source, known, successors, queries);
+    let entry: Option<Entry> = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .filter(|e: &Entry| e.version == env!("CARGO_PKG_VERSION") && e.recipe == recipe);
+    if let Some(e) = entry.as_ref().filter(|e| untouched(&table.path, e)) {
+        return said(e.aggregates.clone(), Reuse::Unchanged);
+    }
+    // The file system's clock (the one that stamps the data file), read before hashing.
+    let hashed_at_ns = file_system_now(dir).unwrap_or(0);
+    let Ok(fingerprint) = fingerprint(&table.path) else {
+        return said(read()?, Reuse::Read);
+    };
+    let mut reuse = Reuse::Read;
+    let mut aggregates = None;
+    if let Some(e) = &entry {
+        let old = &e.fingerprint;
+        if old.len == fingerprint.len && old.blocks == fingerprint.blocks {
+            aggregates = Some(e.aggregates.clone());
+            reuse = Reuse::Unchanged;
+        } else if e.aggregates.iter().all(|a| a.issues.is_empty())
+            && is_prefix(&table.path, old, &fingerprint).unwrap_or(false)
+        {
+            let appended = tail(table, old.len)
+                .ok()
+                .and_then(|t| {
+                    compute::aggregate::aggregate_all(&t, source, known, successors, queries).ok()
+                })
+                .filter(|more| more.iter().all(|a| a.issues.is_empty()));
+            if let Some(sum) = appended.and_then(|more| {
+                let rows = more.first().map(|a| a.stats.rows).unwrap_or(0);
+                add(&e.aggregates, &more).map(|sum| (sum, rows))
+            }) {
+                reuse = Reuse::Appended { rows: sum.1 };
+                aggregates = Some(sum.0);
+            }
+        }
+    }
+    let aggregates = match aggregates {
+        Some(a) => a,
+        None => read()?,
+    };
+    let entry = Entry {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe,
+        fingerprint,
+        hashed_at_ns,
+        aggregates,
+    };
+    // A cache that cannot be written costs the next run a full read, nothing else.
+    let written = crate::base::files::private_dir(dir).and_then(|()| {
+        crate::base::files::replace_file(&path, |f| {
+            serde_json::to_writer(std::io::BufWriter::new(f), &entry).map_err(std::io::Error::other)
+        })
+    });
+    if let Err(e) = written {
+        tracing::warn!(
+            "cannot store the sums of {} in {}: {e}",
+            table.origin,
+            dir.display()
+        );
+    }
+    said(entry.aggregates, reuse)
+}
