@@ -133,22 +133,18 @@ fn needs_from_column(
     (sums, problems)
 }
 
-/// Measures every denominator of the job, with the sums stored in `stored` by earlier runs where
-/// they still apply (`reuse`). A problem that makes a whole source unreadable is the
-/// error; row problems are in [`Measured::issues`].
-pub fn measure(
+/// A window a denominator is measured over: its plan year, its last day, and the plan layer and
+/// capital source it is narrowed to.
+type Window = (PlanYear, NaiveDate, Option<String>, Option<String>);
+
+/// Every denominator, each for plans and disbursements: this year, the same date a year earlier
+/// (when the plans say which year they are for), and each further denominator.
+fn denominators(
     job: &Job,
-    tables: &Tables,
     plan_year: PlanYear,
     as_of: NaiveDate,
-    stored: Option<&Path>,
-) -> Result<Measured, DataIssue> {
-    let (units, unit_issues, notes, unit_stats) =
-        compute::units::units(&tables.units, job.units.number_format)?;
-    let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
-    // Every denominator, each for plans and disbursements: this year, the same date a year
-    // earlier (when the plans say which year they are for), and each further denominator. Each
-    // source is read once for all of them.
+    year_on_year: bool,
+) -> Vec<(Denominator, Window)> {
     let this_year = |layer: Option<&String>, capital_source: Option<&String>| {
         (plan_year, as_of, layer.cloned(), capital_source.cloned())
     };
@@ -156,7 +152,6 @@ pub fn measure(
         Denominator::ThisYear,
         this_year(job.plan_layer.as_ref(), job.capital_source.as_ref()),
     )];
-    let year_on_year = tables.plans.columns.contains_key("plan_year");
     if year_on_year {
         wanted.push((
             Denominator::LastYear,
@@ -180,8 +175,57 @@ pub fn measure(
             this_year(job.plan_layer.as_ref(), Some(c)),
         ));
     }
-    let queries = |scope: &dyn Fn(PlanYear, NaiveDate) -> Scope| -> Vec<Query> {
-        wanted
+    wanted
+}
+
+/// What one run asks of the plans and the disbursements beyond the denominators, in the order it
+/// asks: each source is read once for all of it.
+struct Asked {
+    wanted: Vec<(Denominator, Window)>,
+    /// The past years whose final plans are measured (the projection's seasonal curves).
+    past_years: Vec<PlanYear>,
+    /// The milestones passed, when missing them in a row escalates (`escalate_after_milestones`).
+    passed: Vec<(NaiveDate, f64)>,
+    /// This year's month ends where the alerts' curve is drawn (and, in January, 31/12).
+    curve: Vec<NaiveDate>,
+}
+
+impl Asked {
+    fn of(job: &Job, plan_year: PlanYear, as_of: NaiveDate, year_on_year: bool) -> Asked {
+        let past_years = match year_on_year {
+            true => (1..=job.projection.years as PlanYear)
+                .map(|k| plan_year - k)
+                .collect(),
+            false => Vec::new(),
+        };
+        let passed = match job.escalate_after_milestones {
+            Some(_) => job
+                .milestones
+                .points(plan_year)
+                .into_iter()
+                .filter(|(d, _)| *d <= as_of)
+                .collect(),
+            None => Vec::new(),
+        };
+        // The curve the alerts draw (this year's month ends), and in January the 31/12 close
+        // the projection reports as reached.
+        let december = NaiveDate::from_ymd_opt(plan_year, 12, 31).expect("31 December exists");
+        let curve = match (job.charts, as_of > december) {
+            (true, _) => month_ends(plan_year, as_of),
+            (false, true) => vec![december],
+            (false, false) => Vec::new(),
+        };
+        Asked {
+            wanted: denominators(job, plan_year, as_of, year_on_year),
+            past_years,
+            passed,
+            curve,
+        }
+    }
+
+    /// One query per denominator, its rows picked by `scope`.
+    fn each(&self, scope: &dyn Fn(PlanYear, NaiveDate) -> Scope) -> Vec<Query> {
+        self.wanted
             .iter()
             .map(|(_, (year, day, layer, capital_source))| Query {
                 scope: scope(*year, *day),
@@ -189,44 +233,42 @@ pub fn measure(
                 capital_source: capital_source.clone(),
             })
             .collect()
-    };
-    let main_query = |scope: Scope| Query {
+    }
+}
+
+/// A query under the job's own plan layer and capital source.
+fn main_query(job: &Job, scope: Scope) -> Query {
+    Query {
         scope,
         layer: job.plan_layer.clone(),
         capital_source: job.capital_source.clone(),
-    };
-    // The past years' final plans (which years the sources hold), and the registered need.
-    let past_years: Vec<PlanYear> = match year_on_year {
-        true => (1..=job.projection.years as PlanYear)
-            .map(|k| plan_year - k)
-            .collect(),
-        false => Vec::new(),
-    };
-    let mut plan_queries = queries(&|year, as_of| Scope::Plans { year, as_of });
-    plan_queries.extend(past_years.iter().map(|&year| {
-        main_query(Scope::Plans {
-            year,
-            as_of: rule::window_end(year),
-        })
+    }
+}
+
+/// The plan queries: each denominator, each past year's final plan, the plan in force on each
+/// milestone passed, and the registered need's layer (`reallocation.need_layer`).
+fn plan_queries(job: &Job, asked: &Asked, plan_year: PlanYear, as_of: NaiveDate) -> Vec<Query> {
+    let mut queries = asked.each(&|year, as_of| Scope::Plans { year, as_of });
+    queries.extend(asked.past_years.iter().map(|&year| {
+        main_query(
+            job,
+            Scope::Plans {
+                year,
+                as_of: rule::window_end(year),
+            },
+        )
     }));
-    // The milestones passed, when missing them in a row escalates (`escalate_after_milestones`).
-    let passed: Vec<(NaiveDate, f64)> = match job.escalate_after_milestones {
-        Some(_) => job
-            .milestones
-            .points(plan_year)
-            .into_iter()
-            .filter(|(d, _)| *d <= as_of)
-            .collect(),
-        None => Vec::new(),
-    };
-    plan_queries.extend(passed.iter().map(|(d, _)| {
-        main_query(Scope::Plans {
-            year: plan_year,
-            as_of: *d,
-        })
+    queries.extend(asked.passed.iter().map(|(d, _)| {
+        main_query(
+            job,
+            Scope::Plans {
+                year: plan_year,
+                as_of: *d,
+            },
+        )
     }));
     if let Some(layer) = &job.reallocation.need_layer {
-        plan_queries.push(Query {
+        queries.push(Query {
             scope: Scope::Plans {
                 year: plan_year,
                 as_of,
@@ -235,102 +277,87 @@ pub fn measure(
             capital_source: job.capital_source.clone(),
         });
     }
-    let mut plans = reuse::aggregate(
-        stored,
-        &tables.plans,
-        &job.plans,
-        &ids,
-        &job.successors,
-        &plan_queries,
-    )?;
-    let mut extra_plans = plans.split_off(wanted.len()).into_iter();
-    let past_plans: Vec<(PlanYear, BTreeMap<String, i64>)> = past_years
-        .iter()
-        .map(|&y| (y, extra_plans.next().map(|a| a.by_unit).unwrap_or_default()))
-        .filter(|(_, plan)| plan.values().any(|p| *p > 0))
-        .collect();
-    let passed_plans: Vec<BTreeMap<String, i64>> = passed
-        .iter()
-        .map(|_| extra_plans.next().map(|a| a.by_unit).unwrap_or_default())
-        .collect();
-    let mut need = extra_plans.next().map(|a| a.by_unit).unwrap_or_default();
-    let paid_by = |year: PlanYear, day: NaiveDate| Scope::Disbursements {
+    queries
+}
+
+/// The rows of disbursements that count for plan year `year` by `day`.
+fn paid_by(job: &Job, year: PlanYear, day: NaiveDate) -> Scope {
+    Scope::Disbursements {
         year,
         kind: job.disbursement_kind,
         start: rule::window_start(year),
         end: day.min(rule::window_end(year)),
-    };
-    // The curve the alerts draw (this year's month ends), and in January the 31/12 close the
-    // projection reports as reached; each past year with a plan, whole, and at this day of it.
-    let december = NaiveDate::from_ymd_opt(plan_year, 12, 31).expect("31 December exists");
-    let curve = match (job.charts, as_of > december) {
-        (true, _) => month_ends(plan_year, as_of),
-        (false, true) => vec![december],
-        (false, false) => Vec::new(),
-    };
-    let mut paid_queries = queries(&paid_by);
-    paid_queries.extend(curve.iter().map(|d| main_query(paid_by(plan_year, *d))));
-    let mut past_days = Vec::new();
-    for (k, (year, _)) in past_plans.iter().enumerate() {
-        // Every month end where a curve is drawn (last year's, beside this year's) or replayed
-        // (`disbmon backtest`); else 31/12 and the close, all the projection reads.
-        let whole = job.projection.curves || (job.charts && *year == plan_year - 1);
-        let ends = match whole {
-            true => month_ends(*year, rule::window_end(*year) + chrono::Days::new(1)),
-            false => vec![
-                NaiveDate::from_ymd_opt(*year, 12, 31).expect("31 December exists"),
-                rule::window_end(*year),
-            ],
-        };
-        paid_queries.extend(ends.iter().map(|d| main_query(paid_by(*year, *d))));
-        // Last year's same day is the year-on-year figure, measured already.
-        let same_day = match *year == plan_year - 1 {
-            true => None,
-            false => Some(years_earlier(as_of, (plan_year - year) as u32)),
-        };
-        paid_queries.extend(same_day.map(|d| main_query(paid_by(*year, d))));
-        past_days.push((k, ends, same_day.is_some()));
     }
-    paid_queries.extend(
-        passed
+}
+
+/// Where a past year is measured: every month end where a curve is drawn (last year's, beside
+/// this year's) or replayed (`disbmon backtest`), else 31/12 and the close, all the projection
+/// reads; and the same day as this run's as-of date (last year's is the year-on-year figure,
+/// measured already).
+fn past_days(
+    job: &Job,
+    year: PlanYear,
+    plan_year: PlanYear,
+    as_of: NaiveDate,
+) -> (Vec<NaiveDate>, Option<NaiveDate>) {
+    let whole = job.projection.curves || (job.charts && year == plan_year - 1);
+    let ends = match whole {
+        true => month_ends(year, rule::window_end(year) + chrono::Days::new(1)),
+        false => vec![
+            NaiveDate::from_ymd_opt(year, 12, 31).expect("31 December exists"),
+            rule::window_end(year),
+        ],
+    };
+    let same_day = (year != plan_year - 1).then(|| years_earlier(as_of, (plan_year - year) as u32));
+    (ends, same_day)
+}
+
+/// The plans measured, split as they were asked.
+struct Plans {
+    by_denominator: Vec<compute::query::Aggregate>,
+    past: Vec<(PlanYear, BTreeMap<String, i64>)>,
+    passed: Vec<BTreeMap<String, i64>>,
+    need: BTreeMap<String, i64>,
+}
+
+impl Plans {
+    fn split(mut plans: Vec<compute::query::Aggregate>, asked: &Asked) -> Plans {
+        let mut extra = plans.split_off(asked.wanted.len()).into_iter();
+        let past = asked
+            .past_years
             .iter()
-            .map(|(d, _)| main_query(paid_by(plan_year, *d))),
-    );
-    let mut paid = reuse::aggregate(
-        stored,
-        &tables.disbursements,
-        &job.disbursements,
-        &ids,
-        &job.successors,
-        &paid_queries,
-    )?;
-    let mut curves = paid.split_off(wanted.len()).into_iter().map(|a| a.by_unit);
-    let curve: Vec<_> = curve.into_iter().zip(curves.by_ref()).collect();
-    let mut history: Vec<PastYear> = Vec::new();
-    for ((year, plan), (_, ends, own_day)) in past_plans.into_iter().zip(past_days) {
-        let month_ends: Vec<_> = ends.into_iter().zip(curves.by_ref()).collect();
-        let same_day = match own_day {
-            true => curves.next().unwrap_or_default(),
-            false => BTreeMap::new(),
-        };
-        history.push(PastYear {
-            year,
-            plan,
-            month_ends,
-            same_day,
-        });
+            .map(|&y| (y, extra.next().map(|a| a.by_unit).unwrap_or_default()))
+            .filter(|(_, plan)| plan.values().any(|p| *p > 0))
+            .collect();
+        let passed = asked
+            .passed
+            .iter()
+            .map(|_| extra.next().map(|a| a.by_unit).unwrap_or_default())
+            .collect();
+        Plans {
+            by_denominator: plans,
+            past,
+            passed,
+            need: extra.next().map(|a| a.by_unit).unwrap_or_default(),
+        }
     }
-    let milestones_passed: Vec<PassedMilestone> = passed
-        .into_iter()
-        .zip(passed_plans)
-        .zip(curves.by_ref())
-        .map(|(((date, pct), plan), disbursed)| PassedMilestone {
-            date,
-            pct,
-            plan,
-            disbursed,
-        })
-        .collect();
+}
+
+/// The figures of every denominator: this year's (plan, disbursed) aggregates, last year's at the
+/// same date (which is also that past year's same day), and each further one.
+type Denominators = (
+    (compute::query::Aggregate, compute::query::Aggregate),
+    Option<LastYear>,
+    BTreeMap<String, LastYear>,
+);
+
+fn by_denominator(
+    wanted: Vec<(Denominator, Window)>,
+    plans: Vec<compute::query::Aggregate>,
+    paid: Vec<compute::query::Aggregate>,
+    history: &mut [PastYear],
+    plan_year: PlanYear,
+) -> Denominators {
     let (mut current, mut last_year, mut others) = (None, None, BTreeMap::new());
     for ((which, _), (p, d)) in wanted.into_iter().zip(plans.into_iter().zip(paid)) {
         match which {
@@ -355,35 +382,165 @@ pub fn measure(
             }
         }
     }
-    let (plan, paid) = current.expect("this year is always measured");
-    let projects = match tables.plans.columns.contains_key("project_id")
-        && tables.disbursements.columns.contains_key("project_id")
+    (
+        current.expect("this year is always measured"),
+        last_year,
+        others,
+    )
+}
+
+/// Plan and disbursement per (unit, project).
+type ByProject = BTreeMap<(String, String), (i64, i64)>;
+
+/// Plan and disbursement per (unit, project), when both sources name projects.
+fn projects(
+    job: &Job,
+    tables: &Tables,
+    ids: &[String],
+    (plan_q, paid_q): (&Query, &Query),
+) -> Result<ByProject, DataIssue> {
+    if !(tables.plans.columns.contains_key("project_id")
+        && tables.disbursements.columns.contains_key("project_id"))
     {
-        true => {
-            let (plan_q, paid_q) = (&plan_queries[0], &paid_queries[0]);
-            let planned = compute::aggregate::by_project(
-                &tables.plans,
-                &job.plans,
-                &ids,
-                &job.successors,
-                plan_q,
-            )?;
-            let paid = compute::aggregate::by_project(
-                &tables.disbursements,
-                &job.disbursements,
-                &ids,
-                &job.successors,
-                paid_q,
-            )?;
-            let mut both: BTreeMap<(String, String), (i64, i64)> =
-                planned.into_iter().map(|(k, p)| (k, (p, 0))).collect();
-            for (k, d) in paid {
-                both.entry(k).or_default().1 = d;
-            }
-            both
-        }
-        false => BTreeMap::new(),
-    };
+        return Ok(BTreeMap::new());
+    }
+    let by_project = compute::aggregate::by_project;
+    let planned = by_project(&tables.plans, &job.plans, ids, &job.successors, plan_q)?;
+    let paid = by_project(
+        &tables.disbursements,
+        &job.disbursements,
+        ids,
+        &job.successors,
+        paid_q,
+    )?;
+    let mut both: ByProject = planned.into_iter().map(|(k, p)| (k, (p, 0))).collect();
+    for (k, d) in paid {
+        both.entry(k).or_default().1 = d;
+    }
+    Ok(both)
+}
+
+/// The disbursement queries, in the order [`curves`] reads their answers: each denominator,
+/// this year's curve, each past year with a plan at its days ([`past_days`]), and each milestone
+/// passed. Also each past year's days.
+fn paid_queries(
+    job: &Job,
+    asked: &Asked,
+    past: &[(PlanYear, BTreeMap<String, i64>)],
+    plan_year: PlanYear,
+    as_of: NaiveDate,
+) -> (Vec<Query>, Vec<(Vec<NaiveDate>, bool)>) {
+    let mut queries = asked.each(&|year, day| paid_by(job, year, day));
+    let main_paid = |year, day| main_query(job, paid_by(job, year, day));
+    queries.extend(asked.curve.iter().map(|d| main_paid(plan_year, *d)));
+    let mut days = Vec::new();
+    for (year, _) in past {
+        let (ends, same_day) = past_days(job, *year, plan_year, as_of);
+        queries.extend(ends.iter().map(|d| main_paid(*year, *d)));
+        queries.extend(same_day.map(|d| main_paid(*year, d)));
+        days.push((ends, same_day.is_some()));
+    }
+    queries.extend(asked.passed.iter().map(|(d, _)| main_paid(plan_year, *d)));
+    (queries, days)
+}
+
+/// This year's curve, each past year, and each milestone passed.
+type Curves = (
+    Vec<(NaiveDate, BTreeMap<String, i64>)>,
+    Vec<PastYear>,
+    Vec<PassedMilestone>,
+);
+
+/// This year's curve, each past year, and each milestone passed, from the disbursement answers
+/// beyond the denominators (in [`paid_queries`]' order).
+fn curves(
+    answers: Vec<compute::query::Aggregate>,
+    asked: &Asked,
+    past: Vec<(PlanYear, BTreeMap<String, i64>)>,
+    days: Vec<(Vec<NaiveDate>, bool)>,
+    passed_plans: Vec<BTreeMap<String, i64>>,
+) -> Curves {
+    let mut answers = answers.into_iter().map(|a| a.by_unit);
+    let curve: Vec<_> = asked.curve.iter().copied().zip(answers.by_ref()).collect();
+    let mut history: Vec<PastYear> = Vec::new();
+    for ((year, plan), (ends, own_day)) in past.into_iter().zip(days) {
+        let month_ends: Vec<_> = ends.into_iter().zip(answers.by_ref()).collect();
+        let same_day = match own_day {
+            true => answers.next().unwrap_or_default(),
+            false => BTreeMap::new(),
+        };
+        history.push(PastYear {
+            year,
+            plan,
+            month_ends,
+            same_day,
+        });
+    }
+    let passed = asked
+        .passed
+        .iter()
+        .zip(passed_plans)
+        .zip(answers.by_ref())
+        .map(|(((date, pct), plan), disbursed)| PassedMilestone {
+            date: *date,
+            pct: *pct,
+            plan,
+            disbursed,
+        })
+        .collect();
+    (curve, history, passed)
+}
+
+/// Measures every denominator of the job, with the sums stored in `stored` by earlier runs where
+/// they still apply (`reuse`). A problem that makes a whole source unreadable is the
+/// error; row problems are in [`Measured::issues`].
+pub fn measure(
+    job: &Job,
+    tables: &Tables,
+    plan_year: PlanYear,
+    as_of: NaiveDate,
+    stored: Option<&Path>,
+) -> Result<Measured, DataIssue> {
+    let (units, unit_issues, notes, unit_stats) =
+        compute::units::units(&tables.units, job.units.number_format)?;
+    let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
+    let year_on_year = tables.plans.columns.contains_key("plan_year");
+    let asked = Asked::of(job, plan_year, as_of, year_on_year);
+    // The plans: each denominator, the past years' final plans, the plan on each milestone
+    // passed, the registered need.
+    let plan_queries = plan_queries(job, &asked, plan_year, as_of);
+    let plans = reuse::aggregate(
+        stored,
+        &tables.plans,
+        &job.plans,
+        &ids,
+        &job.successors,
+        &plan_queries,
+    )?;
+    let plans = Plans::split(plans, &asked);
+    // The disbursements: each denominator, the curve, each past year with a plan (at its days),
+    // and each milestone passed.
+    let (paid_queries, days) = paid_queries(job, &asked, &plans.past, plan_year, as_of);
+    let mut paid = reuse::aggregate(
+        stored,
+        &tables.disbursements,
+        &job.disbursements,
+        &ids,
+        &job.successors,
+        &paid_queries,
+    )?;
+    let answers = paid.split_off(asked.wanted.len());
+    let (curve, mut history, milestones_passed) =
+        curves(answers, &asked, plans.past, days, plans.passed);
+    let ((plan, paid), last_year, others) = by_denominator(
+        asked.wanted,
+        plans.by_denominator,
+        paid,
+        &mut history,
+        plan_year,
+    );
+    let projects = projects(job, tables, &ids, (&plan_queries[0], &paid_queries[0]))?;
+    let mut need = plans.need;
     let mut issues = IssueList::new();
     if job.plans.columns.contains_key("need") {
         let (by_unit, problems) = needs_from_column(&tables.plans, job, &ids, plan_year);
@@ -393,8 +550,6 @@ pub fn measure(
     issues.extend(unit_issues);
     issues.extend(plan.issues.iter().cloned());
     issues.extend(paid.issues.iter().cloned());
-    let issues = issues.finish();
-    let notes = crate::domain::issue::cap(notes);
     Ok(Measured {
         newest_payment: paid.newest,
         sources: vec![unit_stats, plan.stats, paid.stats],
@@ -411,8 +566,8 @@ pub fn measure(
             need,
             milestones_passed,
         },
-        issues,
-        notes,
+        issues: issues.finish(),
+        notes: crate::domain::issue::cap(notes),
     })
 }
 

@@ -6,21 +6,97 @@ use super::context::{Context, Email, Inline, CHART_CID};
 use super::projection::projection_text;
 use super::tables::{denominators_table, projects_table};
 use super::words::{points, signed_billion, status_label, words};
-use crate::domain::decide::{Alert, Reason};
+use crate::domain::decide::{Alert, Escalation, Reason};
+use crate::domain::ledger::UnitDetail;
 use crate::domain::link::{link_id, Link, Signer};
 use crate::domain::money::{format_billion, format_date, format_pct, format_pct_opt, Language};
+use crate::domain::rates::Projection;
 use crate::domain::rates::UnitRate;
 use crate::domain::rule::{window_end, Status};
 use crate::notify::templates::views;
 
-/// The alert a unit that is behind receives.
+/// The alert a unit that is behind receives (or, recovered, the note that it is back on track).
 pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
     let u = &alert.unit;
     let lang = ctx.language;
+    let said = Said::of(ctx, u);
+    let recovered = alert.reason == Reason::Recovered;
+    let detail = ctx.details.get(&u.unit_id);
+    let (greeting, intro, next, ask, footer) = letter(ctx, u, recovered);
+    let mut inline = Vec::new();
+    let chart = detail.and_then(|d| curve(ctx, d, &said, &mut inline));
+    let subject = subject(ctx, alert, &said);
+    let view = views::Alert {
+        lang: lang.code(),
+        subject: subject.clone(),
+        greeting,
+        intro,
+        rows: figure_rows(ctx, alert, &said),
+        change: detail.and_then(|d| change_since(d, u.disbursed, lang)),
+        projection: u.projection.as_ref().map(|p| projection_line(p, ctx, lang)),
+        next,
+        sources: detail
+            .filter(|d| !d.denominators.is_empty())
+            .map(|d| denominators_table(&d.denominators, lang)),
+        projects: detail
+            .filter(|d| !d.projects.is_empty())
+            .map(|d| projects_table(&d.projects, lang)),
+        chart,
+        escalation: alert.escalation.as_ref().map(|e| escalation_line(e, lang)),
+        answer: ctx
+            .answers
+            .and_then(|a| a.get(&u.unit_id))
+            .and_then(|a| answer_section(a, u.disbursed, (ctx.as_of, ctx.zone), lang)),
+        answer_link: match (ctx.links, recovered) {
+            (Some((signer, zone)), false) => Some(answer_link(ctx, signer, zone, u, alert.reason)),
+            _ => None,
+        },
+        ask,
+        footer,
+    };
+    let mut cc = alert.cc.clone();
+    if let Some(e) = &alert.escalation {
+        cc.extend(e.to.iter().cloned());
+    }
+    Email {
+        to: alert.to.clone(),
+        cc,
+        subject,
+        text: ctx.templates.render("alert.txt", &view),
+        html: ctx.templates.render("alert.html", &view),
+        attachments: Vec::new(),
+        inline,
+    }
+}
+
+/// The unit's figures as the alert writes them, in the job's language.
+struct Said {
+    as_of: String,
+    rate: String,
+    expected: String,
+}
+
+impl Said {
+    fn of(ctx: &Context, u: &UnitRate) -> Said {
+        Said {
+            as_of: format_date(ctx.as_of),
+            rate: format_pct_opt(u.rate_pct, ctx.language),
+            expected: format_pct(u.expected_pct, ctx.language),
+        }
+    }
+}
+
+/// "[Giải ngân 2026] Sở Xây dựng: đạt 36,5%, chậm nghiêm trọng so với mức cần đạt 71,8% (đến
+/// 31/10/2026)", worded for why it is sent, and marked when escalated.
+fn subject(ctx: &Context, alert: &Alert, said: &Said) -> String {
+    let u = &alert.unit;
+    let lang = ctx.language;
     let w = words(lang);
-    let as_of = format_date(ctx.as_of);
-    let rate = format_pct_opt(u.rate_pct, lang);
-    let expected = format_pct(u.expected_pct, lang);
+    let Said {
+        as_of,
+        rate,
+        expected,
+    } = said;
     let subject = match (lang, u.status) {
         (Language::Vi, Status::Critical) => format!(
             "[{} {}] {}: đạt {rate}, chậm nghiêm trọng so với mức cần đạt {expected} (đến {as_of})",
@@ -62,12 +138,16 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         _ => subject,
     };
     // "[Giải ngân 2026]" becomes "[Giải ngân 2026][Báo cáo cấp trên]" for an escalated alert.
-    let subject = match (&alert.escalation, lang) {
+    match (&alert.escalation, lang) {
         (Some(_), Language::Vi) => subject.replacen("] ", "][Báo cáo cấp trên] ", 1),
         (Some(_), Language::En) => subject.replacen("] ", "][Escalated] ", 1),
         (None, _) => subject,
-    };
-    let why = match (lang, alert.reason) {
+    }
+}
+
+/// Why this email is sent, as its table's last row says it.
+fn why(lang: Language, reason: Reason) -> &'static str {
+    match (lang, reason) {
         (Language::Vi, Reason::First) => "đơn vị bắt đầu chậm so với tiến độ",
         (Language::Vi, Reason::Worsened) => "đơn vị chuyển sang mức chậm nghiêm trọng",
         (Language::Vi, Reason::Reminder) => "nhắc lại: đơn vị vẫn chậm tiến độ",
@@ -87,43 +167,54 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
             "the unit is on track today but projected to miss a year-end target at its current pace"
         }
         (_, Reason::Silenced | Reason::Unchanged | Reason::Held) => "",
-    };
-    let escalation = alert.escalation.as_ref().map(|e| {
-        // "30/06/2026 (đạt 38,5%, mục tiêu 50,0%); …": each milestone missed in a row.
-        let missed: Vec<String> = e
-            .missed
-            .iter()
-            .map(|m| {
-                let (rate, target) = (format_pct(m.rate_pct, lang), format_pct(m.target_pct, lang));
-                match lang {
-                    Language::Vi => format!("{} (đạt {rate}, mục tiêu {target})", format_date(m.date)),
-                    Language::En => format!("{} ({rate} against {target})", format_date(m.date)),
-                }
-            })
-            .collect();
-        match (lang, missed.is_empty()) {
-            (Language::Vi, false) => format!(
-                "Thư này được gửi đồng thời đến cấp trên vì đơn vị không đạt {} mốc tiến độ liên tiếp: {}.",
-                missed.len(),
-                missed.join("; ")
-            ),
-            (Language::En, false) => format!(
-                "This alert is escalated: the unit missed {} milestones in a row: {}.",
-                missed.len(),
-                missed.join("; ")
-            ),
-            (Language::Vi, true) => format!(
-                "Thư này được gửi đồng thời đến cấp trên vì đơn vị chậm tiến độ từ ngày {} và đã được nhắc {} lần.",
-                format_date(e.since),
-                e.alerts_before
-            ),
-            (Language::En, true) => format!(
-                "This alert is escalated: the unit has been behind since {} and has been alerted {} times.",
-                format_date(e.since),
-                e.alerts_before
-            ),
-        }
-    });
+    }
+}
+
+/// "Thư này được gửi đồng thời đến cấp trên vì …": who else is told, and why.
+fn escalation_line(e: &Escalation, lang: Language) -> String {
+    // "30/06/2026 (đạt 38,5%, mục tiêu 50,0%); …": each milestone missed in a row.
+    let missed: Vec<String> = e
+        .missed
+        .iter()
+        .map(|m| {
+            let (rate, target) = (format_pct(m.rate_pct, lang), format_pct(m.target_pct, lang));
+            match lang {
+                Language::Vi => format!("{} (đạt {rate}, mục tiêu {target})", format_date(m.date)),
+                Language::En => format!("{} ({rate} against {target})", format_date(m.date)),
+            }
+        })
+        .collect();
+    match (lang, missed.is_empty()) {
+        (Language::Vi, false) => format!(
+            "Thư này được gửi đồng thời đến cấp trên vì đơn vị không đạt {} mốc tiến độ liên tiếp: {}.",
+            missed.len(),
+            missed.join("; ")
+        ),
+        (Language::En, false) => format!(
+            "This alert is escalated: the unit missed {} milestones in a row: {}.",
+            missed.len(),
+            missed.join("; ")
+        ),
+        (Language::Vi, true) => format!(
+            "Thư này được gửi đồng thời đến cấp trên vì đơn vị chậm tiến độ từ ngày {} và đã được nhắc {} lần.",
+            format_date(e.since),
+            e.alerts_before
+        ),
+        (Language::En, true) => format!(
+            "This alert is escalated: the unit has been behind since {} and has been alerted {} times.",
+            format_date(e.since),
+            e.alerts_before
+        ),
+    }
+}
+
+/// The table of the unit's figures: plan, disbursed, rate, expected, gap, shortfall, rank,
+/// average, status and why it is told.
+fn figure_rows(ctx: &Context, alert: &Alert, said: &Said) -> Vec<views::Row> {
+    let u = &alert.unit;
+    let lang = ctx.language;
+    let w = words(lang);
+    let Said { rate, expected, .. } = said;
     let n = ctx.ranked;
     let average = format_pct_opt(ctx.rates.average_pct, lang);
     let below = match (lang, u.below_average) {
@@ -157,22 +248,46 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
         ),
         (w.average, format!("{average}{below}")),
         (w.status, status_label(u.status, lang).to_string()),
-        (w.reason, why.to_string()),
+        (w.reason, why(lang, alert.reason).to_string()),
     ];
-    // "Dự báo theo tiến độ hiện nay: …", a sentence under the table (too long for a cell).
-    let projection = u.projection.as_ref().map(|p| {
-        let mut text = format!(
-            "{} {}",
-            w.projection,
-            projection_text(p, ctx.plan_year, lang)
-        );
-        text.push_str(match (p.at_risk, lang) {
-            (true, Language::Vi) => "; đơn vị có nguy cơ không đạt mục tiêu cuối năm.",
-            (true, Language::En) => "; the unit is at risk of missing the year-end target.",
-            (false, _) => ".",
-        });
-        text
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    rows.iter()
+        .map(|(k, v)| views::Row {
+            label: k.to_string(),
+            padded: format!("{k}{}", " ".repeat(width - k.chars().count())),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+/// "Dự báo theo tiến độ hiện nay: …", a sentence under the table (too long for a cell).
+fn projection_line(p: &Projection, ctx: &Context, lang: Language) -> String {
+    let w = words(lang);
+    let mut text = format!(
+        "{} {}",
+        w.projection,
+        projection_text(p, ctx.plan_year, lang)
+    );
+    text.push_str(match (p.at_risk, lang) {
+        (true, Language::Vi) => "; đơn vị có nguy cơ không đạt mục tiêu cuối năm.",
+        (true, Language::En) => "; the unit is at risk of missing the year-end target.",
+        (false, _) => ".",
     });
+    text
+}
+
+/// The greeting, the opening line, the next milestone, what the unit is asked, and the footer.
+fn letter(
+    ctx: &Context,
+    u: &UnitRate,
+    recovered: bool,
+) -> (String, String, Option<String>, String, String) {
+    let lang = ctx.language;
+    let as_of = format_date(ctx.as_of);
     let (greeting, intro, next, ask, footer) = match lang {
         Language::Vi => (
             format!("Kính gửi: {}", u.unit_name),
@@ -205,15 +320,14 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
     } else {
         ask
     };
-    let width = rows
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(0);
-    let detail = ctx.details.get(&u.unit_id);
-    // What changed since the previous run of the year: "+12,500 tỷ đồng so với ngày 24/10/2026".
-    let change = detail.and_then(|d| d.previous).map(|(day, before)| {
-        let delta = signed_billion(u.disbursed.saturating_sub(before), lang);
+    (greeting, intro, next, ask, footer)
+}
+
+/// What changed since the previous run of the year: "+12,500 tỷ đồng so với ngày 24/10/2026".
+fn change_since(d: &UnitDetail, disbursed: i64, lang: Language) -> Option<String> {
+    let w = words(lang);
+    d.previous.map(|(day, before)| {
+        let delta = signed_billion(disbursed.saturating_sub(before), lang);
         match lang {
             Language::Vi => format!(
                 "Giải ngân so với ngày {} (lần tổng hợp trước): {delta} {}.",
@@ -226,85 +340,50 @@ pub fn unit_alert(ctx: &Context, alert: &Alert) -> Email {
                 w.billion
             ),
         }
-    });
-    let sources = detail
-        .filter(|d| !d.denominators.is_empty())
-        .map(|d| denominators_table(&d.denominators, lang));
-    let projects = detail
-        .filter(|d| !d.projects.is_empty())
-        .map(|d| projects_table(&d.projects, lang));
-    let mut inline = Vec::new();
-    let chart = match (ctx.charts, detail) {
-        (true, Some(d)) => match crate::notify::chart::figures::curve_chart(d, lang) {
-            Ok(png) => {
-                inline.push(Inline {
-                    cid: CHART_CID.into(),
-                    content_type: "image/png",
-                    bytes: png,
-                });
-                Some(views::Chart {
-                    cid: CHART_CID.into(),
-                    alt: match lang {
-                        Language::Vi => format!(
-                            "Biểu đồ: tỷ lệ giải ngân lũy kế của đơn vị ({rate}) so với các mốc tiến độ (mức cần đạt {expected} đến {as_of})"
-                        ),
-                        Language::En => format!(
-                            "Chart: the unit's cumulative disbursement rate ({rate}) against the milestones (expected {expected} by {as_of})"
-                        ),
-                    },
-                })
-            }
-            Err(e) => {
-                // The alert goes out without its picture rather than not at all.
-                tracing::warn!(unit = %u.unit_id, "the alert's chart could not be drawn: {e}");
-                None
-            }
-        },
-        _ => None,
-    };
-    let view = views::Alert {
-        lang: lang.code(),
-        subject: subject.clone(),
-        greeting,
-        intro,
-        rows: rows
-            .iter()
-            .map(|(k, v)| views::Row {
-                label: k.to_string(),
-                padded: format!("{k}{}", " ".repeat(width - k.chars().count())),
-                value: v.clone(),
-            })
-            .collect(),
-        change,
-        projection,
-        next,
-        sources,
-        projects,
-        chart,
-        escalation,
-        answer: ctx
-            .answers
-            .and_then(|a| a.get(&u.unit_id))
-            .and_then(|a| answer_section(a, u.disbursed, (ctx.as_of, ctx.zone), lang)),
-        answer_link: match (ctx.links, recovered) {
-            (Some((signer, zone)), false) => Some(answer_link(ctx, signer, zone, u, alert.reason)),
-            _ => None,
-        },
-        ask,
-        footer,
-    };
-    let mut cc = alert.cc.clone();
-    if let Some(e) = &alert.escalation {
-        cc.extend(e.to.iter().cloned());
+    })
+}
+
+/// The unit's curve against its milestones, as a picture the HTML part shows (`cid:`); none
+/// without charts, or when it cannot be drawn (the alert goes out without it).
+fn curve(
+    ctx: &Context,
+    d: &UnitDetail,
+    said: &Said,
+    inline: &mut Vec<Inline>,
+) -> Option<views::Chart> {
+    let lang = ctx.language;
+    let Said {
+        as_of,
+        rate,
+        expected,
+    } = said;
+    if !ctx.charts {
+        return None;
     }
-    Email {
-        to: alert.to.clone(),
-        cc,
-        subject,
-        text: ctx.templates.render("alert.txt", &view),
-        html: ctx.templates.render("alert.html", &view),
-        attachments: Vec::new(),
-        inline,
+    match crate::notify::chart::figures::curve_chart(d, lang) {
+        Ok(png) => {
+            inline.push(Inline {
+                cid: CHART_CID.into(),
+                content_type: "image/png",
+                bytes: png,
+            });
+            Some(views::Chart {
+                cid: CHART_CID.into(),
+                alt: match lang {
+                    Language::Vi => format!(
+                        "Biểu đồ: tỷ lệ giải ngân lũy kế của đơn vị ({rate}) so với các mốc tiến độ (mức cần đạt {expected} đến {as_of})"
+                    ),
+                    Language::En => format!(
+                        "Chart: the unit's cumulative disbursement rate ({rate}) against the milestones (expected {expected} by {as_of})"
+                    ),
+                },
+            })
+        }
+        Err(e) => {
+            // The alert goes out without its picture rather than not at all.
+            tracing::warn!(unit = %d.unit, "the alert's chart could not be drawn: {e}");
+            None
+        }
     }
 }
 
