@@ -2,11 +2,11 @@
 //! pull (`source`) → measure (`measure`, `compute`) → validate (`validate`) → decide (`decide`)
 //! → render (`notify::queue`) → record (`store`) → deliver (`outbox`).
 
-use crate::app::assessment::{
+use super::assessment::{
     add_stored_history, answer_book, assess_with, details, empty, panic_text, Assessment, RunError,
 };
-use crate::app::outbox::Drainer;
-use crate::app::report::{Held, RunReport};
+use super::outbox::Drainer;
+use super::report::{Held, RunReport};
 use crate::base::clock::Clock;
 use crate::config::daemon::Config;
 use crate::config::job::{Job, Source};

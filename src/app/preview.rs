@@ -1,7 +1,7 @@
 //! `disbmon preview`: the email one unit would get, built exactly as a run would queue it.
 
-use crate::app::assessment::{details, Assessment};
-use crate::app::setup::Setup;
+use super::assessment::{details, Assessment};
+use super::setup::Setup;
 use crate::config::daemon::AnswersConfig;
 use crate::config::job::Job;
 use crate::domain::decide;

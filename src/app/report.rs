@@ -4,10 +4,11 @@
 use crate::domain::decide::{Reason, UnitDecision};
 use crate::domain::id::PlanYear;
 use crate::domain::issue::{DataIssue, SourceStats};
-use crate::domain::money::{format_billion, Language};
-use crate::domain::rates::{GroupSummary, Rollup, UnitRate};
+use crate::domain::money::{format_billion, format_number, Language};
+use crate::domain::rates::{points_ahead, GroupSummary, Range, Rollup, UnitRate};
 use crate::domain::rule::Status;
 use crate::notify::render::tables::{text_table, TextStyle};
+use crate::notify::render::words::status_label;
 use crate::store::runs::RunOutcome;
 use crate::store::runs::RunResult;
 use chrono::NaiveDate;
@@ -379,6 +380,53 @@ impl RunReport {
     }
 }
 
+/// One unit's row of the terminal table; with `projected`, its projection at 31/12 and 31/1.
+fn terminal_row(u: &UnitRate, projected: bool, lang: Language) -> Vec<String> {
+    let number = |v: Option<f64>| {
+        v.map(|v| format_number(v, 2, lang))
+            .unwrap_or_else(|| "-".into())
+    };
+    let (nothing, below) = match lang {
+        Language::Vi => (" (chưa giải ngân)", " (dưới bình quân)"),
+        Language::En => (" (nothing paid)", " (below avg)"),
+    };
+    let status = match lang {
+        Language::Vi => status_label(u.status, lang),
+        Language::En => u.status.as_str(),
+    };
+    let mut row = vec![
+        u.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+        u.unit_id.clone(),
+        u.unit_name.clone(),
+        format_billion(u.plan, lang),
+        format_billion(u.disbursed, lang),
+        number(u.rate_pct),
+        // Below the target is negative, as Vietnamese reports write it.
+        number(points_ahead(u.rate_pct, u.expected_pct)),
+        format_billion(u.shortfall, lang),
+        format!(
+            "{status}{}{}",
+            if u.nothing_paid { nothing } else { "" },
+            if u.below_average { below } else { "" }
+        ),
+    ];
+    if projected {
+        let p = u.projection.as_ref();
+        let at = |r: Option<Range>| {
+            r.map(|r| format_number(r.mid, 1, lang))
+                .unwrap_or_else(|| "-".into())
+        };
+        let risk = if p.is_some_and(|p| p.at_risk) {
+            " !"
+        } else {
+            ""
+        };
+        row.push(at(p.map(|p| p.dec31)));
+        row.push(format!("{}{risk}", at(p.map(|p| p.jan31))));
+    }
+    row
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
 }
@@ -388,6 +436,21 @@ impl RunReport {
     /// language (what happened to each message stays in English, as the logs are).
     pub fn human(&self, lang: Language) -> String {
         let mut out = String::new();
+        self.headline(&mut out);
+        if !self.units.is_empty() {
+            let _ = write!(out, "\n{}", self.ranked_table(lang));
+        }
+        self.deliveries(&mut out);
+        self.groups_and_rollups(&mut out);
+        self.published_check(&mut out);
+        self.cleaned_and_left_out(&mut out);
+        self.source_lines(&mut out);
+        self.outcome_lines(&mut out);
+        out
+    }
+
+    /// "Job sample: plan year 2026, as of 31/10/2026 — expected 71.79 %, average 58.85 %".
+    fn headline(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "Job {}: plan year {}, as of {} — expected {:.2} %, average {} %{}",
@@ -402,105 +465,58 @@ impl RunReport {
                 ""
             }
         );
-        if !self.units.is_empty() {
-            let header = match lang {
-                Language::Vi => [
-                    "Hạng",
-                    "Mã ĐV",
-                    "Đơn vị",
-                    "Kế hoạch (tỷ)",
-                    "Giải ngân (tỷ)",
-                    "Tỷ lệ %",
-                    "Chênh lệch",
-                    "Còn thiếu (tỷ)",
-                    "Trạng thái",
-                ],
-                Language::En => [
-                    "Rank",
-                    "Unit id",
-                    "Unit",
-                    "Plan (bn)",
-                    "Disbursed (bn)",
-                    "Rate %",
-                    "Gap pp",
-                    "Shortfall (bn)",
-                    "Status",
-                ],
-            };
-            let number = |v: Option<f64>| {
-                v.map(|v| crate::domain::money::format_number(v, 2, lang))
-                    .unwrap_or_else(|| "-".into())
-            };
-            let projected = self.units.iter().any(|u| u.projection.is_some());
-            let rows: Vec<Vec<String>> = self
-                .units
-                .iter()
-                .map(|u| {
-                    let (nothing, below) = match lang {
-                        Language::Vi => (" (chưa giải ngân)", " (dưới bình quân)"),
-                        Language::En => (" (nothing paid)", " (below avg)"),
-                    };
-                    vec![
-                        u.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                        u.unit_id.clone(),
-                        u.unit_name.clone(),
-                        format_billion(u.plan, lang),
-                        format_billion(u.disbursed, lang),
-                        number(u.rate_pct),
-                        // Below the target is negative, as Vietnamese reports write it.
-                        number(u.gap_pct.map(|g| -g)),
-                        format_billion(u.shortfall, lang),
-                        format!(
-                            "{}{}{}",
-                            match lang {
-                                Language::Vi =>
-                                    crate::notify::render::words::status_label(u.status, lang),
-                                Language::En => u.status.as_str(),
-                            },
-                            if u.nothing_paid { nothing } else { "" },
-                            if u.below_average { below } else { "" }
-                        ),
-                    ]
-                    .into_iter()
-                    .chain(
-                        projected
-                            .then(|| {
-                                let p = u.projection.as_ref();
-                                let at = |r: Option<crate::domain::rates::Range>| {
-                                    r.map(|r| crate::domain::money::format_number(r.mid, 1, lang))
-                                        .unwrap_or_else(|| "-".into())
-                                };
-                                let risk = match (p.is_some_and(|p| p.at_risk), lang) {
-                                    (false, _) => "",
-                                    (true, Language::Vi) => " !",
-                                    (true, Language::En) => " !",
-                                };
-                                [
-                                    at(p.map(|p| p.dec31)),
-                                    format!("{}{risk}", at(p.map(|p| p.jan31))),
-                                ]
-                            })
-                            .into_iter()
-                            .flatten(),
-                    )
-                    .collect()
-                })
-                .collect();
-            let mut header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-            let mut right = vec![true, false, false, true, true, true, true, true, false];
-            if projected {
-                header.extend(match lang {
-                    Language::Vi => ["Dự báo 31/12 %".to_string(), "Dự báo 31/1 %".to_string()],
-                    Language::En => ["Proj. 31/12 %".to_string(), "Proj. 31/1 %".to_string()],
-                });
-                right.extend([true, true]);
-            }
-            let plain = TextStyle {
-                separator: "  ",
-                rule: None,
-            };
-            let _ = write!(out, "\n{}", text_table(&header, &rows, &right, &plain));
+    }
+
+    /// Every unit, ranked: its figures, status and (where past years say) its projection.
+    fn ranked_table(&self, lang: Language) -> String {
+        let header = match lang {
+            Language::Vi => [
+                "Hạng",
+                "Mã ĐV",
+                "Đơn vị",
+                "Kế hoạch (tỷ)",
+                "Giải ngân (tỷ)",
+                "Tỷ lệ %",
+                "Chênh lệch",
+                "Còn thiếu (tỷ)",
+                "Trạng thái",
+            ],
+            Language::En => [
+                "Rank",
+                "Unit id",
+                "Unit",
+                "Plan (bn)",
+                "Disbursed (bn)",
+                "Rate %",
+                "Gap pp",
+                "Shortfall (bn)",
+                "Status",
+            ],
+        };
+        let projected = self.units.iter().any(|u| u.projection.is_some());
+        let rows: Vec<Vec<String>> = self
+            .units
+            .iter()
+            .map(|u| terminal_row(u, projected, lang))
+            .collect();
+        let mut header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        let mut right = vec![true, false, false, true, true, true, true, true, false];
+        if projected {
+            header.extend(match lang {
+                Language::Vi => ["Dự báo 31/12 %".to_string(), "Dự báo 31/1 %".to_string()],
+                Language::En => ["Proj. 31/12 %".to_string(), "Proj. 31/1 %".to_string()],
+            });
+            right.extend([true, true]);
         }
+        let plain = TextStyle {
+            separator: "  ",
+            rule: None,
+        };
+        text_table(&header, &rows, &right, &plain)
+    }
+
+    /// Each alert and the digest, with what became of them.
+    fn deliveries(&self, out: &mut String) {
         if !self.alerts.is_empty() {
             let sent = self.alerts.iter().filter(|a| a.delivered).count();
             let unreachable = self.alerts.iter().filter(|a| a.to.is_empty()).count();
@@ -545,6 +561,10 @@ impl RunReport {
             };
             let _ = writeln!(out, "Digest → {}: {state}", d.to.join(", "));
         }
+    }
+
+    /// Peer groups against their averages, and every level's roll-up.
+    fn groups_and_rollups(&self, out: &mut String) {
         for g in &self.groups {
             let _ = writeln!(
                 out,
@@ -566,6 +586,10 @@ impl RunReport {
                 pct(r.rate_pct)
             );
         }
+    }
+
+    /// The rates published for units, checked against ours.
+    fn published_check(&self, out: &mut String) {
         let differ: Vec<&PublishedCheck> = self.published.iter().filter(|p| !p.agrees).collect();
         if !self.published.is_empty() {
             let _ = writeln!(
@@ -584,6 +608,10 @@ impl RunReport {
                 );
             }
         }
+    }
+
+    /// What was cleaned (nothing left out), then every data issue (rows left out).
+    fn cleaned_and_left_out(&self, out: &mut String) {
         if !self.notes.is_empty() {
             let _ = writeln!(
                 out,
@@ -600,6 +628,10 @@ impl RunReport {
                 let _ = writeln!(out, "  {i}");
             }
         }
+    }
+
+    /// Each source's rows and what became of them.
+    fn source_lines(&self, out: &mut String) {
         for s in &self.sources {
             let _ = writeln!(
                 out,
@@ -618,6 +650,10 @@ impl RunReport {
                 s.origin
             );
         }
+    }
+
+    /// How the run ended, and how to release held messages.
+    fn outcome_lines(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "Outcome: {}",
@@ -636,7 +672,6 @@ impl RunReport {
                 h.messages, h.limit, h.release
             );
         }
-        out
     }
 }
 

@@ -1,11 +1,11 @@
 //! How the daemon runs (`config/disbmon.toml`): where jobs and state live, the default time zone,
 //! how mail leaves, the listeners, and the operators who hear about failures.
 
-use crate::base::secret::Secret;
-use crate::config::read::{
+use super::read::{
     is_loopback_host, mailboxes, parse_duration, parse_mailbox, parse_zone, read_toml, resolve,
     Problem, Problems,
 };
+use crate::base::secret::Secret;
 use crate::domain::address::Mailbox;
 use chrono_tz::Tz;
 use serde::Deserialize;

@@ -1,12 +1,12 @@
 //! Loading a job file: every key checked, every problem reported with the file and key, and the
 //! checked `Job` built only when there is none.
 
-use crate::config::job::{
+use super::job::{
     canonical_columns, Auth, DisbursementKind, Format, Job, Location, OnError, Projection,
     SecretRef, Sheet, Source,
 };
-use crate::config::job_toml::{RawJob, RawMilestone, RawSource};
-use crate::config::read::{mailboxes, parse_duration, parse_toml, parse_zone, resolve, Problems};
+use super::job_toml::{RawJob, RawMilestone, RawSource};
+use super::read::{mailboxes, parse_duration, parse_toml, parse_zone, resolve, Problems};
 use crate::domain::issue::SourceRole;
 use crate::domain::money::{AmountUnit, NumberFormat};
 use crate::domain::reallocation::Settings as ReallocationSettings;

@@ -1,9 +1,9 @@
 //! The jobs folder: which job files there are, and the checks that need the daemon config and a
 //! job together.
 
-use crate::config::daemon::Config;
-use crate::config::job::Job;
-use crate::config::read::Problem;
+use super::daemon::Config;
+use super::job::Job;
+use super::read::Problem;
 use std::path::{Path, PathBuf};
 
 /// The job files in the jobs folder, sorted.

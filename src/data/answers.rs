@@ -2,8 +2,8 @@
 //! letters, read from a table row by row, checked as the form checks them, and named row by row
 //! when they are not right.
 
+use super::source::Table;
 use crate::config::job::Source;
-use crate::data::source::Table;
 use crate::domain::answer::{check, codes, NewAnswer, Via};
 use crate::domain::id::PlanYear;
 use crate::domain::issue::DataIssue;

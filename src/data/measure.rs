@@ -3,12 +3,12 @@
 //! denominator (`rate_layers`, `rate_capital_sources`) — in plain Rust, from the pulled tables.
 //! The polars work happens in `compute`; this module says *what* is measured.
 
-use crate::data::compute;
+use super::compute;
 
+use super::compute::query::{Query, Scope};
+use super::reuse;
+use super::source::Tables;
 use crate::config::job::Job;
-use crate::data::compute::query::{Query, Scope};
-use crate::data::reuse;
-use crate::data::source::Tables;
 use crate::domain::id::PlanYear;
 use crate::domain::issue::{DataIssue, IssueList, SourceStats};
 use crate::domain::ledger::{LastYear, Ledger, PastYear};

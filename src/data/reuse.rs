@@ -16,11 +16,11 @@
 //! The store is a cache beside the state store, under `state_dir/cache/JOB/`: losing it costs a
 //! full read, never a figure. Each file is replaced whole (written aside, then renamed).
 
-use crate::data::compute;
+use super::compute;
 
+use super::compute::query::{Aggregate, Query};
+use super::source::Table;
 use crate::config::job::Source;
-use crate::data::compute::query::{Aggregate, Query};
-use crate::data::source::Table;
 use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, Reuse};
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,8 @@
 //! came through the form or from a letter typed into the answers source; and how a commitment
 //! stands against what was disbursed since.
 
-use crate::domain::id::PlanYear;
-use crate::domain::money::{
+use super::id::PlanYear;
+use super::money::{
     format_billion, format_date, format_pct_opt, AmountUnit, Language, NumberFormat,
 };
 use chrono::{DateTime, NaiveDate, Utc};

@@ -8,10 +8,10 @@
 //! to the escalation recipients. Only the figures decide: changing templates or config text never
 //! by itself triggers a new round of emails.
 
-use crate::domain::address::Mailbox;
-use crate::domain::ledger::Unit;
-use crate::domain::rates::{Rates, UnitRate};
-use crate::domain::rule::Status;
+use super::address::Mailbox;
+use super::ledger::Unit;
+use super::rates::{Rates, UnitRate};
+use super::rule::Status;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

@@ -2,9 +2,9 @@
 //! the plan year, and every problem found in the sources. Built by `data::measure`; read by the
 //! stages after it, which never see a DataFrame.
 
-use crate::domain::address::Mailbox;
-use crate::domain::id::{PlanYear, UnitId};
-use crate::domain::rule::PassedMilestone;
+use super::address::Mailbox;
+use super::id::{PlanYear, UnitId};
+use super::rule::PassedMilestone;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

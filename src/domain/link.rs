@@ -3,7 +3,7 @@
 //! a link that does not verify is refused before anything is looked up. The form's CSRF token is
 //! a MAC bound to the link.
 
-use crate::domain::id::PlanYear;
+use super::id::PlanYear;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};

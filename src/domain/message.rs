@@ -2,7 +2,7 @@
 //! notice), its raw MIME and envelope recipients, and one row per recipient while it is sent.
 //! Built by `notify::queue`, stored by `store`, sent by the outbox drainer.
 
-use crate::domain::decide::Reason;
+use super::decide::Reason;
 use chrono::{DateTime, Utc};
 
 /// What a queued message is.

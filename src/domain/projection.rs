@@ -6,10 +6,10 @@
 //! its peer group's (two or more), else the whole job's. Each past year gives one projection: the
 //! range is their lowest and highest, the figure their mean. Pure: plain figures in and out.
 
-use crate::domain::id::{PlanYear, UnitId};
-use crate::domain::ledger::PastYear;
-use crate::domain::rates::{Basis, Projection, Range, Rates};
-use crate::domain::rule::Milestones;
+use super::id::{PlanYear, UnitId};
+use super::ledger::PastYear;
+use super::rates::{Basis, Projection, Range, Rates};
+use super::rule::Milestones;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;

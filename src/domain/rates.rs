@@ -3,9 +3,9 @@
 //! as fractions, ties sharing the best rank. Computed by `data::compute::rates`; read by every
 //! stage after it.
 
-use crate::domain::id::PlanYear;
-use crate::domain::id::UnitId;
-use crate::domain::rule::Status;
+use super::id::PlanYear;
+use super::id::UnitId;
+use super::rule::Status;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -94,6 +94,13 @@ impl Rates {
     pub fn ranked(&self) -> usize {
         self.units.iter().filter(|u| u.rank.is_some()).count()
     }
+}
+
+/// The gap to the expected rate in percentage points, as reports write it: the rate less the
+/// expected rate, negative when behind (`UnitRate::gap_pct` is the other way round: how far
+/// behind, for the status bands). None without a rate.
+pub fn points_ahead(rate: Option<f64>, expected: f64) -> Option<f64> {
+    rate.map(|r| r - expected)
 }
 
 /// Ranks with ties sharing the best rank (1, 2, 2, 4), highest rate first, of units given as

@@ -5,9 +5,9 @@
 //! the sources say). A unit projected to reach `absorb_from_pct` by 31/12 whose registered need
 //! exceeds its plan could absorb the difference. All in integer đồng; pure.
 
-use crate::domain::rates::Rates;
+use super::rates::Rates;
 
-use crate::domain::ledger::Ledger;
+use super::ledger::Ledger;
 use serde::Serialize;
 
 /// A unit that could release capital.

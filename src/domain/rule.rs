@@ -1,7 +1,7 @@
 //! The rule a job measures units against: cumulative milestones through the plan year (including
 //! the 31 January close of the next year), the expected rate on any date, and the status bands.
 
-use crate::domain::id::{PlanYear, UnitId};
+use super::id::{PlanYear, UnitId};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -7,9 +7,9 @@
 //! its closing `.` separately, and Nagle's algorithm holds the second write until the server's
 //! delayed ACK (40 ms on Linux) — 44 ms a message instead of 1.
 
+use super::render::context::Email;
 use crate::config::daemon::{MailConfig, SmtpConfig, TlsMode, Transport};
 use crate::domain::address::Mailbox;
-use crate::notify::render::context::Email;
 use lettre::message::{header::ContentType, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::authentication::Mechanism;

@@ -1,15 +1,15 @@
 //! From rendered emails to outbox rows: each run's messages are rendered, built into MIME with a
 //! Message-ID derived from what they are, and handed to the store — never sent from here.
 
+use super::deliver::{self, BuildError};
+use super::render::context::{Context, Email};
+use super::render::{alert, context, digest, notice};
 use crate::config::daemon::MailConfig;
 use crate::domain::address::Mailbox;
 use crate::domain::decide::Decision;
 use crate::domain::issue::DataIssue;
 use crate::domain::message::Outgoing;
 use crate::domain::message::{MessageKind, NewMessage, OutboxRow};
-use crate::notify::deliver::{self, BuildError};
-use crate::notify::render::context::{Context, Email};
-use crate::notify::render::{alert, context, digest, notice};
 use chrono::{DateTime, Utc};
 
 /// What the messages of one run share besides the figures.

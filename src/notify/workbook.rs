@@ -4,11 +4,11 @@
 //! has them, and the run's data issues. Written with rust_xlsxwriter; amounts in
 //! tỷ đồng as numbers (Excel shows them in the reader's own number style), rates in percent.
 
+use super::render::context::Context;
+use super::render::words::status_label;
 use crate::domain::issue::DataIssue;
 use crate::domain::money::Language;
 use crate::domain::rule::Status;
-use crate::notify::render::context::Context;
-use crate::notify::render::words::status_label;
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! Units' answers: each recorded once (a link answers once, a letter is recorded once), with its
 //! commitments; read back per plan year for the alerts, the digest and the dashboard.
 
+use super::db::{Store, StoreError};
 use crate::domain::answer::{codes, parse_codes, Answer, NewAnswer};
-use crate::store::db::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 

@@ -2,8 +2,8 @@
 //! up to date, and the one connection every operation goes through. The operations themselves
 //! are in the modules beside this one, one per kind of state.
 
+use super::schema::MIGRATIONS;
 use crate::base::files::{private_dir, private_file};
-use crate::store::schema::MIGRATIONS;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -2,12 +2,12 @@
 //! details (the dashboard), the previous run's disbursement (the change an alert reports), and a
 //! past year's runs (the projection, when the sources no longer hold that year).
 
+use super::db::{Store, StoreError};
+use super::record::Figures;
+use super::sql::{date, parse_ts};
 use crate::domain::decide::Reason;
 use crate::domain::ledger::UnitDetail;
 use crate::domain::projection::StoredDay;
-use crate::store::db::{Store, StoreError};
-use crate::store::record::Figures;
-use crate::store::sql::{date, parse_ts};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
 use std::collections::HashMap;

@@ -1,10 +1,10 @@
 //! The units' alert memory between runs (per job, unit and plan year) and the silences that
 //! hold a unit's alerts back.
 
+use super::db::{Store, StoreError};
+use super::sql::opt_ts;
+use super::sql::{date, parse_ts, ts};
 use crate::domain::decide::Memory;
-use crate::store::db::{Store, StoreError};
-use crate::store::sql::opt_ts;
-use crate::store::sql::{date, parse_ts, ts};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::params;
 use std::collections::{HashMap, HashSet};

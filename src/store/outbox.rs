@@ -1,10 +1,10 @@
 //! The outbox: one row per message and envelope recipient, taken under a lease by one drainer at
 //! a time, marked sent, retried with a deadline, or failed; rows whose sender died are put back.
 
+use super::db::{Store, StoreError};
+use super::liveness::orphaned;
+use super::sql::{later, opt_ts, parse_ts, ts};
 use crate::domain::message::{NewMessage, OutboxRow, OutboxStatus};
-use crate::store::db::{Store, StoreError};
-use crate::store::liveness::orphaned;
-use crate::store::sql::{later, opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;

@@ -2,14 +2,14 @@
 //! figures and decision, the units' alert memory, every message, and each unit's detail for the
 //! dashboard. A rejected run stores only its data issues.
 
+use super::db::{Store, StoreError};
+use super::sql::ts;
 use crate::domain::decide::{Decision, Memory, Reason};
 use crate::domain::issue::DataIssue;
 use crate::domain::ledger::UnitDetail;
 use crate::domain::message::{NewMessage, OutboxRow, Outgoing};
 use crate::domain::rates::Rates;
 use crate::domain::rule::Status;
-use crate::store::db::{Store, StoreError};
-use crate::store::sql::ts;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
 use std::time::Duration;

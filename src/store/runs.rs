@@ -2,9 +2,9 @@
 //! finished with its outcome and counts; the daemon's heartbeat, when it first and last watched
 //! each job, and the operator notices already sent.
 
-use crate::store::db::{Store, StoreError};
-use crate::store::liveness::orphaned;
-use crate::store::sql::{opt_ts, parse_ts, ts};
+use super::db::{Store, StoreError};
+use super::liveness::orphaned;
+use super::sql::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 

@@ -2,9 +2,9 @@
 //! (Prometheus text format), `/status` (JSON: each job's schedule, next and last run) and the
 //! read-only dashboard (`dashboard`: `/`, `/jobs/…`, `/outbox`).
 
-use crate::web::http::bounded;
-use crate::web::shared::JobView;
-use crate::web::shared::Shared;
+use super::http::bounded;
+use super::shared::JobView;
+use super::shared::Shared;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;

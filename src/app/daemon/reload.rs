@@ -1,7 +1,7 @@
 //! SIGHUP: the config and jobs read again; the old ones keep running when anything is wrong.
 
+use super::env::local;
 use super::env::{Env, Scheduled};
-use crate::app::daemon::env::local;
 use crate::app::setup::{self, Setup};
 use crate::config::daemon::AnswersConfig;
 use chrono::Utc;

@@ -1,8 +1,8 @@
 //! Catch-up decisions on a clock standing still, and operator notices that stay apart.
 
+use super::catch_up::{catch_up, CatchUp};
 use super::env::{Env, TICK};
-use crate::app::daemon::catch_up::{catch_up, CatchUp};
-use crate::app::daemon::notices::notify_operators;
+use super::notices::notify_operators;
 use crate::app::setup;
 use crate::config::job::Job;
 use crate::config::job_load;

@@ -1,13 +1,13 @@
 //! Running totals (`kind = "cumulative"`): the latest total per unit and project on or before
 //! each query's day, summed over projects.
 
+use super::exact::bad_rows;
 use super::exact::{exact_rows, sum_out_of_range};
 use super::frame::*;
+use super::query::successor;
+use super::query::written_for;
 use super::query::{in_scope, Aggregate, Has, Query};
 use crate::config::job::Source;
-use crate::data::compute::exact::bad_rows;
-use crate::data::compute::query::successor;
-use crate::data::compute::query::written_for;
 use crate::data::source::Table;
 use crate::domain::id::UnitId;
 use crate::domain::issue::DataIssue;

@@ -3,8 +3,8 @@
 //! successor), with the sums that leave the range of amounts set apart.
 
 use super::frame::*;
+use super::query::in_scope;
 use super::query::{Aggregate, Has, Query};
-use crate::data::compute::query::in_scope;
 use crate::data::source::Table;
 use crate::domain::id::UnitId;
 use crate::domain::issue::SourceStats;

@@ -1,16 +1,16 @@
 //! The readers side by side: the fast and the exact one give the same figures, blocks hold whole
 //! rows, a loop of parents is broken and named.
 
+use super::exact::exact_all;
+use super::query::countable;
+use super::query::Aggregate;
+use super::query::Has;
+use super::query::Query;
+use super::query::Scope;
+use super::typed::fast_all;
+use super::typed::typed_blocks;
 use crate::config::job::DisbursementKind;
 use crate::config::job::Source;
-use crate::data::compute::exact::exact_all;
-use crate::data::compute::query::countable;
-use crate::data::compute::query::Aggregate;
-use crate::data::compute::query::Has;
-use crate::data::compute::query::Query;
-use crate::data::compute::query::Scope;
-use crate::data::compute::typed::fast_all;
-use crate::data::compute::typed::typed_blocks;
 use crate::data::source::Table;
 use crate::domain::money;
 use chrono::NaiveDate;

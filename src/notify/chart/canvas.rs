@@ -3,9 +3,9 @@
 
 use super::look::*;
 use super::spec::ChartError;
+use super::text::fit;
+use super::text::fonts;
 use super::text::{draw_text, text_width, Align, Fonts, LABEL, TITLE};
-use crate::notify::chart::text::fit;
-use crate::notify::chart::text::fonts;
 use plotters::backend::RGBPixel;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;

@@ -10,8 +10,7 @@ use crate::domain::decide::{Alert, Escalation, Reason};
 use crate::domain::ledger::UnitDetail;
 use crate::domain::link::{link_id, Link, Signer};
 use crate::domain::money::{format_billion, format_date, format_pct, format_pct_opt, Language};
-use crate::domain::rates::Projection;
-use crate::domain::rates::UnitRate;
+use crate::domain::rates::{points_ahead, Projection, UnitRate};
 use crate::domain::rule::{window_end, Status};
 use crate::notify::templates::views;
 
@@ -233,7 +232,14 @@ fn figure_rows(ctx: &Context, alert: &Alert, said: &Said) -> Vec<views::Row> {
         ),
         (w.rate, rate.clone()),
         (w.expected, expected.clone()),
-        (w.gap, format!("{} {}", points(u.gap_pct, lang), w.points)),
+        (
+            w.gap,
+            format!(
+                "{} {}",
+                points(points_ahead(u.rate_pct, u.expected_pct), lang),
+                w.points
+            ),
+        ),
         (
             w.shortfall,
             format!("{} {}", format_billion(u.shortfall, lang), w.billion),

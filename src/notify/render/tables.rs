@@ -4,7 +4,7 @@
 
 use super::words::{points, status_label};
 use crate::domain::money::{format_billion, format_pct, format_pct_opt, Language};
-use crate::domain::rates::UnitRate;
+use crate::domain::rates::{points_ahead, UnitRate};
 use crate::notify::templates::views;
 
 /// The unit's slowest projects: project, plan, disbursed, rate.
@@ -181,7 +181,7 @@ pub fn ranked_rows(
                 format_billion(u.disbursed, lang),
                 format_pct_opt(u.rate_pct, lang),
                 format_pct(u.expected_pct, lang),
-                points(u.gap_pct, lang),
+                points(points_ahead(u.rate_pct, u.expected_pct), lang),
                 match (u.nothing_paid, lang) {
                     (true, Language::Vi) => {
                         format!("{} – chưa giải ngân", status_label(u.status, lang))

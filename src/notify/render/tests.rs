@@ -1,6 +1,9 @@
 //! The emails as people read them, in both languages: snapshots of each, and the figures, the
 //! escaping, the change since the last run and the charts checked.
 
+use super::alert::unit_alert;
+use super::context::Context;
+use super::notice::operator_notice;
 use crate::domain::decide::Alert;
 use crate::domain::decide::Reason;
 use crate::domain::issue::DataIssue;
@@ -8,9 +11,6 @@ use crate::domain::money::Language;
 use crate::domain::rates::Rates;
 use crate::domain::rates::UnitRate;
 use crate::domain::rule::Status;
-use crate::notify::render::alert::unit_alert;
-use crate::notify::render::context::Context;
-use crate::notify::render::notice::operator_notice;
 use crate::notify::templates::Templates;
 use chrono::NaiveDate;
 

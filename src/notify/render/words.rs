@@ -2,16 +2,22 @@
 //! its sign as Vietnamese reports write it, and signed amounts.
 
 use crate::domain::money::{format_billion, format_number, Language};
+#[cfg(doc)]
+use crate::domain::rates::points_ahead;
 use crate::domain::rule::Status;
 
-/// The gap to the target in percentage points, as Vietnamese reports write it: how far below the
-/// target a unit is, "−35,3" when behind, "+2,0" when ahead. (`gap_pct` is expected − rate.)
-pub(super) fn points(gap: Option<f64>, lang: Language) -> String {
-    match gap.map(|g| -g) {
-        Some(v) if v > 0.0 => format!("+{}", format_number(v, 1, lang)),
-        Some(v) if v < 0.0 => format!("−{}", format_number(-v, 1, lang)),
-        Some(v) => format_number(v, 1, lang),
-        None => "–".into(),
+/// A gap in percentage points ([`points_ahead`]) with one decimal and its sign: "−35,3" when
+/// behind, "+2,0" when ahead; a gap that rounds to nothing is "0,0", without a sign.
+pub fn points(ahead: Option<f64>, lang: Language) -> String {
+    let Some(v) = ahead else {
+        return "–".into();
+    };
+    let shown = format_number(v.abs(), 1, lang);
+    let nothing = shown.chars().all(|c| c == '0' || c == ',' || c == '.');
+    match (nothing, v > 0.0) {
+        (true, _) => shown,
+        (false, true) => format!("+{shown}"),
+        (false, false) => format!("−{shown}"),
     }
 }
 
@@ -97,5 +103,21 @@ pub(super) fn words(lang: Language) -> &'static Words {
     match lang {
         Language::Vi => &VI,
         Language::En => &EN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gap_has_the_sign_of_what_is_shown() {
+        let vi = Language::Vi;
+        assert_eq!(points(Some(-35.26), vi), "−35,3");
+        assert_eq!(points(Some(2.0), Language::En), "+2.0");
+        // Rounds to nothing: no sign, whichever side of zero it came from.
+        assert_eq!(points(Some(-0.04), vi), "0,0");
+        assert_eq!(points(Some(0.04), vi), "0,0");
+        assert_eq!(points(None, vi), "–");
     }
 }

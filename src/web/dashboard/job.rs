@@ -1,17 +1,17 @@
 //! `/jobs/{job}`: a job's latest run — counts, the ranked table (sortable), the ranking chart.
 
 use super::labels::labels;
+use super::pages::SEGMENT;
 use super::pages::{known, page, png, when, zone, PageError, Params};
 use crate::domain::ledger::UnitDetail;
 use crate::domain::money::format_date;
-use crate::domain::money::format_number;
 use crate::domain::money::{format_billion, format_pct, format_pct_opt, Language};
+use crate::domain::rates::{points_ahead, rank_desc};
 use crate::domain::rule::Status;
 use crate::notify::chart::figures::ranking_chart;
-use crate::notify::render::words::status_label;
+use crate::notify::render::words::{points, status_label};
 use crate::store::figures::LatestFigures;
 use crate::store::record::Figures;
-use crate::web::dashboard::pages::SEGMENT;
 use crate::web::shared::Shared;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, Response};
@@ -40,24 +40,16 @@ pub(super) struct Ranked {
     pub(super) key: (Option<u32>, i64, i64, Option<f64>, Option<f64>, Status),
 }
 
-/// Ranks (1 = highest rate; ties share a rank) of the units with a plan.
+/// Ranks (1 = highest rate; ties share a rank) of the units with a plan, exactly as the run
+/// ranked them.
 pub(super) fn ranks(figures: &[Figures]) -> std::collections::HashMap<&str, u32> {
-    let mut with_plan: Vec<&Figures> = figures.iter().filter(|f| f.plan > 0).collect();
-    // Exactly as the run ranks them: d₁·p₂ against d₂·p₁, never through floating point.
-    let cmp = |a: &&Figures, b: &&Figures| {
-        (i128::from(b.disbursed) * i128::from(a.plan))
-            .cmp(&(i128::from(a.disbursed) * i128::from(b.plan)))
-    };
-    with_plan.sort_by(cmp);
-    let mut out = std::collections::HashMap::new();
-    let mut rank = 0;
-    for (i, f) in with_plan.iter().enumerate() {
-        if i == 0 || cmp(&with_plan[i - 1], f) != std::cmp::Ordering::Equal {
-            rank = i as u32 + 1;
-        }
-        out.insert(f.unit.as_str(), rank);
-    }
-    out
+    let with_plan: Vec<&Figures> = figures.iter().filter(|f| f.plan > 0).collect();
+    let pairs: Vec<(i64, i64)> = with_plan.iter().map(|f| (f.disbursed, f.plan)).collect();
+    with_plan
+        .iter()
+        .zip(rank_desc(&pairs))
+        .map(|(f, rank)| (f.unit.as_str(), rank))
+        .collect()
 }
 
 pub(super) fn average(figures: &[Figures]) -> Option<f64> {
@@ -81,16 +73,9 @@ pub(super) fn name_of<'a>(
         .unwrap_or(unit)
 }
 
+/// How far ahead of the expected rate (negative when behind), in percentage points.
 pub(super) fn gap(f: &Figures) -> Option<f64> {
-    f.rate.map(|r| r - f.expected)
-}
-
-pub(super) fn signed(v: Option<f64>, lang: Language) -> String {
-    match v {
-        Some(v) if v > 0.0 => format!("+{}", format_number(v, 1, lang)),
-        Some(v) => format_number(v, 1, lang).replace('-', "−"),
-        None => "–".into(),
-    }
+    points_ahead(f.rate, f.expected)
 }
 
 pub(super) async fn job(
@@ -131,7 +116,7 @@ pub(super) async fn job(
                 disbursed: format_billion(f.disbursed, lang),
                 rate: format_pct_opt(f.rate, lang),
                 expected: format_pct(f.expected, lang),
-                gap: signed(gap(f), lang),
+                gap: points(gap(f), lang),
                 status: f.status.as_str(),
                 status_label: status_label(f.status, lang),
                 projected: details

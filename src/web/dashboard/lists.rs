@@ -1,9 +1,9 @@
 //! `/jobs/{job}/runs` (a job's runs) and `/outbox` (what waits and what failed).
 
 use super::labels::delivery_label;
+use super::pages::SEGMENT;
 use super::pages::{known, page, when, zone, PageError, Params, RUNS_LISTED};
 use crate::domain::message::OutboxStatus;
-use crate::web::dashboard::pages::SEGMENT;
 use crate::web::shared::Shared;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;

@@ -1,15 +1,13 @@
 //! `/jobs/{job}/units/{unit}`: one unit's figures and curve, its denominators and projects, its
 //! answers, every run that measured it and every email it was sent.
 
+use super::job::{gap, ranks};
 use super::labels::{delivery_label, labels, reason_label};
+use super::pages::SEGMENT;
 use super::pages::{known, page, png, when, zone, PageError, Params};
 use crate::domain::money::{format_billion, format_date, format_pct, format_pct_opt, Language};
 use crate::notify::chart::figures::curve_chart;
-use crate::notify::render::words::status_label;
-use crate::web::dashboard::job::gap;
-use crate::web::dashboard::job::ranks;
-use crate::web::dashboard::job::signed;
-use crate::web::dashboard::pages::SEGMENT;
+use crate::notify::render::words::{points, status_label};
 use crate::web::shared::Shared;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, Response};
@@ -68,7 +66,7 @@ pub(super) async fn unit(
                     disbursed => format_billion(f.disbursed, lang),
                     rate => format_pct_opt(f.rate, lang),
                     expected => format_pct(f.expected, lang),
-                    gap => signed(gap(f), lang),
+                    gap => points(gap(f), lang),
                     rank => format!("{}/{}", rank.map(|r| r.to_string()).unwrap_or_else(|| "–".into()), ranks.len()),
                     status => f.status.as_str(),
                     status_label => status_label(f.status, lang),
