@@ -5,7 +5,9 @@ use super::job::{
     canonical_columns, Auth, DisbursementKind, Format, Job, Location, OnError, Projection,
     SecretRef, Sheet, Source,
 };
-use super::job_toml::{RawJob, RawMilestone, RawSource};
+use super::job_toml::{
+    RawJob, RawMilestone, RawProjection, RawReallocation, RawRule, RawSource, RawSources,
+};
 use super::read::{mailboxes, parse_duration, parse_toml, parse_zone, resolve, Problems};
 use crate::domain::issue::SourceRole;
 use crate::domain::money::{AmountUnit, NumberFormat};
@@ -38,10 +40,6 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
     let Some(raw) = parse_toml::<RawJob>(&text, &mut p) else {
         return Err(p);
     };
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let dir = path.parent().unwrap_or(Path::new("."));
     let schedule = Schedule::parse(&raw.schedule)
         .map_err(|e| p.add("schedule", format!("`{}`: {e}", raw.schedule)))
@@ -58,33 +56,101 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             );
         }
     }
-    let units = source(
-        SourceRole::Units,
-        raw.sources.units,
-        dir,
-        check_files,
-        &mut p,
-    );
-    let plans = source(
-        SourceRole::Plans,
-        raw.sources.plans,
-        dir,
-        check_files,
-        &mut p,
-    );
+    let sources = sources(&raw.sources, dir, check_files, &mut p);
+    let rule = rule(&raw.rule, &mut p);
+    let timing = Timing::of(&raw, &mut p);
+    let alerts = &raw.alerts;
+    let escalate_to = mailboxes("alerts.escalate_to", &alerts.escalate_to, &mut p);
+    let cc = mailboxes("alerts.cc", &alerts.cc, &mut p);
+    let digest_to = mailboxes("alerts.digest_to", &alerts.digest_to, &mut p);
+    if alerts.max_addresses_per_unit == Some(0) {
+        p.add(
+            "alerts.max_addresses_per_unit",
+            "must be at least 1 (a unit is told at its addresses)",
+        );
+    }
+    let projection = projection(&raw.projection, &mut p);
+    let reallocation = reallocation(&raw.reallocation, &mut p);
+    if raw.escalate_after_milestones == Some(0) {
+        p.add(
+            "escalate_after_milestones",
+            "must be at least 1 (e.g. 2: a unit that missed two milestones in a row); leave it out to turn it off",
+        );
+    }
+    let (Some(schedule), Some(timezone), Some(sources), Some((milestones, bands)), Some(timing)) =
+        (schedule, timezone, sources, rule, timing)
+    else {
+        return Err(p);
+    };
+    if !p.is_empty() {
+        return Err(p);
+    }
+    Ok(Job {
+        name: path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        file: path.to_path_buf(),
+        schedule,
+        timezone,
+        language: raw.language,
+        plan_year: raw.plan_year,
+        units: sources.units,
+        plans: sources.plans,
+        disbursements: sources.disbursements,
+        disbursement_kind: sources.kind,
+        milestones,
+        bands,
+        cc,
+        digest_to,
+        catch_up: timing.catch_up,
+        retries: timing.retries,
+        max_silence: timing.max_silence,
+        repeat_after: timing.repeat_after,
+        escalate_after: raw.escalate_after.unwrap_or(3),
+        escalate_to,
+        max_addresses_per_unit: alerts.max_addresses_per_unit.unwrap_or(10),
+        attach_xlsx: alerts.attach_xlsx.unwrap_or(true),
+        charts: alerts.charts.unwrap_or(true),
+        max_data_age: timing.max_data_age,
+        plan_layer: raw.plan_layer,
+        capital_source: raw.capital_source,
+        successors: raw.successors,
+        rate_layers: raw.rate_layers,
+        rate_capital_sources: raw.rate_capital_sources,
+        escalate_after_milestones: raw.escalate_after_milestones,
+        answers: sources.answers,
+        projection,
+        reallocation,
+        text,
+    })
+}
+
+/// A job's sources, checked.
+struct Sources {
+    units: Source,
+    plans: Source,
+    disbursements: Source,
+    kind: DisbursementKind,
+    answers: Option<Source>,
+}
+
+/// Every source of `[sources]`, each problem reported; none when any is wrong.
+fn sources(raw: &RawSources, dir: &Path, check_files: bool, p: &mut Problems) -> Option<Sources> {
+    let units = source(SourceRole::Units, raw.units.clone(), dir, check_files, p);
+    let plans = source(SourceRole::Plans, raw.plans.clone(), dir, check_files, p);
     let answers = raw
-        .sources
         .answers
-        .map(|a| source(SourceRole::Answers, a, dir, check_files, &mut p));
-    let kind_text = raw.sources.disbursements.kind.clone();
+        .clone()
+        .map(|a| source(SourceRole::Answers, a, dir, check_files, p));
     let disbursements = source(
         SourceRole::Disbursements,
-        raw.sources.disbursements,
+        raw.disbursements.clone(),
         dir,
         check_files,
-        &mut p,
+        p,
     );
-    let disbursement_kind = match kind_text.as_deref().unwrap_or("transactions") {
+    let kind = match raw.disbursements.kind.as_deref().unwrap_or("transactions") {
         "transactions" => Some(DisbursementKind::Transactions),
         "cumulative" => Some(DisbursementKind::Cumulative),
         other => {
@@ -95,10 +161,24 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             None
         }
     };
-    let milestones = milestones(&raw.rule.milestones, &mut p);
+    Some(Sources {
+        units: units?,
+        plans: plans?,
+        disbursements: disbursements?,
+        kind: kind?,
+        answers: match answers {
+            Some(a) => Some(a?),
+            None => None,
+        },
+    })
+}
+
+/// `[rule]`: the milestones and the status bands.
+fn rule(raw: &RawRule, p: &mut Problems) -> Option<(Milestones, Bands)> {
+    let milestones = milestones(&raw.milestones, p);
     let bands = Bands {
-        tolerance_pct: raw.rule.tolerance_pct,
-        critical_gap_pct: raw.rule.critical_gap_pct,
+        tolerance_pct: raw.tolerance_pct,
+        critical_gap_pct: raw.critical_gap_pct,
     };
     if !(bands.tolerance_pct >= 0.0 && bands.tolerance_pct < bands.critical_gap_pct) {
         p.add(
@@ -109,44 +189,61 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             ),
         );
     }
-    let catch_up = parse_duration(raw.catch_up.as_deref().unwrap_or("24h"))
-        .map_err(|e| p.add("catch_up", e))
-        .ok();
-    let retries: Vec<Duration> = raw
-        .retries
-        .unwrap_or_else(|| vec!["1m".into(), "5m".into(), "15m".into()])
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            parse_duration(r)
-                .map_err(|e| p.add(format!("retries[{i}]"), e))
-                .ok()
+    milestones.map(|m| (m, bands))
+}
+
+/// The job's durations: catch-up window, retries, silence limit, reminders, data age.
+struct Timing {
+    catch_up: Duration,
+    retries: Vec<Duration>,
+    max_silence: Option<Duration>,
+    repeat_after: Duration,
+    max_data_age: Option<Duration>,
+}
+
+impl Timing {
+    fn of(raw: &RawJob, p: &mut Problems) -> Option<Timing> {
+        let catch_up = parse_duration(raw.catch_up.as_deref().unwrap_or("24h"))
+            .map_err(|e| p.add("catch_up", e))
+            .ok();
+        let default_retries = || vec!["1m".into(), "5m".into(), "15m".into()];
+        let retries: Vec<Duration> = raw
+            .retries
+            .clone()
+            .unwrap_or_else(default_retries)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                parse_duration(r)
+                    .map_err(|e| p.add(format!("retries[{i}]"), e))
+                    .ok()
+            })
+            .collect();
+        let optional = |value: &Option<String>, key: &str, p: &mut Problems| {
+            value
+                .as_deref()
+                .and_then(|m| parse_duration(m).map_err(|e| p.add(key, e)).ok())
+        };
+        let max_silence = optional(&raw.max_silence, "max_silence", p);
+        let repeat_after = parse_duration(raw.repeat_after.as_deref().unwrap_or("7d"))
+            .map_err(|e| p.add("repeat_after", e))
+            .ok();
+        let max_data_age = optional(&raw.max_data_age, "max_data_age", p);
+        Some(Timing {
+            catch_up: catch_up?,
+            retries,
+            max_silence,
+            repeat_after: repeat_after?,
+            max_data_age,
         })
-        .collect();
-    let max_silence = raw
-        .max_silence
-        .as_deref()
-        .and_then(|m| parse_duration(m).map_err(|e| p.add("max_silence", e)).ok());
-    let repeat_after = parse_duration(raw.repeat_after.as_deref().unwrap_or("7d"))
-        .map_err(|e| p.add("repeat_after", e))
-        .ok();
-    let escalate_after = raw.escalate_after.unwrap_or(3);
-    let max_data_age = raw
-        .max_data_age
-        .as_deref()
-        .and_then(|m| parse_duration(m).map_err(|e| p.add("max_data_age", e)).ok());
-    let escalate_to = mailboxes("alerts.escalate_to", &raw.alerts.escalate_to, &mut p);
-    let cc = mailboxes("alerts.cc", &raw.alerts.cc, &mut p);
-    let digest_to = mailboxes("alerts.digest_to", &raw.alerts.digest_to, &mut p);
-    if raw.alerts.max_addresses_per_unit == Some(0) {
-        p.add(
-            "alerts.max_addresses_per_unit",
-            "must be at least 1 (a unit is told at its addresses)",
-        );
     }
+}
+
+/// `[projection]`.
+fn projection(raw: &RawProjection, p: &mut Problems) -> Projection {
     let projection = Projection {
-        years: raw.projection.years.unwrap_or(3),
-        alert_at_risk: raw.projection.alert_at_risk.unwrap_or(false),
+        years: raw.years.unwrap_or(3),
+        alert_at_risk: raw.alert_at_risk.unwrap_or(false),
         curves: false,
     };
     if !(1..=10).contains(&projection.years) {
@@ -158,7 +255,11 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             ),
         );
     }
-    let r = &raw.reallocation;
+    projection
+}
+
+/// `[reallocation]`: the proposal's thresholds.
+fn reallocation(r: &RawReallocation, p: &mut Problems) -> ReallocationSettings {
     let defaults = ReallocationSettings::default();
     let reallocation = ReallocationSettings {
         release_below_pct: r.release_below_pct.unwrap_or(defaults.release_below_pct),
@@ -187,76 +288,10 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             "must be an amount in billion đồng from 0 to 1e9 (default 0.5)",
         );
     }
-    if raw.escalate_after_milestones == Some(0) {
-        p.add(
-            "escalate_after_milestones",
-            "must be at least 1 (e.g. 2: a unit that missed two milestones in a row); leave it out to turn it off",
-        );
-    }
-    if !p.is_empty() {
-        return Err(p);
-    }
-    match (
-        schedule,
-        timezone,
-        units,
-        plans,
-        disbursements,
-        disbursement_kind,
-        milestones,
-        catch_up,
-        repeat_after,
-    ) {
-        (
-            Some(schedule),
-            Some(timezone),
-            Some(units),
-            Some(plans),
-            Some(disbursements),
-            Some(kind),
-            Some(milestones),
-            Some(catch_up),
-            Some(repeat_after),
-        ) => Ok(Job {
-            name,
-            file: path.to_path_buf(),
-            schedule,
-            timezone,
-            language: raw.language,
-            plan_year: raw.plan_year,
-            units,
-            plans,
-            disbursements,
-            disbursement_kind: kind,
-            milestones,
-            bands,
-            cc,
-            digest_to,
-            catch_up,
-            retries,
-            max_silence,
-            repeat_after,
-            escalate_after,
-            escalate_to,
-            max_addresses_per_unit: raw.alerts.max_addresses_per_unit.unwrap_or(10),
-            attach_xlsx: raw.alerts.attach_xlsx.unwrap_or(true),
-            charts: raw.alerts.charts.unwrap_or(true),
-            max_data_age,
-            plan_layer: raw.plan_layer.clone(),
-            capital_source: raw.capital_source.clone(),
-            successors: raw.successors.clone(),
-            rate_layers: raw.rate_layers.clone(),
-            rate_capital_sources: raw.rate_capital_sources.clone(),
-            escalate_after_milestones: raw.escalate_after_milestones,
-            answers: answers.flatten(),
-            projection,
-            reallocation,
-            text,
-        }),
-        _ => Err(p),
-    }
+    reallocation
 }
 
+/// One source of `[sources]`, every key checked; none when anything is wrong.
 fn source(
     role: SourceRole,
     raw: RawSource,
@@ -266,201 +301,25 @@ fn source(
 ) -> Option<Source> {
     let key = |k: &str| format!("sources.{}.{k}", role.key());
     let before = p.list.len();
-    let location = if raw.location.starts_with("http://") || raw.location.starts_with("https://") {
-        Location::Url(raw.location.clone())
-    } else if raw.location.contains("://") {
-        p.add(
-            key("location"),
-            format!(
-                "`{}`: only http(s) URLs and file paths are supported",
-                raw.location
-            ),
-        );
-        Location::Url(raw.location.clone())
-    } else {
-        let path = resolve(dir, &raw.location);
-        if check_files && !path.is_file() {
-            p.add(
-                key("location"),
-                format!(
-                    "file not found: {}; fix the path (relative to the job file's folder)",
-                    path.display()
-                ),
-            );
-        }
-        Location::File(path)
-    };
-    let ext = raw
-        .location
-        .split(['?', '#'])
-        .next()
-        .and_then(|l| l.rsplit_once('.'))
-        .map(|(_, e)| e.to_ascii_lowercase());
-    let format = match raw.format.as_deref().or(ext.as_deref()) {
-        Some("csv") => Format::Csv,
-        Some("json") => Format::Json,
-        Some("xlsx") | Some("xlsm") => Format::Xlsx,
-        Some(other) if raw.format.is_some() => {
-            p.add(
-                key("format"),
-                format!("`{other}` is not a format; use \"csv\", \"json\" or \"xlsx\""),
-            );
-            Format::Csv
-        }
-        _ => {
-            p.add(
-                key("format"),
-                "cannot tell the format from the location; set format = \"csv\", \"json\" or \"xlsx\"",
-            );
-            Format::Csv
-        }
-    };
-    let (required, optional) = canonical_columns(role);
-    for name in required {
-        if !raw.columns.contains_key(*name) {
-            p.add(
-                key("columns"),
-                format!("`{name}` is missing; map it to the header that holds it, e.g. {name} = \"...\""),
-            );
-        }
-    }
-    for (name, header) in &raw.columns {
-        if !required.contains(&name.as_str()) && !optional.contains(&name.as_str()) {
-            let mut known: Vec<&str> = required.to_vec();
-            known.extend_from_slice(optional);
-            p.add(
-                format!("{}.{name}", key("columns")),
-                format!("not a column of {role}; known: {}", known.join(", ")),
-            );
-        }
-        if header.trim().is_empty() {
-            p.add(
-                format!("{}.{name}", key("columns")),
-                "the header is empty; write the source's column header",
-            );
-        }
-    }
-    let has_date = raw.columns.contains_key("date");
+    let location = location(&raw.location, dir, check_files, &key, p);
+    let format = format(&raw, &key, p);
+    check_columns(role, &raw, &key, p);
     if role == SourceRole::Units {
-        if raw.number_format != NumberFormat::default()
-            && !raw.columns.contains_key("published_rate")
-        {
-            p.add(key("number_format"), "units have no amounts (only a published_rate column would use it); remove this key");
-        }
-        if raw.amount_unit != AmountUnit::default() {
-            p.add(key("amount_unit"), "units have no amounts; remove this key");
-        }
+        check_units(&raw, &key, p);
     }
-    let date_format = raw
-        .date_format
-        .clone()
-        .unwrap_or_else(|| "%Y-%m-%d".to_string());
-    if raw.date_format.is_some() && !has_date {
-        p.add(
-            key("date_format"),
-            format!("{role} have no date column; remove this key"),
-        );
-    }
-    if chrono::format::StrftimeItems::new(&date_format)
-        .any(|i| matches!(i, chrono::format::Item::Error))
-    {
-        p.add(
-            key("date_format"),
-            format!("`{date_format}` is not a strftime format; write e.g. \"%d/%m/%Y\""),
-        );
-    }
+    let date_format = date_format(role, &raw, &key, p);
     if raw.kind.is_some() && role != SourceRole::Disbursements {
         p.add(
             key("kind"),
             "only disbursements have a kind; remove this key",
         );
     }
-    let on_error = match raw.on_error.as_deref().unwrap_or("reject") {
-        "reject" => OnError::Reject,
-        "skip" => OnError::Skip,
-        other => {
-            p.add(
-                key("on_error"),
-                format!("`{other}` is not a policy; use \"reject\" (default) or \"skip\""),
-            );
-            OnError::Reject
-        }
-    };
-    let delimiter = match raw.delimiter.as_deref() {
-        None => b',',
-        Some(d) if d.len() == 1 && format == Format::Csv => d.as_bytes()[0],
-        Some("\\t") | Some("\t") => b'\t',
-        Some(d) => {
-            p.add(
-                key("delimiter"),
-                format!("`{d}` must be one ASCII character, e.g. \";\" (CSV sources only)"),
-            );
-            b','
-        }
-    };
+    let on_error = on_error(&raw, &key, p);
+    let delimiter = delimiter(&raw, format, &key, p);
     let timeout = Duration::from_secs(raw.timeout_secs.unwrap_or(60).max(1));
-    let sheet = match &raw.sheet {
-        None => None,
-        Some(toml::Value::String(name)) => Some(Sheet::Name(name.clone())),
-        Some(toml::Value::Integer(n)) if *n >= 1 => Some(Sheet::Number(*n as usize)),
-        Some(other) => {
-            p.add(
-                key("sheet"),
-                format!("`{other}` is not a sheet; write its name, or its number (1 = the first)"),
-            );
-            None
-        }
-    };
-    let excel_only = [
-        ("sheet", raw.sheet.is_some()),
-        ("header_row", raw.header_row.is_some()),
-        ("total_labels", raw.total_labels.is_some()),
-        ("max_cells", raw.max_cells.is_some()),
-    ];
-    for (k, set) in excel_only {
-        if set && format != Format::Xlsx {
-            p.add(key(k), "only Excel (xlsx) sources have this key; remove it");
-        }
-    }
-    if raw.records.is_some() && format != Format::Json {
-        p.add(key("records"), "only JSON sources have this key; remove it");
-    }
-    if raw.header_row == Some(0) {
-        p.add(key("header_row"), "rows are numbered from 1, as in Excel");
-    }
-    let auth = raw.auth.as_ref().and_then(|a| {
-        let secret = |env: &Option<String>, file: &Option<String>| match (env, file) {
-            (Some(e), _) => Some(SecretRef::Env(e.clone())),
-            (None, Some(f)) => Some(SecretRef::File(resolve(dir, f))),
-            (None, None) => None,
-        };
-        let bearer = secret(&a.bearer_env, &a.bearer_file);
-        let basic = (secret(&a.username_env, &None), secret(&a.password_env, &None));
-        let header = a.header.clone().zip(secret(&a.value_env, &a.value_file));
-        match (bearer, basic, header) {
-            (Some(b), (None, None), None) => Some(Auth::Bearer(b)),
-            (None, (Some(u), Some(pw)), None) => Some(Auth::Basic { username: u, password: pw }),
-            (None, (None, None), Some((name, value))) => Some(Auth::Header { name, value }),
-            _ => {
-                p.add(
-                    key("auth"),
-                    "give one of: bearer_env (or bearer_file); username_env and password_env; header with value_env (or value_file)",
-                );
-                None
-            }
-        }
-    });
-    if raw.auth.is_some() && !matches!(location, Location::Url(_)) {
-        p.add(key("auth"), "only HTTP sources authenticate; remove it");
-    }
-    if let (Some(_), Location::Url(url)) = (&raw.auth, &location) {
-        if let Some(host) = cleartext_host(url) {
-            p.add(
-                key("auth"),
-                format!("credentials would cross the network to {host} unencrypted (http://); use an https:// location (plain http is accepted only to this machine, e.g. 127.0.0.1)"),
-            );
-        }
-    }
+    let sheet = sheet(&raw, &key, p);
+    check_format_keys(&raw, format, &key, p);
+    let auth = auth(&raw, dir, &location, &key, p);
     let total_labels = raw.total_labels.clone().unwrap_or_else(|| {
         ["Tổng cộng", "Cộng", "Tổng số", "Total"]
             .iter()
@@ -487,6 +346,268 @@ fn source(
         max_cells: raw.max_cells.unwrap_or(5_000_000),
         auth,
     })
+}
+
+/// Where a source is: an http(s) URL, or a file relative to the job file's folder.
+fn location(
+    written: &str,
+    dir: &Path,
+    check_files: bool,
+    key: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> Location {
+    if written.starts_with("http://") || written.starts_with("https://") {
+        Location::Url(written.to_string())
+    } else if written.contains("://") {
+        p.add(
+            key("location"),
+            format!(
+                "`{}`: only http(s) URLs and file paths are supported",
+                written
+            ),
+        );
+        Location::Url(written.to_string())
+    } else {
+        let path = resolve(dir, written);
+        if check_files && !path.is_file() {
+            p.add(
+                key("location"),
+                format!(
+                    "file not found: {}; fix the path (relative to the job file's folder)",
+                    path.display()
+                ),
+            );
+        }
+        Location::File(path)
+    }
+}
+
+/// The format, as written or from the location's extension.
+fn format(raw: &RawSource, key: &dyn Fn(&str) -> String, p: &mut Problems) -> Format {
+    let ext = raw
+        .location
+        .split(['?', '#'])
+        .next()
+        .and_then(|l| l.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    match raw.format.as_deref().or(ext.as_deref()) {
+        Some("csv") => Format::Csv,
+        Some("json") => Format::Json,
+        Some("xlsx") | Some("xlsm") => Format::Xlsx,
+        Some(other) if raw.format.is_some() => {
+            p.add(
+                key("format"),
+                format!("`{other}` is not a format; use \"csv\", \"json\" or \"xlsx\""),
+            );
+            Format::Csv
+        }
+        _ => {
+            p.add(
+                key("format"),
+                "cannot tell the format from the location; set format = \"csv\", \"json\" or \"xlsx\"",
+            );
+            Format::Csv
+        }
+    }
+}
+
+/// Every required column mapped, and nothing mapped that the source does not have.
+fn check_columns(
+    role: SourceRole,
+    raw: &RawSource,
+    key: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) {
+    let (required, optional) = canonical_columns(role);
+    for name in required {
+        if !raw.columns.contains_key(*name) {
+            p.add(
+                key("columns"),
+                format!("`{name}` is missing; map it to the header that holds it, e.g. {name} = \"...\""),
+            );
+        }
+    }
+    for (name, header) in &raw.columns {
+        if !required.contains(&name.as_str()) && !optional.contains(&name.as_str()) {
+            let mut known: Vec<&str> = required.to_vec();
+            known.extend_from_slice(optional);
+            p.add(
+                format!("{}.{name}", key("columns")),
+                format!("not a column of {role}; known: {}", known.join(", ")),
+            );
+        }
+        if header.trim().is_empty() {
+            p.add(
+                format!("{}.{name}", key("columns")),
+                "the header is empty; write the source's column header",
+            );
+        }
+    }
+}
+
+/// Units have no amounts: their keys about amounts are mistakes.
+fn check_units(raw: &RawSource, key: &dyn Fn(&str) -> String, p: &mut Problems) {
+    if raw.number_format != NumberFormat::default() && !raw.columns.contains_key("published_rate") {
+        p.add(
+            key("number_format"),
+            "units have no amounts (only a published_rate column would use it); remove this key",
+        );
+    }
+    if raw.amount_unit != AmountUnit::default() {
+        p.add(key("amount_unit"), "units have no amounts; remove this key");
+    }
+}
+
+/// The strftime format of date cells (default ISO), checked.
+fn date_format(
+    role: SourceRole,
+    raw: &RawSource,
+    key: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> String {
+    let has_date = raw.columns.contains_key("date");
+    let date_format = raw
+        .date_format
+        .clone()
+        .unwrap_or_else(|| "%Y-%m-%d".to_string());
+    if raw.date_format.is_some() && !has_date {
+        p.add(
+            key("date_format"),
+            format!("{role} have no date column; remove this key"),
+        );
+    }
+    if chrono::format::StrftimeItems::new(&date_format)
+        .any(|i| matches!(i, chrono::format::Item::Error))
+    {
+        p.add(
+            key("date_format"),
+            format!("`{date_format}` is not a strftime format; write e.g. \"%d/%m/%Y\""),
+        );
+    }
+    date_format
+}
+
+/// What to do with rows that cannot be read.
+fn on_error(raw: &RawSource, key: &dyn Fn(&str) -> String, p: &mut Problems) -> OnError {
+    match raw.on_error.as_deref().unwrap_or("reject") {
+        "reject" => OnError::Reject,
+        "skip" => OnError::Skip,
+        other => {
+            p.add(
+                key("on_error"),
+                format!("`{other}` is not a policy; use \"reject\" (default) or \"skip\""),
+            );
+            OnError::Reject
+        }
+    }
+}
+
+/// The CSV delimiter: one ASCII character.
+fn delimiter(
+    raw: &RawSource,
+    format: Format,
+    key: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> u8 {
+    match raw.delimiter.as_deref() {
+        None => b',',
+        Some(d) if d.len() == 1 && format == Format::Csv => d.as_bytes()[0],
+        Some("\\t") | Some("\t") => b'\t',
+        Some(d) => {
+            p.add(
+                key("delimiter"),
+                format!("`{d}` must be one ASCII character, e.g. \";\" (CSV sources only)"),
+            );
+            b','
+        }
+    }
+}
+
+/// Excel: which worksheet.
+fn sheet(raw: &RawSource, key: &dyn Fn(&str) -> String, p: &mut Problems) -> Option<Sheet> {
+    match &raw.sheet {
+        None => None,
+        Some(toml::Value::String(name)) => Some(Sheet::Name(name.clone())),
+        Some(toml::Value::Integer(n)) if *n >= 1 => Some(Sheet::Number(*n as usize)),
+        Some(other) => {
+            p.add(
+                key("sheet"),
+                format!("`{other}` is not a sheet; write its name, or its number (1 = the first)"),
+            );
+            None
+        }
+    }
+}
+
+/// Keys only one format has (Excel's sheet and header row, JSON's records), on that format only.
+fn check_format_keys(
+    raw: &RawSource,
+    format: Format,
+    key: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) {
+    let excel_only = [
+        ("sheet", raw.sheet.is_some()),
+        ("header_row", raw.header_row.is_some()),
+        ("total_labels", raw.total_labels.is_some()),
+        ("max_cells", raw.max_cells.is_some()),
+    ];
+    for (k, set) in excel_only {
+        if set && format != Format::Xlsx {
+            p.add(key(k), "only Excel (xlsx) sources have this key; remove it");
+        }
+    }
+    if raw.records.is_some() && format != Format::Json {
+        p.add(key("records"), "only JSON sources have this key; remove it");
+    }
+    if raw.header_row == Some(0) {
+        p.add(key("header_row"), "rows are numbered from 1, as in Excel");
+    }
+}
+
+/// HTTP authentication: one way of giving it, its secrets from the environment or files, and
+/// never over plain http off this machine.
+fn auth(
+    raw: &RawSource,
+    dir: &Path,
+    location: &Location,
+    key: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<Auth> {
+    let auth = raw.auth.as_ref().and_then(|a| {
+        let secret = |env: &Option<String>, file: &Option<String>| match (env, file) {
+            (Some(e), _) => Some(SecretRef::Env(e.clone())),
+            (None, Some(f)) => Some(SecretRef::File(resolve(dir, f))),
+            (None, None) => None,
+        };
+        let bearer = secret(&a.bearer_env, &a.bearer_file);
+        let basic = (secret(&a.username_env, &None), secret(&a.password_env, &None));
+        let header = a.header.clone().zip(secret(&a.value_env, &a.value_file));
+        match (bearer, basic, header) {
+            (Some(b), (None, None), None) => Some(Auth::Bearer(b)),
+            (None, (Some(u), Some(pw)), None) => Some(Auth::Basic { username: u, password: pw }),
+            (None, (None, None), Some((name, value))) => Some(Auth::Header { name, value }),
+            _ => {
+                p.add(
+                    key("auth"),
+                    "give one of: bearer_env (or bearer_file); username_env and password_env; header with value_env (or value_file)",
+                );
+                None
+            }
+        }
+    });
+    if raw.auth.is_some() && !matches!(location, Location::Url(_)) {
+        p.add(key("auth"), "only HTTP sources authenticate; remove it");
+    }
+    if let (Some(_), Location::Url(url)) = (&raw.auth, location) {
+        if let Some(host) = cleartext_host(url) {
+            p.add(
+                key("auth"),
+                format!("credentials would cross the network to {host} unencrypted (http://); use an https:// location (plain http is accepted only to this machine, e.g. 127.0.0.1)"),
+            );
+        }
+    }
+    auth
 }
 
 /// The host of a plain-http URL that leaves this machine; None for https or loopback.

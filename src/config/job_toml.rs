@@ -85,7 +85,7 @@ pub(super) struct RawSources {
     /// Units' answers the department types in from letters (optional).
     pub(super) answers: Option<RawSource>,
 }
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(super) struct RawSource {
     pub(super) location: String,
     pub(super) format: Option<String>,
@@ -117,7 +117,7 @@ pub(super) struct RawSource {
 }
 
 /// HTTP authentication; secrets come from environment variables or files, never from the job.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub(super) struct RawAuth {
     pub(super) bearer_env: Option<String>,
