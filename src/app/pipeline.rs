@@ -3,12 +3,13 @@
 //! → render (`notify::queue`) → record (`store`) → deliver (`outbox`).
 
 use super::assessment::{
-    add_stored_history, answer_book, assess_with, details, empty, panic_text, Assessment, RunError,
+    add_stored_history, answer_book, assess_with, details, empty, panic_text, Assessment, Details,
+    RunError,
 };
 use super::outbox::Drainer;
 use super::report::{Held, RunReport};
 use crate::base::clock::Clock;
-use crate::config::daemon::Config;
+use crate::config::daemon::{AnswersConfig, Config};
 use crate::config::job::{Job, Source};
 use crate::data::source;
 use crate::data::validate::Verdict;
@@ -119,125 +120,191 @@ pub async fn run_job(run: &Run<'_>) -> RunReport {
     }
 }
 
+/// The stages in order: pull → measure → validate (`assess`), the answers typed in from letters,
+/// decide, render, record, deliver.
 async fn stages(run: &Run<'_>) -> RunReport {
-    let Run {
-        job,
-        config,
-        store,
-        clock,
-        ..
-    } = *run;
-    // pull → measure → validate
-    let cache = config.state_dir.join("cache").join(&job.name);
-    let a = match assess_with(job, &config.mail, run.as_of, Some(&cache), clock).await {
+    let a = match assess(run).await {
         Ok(a) => a,
-        Err(e) => {
-            return RunReport::assessed(&job.name, &empty(job, run.as_of), run.dry_run).failed(e)
-        }
+        Err(failed) => return *failed,
     };
-    let mut a = a;
-    if let Err(e) = add_stored_history(&mut a, job, store) {
-        return RunReport::assessed(&job.name, &a, run.dry_run).failed(e);
-    }
-    let mut report = RunReport::assessed(&job.name, &a, run.dry_run);
+    let mut report = RunReport::assessed(&run.job.name, &a, run.dry_run);
     let Some(rates) = &a.rates else {
-        if !run.dry_run {
-            let issues = serde_json::to_string(&a.issues).unwrap_or_default();
-            if let Err(e) = store.record_issues(&job.name, run.scheduled, run.as_of, &issues) {
-                return report.failed(e);
-            }
-        }
-        return report;
-    };
-    // Answers the department typed in from letters: recorded before the emails are written, so
-    // this run's alerts and digest show them; their row problems are the run's data issues too.
-    let issues = match (&job.answers, run.dry_run) {
-        (Some(src), false) => match import_answers(run, src, &a, rates, &cache).await {
-            Ok(found) => {
-                report.data_issues.extend(found.iter().cloned());
-                [a.issues.clone(), found].concat()
-            }
-            Err(e) => return report.failed(e),
-        },
-        _ => a.issues.clone(),
-    };
-    let told = async {
-        let now = clock.now();
-        // decide
-        let decision = decide_run(run, &a, rates, now)?;
-        // render
-        let failures = match run.dry_run {
-            true => Vec::new(),
-            false => store.unreported_failures(&job.name)?,
+        return match record_rejected(run, &a) {
+            Ok(()) => report,
+            Err(e) => report.failed(e),
         };
-        let envelope = Envelope {
-            mail: &config.mail,
-            now,
-            run_key: run
-                .scheduled
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            digest_to: &job.digest_to,
-            // A dry run shows what would be sent, not the workbook (`disbmon report` writes it):
-            // building it for 2,000 units was a third of a repeated dry run.
-            attach_xlsx: job.attach_xlsx && !run.dry_run,
-        };
-        let previous = store.previous_disbursed(&job.name, a.plan_year, a.as_of)?;
-        let details = details(job, &a, rates, previous);
-        let answers = answer_book(store.answers(&job.name, a.plan_year)?);
-        let signer = config
-            .answers
-            .as_ref()
-            .map(crate::config::daemon::AnswersConfig::signer);
-        let mut ctx = a.context(job, rates, &details, run.templates);
-        ctx.answers = Some(&answers);
-        ctx.links = signer.as_ref().map(|s| (s, job.timezone));
-        // Nor does a dry run draw charts: nothing it shows includes them. (It still measures the
-        // curves: a source's stored sums are kept for one set of windows, a real run's.)
-        ctx.charts &= !run.dry_run;
-        let outgoing = queue::compose(&ctx, &envelope, &decision, &failures, &issues);
-        if run.dry_run {
-            return Ok((decision, outgoing, Vec::new(), None));
-        }
-        // record
-        let mut record = RunRecordSet::new(
-            &job.name,
-            run.scheduled,
-            run.as_of,
-            a.plan_year,
-            rates,
-            &decision,
-            &outgoing,
-            &failures,
-            &issues,
-        );
-        // The mass-mailing guard: a run that would send far more than its units warrant (a
-        // broken units source, a runaway rule) sends nothing until an operator looks.
-        record.details = details.into_values().collect();
-        let limit = config.mail.message_limit(a.ledger.units.len());
-        record.held = outgoing.messages.len() > limit;
-        store.record_run(&record, now, config.mail.retry_deadline)?;
-        if record.held {
-            let (held, notice) = hold_notice(run, &outgoing, limit, now)?;
-            // Only the notice goes out; the held messages are not due.
-            deliver(run, &notice).await?;
-            let rows = store.messages(&outgoing.ids())?;
-            return Ok((decision, outgoing, rows, Some(held)));
-        }
-        // deliver
-        let rows = deliver(run, &outgoing.ids()).await?;
-        Ok::<_, RunError>((decision, outgoing, rows, None))
     };
-    match told.await {
-        Ok((decision, outgoing, rows, held)) => {
-            let digest_to: Vec<String> = job.digest_to.iter().map(|m| m.to_string()).collect();
-            report.delivered(&decision, &outgoing, &digest_to, &rows);
-            if let Some(held) = held {
-                report = report.held(held);
+    let issues = match answers(run, &a, rates).await {
+        Ok(found) => {
+            report.data_issues.extend(found.iter().cloned());
+            [a.issues.clone(), found].concat()
+        }
+        Err(e) => return report.failed(e),
+    };
+    match tell(run, &a, rates, &issues).await {
+        Ok(told) => {
+            let digest_to: Vec<String> = run.job.digest_to.iter().map(|m| m.to_string()).collect();
+            report.delivered(&told.decision, &told.outgoing, &digest_to, &told.rows);
+            match told.held {
+                Some(held) => report.held(held),
+                None => report,
             }
-            report
         }
         Err(e) => report.failed(e),
     }
+}
+
+/// Where a source's downloads and stored sums are kept between runs.
+fn cache(run: &Run<'_>) -> std::path::PathBuf {
+    run.config.state_dir.join("cache").join(&run.job.name)
+}
+
+/// pull → measure → validate, with the past years the store kept; or the failed run's report.
+async fn assess(run: &Run<'_>) -> Result<Assessment, Box<RunReport>> {
+    let job = run.job;
+    let failed = |a: &Assessment, e: RunError| {
+        Box::new(RunReport::assessed(&job.name, a, run.dry_run).failed(e))
+    };
+    let mut a = assess_with(
+        job,
+        &run.config.mail,
+        run.as_of,
+        Some(&cache(run)),
+        run.clock,
+    )
+    .await
+    .map_err(|e| failed(&empty(job, run.as_of), e))?;
+    add_stored_history(&mut a, job, run.store).map_err(|e| failed(&a, e.into()))?;
+    Ok(a)
+}
+
+/// Rejected data changes no unit's state: only its data issues are recorded.
+fn record_rejected(run: &Run<'_>, a: &Assessment) -> Result<(), RunError> {
+    if run.dry_run {
+        return Ok(());
+    }
+    let issues = serde_json::to_string(&a.issues).unwrap_or_default();
+    run.store
+        .record_issues(&run.job.name, run.scheduled, run.as_of, &issues)?;
+    Ok(())
+}
+
+/// Answers the department typed in from letters: recorded before the emails are written, so
+/// this run's alerts and digest show them; their row problems are the run's data issues too.
+async fn answers(run: &Run<'_>, a: &Assessment, rates: &Rates) -> Result<Vec<DataIssue>, RunError> {
+    match (&run.job.answers, run.dry_run) {
+        (Some(src), false) => import_answers(run, src, a, rates, &cache(run)).await,
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// What a run decided, queued and delivered.
+struct Told {
+    decision: Decision,
+    outgoing: Outgoing,
+    rows: Vec<OutboxRow>,
+    held: Option<Held>,
+}
+
+/// decide → render → record → deliver.
+async fn tell(
+    run: &Run<'_>,
+    a: &Assessment,
+    rates: &Rates,
+    issues: &[DataIssue],
+) -> Result<Told, RunError> {
+    let now = run.clock.now();
+    // decide
+    let decision = decide_run(run, a, rates, now)?;
+    // render
+    let failures = match run.dry_run {
+        true => Vec::new(),
+        false => run.store.unreported_failures(&run.job.name)?,
+    };
+    let previous = run
+        .store
+        .previous_disbursed(&run.job.name, a.plan_year, a.as_of)?;
+    let details = details(run.job, a, rates, previous);
+    let outgoing = render(
+        run,
+        (a, rates, &details),
+        (&decision, &failures, issues),
+        now,
+    )?;
+    if run.dry_run {
+        return Ok(Told {
+            decision,
+            outgoing,
+            rows: Vec::new(),
+            held: None,
+        });
+    }
+    // record
+    let mut record = RunRecordSet::new(
+        &run.job.name,
+        run.scheduled,
+        run.as_of,
+        a.plan_year,
+        rates,
+        &decision,
+        &outgoing,
+        &failures,
+        issues,
+    );
+    record.details = details.into_values().collect();
+    // The mass-mailing guard: a run that would send far more than its units warrant (a broken
+    // units source, a runaway rule) sends nothing until an operator looks.
+    let limit = run.config.mail.message_limit(a.ledger.units.len());
+    record.held = outgoing.messages.len() > limit;
+    run.store
+        .record_run(&record, now, run.config.mail.retry_deadline)?;
+    // deliver
+    let (rows, held) = match record.held {
+        true => {
+            let (held, notice) = hold_notice(run, &outgoing, limit, now)?;
+            // Only the notice goes out; the held messages are not due.
+            deliver(run, &notice).await?;
+            (run.store.messages(&outgoing.ids())?, Some(held))
+        }
+        false => (deliver(run, &outgoing.ids()).await?, None),
+    };
+    Ok(Told {
+        decision,
+        outgoing,
+        rows,
+        held,
+    })
+}
+
+/// The render stage: every message of the run — the decision's alerts, and the digest with the
+/// undelivered messages and data issues it reports — with the answers so far and the links.
+fn render(
+    run: &Run<'_>,
+    (a, rates, details): (&Assessment, &Rates, &Details),
+    (decision, failures, issues): (&Decision, &[OutboxRow], &[DataIssue]),
+    now: DateTime<Utc>,
+) -> Result<Outgoing, RunError> {
+    let job = run.job;
+    let envelope = Envelope {
+        mail: &run.config.mail,
+        now,
+        run_key: run
+            .scheduled
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        digest_to: &job.digest_to,
+        // A dry run shows what would be sent, not the workbook (`disbmon report` writes it):
+        // building it for 2,000 units was a third of a repeated dry run.
+        attach_xlsx: job.attach_xlsx && !run.dry_run,
+    };
+    let answers = answer_book(run.store.answers(&job.name, a.plan_year)?);
+    let signer = run.config.answers.as_ref().map(AnswersConfig::signer);
+    let mut ctx = a.context(job, rates, details, run.templates);
+    ctx.answers = Some(&answers);
+    ctx.links = signer.as_ref().map(|s| (s, job.timezone));
+    // Nor does a dry run draw charts: nothing it shows includes them. (It still measures the
+    // curves: a source's stored sums are kept for one set of windows, a real run's.)
+    ctx.charts &= !run.dry_run;
+    Ok(queue::compose(&ctx, &envelope, decision, failures, issues))
 }
 
 /// Tells the operators that a run's messages are held, and how to release them; returns what the
