@@ -206,7 +206,7 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
         ..SMALL
     };
     for &((x, y), v) in &targets {
-        let label = format!("{} %", figure_short(v));
+        let label = format!("{} %", figure_short(v, c.lang));
         let w = text_width(fonts, &label, target_style);
         let (align, left) = if x + w / 2 > width - 4 {
             (Align::Right, x - w)
@@ -250,7 +250,7 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
     if let Some(&((x, y), v)) = unit.last() {
         root.draw(&Circle::new((x, y), 7, WHITE.filled()))?;
         root.draw(&Circle::new((x, y), 5, UNIT.filled()))?;
-        let label = format!("{} %", figure(v));
+        let label = format!("{} %", figure(v, c.lang));
         let style = Style {
             bold: true,
             color: UNIT,

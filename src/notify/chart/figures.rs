@@ -63,6 +63,7 @@ pub fn ranking_chart(
         ),
     };
     ranking_png(&Ranking {
+        lang,
         title,
         bars: shown,
         expected,
@@ -125,6 +126,7 @@ pub fn curve_chart(d: &UnitDetail, lang: Language) -> Result<Vec<u8>, ChartError
     let mut milestones = vec![(start, 0.0)];
     milestones.extend(d.milestones.iter().copied());
     curve_png(&CurveChart {
+        lang,
         title: &title,
         start,
         end,

@@ -44,7 +44,7 @@ pub(super) fn draw_ranking(
         .iter()
         .map(|b| fit(fonts, &b.label, LABEL_CHARS, LABEL_MAX_PX, LABEL))
         .collect();
-    let figures: Vec<String> = bars.iter().map(|b| figure(b.rate)).collect();
+    let figures: Vec<String> = bars.iter().map(|b| figure(b.rate, r.lang)).collect();
     let label_w = labels
         .iter()
         .map(|l| text_width(fonts, l, LABEL))

@@ -1,6 +1,7 @@
 //! What a chart shows, as its caller gives it: plain values and the caller's words, already in
 //! the reader's language; and why a chart could not be drawn.
 
+use crate::domain::money::Language;
 use chrono::NaiveDate;
 use plotters::prelude::DrawingAreaErrorKind;
 
@@ -36,6 +37,8 @@ pub struct Bar {
 /// A ranking of units by rate, one horizontal bar each.
 #[derive(Debug, Clone, Copy)]
 pub struct Ranking<'a> {
+    /// The reader's number style, for the figures the chart writes.
+    pub lang: Language,
     pub title: &'a str,
     /// Already sorted as they should be shown, top to bottom; cut as [`shown`] does.
     pub bars: &'a [Bar],
@@ -54,6 +57,8 @@ pub struct Ranking<'a> {
 /// One unit's cumulative rate through the plan year, against its milestones.
 #[derive(Debug, Clone, Copy)]
 pub struct CurveChart<'a> {
+    /// The reader's number style, for the figures the chart writes.
+    pub lang: Language,
     pub title: &'a str,
     /// The left end of the axis: 1 January of the plan year.
     pub start: NaiveDate,

@@ -7,6 +7,7 @@ use super::look::*;
 use super::ranking::*;
 use super::spec::*;
 use super::text::*;
+use crate::domain::money::Language;
 use ab_glyph::Font;
 use chrono::Months;
 use chrono::NaiveDate;
@@ -71,6 +72,7 @@ fn bars(n: usize) -> Vec<Bar> {
 
 fn ranking(bars: &[Bar]) -> Ranking<'_> {
     Ranking {
+        lang: Language::Vi,
         title: "Tỷ lệ giải ngân kế hoạch vốn năm 2026 — các đơn vị thấp nhất",
         bars,
         expected: Some(64.2),
@@ -113,6 +115,7 @@ fn curve<'a>(
     last_year: Option<&'a [(NaiveDate, f64)]>,
 ) -> CurveChart<'a> {
     CurveChart {
+        lang: Language::Vi,
         title: "Ủy ban nhân dân xã Nậm Ty — tiến độ giải ngân 2026",
         start: day(2026, 1, 1),
         end: day(2027, 1, 31),
@@ -241,6 +244,7 @@ fn hostile_figures_give_a_chart_not_a_panic() {
         bar("dòng\nmới\t\u{0}", 12.0, Tone::Neutral),
     ]);
     let r = Ranking {
+        lang: Language::Vi,
         expected: Some(f64::NAN),
         average: Some(1e300),
         caption: Some(&"x".repeat(10_000)),
@@ -256,6 +260,7 @@ fn hostile_figures_give_a_chart_not_a_panic() {
     );
 
     let empty = Ranking {
+        lang: Language::Vi,
         expected: None,
         average: None,
         caption: None,
@@ -277,11 +282,13 @@ fn hostile_figures_give_a_chart_not_a_panic() {
         curve(&nasty, &nasty, Some(&nasty)),
         curve(&[], &[], None),
         CurveChart {
+            lang: Language::Vi,
             end: day(2025, 1, 1),
             today: day(1, 1, 1),
             ..curve(&nasty, &NO_POINTS, Some(&NO_POINTS))
         },
         CurveChart {
+            lang: Language::Vi,
             start: day(-200_000, 1, 1),
             end: day(200_000, 1, 1),
             ..curve(&nasty, &nasty, None)
@@ -300,6 +307,7 @@ fn vietnamese_text_draws_glyphs() {
     let draw = |b: &Bar| {
         let bars = [b.clone()];
         let r = Ranking {
+            lang: Language::Vi,
             title: "",
             caption: None,
             ..ranking(&bars)
@@ -315,6 +323,7 @@ fn vietnamese_text_draws_glyphs() {
     let glyph = |s: &str| {
         let bars = [bar("", 40.0, Tone::OnTrack)];
         let r = Ranking {
+            lang: Language::Vi,
             title: s,
             caption: None,
             expected: None,
@@ -366,16 +375,23 @@ fn the_same_input_gives_the_same_bytes() {
 
 #[test]
 fn figures_are_written_the_vietnamese_way() {
-    assert_eq!(figure(34.42), "34,4");
-    assert_eq!(figure(34.46), "34,5");
-    assert_eq!(figure(0.0), "0,0");
-    assert_eq!(figure(-0.04), "0,0");
-    assert_eq!(figure(-5.0), "-5,0");
-    assert_eq!(figure(1234.56), "1.234,6");
-    assert_eq!(figure(1e300), "> 9.999");
-    assert_eq!(figure(f64::NAN), "—");
-    assert_eq!(figure_short(50.0), "50");
-    assert_eq!(figure_short(62.5), "62,5");
+    let (vi, en) = (Language::Vi, Language::En);
+    assert_eq!(figure(34.42, vi), "34,4");
+    assert_eq!(figure(34.46, vi), "34,5");
+    assert_eq!(figure(0.0, vi), "0,0");
+    assert_eq!(figure(-0.04, vi), "0,0");
+    assert_eq!(figure(-5.0, vi), "-5,0");
+    assert_eq!(figure(1234.56, vi), "1.234,6");
+    assert_eq!(figure(1e300, vi), "> 9.999");
+    assert_eq!(figure(f64::NAN, vi), "—");
+    assert_eq!(figure_short(50.0, vi), "50");
+    assert_eq!(figure_short(62.5, vi), "62,5");
+    // An English chart writes numbers the English way.
+    assert_eq!(figure(34.42, en), "34.4");
+    assert_eq!(figure(1234.56, en), "1,234.6");
+    assert_eq!(figure(-1e300, en), "< -9,999");
+    assert_eq!(figure_short(62.5, en), "62.5");
+    assert_eq!(figure_short(50.0, en), "50");
 }
 
 #[test]
@@ -454,6 +470,7 @@ fn write_examples() {
         })
         .collect();
     let c = CurveChart {
+        lang: Language::Vi,
         today: day(2026, 7, 19),
         today_label: "Hôm nay 19/07",
         ..curve(&daily, &ms, None)

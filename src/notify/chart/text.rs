@@ -3,6 +3,7 @@
 
 use super::look::{Area, FIGURE_CAP, INK, MUTED};
 use super::spec::ChartError;
+use crate::domain::money::{format_number, Language};
 use ab_glyph::{point, Font, FontRef, GlyphId, PxScale, ScaleFont};
 use plotters::prelude::*;
 use std::sync::OnceLock;
@@ -237,34 +238,28 @@ pub(super) fn fit(
     }
 }
 
-/// A percentage the Vietnamese way, one decimal: "34,4", "1.234,5"; "—" for no number.
-pub(super) fn figure(v: f64) -> String {
+/// A percentage in the reader's number style, one decimal: "34,4", "1.234,5" in Vietnamese,
+/// "34.4", "1,234.5" in English; "—" for no number, and a cap on absurd ones.
+pub(super) fn figure(v: f64, lang: Language) -> String {
     if !v.is_finite() {
         return "—".to_owned();
     }
+    let cap = format_number(FIGURE_CAP, 0, lang);
     if v > FIGURE_CAP {
-        return "> 9.999".to_owned();
+        return format!("> {cap}");
     }
     if v < -FIGURE_CAP {
-        return "< -9.999".to_owned();
+        return format!("< -{cap}");
     }
-    // Whole tenths, so that the figure rounds once, and -0.04 is "0,0", not "-0,0".
-    let tenths = (v * 10.0).round() as i64;
-    let sign = if tenths < 0 { "-" } else { "" };
-    let tenths = tenths.unsigned_abs();
-    let whole = (tenths / 10).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped},{}", tenths % 10)
+    format_number(v, 1, lang)
 }
 
-/// A target as written in a plan: "50", "62,5".
-pub(super) fn figure_short(v: f64) -> String {
-    let f = figure(v);
-    f.strip_suffix(",0").map(str::to_owned).unwrap_or(f)
+/// A target as written in a plan: "50", "62,5" ("62.5" in English).
+pub(super) fn figure_short(v: f64, lang: Language) -> String {
+    let f = figure(v, lang);
+    let whole = match lang {
+        Language::Vi => ",0",
+        Language::En => ".0",
+    };
+    f.strip_suffix(whole).map(str::to_owned).unwrap_or(f)
 }
