@@ -280,7 +280,7 @@ fn read_answers(dir: &Path) {
         &table,
         src,
         "p",
-        2026,
+        disbmon::domain::id::PlanYear::new(2026),
         &Default::default(),
         &known,
         &Default::default(),

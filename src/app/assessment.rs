@@ -9,6 +9,7 @@ use crate::data::validate::{self, Verdict};
 use crate::data::{compute, measure, source};
 use crate::domain::answer::Answer;
 use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, SourceStats};
 use crate::domain::ledger::{Ledger, UnitDetail};
 use crate::domain::rates::Rates;
@@ -120,8 +121,8 @@ pub fn add_stored_history(a: &mut Assessment, job: &Job, store: &Store) -> Resul
 }
 
 /// A plan year's answers by unit, oldest first.
-pub fn answer_book(answers: Vec<Answer>) -> std::collections::BTreeMap<String, Vec<Answer>> {
-    let mut book: std::collections::BTreeMap<String, Vec<Answer>> = Default::default();
+pub fn answer_book(answers: Vec<Answer>) -> std::collections::BTreeMap<UnitId, Vec<Answer>> {
+    let mut book: std::collections::BTreeMap<UnitId, Vec<Answer>> = Default::default();
     for a in answers {
         book.entry(a.unit.clone()).or_default().push(a);
     }
@@ -226,7 +227,7 @@ pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Each unit's detail by id.
-pub type Details = std::collections::BTreeMap<String, UnitDetail>;
+pub type Details = std::collections::BTreeMap<UnitId, UnitDetail>;
 
 /// What a run knows of each unit beyond its rate: its curve, last year's, the milestones, its
 /// further denominators, and its disbursement at the `previous` run (as-of date, by unit).
@@ -254,7 +255,7 @@ pub fn details(job: &Job, a: &Assessment, rates: &Rates, previous: Option<Previo
                     .other_denominators
                     .iter()
                     .map(|(key, d)| {
-                        let get = |m: &std::collections::BTreeMap<String, i64>| {
+                        let get = |m: &std::collections::BTreeMap<UnitId, i64>| {
                             m.get(&u.unit_id).copied().unwrap_or(0)
                         };
                         (key.clone(), get(&d.plan), get(&d.disbursed))

@@ -14,6 +14,7 @@ use crate::config::job::{Job, Source};
 use crate::data::source;
 use crate::data::validate::Verdict;
 use crate::domain::decide::{self, Decision};
+use crate::domain::id::UnitId;
 use crate::domain::issue::DataIssue;
 use crate::domain::message::{OutboxRow, OutboxStatus, Outgoing};
 use crate::domain::money::Language;
@@ -38,7 +39,7 @@ async fn import_answers(
         Ok(t) => t,
         Err(issues) => return Ok(issues),
     };
-    let disbursed: std::collections::BTreeMap<String, i64> = rates
+    let disbursed: std::collections::BTreeMap<UnitId, i64> = rates
         .units
         .iter()
         .map(|u| (u.unit_id.clone(), u.disbursed))

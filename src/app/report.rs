@@ -3,6 +3,7 @@
 
 use crate::domain::decide::{Reason, UnitDecision};
 use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, SourceStats};
 use crate::domain::money::{format_billion, format_number, Language};
 use crate::domain::rates::{points_ahead, GroupSummary, Range, Rollup, UnitRate};
@@ -44,7 +45,7 @@ pub struct Held {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertReport {
-    pub unit_id: String,
+    pub unit_id: UnitId,
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub status: Status,
@@ -102,7 +103,7 @@ pub struct RunReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PublishedCheck {
-    pub unit_id: String,
+    pub unit_id: UnitId,
     /// As published.
     pub published: String,
     pub computed_pct: Option<f64>,
@@ -396,7 +397,7 @@ fn terminal_row(u: &UnitRate, projected: bool, lang: Language) -> Vec<String> {
     };
     let mut row = vec![
         u.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-        u.unit_id.clone(),
+        u.unit_id.to_string(),
         u.unit_name.clone(),
         format_billion(u.plan, lang),
         format_billion(u.disbursed, lang),

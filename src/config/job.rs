@@ -3,7 +3,7 @@
 //! by `config::job_load`.
 
 use crate::domain::address::Mailbox;
-use crate::domain::id::PlanYear;
+use crate::domain::id::{PlanYear, UnitId};
 use crate::domain::issue::SourceRole;
 use crate::domain::money::{AmountUnit, Language, NumberFormat};
 use crate::domain::reallocation::Settings as ReallocationSettings;
@@ -175,7 +175,7 @@ pub struct Job {
     pub max_data_age: Option<Duration>,
     pub plan_layer: Option<String>,
     pub capital_source: Option<String>,
-    pub successors: BTreeMap<String, String>,
+    pub successors: BTreeMap<UnitId, UnitId>,
     pub rate_layers: Vec<String>,
     pub rate_capital_sources: Vec<String>,
     pub escalate_after_milestones: Option<u32>,

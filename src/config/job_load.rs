@@ -49,7 +49,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         None => Some(default_zone),
     };
     if let Some(y) = raw.plan_year {
-        if !(2000..=2100).contains(&y) {
+        if !(2000..=2100).contains(&y.get()) {
             p.add(
                 "plan_year",
                 format!("{y} is not a plausible plan year; write the fiscal year, e.g. 2026"),
@@ -658,6 +658,7 @@ fn milestones(raw: &[RawMilestone], p: &mut Problems) -> Option<Milestones> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::id::PlanYear;
 
     pub const EXAMPLE: &str = r#"
 schedule = "0 8 * * MON"    # crontab, in the job's time zone
@@ -713,7 +714,7 @@ digest_to = ["lanhdao@stc.example.gov.vn"]
     fn the_example_job_loads() {
         let job = load_text(EXAMPLE).unwrap();
         assert_eq!(job.name, "weekly");
-        assert_eq!(job.plan_year, Some(2026));
+        assert_eq!(job.plan_year, Some(PlanYear::new(2026)));
         assert_eq!(
             job.units.location,
             Location::Url("http://127.0.0.1:8000/don_vi.csv".into())

@@ -2,7 +2,7 @@
 //! where it has a default. Unknown keys are reported by `config::read`; `job_load` turns these
 //! shapes into a checked `config::job::Job`.
 
-use crate::domain::id::PlanYear;
+use crate::domain::id::{PlanYear, UnitId};
 use crate::domain::money::{AmountUnit, Language, NumberFormat};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ pub(super) struct RawJob {
     pub(super) rate_capital_sources: Vec<String>,
     /// Old unit id = its successor, e.g. { "H-MUONGLA" = "X-MUONGLA" } after the July 2025 merger.
     #[serde(default)]
-    pub(super) successors: BTreeMap<String, String>,
+    pub(super) successors: BTreeMap<UnitId, UnitId>,
 }
 
 /// `[projection]`: the year-end projection from past years' seasonal curves.

@@ -6,12 +6,13 @@ use super::source::Table;
 use crate::config::job::Source;
 use crate::domain::answer::{check, codes, NewAnswer, Via};
 use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use crate::domain::issue::DataIssue;
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::Sha256;
 
 /// Rows of one answer: (unit, day, reasons, note).
-type AnswerKey = (String, NaiveDate, String, String);
+type AnswerKey = (UnitId, NaiveDate, String, String);
 
 /// A commitment as a row writes it: (amount, due date, row).
 type Written = (String, String, u64);
@@ -27,9 +28,9 @@ pub fn from_table(
     source: &Source,
     job: &str,
     plan_year: PlanYear,
-    disbursed: &std::collections::BTreeMap<String, i64>,
+    disbursed: &std::collections::BTreeMap<UnitId, i64>,
     known: &std::collections::HashSet<&str>,
-    successors: &std::collections::BTreeMap<String, String>,
+    successors: &std::collections::BTreeMap<UnitId, UnitId>,
     (now, zone): (DateTime<Utc>, chrono_tz::Tz),
 ) -> (Vec<NewAnswer>, Vec<DataIssue>) {
     use chrono::TimeZone;
@@ -80,7 +81,7 @@ pub fn from_table(
         let row = table.row_of(&record, i);
         if let Some(y) = col("plan_year") {
             let written = cell(Some(y));
-            match written.parse::<i32>() {
+            match written.parse::<PlanYear>() {
                 Ok(y) if y == plan_year => {}
                 Ok(_) => continue,
                 Err(_) => {
@@ -90,7 +91,9 @@ pub fn from_table(
             }
         }
         let written = cell(col("unit_id"));
-        let unit = crate::data::compute::query::successor_of(successors, &written).to_string();
+        let unit = UnitId::from(crate::data::compute::query::successor_of(
+            successors, &written,
+        ));
         if !known.contains(unit.as_str()) {
             issues.push(issue(
                 Some(row),
@@ -191,7 +194,7 @@ pub fn from_table(
             .unwrap_or(now);
         answers.push(NewAnswer {
             job: job.to_string(),
-            disbursed_then: disbursed.get(&unit).copied().unwrap_or(0),
+            disbursed_then: disbursed.get(unit.as_str()).copied().unwrap_or(0),
             unit,
             plan_year,
             via: Via::Source,

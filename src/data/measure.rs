@@ -4,6 +4,7 @@
 //! The polars work happens in `compute`; this module says *what* is measured.
 
 use super::compute;
+use crate::domain::id::UnitId;
 
 use super::compute::query::{Query, Scope};
 use super::reuse;
@@ -67,9 +68,9 @@ pub fn years_earlier(day: NaiveDate, n: u32) -> NaiveDate {
 fn needs_from_column(
     table: &crate::data::source::Table,
     job: &Job,
-    ids: &[String],
+    ids: &[UnitId],
     plan_year: PlanYear,
-) -> (BTreeMap<String, i64>, Vec<DataIssue>) {
+) -> (BTreeMap<UnitId, i64>, Vec<DataIssue>) {
     let (source, successors) = (&job.plans, &job.successors);
     // Only the rows of the plan's own layer and capital source, as for the plan.
     let filters: Vec<(usize, &str)> = [
@@ -79,7 +80,7 @@ fn needs_from_column(
     .into_iter()
     .filter_map(|(c, wanted)| Some((*table.columns.get(c)?, wanted?)))
     .collect();
-    let known: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let known: std::collections::HashSet<&str> = ids.iter().map(UnitId::as_str).collect();
     let (mut sums, mut problems) = (BTreeMap::<String, i128>::new(), Vec::new());
     let (Some(&need), Some(&unit)) = (table.columns.get("need"), table.columns.get("unit_id"))
     else {
@@ -128,7 +129,7 @@ fn needs_from_column(
     }
     let sums = sums
         .into_iter()
-        .map(|(k, v)| (k, crate::domain::money::clamp(v)))
+        .map(|(k, v)| (UnitId::from(k), crate::domain::money::clamp(v)))
         .collect();
     (sums, problems)
 }
@@ -193,7 +194,7 @@ struct Asked {
 impl Asked {
     fn of(job: &Job, plan_year: PlanYear, as_of: NaiveDate, year_on_year: bool) -> Asked {
         let past_years = match year_on_year {
-            true => (1..=job.projection.years as PlanYear)
+            true => (1..=job.projection.years as i32)
                 .map(|k| plan_year - k)
                 .collect(),
             false => Vec::new(),
@@ -209,7 +210,7 @@ impl Asked {
         };
         // The curve the alerts draw (this year's month ends), and in January the 31/12 close
         // the projection reports as reached.
-        let december = NaiveDate::from_ymd_opt(plan_year, 12, 31).expect("31 December exists");
+        let december = rule::december(plan_year);
         let curve = match (job.charts, as_of > december) {
             (true, _) => month_ends(plan_year, as_of),
             (false, true) => vec![december],
@@ -303,10 +304,7 @@ fn past_days(
     let whole = job.projection.curves || (job.charts && year == plan_year - 1);
     let ends = match whole {
         true => month_ends(year, rule::window_end(year) + chrono::Days::new(1)),
-        false => vec![
-            NaiveDate::from_ymd_opt(year, 12, 31).expect("31 December exists"),
-            rule::window_end(year),
-        ],
+        false => vec![rule::december(year), rule::window_end(year)],
     };
     let same_day = (year != plan_year - 1).then(|| years_earlier(as_of, (plan_year - year) as u32));
     (ends, same_day)
@@ -315,9 +313,9 @@ fn past_days(
 /// The plans measured, split as they were asked.
 struct Plans {
     by_denominator: Vec<compute::query::Aggregate>,
-    past: Vec<(PlanYear, BTreeMap<String, i64>)>,
-    passed: Vec<BTreeMap<String, i64>>,
-    need: BTreeMap<String, i64>,
+    past: Vec<(PlanYear, BTreeMap<UnitId, i64>)>,
+    passed: Vec<BTreeMap<UnitId, i64>>,
+    need: BTreeMap<UnitId, i64>,
 }
 
 impl Plans {
@@ -390,13 +388,13 @@ fn by_denominator(
 }
 
 /// Plan and disbursement per (unit, project).
-type ByProject = BTreeMap<(String, String), (i64, i64)>;
+type ByProject = BTreeMap<(UnitId, String), (i64, i64)>;
 
 /// Plan and disbursement per (unit, project), when both sources name projects.
 fn projects(
     job: &Job,
     tables: &Tables,
-    ids: &[String],
+    ids: &[UnitId],
     (plan_q, paid_q): (&Query, &Query),
 ) -> Result<ByProject, DataIssue> {
     if !(tables.plans.columns.contains_key("project_id")
@@ -426,7 +424,7 @@ fn projects(
 fn paid_queries(
     job: &Job,
     asked: &Asked,
-    past: &[(PlanYear, BTreeMap<String, i64>)],
+    past: &[(PlanYear, BTreeMap<UnitId, i64>)],
     plan_year: PlanYear,
     as_of: NaiveDate,
 ) -> (Vec<Query>, Vec<(Vec<NaiveDate>, bool)>) {
@@ -446,7 +444,7 @@ fn paid_queries(
 
 /// This year's curve, each past year, and each milestone passed.
 type Curves = (
-    Vec<(NaiveDate, BTreeMap<String, i64>)>,
+    Vec<(NaiveDate, BTreeMap<UnitId, i64>)>,
     Vec<PastYear>,
     Vec<PassedMilestone>,
 );
@@ -456,9 +454,9 @@ type Curves = (
 fn curves(
     answers: Vec<compute::query::Aggregate>,
     asked: &Asked,
-    past: Vec<(PlanYear, BTreeMap<String, i64>)>,
+    past: Vec<(PlanYear, BTreeMap<UnitId, i64>)>,
     days: Vec<(Vec<NaiveDate>, bool)>,
-    passed_plans: Vec<BTreeMap<String, i64>>,
+    passed_plans: Vec<BTreeMap<UnitId, i64>>,
 ) -> Curves {
     let mut answers = answers.into_iter().map(|a| a.by_unit);
     let curve: Vec<_> = asked.curve.iter().copied().zip(answers.by_ref()).collect();
@@ -503,7 +501,7 @@ pub fn measure(
 ) -> Result<Measured, DataIssue> {
     let (units, unit_issues, notes, unit_stats) =
         compute::units::units(&tables.units, job.units.number_format)?;
-    let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
+    let ids: Vec<UnitId> = units.iter().map(|u| u.id.clone()).collect();
     let year_on_year = tables.plans.columns.contains_key("plan_year");
     let asked = Asked::of(job, plan_year, as_of, year_on_year);
     // The plans: each denominator, the past years' final plans, the plan on each milestone
@@ -585,16 +583,16 @@ mod tests {
     #[test]
     fn month_ends_run_through_the_window_and_stop_before_the_day() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        let all = month_ends(2024, d(2025, 2, 1));
+        let all = month_ends(PlanYear::new(2024), d(2025, 2, 1));
         assert_eq!(all.len(), 13);
         assert_eq!(
             (all[1], all[11], all[12]),
             (d(2024, 2, 29), d(2024, 12, 31), d(2025, 1, 31))
         );
         assert_eq!(
-            month_ends(2026, d(2026, 10, 31)).last(),
+            month_ends(PlanYear::new(2026), d(2026, 10, 31)).last(),
             Some(&d(2026, 9, 30))
         );
-        assert!(month_ends(2026, d(2026, 1, 31)).is_empty());
+        assert!(month_ends(PlanYear::new(2026), d(2026, 1, 31)).is_empty());
     }
 }

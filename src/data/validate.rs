@@ -4,6 +4,7 @@
 
 use crate::config::daemon::MailConfig;
 use crate::config::job::{Job, OnError};
+use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, SourceRole};
 use crate::domain::ledger::Ledger;
 use crate::domain::money;
@@ -95,7 +96,7 @@ pub fn verdict(job: &Job, issues: &[DataIssue]) -> Verdict {
 pub fn totals(ledger: &Ledger) -> Vec<DataIssue> {
     let limit = i128::from(money::MAX_DONG);
     let figure = |id: &str| {
-        let get = |f: &BTreeMap<String, i64>| i128::from(f.get(id).copied().unwrap_or(0));
+        let get = |f: &BTreeMap<UnitId, i64>| i128::from(f.get(id).copied().unwrap_or(0));
         [get(&ledger.plan), get(&ledger.disbursed)]
     };
     let mut all = [0i128; 2];

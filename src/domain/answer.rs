@@ -7,6 +7,7 @@ use super::id::PlanYear;
 use super::money::{
     format_billion, format_date, format_pct_opt, AmountUnit, Language, NumberFormat,
 };
+use crate::domain::id::UnitId;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// The reasons units give, as codes a department can count (the code list of the domain notes).
@@ -312,7 +313,7 @@ pub fn commitment_line(
 #[derive(Debug, Clone)]
 pub struct NewAnswer {
     pub job: String,
-    pub unit: String,
+    pub unit: UnitId,
     pub plan_year: PlanYear,
     pub via: Via,
     pub link_id: Option<String>,
@@ -331,7 +332,7 @@ pub struct NewAnswer {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Answer {
     pub id: i64,
-    pub unit: String,
+    pub unit: UnitId,
     pub via: Via,
     pub received_at: DateTime<Utc>,
     pub ip: Option<String>,
@@ -357,7 +358,7 @@ mod tests {
                 ("20".into(), "15/11/2026".into()),
                 (String::new(), String::new()),
             ],
-            2026,
+            PlanYear::new(2026),
             today,
             (NumberFormat::Vi, AmountUnit::Billion),
             &date,
@@ -372,7 +373,7 @@ mod tests {
             &["khac".into(), "<script>".into()],
             "",
             &[("-3".into(), "01/01/2020".into())],
-            2026,
+            PlanYear::new(2026),
             today,
             (NumberFormat::Vi, AmountUnit::Billion),
             &date,

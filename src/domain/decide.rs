@@ -12,6 +12,7 @@ use super::address::Mailbox;
 use super::ledger::Unit;
 use super::rates::{Rates, UnitRate};
 use super::rule::Status;
+use crate::domain::id::UnitId;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -93,7 +94,7 @@ pub struct Alert {
 /// The decision about one unit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnitDecision {
-    pub unit_id: String,
+    pub unit_id: UnitId,
     pub status: Status,
     pub reason: Reason,
     /// A message is queued for it.
@@ -110,12 +111,12 @@ pub struct Decision {
     /// Every unit whose state matters (behind, or recovering), with the reason.
     pub decisions: Vec<UnitDecision>,
     /// The memory to store for every unit.
-    pub memory: Vec<(String, Memory)>,
+    pub memory: Vec<(UnitId, Memory)>,
 }
 
 /// A merged unit's alert state carries over to its successor (the most recent episode wins), so
 /// that the successor is not told "first" again about what its predecessor was already told.
-pub fn carry_over(memory: &mut HashMap<String, Memory>, successors: &BTreeMap<String, String>) {
+pub fn carry_over(memory: &mut HashMap<UnitId, Memory>, successors: &BTreeMap<UnitId, UnitId>) {
     for (old, new) in successors {
         if let Some(m) = memory.get(old).cloned() {
             let keep = memory
@@ -143,8 +144,8 @@ fn reminder_due(m: &Memory, now: DateTime<Utc>, repeat: chrono::Duration) -> boo
 pub fn decide(
     rates: &Rates,
     units: &[Unit],
-    memory: &HashMap<String, Memory>,
-    silenced: &HashSet<String>,
+    memory: &HashMap<UnitId, Memory>,
+    silenced: &HashSet<UnitId>,
     as_of: NaiveDate,
     now: DateTime<Utc>,
     policy: &Policy,
@@ -159,13 +160,13 @@ pub fn decide(
         let was_behind = prev.status.is_some_and(Status::is_alerted);
         if partial && was_behind && !rate.status.is_alerted() {
             d.decisions.push(UnitDecision {
-                unit_id: id.to_string(),
+                unit_id: rate.unit_id.clone(),
                 status: rate.status,
                 reason: Reason::Held,
                 queued: false,
                 escalated: false,
             });
-            d.memory.push((id.to_string(), prev));
+            d.memory.push((rate.unit_id.clone(), prev));
             continue;
         }
         let mut m = Memory {
@@ -236,7 +237,7 @@ pub fn decide(
             if recovered {
                 (Reason::Recovered, true)
             } else {
-                d.memory.push((id.to_string(), m));
+                d.memory.push((rate.unit_id.clone(), m));
                 continue;
             }
         };
@@ -292,13 +293,13 @@ pub fn decide(
             }
         }
         d.decisions.push(UnitDecision {
-            unit_id: id.to_string(),
+            unit_id: rate.unit_id.clone(),
             status: rate.status,
             reason,
             queued,
             escalated,
         });
-        d.memory.push((id.to_string(), m));
+        d.memory.push((rate.unit_id.clone(), m));
     }
     d
 }
@@ -359,7 +360,7 @@ mod tests {
             name: id.into(),
             row: 2,
             emails: email.map(|e| vec![e.parse().unwrap()]).unwrap_or_default(),
-            parent_id: parent.map(str::to_string),
+            parent_id: parent.map(UnitId::from),
             group: None,
             published_rate: None,
         }
@@ -386,7 +387,7 @@ mod tests {
 
     /// Runs `decide` for one unit through a sequence of (day, status, silenced), carrying memory.
     fn sequence(steps: &[(u32, Status, bool)], units: &[Unit]) -> Vec<(Reason, bool, bool)> {
-        let mut memory: HashMap<String, Memory> = HashMap::new();
+        let mut memory: HashMap<UnitId, Memory> = HashMap::new();
         steps
             .iter()
             .map(|(d, status, silenced)| {
@@ -397,8 +398,8 @@ mod tests {
                     groups: vec![],
                     rollups: vec![],
                 };
-                let silences: HashSet<String> = if *silenced {
-                    ["A".to_string()].into()
+                let silences: HashSet<UnitId> = if *silenced {
+                    [UnitId::from("A")].into()
                 } else {
                     HashSet::new()
                 };
@@ -552,7 +553,7 @@ mod tests {
 
     fn decide_on(d: u32, status: Status, memory: &Memory, partial: bool) -> Decision {
         let units = vec![unit("A", Some("a@x.vn"), None)];
-        let memory = HashMap::from([("A".to_string(), memory.clone())]);
+        let memory = HashMap::from([(UnitId::from("A"), memory.clone())]);
         decide(
             &one(status),
             &units,
@@ -617,7 +618,7 @@ mod tests {
         };
         let held = decide_on(3, OnTrack, &m, true);
         assert_eq!((held.decisions[0].reason, held.alerts.len()), (Held, 0));
-        assert_eq!(held.memory, vec![("A".to_string(), m.clone())]);
+        assert_eq!(held.memory, vec![(UnitId::from("A"), m.clone())]);
         let complete = decide_on(3, OnTrack, &m, false);
         assert_eq!(
             (complete.decisions[0].reason, complete.alerts.len()),

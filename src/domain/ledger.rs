@@ -142,7 +142,7 @@ pub struct Ledger {
 
 /// A past plan year, whole: its final plan and its cumulative disbursement at each month end of
 /// its window.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PastYear {
     pub year: PlanYear,
     /// The plan in force at the close of the year's window (31 January of the next year).
@@ -165,7 +165,7 @@ impl PastYear {
 
     /// By 31 December of the year.
     pub fn december(&self, unit: &str) -> i64 {
-        let day = chrono::NaiveDate::from_ymd_opt(self.year, 12, 31).expect("31 December exists");
+        let day = crate::domain::rule::december(self.year);
         self.on(day, unit).unwrap_or(0)
     }
 
@@ -214,11 +214,11 @@ fn points(
 
 /// What a run knows of a unit beyond its rate, for the charts, the alert, the workbook and the
 /// dashboard (which keeps the latest run's).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UnitDetail {
-    pub unit: String,
+    pub unit: UnitId,
     pub name: String,
-    pub plan_year: i32,
+    pub plan_year: PlanYear,
     pub as_of: chrono::NaiveDate,
     /// The plan the curve's rates are of (đồng).
     #[serde(default)]
@@ -252,7 +252,7 @@ impl Ledger {
     pub fn slowest_projects(&self, unit: &str, n: usize) -> Vec<(String, i64, i64)> {
         let mut mine: Vec<(String, i64, i64)> = self
             .projects
-            .range((unit.to_string(), String::new())..)
+            .range((UnitId::from(unit), String::new())..)
             .take_while(|((u, _), _)| u == unit)
             .filter(|(_, (plan, _))| *plan > 0)
             .map(|((_, p), (plan, paid))| (p.clone(), *plan, *paid))
@@ -278,14 +278,15 @@ pub struct LastYear {
 #[cfg(test)]
 mod tests {
     use super::{rollups, Published, Unit};
+    use crate::domain::id::UnitId;
 
     fn unit(id: String, parent: Option<String>) -> Unit {
         Unit {
-            id: id.clone(),
+            id: UnitId::from(id.as_str()),
             name: id,
             row: 0,
             emails: Vec::new(),
-            parent_id: parent,
+            parent_id: parent.map(UnitId::from),
             group: None,
             published_rate: None,
         }

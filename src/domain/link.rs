@@ -4,6 +4,7 @@
 //! a MAC bound to the link.
 
 use super::id::PlanYear;
+use crate::domain::id::UnitId;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
@@ -13,7 +14,7 @@ use sha2::Sha256;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub job: String,
-    pub unit: String,
+    pub unit: UnitId,
     pub plan_year: PlanYear,
     /// The alert's own id: a link answers one alert, once.
     pub id: String,
@@ -144,7 +145,7 @@ mod tests {
         Link {
             job: "sample".into(),
             unit: "SXD".into(),
-            plan_year: 2026,
+            plan_year: PlanYear::new(2026),
             id: "abc".into(),
             expires,
         }

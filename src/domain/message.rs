@@ -3,6 +3,7 @@
 //! Built by `notify::queue`, stored by `store`, sent by the outbox drainer.
 
 use super::decide::Reason;
+use crate::domain::id::UnitId;
 use chrono::{DateTime, Utc};
 
 /// What a queued message is.
@@ -44,7 +45,7 @@ crate::base::names::named!(OutboxStatus {
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub message_id: String,
-    pub unit: Option<String>,
+    pub unit: Option<UnitId>,
     pub kind: MessageKind,
     pub reason: Option<Reason>,
     pub recipients: Vec<String>,
@@ -59,7 +60,7 @@ pub struct OutboxRow {
     pub id: i64,
     pub message_id: String,
     pub job: String,
-    pub unit: Option<String>,
+    pub unit: Option<UnitId>,
     pub kind: MessageKind,
     /// Why an alert was sent; none for digests and operator notices.
     pub reason: Option<Reason>,

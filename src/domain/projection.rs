@@ -153,7 +153,7 @@ pub fn project(
     if history.is_empty() {
         return;
     }
-    let december = NaiveDate::from_ymd_opt(plan_year, 12, 31).expect("31 December exists");
+    let december = crate::domain::rule::december(plan_year);
     // In January, 31/12 is measured (this year's curve holds it): reached, not projected.
     let december_paid = ledger
         .curve
@@ -227,7 +227,7 @@ pub fn from_store(year: PlanYear, days: &[StoredDay], same_day: NaiveDate) -> Op
     if last.0 < close - chrono::Days::new(7) {
         return None;
     }
-    let on = |day: NaiveDate, pick: fn(&(i64, i64)) -> i64| -> BTreeMap<String, i64> {
+    let on = |day: NaiveDate, pick: fn(&(i64, i64)) -> i64| -> BTreeMap<UnitId, i64> {
         days.iter()
             .rev()
             .find(|(d, _)| *d <= day)
@@ -337,9 +337,9 @@ mod tests {
     fn year(y: PlanYear, unit: &str, shares: [f64; 13], total: i64, today: f64) -> PastYear {
         let ends = (1..=13)
             .map(|m| match m {
-                12 => NaiveDate::from_ymd_opt(y, 12, 31).unwrap(),
-                13 => NaiveDate::from_ymd_opt(y + 1, 1, 31).unwrap(),
-                m => NaiveDate::from_ymd_opt(y, m + 1, 1)
+                12 => NaiveDate::from_ymd_opt(y.get(), 12, 31).unwrap(),
+                13 => NaiveDate::from_ymd_opt(y.get() + 1, 1, 31).unwrap(),
+                m => NaiveDate::from_ymd_opt(y.get(), m + 1, 1)
                     .unwrap()
                     .pred_opt()
                     .unwrap(),
@@ -348,15 +348,15 @@ mod tests {
             .map(|(d, s)| {
                 (
                     d,
-                    BTreeMap::from([(unit.to_string(), (s * total as f64) as i64)]),
+                    BTreeMap::from([(UnitId::from(unit), (s * total as f64) as i64)]),
                 )
             })
             .collect();
         PastYear {
             year: y,
-            plan: BTreeMap::from([(unit.to_string(), total)]),
+            plan: BTreeMap::from([(UnitId::from(unit), total)]),
             month_ends: ends,
-            same_day: BTreeMap::from([(unit.to_string(), (today * total as f64) as i64)]),
+            same_day: BTreeMap::from([(UnitId::from(unit), (today * total as f64) as i64)]),
         }
     }
 
@@ -370,8 +370,8 @@ mod tests {
         shares[12] = 1.0; // the close
                           // By this day: half of the year's disbursement in 2025, 40 % in 2024.
         let history = vec![
-            year(2025, "A", shares, 1_000_000, 0.5),
-            year(2024, "A", shares, 1_000_000, 0.4),
+            year(PlanYear::new(2025), "A", shares, 1_000_000, 0.5),
+            year(PlanYear::new(2024), "A", shares, 1_000_000, 0.4),
         ];
         let mut rates = Rates {
             expected_pct: 50.0,
@@ -404,7 +404,7 @@ mod tests {
             history,
             ..Default::default()
         };
-        project(&mut rates, &ledger, &milestones, 2026, as_of);
+        project(&mut rates, &ledger, &milestones, PlanYear::new(2026), as_of);
         let p = rates.units[0].projection.clone().unwrap();
         assert_eq!(p.basis, Basis::Unit);
         // 30 % ÷ 0.5 = 60 %, 30 % ÷ 0.4 = 75 % at the close; × 0.9 by 31/12.
@@ -422,8 +422,8 @@ mod tests {
             *s = (i as f64 + 1.0) / 13.0;
         }
         let history = vec![
-            year(2025, "A", shares, 1_000_000, 0.5),
-            year(2024, "A", shares, 1_000_000, 0.5),
+            year(PlanYear::new(2025), "A", shares, 1_000_000, 0.5),
+            year(PlanYear::new(2024), "A", shares, 1_000_000, 0.5),
         ];
         let rates = Rates {
             expected_pct: 0.0,
@@ -437,7 +437,7 @@ mod tests {
             rollups: vec![],
         };
         let b = backtest(&history, &rates);
-        assert_eq!(b.years, vec![2025]);
+        assert_eq!(b.years, vec![PlanYear::new(2025)]);
         assert_eq!(b.months.len(), 12);
         // The same curve both years: the projection is exact (rounding aside).
         assert!(b.months.iter().all(|m| m.mean_abs_error < 0.01));

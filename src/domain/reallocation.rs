@@ -6,6 +6,7 @@
 //! exceeds its plan could absorb the difference. All in integer đồng; pure.
 
 use super::rates::Rates;
+use crate::domain::id::UnitId;
 
 use super::ledger::Ledger;
 use serde::Serialize;
@@ -13,7 +14,7 @@ use serde::Serialize;
 /// A unit that could release capital.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Release {
-    pub unit_id: String,
+    pub unit_id: UnitId,
     pub unit_name: String,
     pub plan: i64,
     pub disbursed: i64,
@@ -30,7 +31,7 @@ pub struct Release {
 /// A unit that could absorb capital.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Absorb {
-    pub unit_id: String,
+    pub unit_id: UnitId,
     pub unit_name: String,
     pub plan: i64,
     /// Its registered need for the year.
@@ -230,6 +231,7 @@ impl Default for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::id::PlanYear;
     use crate::domain::rates::UnitRate;
     use crate::domain::rates::{Basis, Projection, Range};
     use std::collections::BTreeMap;
@@ -248,7 +250,7 @@ mod tests {
             rate_pct: Some(100.0 * paid as f64 / plan as f64),
             projection: Some(Projection {
                 basis: Basis::Unit,
-                years: vec![2025, 2024],
+                years: vec![PlanYear::new(2025), PlanYear::new(2024)],
                 dec31: r(dec31),
                 jan31: r(jan31),
                 disbursed_by_close: by_close,
@@ -285,10 +287,10 @@ mod tests {
             rollups: vec![],
         };
         let ledger = Ledger {
-            need: BTreeMap::from([("FAST".to_string(), 130 * bn), ("MID".into(), 150 * bn)]),
+            need: BTreeMap::from([("FAST".into(), 130 * bn), ("MID".into(), 150 * bn)]),
             projects: BTreeMap::from([
-                (("SLOW".to_string(), "DA1".to_string()), (150 * bn, 25 * bn)),
-                (("SLOW".to_string(), "DA2".to_string()), (50 * bn, 25 * bn)),
+                (("SLOW".into(), "DA1".to_string()), (150 * bn, 25 * bn)),
+                (("SLOW".into(), "DA2".to_string()), (50 * bn, 25 * bn)),
             ]),
             ..Default::default()
         };

@@ -72,7 +72,7 @@ impl Milestones {
         }
         if problems.is_empty() {
             let ms = Milestones(list);
-            let dates = ms.dates(2024);
+            let dates = ms.dates(PlanYear::new(2024));
             if dates.windows(2).any(|w| w[1] <= w[0])
                 || dates.last().is_some_and(|d| d.year() > 2025)
             {
@@ -104,7 +104,7 @@ impl Milestones {
                     }
                 }
                 prev = Some((m.month, m.day));
-                month_day(y, m.month, m.day)
+                month_day(y.get(), m.month, m.day)
             })
             .collect()
     }
@@ -112,7 +112,7 @@ impl Milestones {
     /// Expected cumulative % of plan on `date`: linear by calendar day through (1 Jan, 0 %) and the
     /// milestones; after the last milestone, its value; before the plan year, 0.
     pub fn expected_pct(&self, year: PlanYear, date: NaiveDate) -> f64 {
-        let mut prev_date = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
+        let mut prev_date = NaiveDate::from_ymd_opt(year.get(), 1, 1).expect("1 January exists");
         let mut prev_pct = 0.0;
         if date <= prev_date {
             return 0.0;
@@ -133,7 +133,7 @@ impl Milestones {
     /// [`Milestones::expected_pct`], with each milestone taken to 0.01 %.
     pub fn expected_share(&self, year: PlanYear, date: NaiveDate) -> Share {
         let hundredths = |pct: f64| (pct * 100.0).round() as i128;
-        let mut prev_date = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
+        let mut prev_date = NaiveDate::from_ymd_opt(year.get(), 1, 1).expect("1 January exists");
         let mut prev = 0i128;
         if date <= prev_date {
             return Share { num: 0, den: 1 };
@@ -184,25 +184,24 @@ fn month_day(year: i32, month: u32, day: u32) -> NaiveDate {
 /// The plan year measured on `as_of` when the job does not fix it: the year whose window
 /// (1 Jan .. 31 Jan of the next year) holds `as_of`, the older one in January.
 pub fn default_plan_year(as_of: NaiveDate) -> PlanYear {
-    if as_of.month() == 1 {
-        as_of.year() - 1
-    } else {
-        as_of.year()
-    }
+    PlanYear::new(match as_of.month() {
+        1 => as_of.year() - 1,
+        _ => as_of.year(),
+    })
 }
 
 /// The last day whose payments count for plan year `year` (art. 68, Law on Public Investment 2019).
 pub fn window_end(year: PlanYear) -> NaiveDate {
-    NaiveDate::from_ymd_opt(year + 1, 1, 31).expect("31 January exists")
+    NaiveDate::from_ymd_opt(year.get() + 1, 1, 31).expect("31 January exists")
 }
 
 /// The `i`-th month end of plan year `year`'s window, from 0 (31 January) to 11 (31 December)
 /// and 12 (31 January of the next year, the close); none past that.
 pub fn month_end(year: PlanYear, i: usize) -> Option<NaiveDate> {
     let first_of_next = match i {
-        0..=10 => NaiveDate::from_ymd_opt(year, i as u32 + 2, 1),
-        11 => NaiveDate::from_ymd_opt(year + 1, 1, 1),
-        12 => NaiveDate::from_ymd_opt(year + 1, 2, 1),
+        0..=10 => NaiveDate::from_ymd_opt(year.get(), i as u32 + 2, 1),
+        11 => NaiveDate::from_ymd_opt(year.get() + 1, 1, 1),
+        12 => NaiveDate::from_ymd_opt(year.get() + 1, 2, 1),
         _ => None,
     };
     first_of_next.and_then(|d| d.pred_opt())
@@ -213,8 +212,14 @@ pub fn month_ends(year: PlanYear) -> Vec<NaiveDate> {
     (0..13).filter_map(|i| month_end(year, i)).collect()
 }
 
+/// 31 December of plan year `year`: the year-end milestone, before the January close.
+pub fn december(year: PlanYear) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year.get(), 12, 31).expect("31 December exists")
+}
+
+/// 1 January of plan year `year`: where its window starts.
 pub fn window_start(year: PlanYear) -> NaiveDate {
-    NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists")
+    NaiveDate::from_ymd_opt(year.get(), 1, 1).expect("1 January exists")
 }
 
 /// Where a unit stands.
@@ -328,35 +333,41 @@ mod tests {
     #[test]
     fn interpolates_by_calendar_day() {
         let ms = sonla();
-        close(ms.expected_pct(2026, d(2026, 1, 1)), 0.0);
+        close(ms.expected_pct(PlanYear::new(2026), d(2026, 1, 1)), 0.0);
         // 1 Jan .. 31 Mar 2026 is 89 days; 45 days in.
-        close(ms.expected_pct(2026, d(2026, 2, 15)), 11.05 * 45.0 / 89.0);
-        close(ms.expected_pct(2026, d(2026, 3, 31)), 11.05);
-        close(ms.expected_pct(2026, d(2026, 6, 30)), 50.0);
+        close(
+            ms.expected_pct(PlanYear::new(2026), d(2026, 2, 15)),
+            11.05 * 45.0 / 89.0,
+        );
+        close(ms.expected_pct(PlanYear::new(2026), d(2026, 3, 31)), 11.05);
+        close(ms.expected_pct(PlanYear::new(2026), d(2026, 6, 30)), 50.0);
         // The example: 31 Oct is 31 of the 92 days from 30 Sep to 31 Dec.
         close(
-            ms.expected_pct(2026, d(2026, 10, 31)),
+            ms.expected_pct(PlanYear::new(2026), d(2026, 10, 31)),
             60.0 + 35.0 * 31.0 / 92.0,
         );
         assert_eq!(
-            format!("{:.2}", ms.expected_pct(2026, d(2026, 10, 31))),
+            format!(
+                "{:.2}",
+                ms.expected_pct(PlanYear::new(2026), d(2026, 10, 31))
+            ),
             "71.79"
         );
-        close(ms.expected_pct(2026, d(2026, 12, 31)), 95.0);
+        close(ms.expected_pct(PlanYear::new(2026), d(2026, 12, 31)), 95.0);
     }
 
     #[test]
     fn the_shortfall_is_exact_in_whole_dong() {
         let ms = sonla();
-        let share = ms.expected_share(2026, d(2026, 6, 30));
+        let share = ms.expected_share(PlanYear::new(2026), d(2026, 6, 30));
         assert_eq!(share.shortfall(1_000, 0), 500);
         assert_eq!(share.shortfall(1_001, 0), 501); // 500.5 rounds up
         assert_eq!(share.shortfall(1_000, 600), 0);
         let near_max = 1_000_000_000_000_000_000;
         assert_eq!(share.shortfall(near_max, 0), near_max / 2);
-        let end = ms.expected_share(2026, d(2027, 3, 1));
+        let end = ms.expected_share(PlanYear::new(2026), d(2027, 3, 1));
         assert_eq!(end.shortfall(7, 3), 4);
-        let mid = ms.expected_share(2026, d(2026, 2, 15));
+        let mid = ms.expected_share(PlanYear::new(2026), d(2026, 2, 15));
         // 11.05 % × 45/89 of 10^12 đồng, rounded up.
         assert_eq!(mid.shortfall(1_000_000_000_000, 0), 55_870_786_517);
     }
@@ -364,18 +375,18 @@ mod tests {
     #[test]
     fn the_january_close_belongs_to_the_previous_plan_year() {
         let ms = sonla();
-        assert_eq!(ms.dates(2026).last(), Some(&d(2027, 1, 31)));
+        assert_eq!(ms.dates(PlanYear::new(2026)).last(), Some(&d(2027, 1, 31)));
         close(
-            ms.expected_pct(2026, d(2027, 1, 16)),
+            ms.expected_pct(PlanYear::new(2026), d(2027, 1, 16)),
             95.0 + 5.0 * 16.0 / 31.0,
         );
-        close(ms.expected_pct(2026, d(2027, 1, 31)), 100.0);
-        close(ms.expected_pct(2026, d(2027, 3, 1)), 100.0);
-        close(ms.expected_pct(2027, d(2026, 12, 1)), 0.0);
-        assert_eq!(default_plan_year(d(2027, 1, 20)), 2026);
-        assert_eq!(default_plan_year(d(2027, 2, 1)), 2027);
+        close(ms.expected_pct(PlanYear::new(2026), d(2027, 1, 31)), 100.0);
+        close(ms.expected_pct(PlanYear::new(2026), d(2027, 3, 1)), 100.0);
+        close(ms.expected_pct(PlanYear::new(2027), d(2026, 12, 1)), 0.0);
+        assert_eq!(default_plan_year(d(2027, 1, 20)), PlanYear::new(2026));
+        assert_eq!(default_plan_year(d(2027, 2, 1)), PlanYear::new(2027));
         assert_eq!(
-            ms.next(2026, d(2026, 10, 31)),
+            ms.next(PlanYear::new(2026), d(2026, 10, 31)),
             Some((d(2026, 12, 31), 95.0))
         );
     }
@@ -388,8 +399,8 @@ mod tests {
             pct: 10.0,
         }])
         .unwrap();
-        assert_eq!(ms.dates(2026), vec![d(2026, 2, 28)]);
-        assert_eq!(ms.dates(2028), vec![d(2028, 2, 29)]);
+        assert_eq!(ms.dates(PlanYear::new(2026)), vec![d(2026, 2, 28)]);
+        assert_eq!(ms.dates(PlanYear::new(2028)), vec![d(2028, 2, 29)]);
     }
 
     #[test]

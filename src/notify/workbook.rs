@@ -6,6 +6,7 @@
 
 use super::render::context::Context;
 use super::render::words::status_label;
+use crate::domain::id::PlanYear;
 use crate::domain::issue::DataIssue;
 use crate::domain::money::Language;
 use crate::domain::rule::Status;
@@ -22,7 +23,7 @@ pub struct WorkbookError {
 }
 
 /// The file name a person expects, e.g. `giai-ngan-2026-den-31-10-2026.xlsx`.
-pub fn file_name(plan_year: i32, as_of: NaiveDate) -> String {
+pub fn file_name(plan_year: PlanYear, as_of: NaiveDate) -> String {
     format!(
         "giai-ngan-{plan_year}-den-{}.xlsx",
         as_of.format("%d-%m-%Y")

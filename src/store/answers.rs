@@ -3,6 +3,7 @@
 
 use super::db::{Store, StoreError};
 use crate::domain::answer::{codes, parse_codes, Answer, NewAnswer};
+use crate::domain::id::PlanYear;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
@@ -59,7 +60,7 @@ impl Store {
     }
 
     /// Every answer of a job's units in a plan year, oldest first, with its commitments.
-    pub fn answers(&self, job: &str, plan_year: i32) -> Result<Vec<Answer>, StoreError> {
+    pub fn answers(&self, job: &str, plan_year: PlanYear) -> Result<Vec<Answer>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, unit, via, received_at, ip, reasons, note, disbursed_then, link_id FROM answers

@@ -6,6 +6,8 @@ use super::db::{Store, StoreError};
 use super::record::Figures;
 use super::sql::{date, parse_ts};
 use crate::domain::decide::Reason;
+use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use crate::domain::ledger::UnitDetail;
 use crate::domain::projection::StoredDay;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -37,7 +39,7 @@ pub struct LatestFigures {
 }
 
 /// An earlier run's as-of date and each unit's disbursement then.
-pub type Previous = (NaiveDate, HashMap<String, i64>);
+pub type Previous = (NaiveDate, HashMap<UnitId, i64>);
 
 /// A unit's figures in one run, for its history.
 #[derive(Debug, Clone)]
@@ -63,7 +65,7 @@ impl Store {
                     scheduled_at: parse_ts(&r.get::<_, String>(0)?)?,
                     as_of: date(&r.get::<_, String>(1)?)?,
                     figures: Figures {
-                        unit: unit.to_string(),
+                        unit: UnitId::from(unit),
                         plan: r.get(2)?,
                         disbursed: r.get(3)?,
                         rate: r.get(4)?,
@@ -119,7 +121,7 @@ impl Store {
     pub fn previous_disbursed(
         &self,
         job: &str,
-        plan_year: i32,
+        plan_year: PlanYear,
         before: NaiveDate,
     ) -> Result<Option<Previous>, StoreError> {
         self.with(|c| {
@@ -138,7 +140,9 @@ impl Store {
             let mut st = c.prepare(
                 "SELECT unit, disbursed FROM unit_figures WHERE job = ?1 AND scheduled_at = ?2",
             )?;
-            let rows = st.query_map(params![job, sched], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = st.query_map(params![job, sched], |r| {
+                Ok((r.get::<_, UnitId>(0)?, r.get(1)?))
+            })?;
             Ok(Some((
                 date(&as_of)?,
                 rows.collect::<rusqlite::Result<_>>()?,
@@ -147,11 +151,11 @@ impl Store {
     }
 
     /// Every unit's stored detail of a job (names, curves), by unit id.
-    pub fn unit_details(&self, job: &str) -> Result<HashMap<String, UnitDetail>, StoreError> {
+    pub fn unit_details(&self, job: &str) -> Result<HashMap<UnitId, UnitDetail>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare("SELECT unit, detail FROM unit_details WHERE job = ?1")?;
             let rows = st.query_map(params![job], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                Ok((r.get::<_, UnitId>(0)?, r.get::<_, String>(1)?))
             })?;
             let mut out = HashMap::new();
             for row in rows {
@@ -182,7 +186,11 @@ impl Store {
     /// Every run's figures of a plan year, one set per as-of date (the latest run of that date):
     /// (as-of date, unit → (plan, disbursed)), oldest first. What a past year looked like when
     /// the sources no longer hold it.
-    pub fn year_figures(&self, job: &str, plan_year: i32) -> Result<Vec<StoredDay>, StoreError> {
+    pub fn year_figures(
+        &self,
+        job: &str,
+        plan_year: PlanYear,
+    ) -> Result<Vec<StoredDay>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT f.as_of, f.unit, f.plan, f.disbursed FROM unit_figures f
@@ -205,9 +213,9 @@ impl Store {
                 let day = date(&as_of)?;
                 match days.last_mut() {
                     Some((d, m)) if *d == day => {
-                        m.insert(unit, (plan, paid));
+                        m.insert(UnitId::from(unit), (plan, paid));
                     }
-                    _ => days.push((day, HashMap::from([(unit, (plan, paid))]))),
+                    _ => days.push((day, HashMap::from([(UnitId::from(unit), (plan, paid))]))),
                 }
             }
             Ok(days)
@@ -220,7 +228,7 @@ impl Store {
         &self,
         job: &str,
         unit: &str,
-        plan_year: i32,
+        plan_year: PlanYear,
     ) -> Result<Option<(NaiveDate, Figures)>, StoreError> {
         self.with(|c| {
             c.query_row(

@@ -5,6 +5,8 @@ use super::db::{Store, StoreError};
 use super::sql::opt_ts;
 use super::sql::{date, parse_ts, ts};
 use crate::domain::decide::Memory;
+use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::params;
 use std::collections::{HashMap, HashSet};
@@ -13,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 pub struct Silence {
     pub id: i64,
     pub job: String,
-    pub unit: String,
+    pub unit: UnitId,
     pub until: NaiveDate,
     pub reason: String,
     pub created_at: DateTime<Utc>,
@@ -21,7 +23,11 @@ pub struct Silence {
 
 impl Store {
     /// The remembered state of every unit of a job for a plan year.
-    pub fn memory(&self, job: &str, plan_year: i32) -> Result<HashMap<String, Memory>, StoreError> {
+    pub fn memory(
+        &self,
+        job: &str,
+        plan_year: PlanYear,
+    ) -> Result<HashMap<UnitId, Memory>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT a.unit, a.status, a.episode_since, a.alerts_in_episode, a.last_alert_at, a.suppressed, a.last_delivered_at,
@@ -32,7 +38,7 @@ impl Store {
             )?;
             let rows = st.query_map(params![job, plan_year], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, UnitId>(0)?,
                     Memory {
                         status: r.get(1)?,
                         episode_since: r.get::<_, Option<String>>(2)?.map(|s| date(&s)).transpose()?,
@@ -49,12 +55,12 @@ impl Store {
     }
 
     /// Units of a job silenced on `day`.
-    pub fn silenced(&self, job: &str, day: NaiveDate) -> Result<HashSet<String>, StoreError> {
+    pub fn silenced(&self, job: &str, day: NaiveDate) -> Result<HashSet<UnitId>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT unit FROM silences WHERE job = ?1 AND removed_at IS NULL AND until >= ?2",
             )?;
-            let rows = st.query_map(params![job, day.to_string()], |r| r.get::<_, String>(0))?;
+            let rows = st.query_map(params![job, day.to_string()], |r| r.get::<_, UnitId>(0))?;
             rows.collect()
         })
     }

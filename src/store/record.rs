@@ -5,6 +5,8 @@
 use super::db::{Store, StoreError};
 use super::sql::ts;
 use crate::domain::decide::{Decision, Memory, Reason};
+use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use crate::domain::issue::DataIssue;
 use crate::domain::ledger::UnitDetail;
 use crate::domain::message::{NewMessage, OutboxRow, Outgoing};
@@ -17,7 +19,7 @@ use std::time::Duration;
 /// One unit's figures in one run.
 #[derive(Debug, Clone)]
 pub struct Figures {
-    pub unit: String,
+    pub unit: UnitId,
     pub plan: i64,
     pub disbursed: i64,
     pub rate: Option<f64>,
@@ -28,7 +30,7 @@ pub struct Figures {
 /// One decision about one unit in one run.
 #[derive(Debug, Clone)]
 pub struct DecisionRecord {
-    pub unit: String,
+    pub unit: UnitId,
     pub status: Status,
     pub reason: Reason,
     pub escalated: bool,
@@ -41,10 +43,10 @@ pub struct RunRecordSet {
     pub job: String,
     pub scheduled: DateTime<Utc>,
     pub as_of: NaiveDate,
-    pub plan_year: i32,
+    pub plan_year: PlanYear,
     pub figures: Vec<Figures>,
     pub decisions: Vec<DecisionRecord>,
-    pub memory: Vec<(String, Memory)>,
+    pub memory: Vec<(UnitId, Memory)>,
     pub messages: Vec<NewMessage>,
     /// Failed outbox rows this run's digest lists: marked reported with the run.
     pub reported_failures: Vec<i64>,
@@ -62,7 +64,7 @@ impl RunRecordSet {
         job: &str,
         scheduled: DateTime<Utc>,
         as_of: NaiveDate,
-        plan_year: i32,
+        plan_year: PlanYear,
         rates: &Rates,
         decision: &Decision,
         outgoing: &Outgoing,

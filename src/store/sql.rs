@@ -4,6 +4,7 @@
 use crate::base::names::UnknownName;
 use crate::domain::answer::{ReasonCode, Via};
 use crate::domain::decide::Reason;
+use crate::domain::id::{PlanYear, UnitId};
 use crate::domain::message::{MessageKind, OutboxStatus};
 use crate::domain::rule::Status;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -38,6 +39,34 @@ pub struct Unknown(pub UnknownName);
 pub(crate) use sql_text;
 
 sql_text!(OutboxStatus, MessageKind, Status, Reason, Via, ReasonCode);
+
+impl rusqlite::types::ToSql for UnitId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for UnitId {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        v.as_str().map(UnitId::from)
+    }
+}
+
+impl rusqlite::types::ToSql for PlanYear {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.get().into())
+    }
+}
+
+impl rusqlite::types::FromSql for PlanYear {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        v.as_i64().and_then(|y| {
+            i32::try_from(y)
+                .map(PlanYear::new)
+                .map_err(|_| rusqlite::types::FromSqlError::OutOfRange(y))
+        })
+    }
+}
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

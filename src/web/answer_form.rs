@@ -266,7 +266,7 @@ impl Form {
             .ok()
             .flatten()
             .map(|d| d.name)
-            .unwrap_or_else(|| link.unit.clone());
+            .unwrap_or_else(|| link.unit.to_string());
         let figures = context! {
             as_of => format_date(as_of),
             plan => format_billion(f.plan, lang),

@@ -2,6 +2,7 @@
 
 use super::common::{find_job, open_store};
 use crate::app::exit;
+use crate::domain::id::UnitId;
 use crate::domain::message::OutboxStatus;
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -40,7 +41,7 @@ pub(super) fn history(config_path: Option<&Path>, job: &str, unit: Option<&str>)
         return exit::OK;
     };
     // A unit's history includes that of the units it succeeded (the job's `successors`).
-    let mut ids = vec![unit.to_string()];
+    let mut ids = vec![UnitId::from(unit)];
     if let Ok(j) = find_job(&config, job) {
         let mut grew = true;
         while grew {

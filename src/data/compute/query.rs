@@ -92,13 +92,15 @@ pub(super) fn countable(
     known: &[UnitId],
     successors: &BTreeMap<UnitId, UnitId>,
 ) -> BTreeMap<String, UnitId> {
-    let units: HashSet<&str> = known.iter().map(String::as_str).collect();
+    let units: HashSet<&str> = known.iter().map(UnitId::as_str).collect();
     known
         .iter()
         .chain(successors.keys())
         .filter_map(|id| {
             let to = successor_of(successors, id);
-            units.contains(to).then(|| (id.clone(), to.to_string()))
+            units
+                .contains(to)
+                .then(|| (id.to_string(), UnitId::from(to)))
         })
         .collect()
 }
@@ -142,7 +144,7 @@ pub(super) fn labels(table: &Table, has: Has) -> Vec<Expr> {
 pub(super) fn in_scope(q: &Query, has: Has) -> Expr {
     let as_date = |d: NaiveDate| lit(days_since_epoch(d)).cast(DataType::Date);
     let mut e = match q.scope {
-        Scope::Plans { year, .. } if has.year => col("year").eq(lit(year)),
+        Scope::Plans { year, .. } if has.year => col("year").eq(lit(year.get())),
         Scope::Plans { .. } => lit(true),
         Scope::Disbursements {
             start, end, year, ..
@@ -151,7 +153,7 @@ pub(super) fn in_scope(q: &Query, has: Has) -> Expr {
                 .gt_eq(as_date(start))
                 .and(col("date").lt_eq(as_date(end)));
             match has.year {
-                true => dated.and(col("year").eq(lit(year))),
+                true => dated.and(col("year").eq(lit(year.get()))),
                 false => dated,
             }
         }

@@ -1,6 +1,7 @@
 //! Each unit's rate, expected rate, gap, money still due, rank and status, from the ledger; peer
 //! groups' ranks and averages, and every level's roll-up.
 
+use crate::domain::id::UnitId;
 use crate::domain::ledger::{Ledger, Unit};
 use crate::domain::money;
 use crate::domain::rates::{rank_desc, GroupSummary, Rates, Rollup, UnitRate};
@@ -79,7 +80,7 @@ fn groups_and_rollups(units: &[Unit], result: &mut [UnitRate]) -> (Vec<GroupSumm
     for (parent, (count, [plan, paid])) in crate::domain::ledger::rollups(units, figure) {
         // The validate stage has checked that every roll-up fits in an amount.
         rollups.push(Rollup {
-            unit_id: parent.to_string(),
+            unit_id: UnitId::from(parent),
             unit_name: by_id
                 .get(parent)
                 .map(|u| u.name.clone())

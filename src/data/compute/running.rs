@@ -88,9 +88,9 @@ pub(super) fn running_totals(
         };
         match money::checked_sum([i128::from(h) * i128::from(SPLIT) + i128::from(l)]) {
             Some(a) => {
-                by_unit.insert(id, a);
+                by_unit.insert(UnitId::from(id), a);
             }
-            None => out_of_range.push(id),
+            None => out_of_range.push(UnitId::from(id)),
         }
     }
     let count = |n: &str| -> u64 {

@@ -116,7 +116,7 @@ pub(super) fn fold(
         );
         let changed = days(&format!("changed_{k}"))?;
         // Per unit: the exact sum, the rows counted, the latest plan change.
-        let mut sums: BTreeMap<&str, (i128, u64, Option<i32>)> = BTreeMap::new();
+        let mut sums: BTreeMap<&UnitId, (i128, u64, Option<i32>)> = BTreeMap::new();
         let mut newest_day = None;
         for (i, key) in keys.iter().enumerate() {
             let Some(unit) = key.as_deref().and_then(|id| ids.get(id)) else {
@@ -125,7 +125,7 @@ pub(super) fn fold(
             if n[i] == 0 {
                 continue;
             }
-            let e = sums.entry(unit.as_str()).or_default();
+            let e = sums.entry(unit).or_default();
             e.0 += i128::from(high[i]) * i128::from(SPLIT) + i128::from(low[i]);
             e.1 += n[i] as u64;
             e.2 = e.2.max(changed[i]);
@@ -138,12 +138,12 @@ pub(super) fn fold(
             used += count;
             match money::checked_sum([sum]) {
                 Some(a) => {
-                    agg.by_unit.insert(unit.to_string(), a);
+                    agg.by_unit.insert(unit.clone(), a);
                     if let Some(d) = day(change) {
-                        agg.changed.insert(unit.to_string(), d);
+                        agg.changed.insert(unit.clone(), d);
                     }
                 }
-                None => beyond.push(unit.to_string()),
+                None => beyond.push(unit.clone()),
             }
         }
         let valid = total - invalid;

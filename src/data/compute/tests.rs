@@ -12,6 +12,7 @@ use super::typed::typed_blocks;
 use crate::config::job::DisbursementKind;
 use crate::config::job::Source;
 use crate::data::source::Table;
+use crate::domain::id::PlanYear;
 use crate::domain::money;
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -131,7 +132,7 @@ milestones = [{{ date = "12-31", pct = 95 }}]
     let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     let query = |start, end| Query {
         scope: Scope::Disbursements {
-            year: 2026,
+            year: PlanYear::new(2026),
             kind: DisbursementKind::Transactions,
             start,
             end,

@@ -3,6 +3,7 @@
 
 use super::frame::*;
 use crate::data::source::Table;
+use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, SourceRole, SourceStats};
 use crate::domain::ledger::{Published, Unit};
 use crate::domain::money;
@@ -67,7 +68,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
     let mut issues = Vec::new();
     let mut notes = Vec::new();
     let mut units: Vec<Unit> = Vec::new();
-    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    let mut seen: BTreeMap<UnitId, u64> = BTreeMap::new();
     for i in 0..df.height() {
         let row = rows[i];
         let before = issues.len();
@@ -86,7 +87,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
                 Some(&id),
                 "the unit id holds control characters (a line break, an escape); write the id as plain text".into(),
             ));
-        } else if let Some(first) = seen.get(&id) {
+        } else if let Some(first) = seen.get(id.as_str()) {
             issues.push(issue(
                 row,
                 "unit_id",
@@ -132,7 +133,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
             ));
         }
         if keep {
-            seen.insert(id.clone(), row);
+            seen.insert(UnitId::from(id.as_str()), row);
             let published_rate = match published[i].as_deref().filter(|t| !t.is_empty()) {
                 None => None,
                 Some(text) => match Published::parse(text, vi) {
@@ -144,11 +145,14 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
                 },
             };
             units.push(Unit {
-                id,
+                id: UnitId::from(id),
                 name,
                 row,
                 emails: mailboxes,
-                parent_id: parents[i].clone().filter(|p| !p.is_empty()),
+                parent_id: parents[i]
+                    .clone()
+                    .filter(|p| !p.is_empty())
+                    .map(UnitId::from),
                 group: groups[i]
                     .as_deref()
                     .map(|g| crate::base::text::one_line(g).into_owned())
@@ -157,7 +161,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
             });
         }
     }
-    let known: HashSet<String> = units.iter().map(|u| u.id.clone()).collect();
+    let known: HashSet<UnitId> = units.iter().map(|u| u.id.clone()).collect();
     for u in units.iter_mut() {
         if let Some(p) = u.parent_id.take_if(|p| !known.contains(p.as_str())) {
             issues.push(issue(
@@ -169,7 +173,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
         }
     }
     // A loop of parents (A under B under A) has no top: it is broken where it closes, and said.
-    let index: std::collections::HashMap<String, usize> = units
+    let index: std::collections::HashMap<UnitId, usize> = units
         .iter()
         .enumerate()
         .map(|(i, u)| (u.id.clone(), i))

@@ -4,6 +4,7 @@
 use crate::domain::address::Mailbox;
 use crate::domain::answer::Answer;
 use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use crate::domain::ledger::UnitDetail;
 use crate::domain::link::Signer;
 use crate::domain::money::Language;
@@ -55,7 +56,7 @@ pub struct Context<'a> {
     /// The next milestone on or after the as-of date.
     pub next_milestone: Option<(NaiveDate, f64)>,
     /// Each unit's curve, denominators and previous figures, by unit id.
-    pub details: &'a std::collections::BTreeMap<String, UnitDetail>,
+    pub details: &'a std::collections::BTreeMap<UnitId, UnitDetail>,
     /// Charts in the mail (`alerts.charts`).
     pub charts: bool,
     pub templates: &'a Templates,
@@ -66,7 +67,7 @@ pub struct Context<'a> {
     /// The first milestone after the as-of date: when this run's answer links expire.
     pub milestones_after: Option<NaiveDate>,
     /// The units' answers this plan year (oldest first), by unit.
-    pub answers: Option<&'a std::collections::BTreeMap<String, Vec<Answer>>>,
+    pub answers: Option<&'a std::collections::BTreeMap<UnitId, Vec<Answer>>>,
     /// Signs the answer links alerts carry (`[answers]`), and the job's zone their expiry is in.
     pub links: Option<(&'a Signer, chrono_tz::Tz)>,
 }

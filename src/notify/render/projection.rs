@@ -5,8 +5,7 @@ use super::context::Context;
 use crate::domain::id::PlanYear;
 use crate::domain::money::{format_date, format_number, format_pct, Language};
 use crate::domain::rates::{Basis, Projection, Range};
-use crate::domain::rule::{window_end, Status};
-use chrono::NaiveDate;
+use crate::domain::rule::{december, window_end, Status};
 
 /// "78,0 % đến 31/12/2026 (72,5–81,0 %), 88,0 % đến 31/01/2027 (…)": a unit's projection.
 pub fn projection_text(p: &Projection, plan_year: PlanYear, lang: Language) -> String {
@@ -19,9 +18,7 @@ pub fn projection_text(p: &Projection, plan_year: PlanYear, lang: Language) -> S
             format_pct(r.high, lang)
         ),
     };
-    let dec31 = NaiveDate::from_ymd_opt(plan_year, 12, 31)
-        .map(format_date)
-        .unwrap_or_default();
+    let dec31 = format_date(december(plan_year));
     let close = format_date(window_end(plan_year));
     let years: Vec<String> = p.years.iter().map(|y| y.to_string()).collect();
     let basis = match (p.basis, lang) {
@@ -74,8 +71,7 @@ pub(super) fn projection_summary(ctx: &Context) -> Option<String> {
         .iter()
         .filter(|(u, p)| p.at_risk && u.status == Status::OnTrack)
         .count();
-    let day = |d: Option<NaiveDate>| d.map(format_date).unwrap_or_default();
-    let dec = day(NaiveDate::from_ymd_opt(ctx.plan_year, 12, 31));
+    let dec = format_date(december(ctx.plan_year));
     let close = format_date(window_end(ctx.plan_year));
     Some(match lang {
         Language::Vi => format!(

@@ -6,6 +6,8 @@ use super::context::Context;
 use super::notice::operator_notice;
 use crate::domain::decide::Alert;
 use crate::domain::decide::Reason;
+use crate::domain::id::PlanYear;
+use crate::domain::id::UnitId;
 use crate::domain::issue::DataIssue;
 use crate::domain::money::Language;
 use crate::domain::rates::Rates;
@@ -67,7 +69,7 @@ fn rates() -> Rates {
     }
 }
 
-static NO_DETAILS: std::collections::BTreeMap<String, crate::domain::ledger::UnitDetail> =
+static NO_DETAILS: std::collections::BTreeMap<UnitId, crate::domain::ledger::UnitDetail> =
     std::collections::BTreeMap::new();
 static EMBEDDED: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(Templates::embedded);
 
@@ -76,7 +78,7 @@ fn ctx(r: &Rates, lang: Language) -> Context<'_> {
         job: "weekly",
         language: lang,
         as_of: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
-        plan_year: 2026,
+        plan_year: PlanYear::new(2026),
         ranked: r.ranked(),
         rates: r,
         next_milestone: Some((NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(), 95.0)),
@@ -211,7 +213,7 @@ fn an_english_digest_has_counts_table_and_issues() {
 }
 
 /// Details as a run of a job with two capital sources, measured once before, gives them.
-fn details(r: &Rates) -> std::collections::BTreeMap<String, crate::domain::ledger::UnitDetail> {
+fn details(r: &Rates) -> std::collections::BTreeMap<UnitId, crate::domain::ledger::UnitDetail> {
     let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     r.units
         .iter()
@@ -219,7 +221,7 @@ fn details(r: &Rates) -> std::collections::BTreeMap<String, crate::domain::ledge
             let detail = crate::domain::ledger::UnitDetail {
                 unit: u.unit_id.clone(),
                 name: u.unit_name.clone(),
-                plan_year: 2026,
+                plan_year: PlanYear::new(2026),
                 as_of: d(2026, 10, 31),
                 plan: u.plan,
                 curve: vec![
@@ -255,7 +257,7 @@ fn details(r: &Rates) -> std::collections::BTreeMap<String, crate::domain::ledge
 
 fn snapshot_ctx<'a>(
     r: &'a Rates,
-    details: &'a std::collections::BTreeMap<String, crate::domain::ledger::UnitDetail>,
+    details: &'a std::collections::BTreeMap<UnitId, crate::domain::ledger::UnitDetail>,
     lang: Language,
 ) -> Context<'a> {
     Context {

@@ -3,6 +3,7 @@
 use super::labels::labels;
 use super::pages::SEGMENT;
 use super::pages::{known, page, png, when, zone, PageError, Params};
+use crate::domain::id::UnitId;
 use crate::domain::ledger::UnitDetail;
 use crate::domain::money::format_date;
 use crate::domain::money::{format_billion, format_pct, format_pct_opt, Language};
@@ -63,7 +64,7 @@ pub(super) fn average(figures: &[Figures]) -> Option<f64> {
 }
 
 pub(super) fn name_of<'a>(
-    details: &'a std::collections::HashMap<String, UnitDetail>,
+    details: &'a std::collections::HashMap<UnitId, UnitDetail>,
     unit: &'a str,
 ) -> &'a str {
     details
@@ -110,7 +111,7 @@ pub(super) async fn job(
             let rank = ranks.get(f.unit.as_str()).copied();
             Ranked {
                 rank: rank.map(|r| r.to_string()).unwrap_or_else(|| "–".into()),
-                unit: f.unit.clone(),
+                unit: f.unit.to_string(),
                 name: name_of(&details, &f.unit).to_string(),
                 plan: format_billion(f.plan, lang),
                 disbursed: format_billion(f.disbursed, lang),
