@@ -109,7 +109,7 @@ pub enum SetupError {
     )]
     TempDir(std::io::Error),
     #[error("cannot set up the HTTP client: {0}")]
-    Http(String),
+    Http(#[from] reqwest::Error),
 }
 
 /// Pulls a job's three sources at once. `Ok(Err(issues))`: a source could not be read (each
@@ -152,6 +152,9 @@ pub struct Clients {
 
 impl Clients {
     pub fn new() -> Result<Clients, SetupError> {
+        // rustls with ring for every HTTPS source; installed once per process (a second call
+        // finds it installed and changes nothing).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let agent = concat!("disbmon/", env!("CARGO_PKG_VERSION"));
         let same_origin = reqwest::redirect::Policy::custom(|attempt| {
             let first = attempt.previous().first().cloned();
@@ -167,9 +170,7 @@ impl Clients {
             }
         });
         let build = |b: reqwest::ClientBuilder| {
-            b.user_agent(agent)
-                .build()
-                .map_err(|e| SetupError::Http(e.to_string()))
+            b.user_agent(agent).build().map_err(SetupError::Http)
         };
         Ok(Clients {
             open: build(reqwest::Client::builder())?,
