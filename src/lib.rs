@@ -21,7 +21,7 @@
 //! - record: `store::record` — everything in one transaction, before any delivery;
 //! - deliver: `app::outbox` drains the outbox through `notify::deliver` (the only user of lettre).
 //!
-//! The layers, bottom up; a layer names only the layers below it (`tests/architecture.rs`):
+//! The layers, bottom up; a layer names only the layers below it (`tests/suite/architecture.rs`):
 //! - [`base`]: the one clock, text from outside made safe, private files, secrets, enum words.
 //! - [`domain`]: plain types and rules — money, ids, milestones, the ledger, rates, the
 //!   projection, reallocation, decisions, messages, answers and their links. No I/O.

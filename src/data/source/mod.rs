@@ -169,9 +169,8 @@ impl Clients {
                 _ => attempt.follow(),
             }
         });
-        let build = |b: reqwest::ClientBuilder| {
-            b.user_agent(agent).build().map_err(SetupError::Http)
-        };
+        let build =
+            |b: reqwest::ClientBuilder| b.user_agent(agent).build().map_err(SetupError::Http);
         Ok(Clients {
             open: build(reqwest::Client::builder())?,
             with_credentials: build(reqwest::Client::builder().redirect(same_origin))?,

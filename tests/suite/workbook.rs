@@ -1,9 +1,7 @@
 //! `disbmon report --xlsx`: the official table, read back with calamine, equals the run report.
 
-mod support;
-
+use crate::support::Project;
 use calamine::{open_workbook, Data, Reader, Xlsx};
-use support::Project;
 
 #[test]
 fn the_workbook_holds_every_unit_with_the_run_reports_figures() {

@@ -18,7 +18,7 @@ use tungstenite::{Message, WebSocket};
 /// machine may be compiling on both of its cores while the tests run.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The chromium binary, found as tests/dashboard.rs finds it (tests/run.sh installs it).
+/// The chromium binary, found as tests/suite/dashboard.rs finds it (tests/run.sh installs it).
 pub fn chromium() -> PathBuf {
     let candidates = [
         std::env::var("DISBMON_TEST_CHROMIUM").unwrap_or_default(),
@@ -56,7 +56,7 @@ impl Browser {
         let binary = chromium();
         let profile = tempfile::tempdir().expect("a temporary profile folder for chromium");
         let mut cmd = Command::new(&binary);
-        // No background connections, a fresh profile, the window size tests/dashboard.rs uses.
+        // No background connections, a fresh profile, the window size tests/suite/dashboard.rs uses.
         // Not its `--v=1`: that log was only for the URLs requested, which CDP reports instead.
         cmd.args([
             "--headless=new",

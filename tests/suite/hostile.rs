@@ -3,15 +3,13 @@
 //! checks. Nothing here may make disbmon panic (exit 101), abort, wrap a number, leak a secret,
 //! or send mail where it may not go.
 
-mod support;
-
+use crate::support::fixtures::{PAID, PLANS, UNITS};
+use crate::support::{free_port, Project, Run, Smtp};
 use rust_xlsxwriter::{Format, Workbook};
 use std::os::unix::fs::PermissionsExt;
-use support::fixtures::{PAID, PLANS, UNITS};
-use support::{free_port, Project, Run, Smtp};
 
 fn project(smtp: u16, extra: &str) -> Project {
-    support::local_project(smtp, extra)
+    crate::support::local_project(smtp, extra)
 }
 
 fn once(p: &Project) -> Run {
@@ -544,9 +542,9 @@ fn json_records_with_many_different_keys_are_read() {
 // 7 — a source with auth never follows a redirect to another origin.
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_do_not_follow_a_redirect_to_another_origin() {
-    let elsewhere = support::http_server(None).await;
-    support::serve(&elsewhere, "/giai_ngan.csv", PAID).await;
-    let origin = support::http_server(None).await;
+    let elsewhere = crate::support::http_server(None).await;
+    crate::support::serve(&elsewhere, "/giai_ngan.csv", PAID).await;
+    let origin = crate::support::http_server(None).await;
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .respond_with(wiremock::ResponseTemplate::new(302).insert_header(
             "location",

@@ -2,10 +2,8 @@
 //! run again unchanged, after rows are appended, after a byte is edited in the middle and after a
 //! rule changes — each time with the figures of a cold run on the same files.
 
-mod support;
-
+use crate::support::{Project, Run};
 use serde_json::Value;
-use support::{Project, Run};
 
 fn project() -> Project {
     let p = Project::new();

@@ -38,7 +38,7 @@ pub fn local_project(smtp: u16, extra: &str) -> Project {
 }
 
 /// The binary under test: the one cargo built for this test run, or `DISBMON_TEST_BIN` (e.g. the
-/// release build: `DISBMON_TEST_BIN=target/release/disbmon cargo test --test hostile`).
+/// release build: `DISBMON_TEST_BIN=target/release/disbmon cargo test --test suite hostile::`).
 pub fn bin() -> PathBuf {
     match std::env::var_os("DISBMON_TEST_BIN") {
         Some(p) => std::fs::canonicalize(&p)
@@ -330,7 +330,7 @@ impl Smtp {
     /// A server that requires AUTH with this user and password.
     pub fn start_auth(user: &str, password: &str) -> Smtp {
         let port = free_port();
-        let script = repo().join("tests/support/auth_smtpd.py");
+        let script = repo().join("tests/suite/support/auth_smtpd.py");
         Self::spawn(port, |py, maildir| {
             let mut c = Command::new(py);
             c.arg(&script)
@@ -343,7 +343,7 @@ impl Smtp {
 
     /// A server that refuses `reject` (550) and/or waits `delay_secs` over each message.
     pub fn start_custom(port: u16, reject: Option<&str>, delay_secs: f64) -> Smtp {
-        let script = repo().join("tests/support/custom_smtpd.py");
+        let script = repo().join("tests/suite/support/custom_smtpd.py");
         Self::spawn(port, |py, maildir| {
             let mut c = Command::new(py);
             c.arg(&script).arg(port.to_string()).arg(maildir);

@@ -2,12 +2,10 @@
 //! after a run, loaded in a real headless browser (Debian's chromium, which `tests/run.sh`
 //! installs), and read back over HTTP.
 
-mod support;
-
+use crate::support::{free_port, http_get, http_request, repo, Daemon, Project};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{free_port, http_get, http_request, repo, Daemon, Project};
 
 /// The sample project (config, job, data) with its admin listener on `admin`, after one run.
 fn sample(admin: u16, edit_units: impl FnOnce(String) -> String) -> (Project, serde_json::Value) {
@@ -34,7 +32,7 @@ fn started(p: &Project, admin: u16) -> Daemon {
 }
 
 fn chromium() -> PathBuf {
-    support::browser::chromium()
+    crate::support::browser::chromium()
 }
 
 /// Loads `url` in headless chromium: the DOM after load, and every console message and every
@@ -317,13 +315,13 @@ fn the_job_and_unit_pages_show_the_runs_figures_in_a_real_browser() {
     let eml = p
         .eml_files("var/outbox")
         .into_iter()
-        .map(|f| support::Received {
+        .map(|f| crate::support::Received {
             raw: std::fs::read(f).unwrap(),
         })
         .find(|m| m.subject().contains(behind["unit_name"].as_str().unwrap()))
         .expect("the unit's alert as an .eml file");
     let (cid, picture) = eml.inline_pngs().remove(0);
-    let (width, height, inked) = support::decode_png(&picture);
+    let (width, height, inked) = crate::support::decode_png(&picture);
     assert!(width >= 600 && height >= 300 && inked > 0.02);
     use base64::Engine;
     let html = eml.html().replace(

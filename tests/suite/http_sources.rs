@@ -1,11 +1,9 @@
 //! Sources that misbehave, served by a real local HTTP server (wiremock): errors then success,
 //! Retry-After, timeouts, 304 Not Modified, bodies over the limit, authentication, stale data.
 
-mod support;
-
+use crate::support::fixtures::{JOB, PAID, PLANS, UNITS};
+use crate::support::{http_server, Project};
 use std::time::Duration;
-use support::fixtures::{JOB, PAID, PLANS, UNITS};
-use support::{http_server, Project};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -31,7 +29,7 @@ async fn ok(server: &MockServer, at: &str, body: &str) {
         .await;
 }
 
-fn dry_run(p: &Project, env: &[(&str, &str)]) -> support::Run {
+fn dry_run(p: &Project, env: &[(&str, &str)]) -> crate::support::Run {
     p.run_env(
         &[
             "once",

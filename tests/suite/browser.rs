@@ -1,15 +1,13 @@
-//! The headless-browser harness (tests/support/browser.rs) checked against a tiny HTTP server of
+//! The headless-browser harness (tests/suite/support/browser.rs) checked against a tiny HTTP server of
 //! its own: a form filled and submitted as a person would, the body the server received echoed
 //! back, and the status of the answer.
 
-mod support;
-
+use crate::support::browser::Browser;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::browser::Browser;
 
 /// One request as the server read it.
 #[derive(Debug, Clone)]

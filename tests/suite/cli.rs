@@ -2,11 +2,9 @@
 //! sources served by a local HTTP server, and email delivered to a real SMTP server (aiosmtpd) on
 //! 127.0.0.1 and read back.
 
-mod support;
+use crate::support::{fail, http_server, serve, Project, Smtp};
 
-use support::{fail, http_server, serve, Project, Smtp};
-
-use support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
+use crate::support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
 
 /// A project set up with the issue's config (SMTP on `smtp_port`) and job, the HTTP sources on
 /// `http_port`.
@@ -131,7 +129,7 @@ async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
         "{}",
         m.html()
     );
-    let (width, height, inked) = support::decode_png(png);
+    let (width, height, inked) = crate::support::decode_png(png);
     assert!(
         width >= 600 && height >= 300 && inked > 0.02,
         "{width}×{height}, {inked}"
@@ -193,7 +191,7 @@ async fn the_issue_example_runs_as_written_and_delivers_through_smtp() {
     // The ranking chart, inline, with the units as bars.
     let (cid, png) = &d.inline_pngs()[0];
     assert!(d.html().contains(&format!("src=\"cid:{cid}\"")));
-    let (width, height, inked) = support::decode_png(png);
+    let (width, height, inked) = crate::support::decode_png(png);
     assert!(
         width >= 600 && height >= 150 && inked > 0.02,
         "{width}×{height}, {inked}"
@@ -248,7 +246,7 @@ async fn the_bundled_sample_writes_eml_files_with_the_embedded_file_transport() 
     let ids: std::collections::BTreeSet<String> = files
         .iter()
         .map(|f| {
-            support::Received {
+            crate::support::Received {
                 raw: std::fs::read(f).unwrap(),
             }
             .message_id()
@@ -267,7 +265,7 @@ async fn the_bundled_sample_writes_eml_files_with_the_embedded_file_transport() 
         .count();
     assert!((35..=45).contains(&ranked), "{run}");
     let raw = std::fs::read(&files[0]).unwrap();
-    let m = support::Received { raw };
+    let m = crate::support::Received { raw };
     assert_eq!(
         &m.mime_types()[..3],
         ["multipart/alternative", "text/plain", "multipart/related"]
@@ -386,7 +384,7 @@ async fn an_unreachable_or_failing_source_is_named_and_nothing_is_sent() {
         .expect_stderr("giai_ngan.csv answered HTTP 404 Not Found")
         .expect_stderr("sources.disbursements.location");
     // Nothing listening at all.
-    let dead = support::free_port();
+    let dead = crate::support::free_port();
     let p = project(smtp.port, dead);
     let run = p.run(&["once", "weekly", "--as-of", "2026-10-31"]);
     run.expect_code(4)
@@ -440,7 +438,7 @@ async fn on_error_skip_runs_without_the_bad_rows_and_lists_them_in_the_digest() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mail_server_that_is_down_fails_the_run_and_says_so() {
     let server = sources(UNITS, PAID).await;
-    let dead = support::free_port();
+    let dead = crate::support::free_port();
     let p = project(dead, server.address().port());
     let run = p.run(&["once", "weekly", "--as-of", "2026-10-31", "--json"]);
     run.expect_code(5);
@@ -483,7 +481,7 @@ async fn dry_run_renders_but_sends_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_prints_the_unit_email() {
     let server = sources(UNITS, PAID).await;
-    let p = project(support::free_port(), server.address().port());
+    let p = project(crate::support::free_port(), server.address().port());
     // The real headers, as the message would be queued, with "now" from DISBMON_NOW.
     let run = p.run_env(
         &[
@@ -554,7 +552,7 @@ async fn english_alerts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn as_of_defaults_to_today_in_the_job_zone() {
     let server = sources(UNITS, PAID).await;
-    let p = project(support::free_port(), server.address().port());
+    let p = project(crate::support::free_port(), server.address().port());
     // 18:00 UTC on 30/10 is 01:00 on 31/10 in Ho Chi Minh City.
     let run = p.run_env(
         &["once", "weekly", "--dry-run", "--json"],
@@ -651,7 +649,7 @@ fn once_refuses_a_job_with_unknown_keys_naming_file_and_key() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn starttls_and_implicit_tls_deliver_and_a_mode_mismatch_is_reported() {
-    let certs = support::make_certs();
+    let certs = crate::support::make_certs();
     let server = sources(UNITS, PAID).await;
     let ca = certs.ca_cert.to_string_lossy().into_owned();
     for (mode, implicit) in [("starttls", false), ("tls", true)] {
@@ -833,10 +831,10 @@ fn email_template_overrides_are_checked_and_used() {
     p.run(&["check"]).expect_code(0);
     p.run(&["once", "sample", "--as-of", "2026-10-31"])
         .expect_code(0);
-    let mails: Vec<support::Received> = p
+    let mails: Vec<crate::support::Received> = p
         .eml_files("var/outbox")
         .iter()
-        .map(|f| support::Received {
+        .map(|f| crate::support::Received {
             raw: std::fs::read(f).unwrap(),
         })
         .collect();

@@ -1,16 +1,14 @@
 //! Black-box tests of alert memory and the outbox: the real binary, a real SMTP server, state in
 //! SQLite, and "now" moved forward with `DISBMON_NOW` to let days pass.
 
-mod support;
-
+use crate::support::fixtures::{PAID, PLANS, UNITS};
+use crate::support::{free_port, http_server, serve, Project, Run, Smtp};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::fixtures::{PAID, PLANS, UNITS};
-use support::{free_port, http_server, serve, Project, Run, Smtp};
 
-/// The config and job on local files (see `support::local_project`).
+/// The config and job on local files (see `crate::support::local_project`).
 fn project(smtp: u16, extra: &str) -> Project {
-    support::local_project(smtp, extra)
+    crate::support::local_project(smtp, extra)
 }
 
 /// Messages still waiting in the outbox (pending or being sent).

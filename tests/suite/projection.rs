@@ -2,12 +2,10 @@
 //! milestones, on the bundled sample (three whole past years and 2026 so far), through the real
 //! binary: each figure checked against one computed here from the sample's CSV files.
 
-mod support;
-
+use crate::support::Project;
 use calamine::{open_workbook, Data, Reader, Xlsx};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
-use support::Project;
 
 fn sample() -> Project {
     let p = Project::new();
@@ -228,7 +226,7 @@ fn the_workbook_and_the_digest_propose_reallocation_with_totals_that_balance() {
     let digest = p
         .eml_files("var/outbox")
         .into_iter()
-        .map(|f| support::Received {
+        .map(|f| crate::support::Received {
             raw: std::fs::read(f).unwrap(),
         })
         .find(|m| m.subject().contains("Tổng hợp"))
@@ -293,7 +291,7 @@ fn a_unit_that_missed_two_milestones_in_a_row_is_escalated_naming_them() {
     let eml = p
         .eml_files("var/outbox")
         .into_iter()
-        .map(|f| support::Received {
+        .map(|f| crate::support::Received {
             raw: std::fs::read(f).unwrap(),
         })
         .find(|m| {

@@ -4,13 +4,11 @@
 //! alert and the digest show the answer and check the commitment. Forged, expired and reused
 //! links, a post from another site or without the form's token, and a flood are refused.
 
-mod support;
-
+use crate::support::browser::Browser;
+use crate::support::{free_port, http_request, http_send, repo, Project, Smtp};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use std::net::TcpStream;
-use support::browser::Browser;
-use support::{free_port, http_request, http_send, repo, Project, Smtp};
 
 const KEY: &str = "answers-signing-key-0123456789-abcdefghij";
 
@@ -45,7 +43,7 @@ fn env(now: &str) -> [(&'static str, String); 2] {
     ]
 }
 
-fn run(p: &Project, args: &[&str], now: &str) -> support::Run {
+fn run(p: &Project, args: &[&str], now: &str) -> crate::support::Run {
     let e = env(now);
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
     p.run_env(args, &pairs)
@@ -138,7 +136,7 @@ async fn a_unit_answers_in_a_browser_and_the_next_alert_and_the_digest_check_its
     for other in ["Sở Xây dựng", "Trường Cao đẳng Sơn La", "Sở Y tế"] {
         assert!(!page.contains(other), "the form shows {other}:\n{page}");
     }
-    let shots = support::repo().join("target/answer-screenshots");
+    let shots = crate::support::repo().join("target/answer-screenshots");
     b.screenshot(&shots.join("form.png"));
     b.click("#reason-gpmb");
     b.click("#reason-vat_lieu");
@@ -469,7 +467,7 @@ fn bad_rows_of_the_answers_source_are_named_and_the_alerts_go_on() {
     let digest = p
         .eml_files("var/outbox")
         .into_iter()
-        .map(|f| support::Received {
+        .map(|f| crate::support::Received {
             raw: std::fs::read(f).unwrap(),
         })
         .find(|m| m.header("To").contains("lanhdao@"))

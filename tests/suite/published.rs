@@ -1,19 +1,17 @@
 //! The published tables in `shared/data/real/`: where a table gives plan and disbursed, disbmon
 //! must reproduce each published rate to its published precision, or report the mismatch.
 
-mod support;
-
-use support::Project;
+use crate::support::Project;
 
 /// The real tables that carry both plan and disbursed (billion đồng) for their units.
 fn real_tables() -> Vec<(String, Vec<[String; 4]>)> {
     // The shared tables beside the repository (as CI lays them out); else the copy of the one table
     // with both figures kept in tests/fixtures/real.
-    let shared = support::repo().join("../shared/data/real");
+    let shared = crate::support::repo().join("../shared/data/real");
     let dir = if shared.is_dir() {
         shared
     } else {
-        support::repo().join("tests/fixtures/real")
+        crate::support::repo().join("tests/fixtures/real")
     };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {

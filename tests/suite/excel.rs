@@ -3,11 +3,9 @@
 //! stored as text in Vietnamese style, numeric cells, date serials and text dates. Each must read to
 //! the same figures as the equivalent CSV.
 
-mod support;
-
+use crate::support::fixtures::{JOB, PAID, PLANS, UNITS};
+use crate::support::Project;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
-use support::fixtures::{JOB, PAID, PLANS, UNITS};
-use support::Project;
 
 enum Cell {
     Text(&'static str),

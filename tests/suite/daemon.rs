@@ -1,13 +1,11 @@
 //! Black-box tests of `disbmon run`: the real binary with per-second schedules, a local HTTP
 //! source, a real SMTP server, signals, restarts and the admin listener.
 
-mod support;
-
+use crate::support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
+use crate::support::{free_port, http_get, http_server, serve, Project, Smtp};
 use disbmon::store::runs::RunOutcome;
 use nix::sys::signal::Signal;
 use std::time::Duration;
-use support::fixtures::{CONFIG, JOB, PAID, PLANS, UNITS};
-use support::{free_port, http_get, http_server, serve, Project, Smtp};
 
 /// A project whose config delivers to `smtp`, tells `ops@...`, and listens for admin on `admin`.
 fn project(smtp: u16, admin: u16, extra: &str) -> Project {
@@ -273,7 +271,7 @@ async fn sigterm_lets_the_run_finish_and_a_cut_off_run_is_caught_up_at_the_next_
 }
 
 // Catch-up after a restart (exactly once, per job, nothing on an immediate second restart) is
-// tested in-process on paused time: tests/daemon_loop.rs.
+// tested in-process on paused time: tests/suite/daemon_loop.rs.
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_source_is_retried_then_reported_while_another_job_keeps_running() {
@@ -317,7 +315,7 @@ async fn a_failing_source_is_retried_then_reported_while_another_job_keeps_runni
             .any(|m| m.subject().contains("giờ không chạy thành công"))
     });
     // Past more dead-man checks (the loop goes round while the healthy job runs twice more):
-    // the notice is not repeated. (Across restarts: tests/daemon_loop.rs.)
+    // the notice is not repeated. (Across restarts: tests/suite/daemon_loop.rs.)
     let healthy_now = digests_to(&smtp, "healthy@stc.example.gov.vn");
     d.wait_for("two more runs of the healthy job", 20, || {
         digests_to(&smtp, "healthy@stc.example.gov.vn") >= healthy_now + 2
@@ -454,4 +452,4 @@ fn an_invalid_configuration_stops_the_daemon_at_start_with_every_problem() {
     assert!(log.contains("rule.tolerence_pct: unknown key"), "{log}");
 }
 
-// Stale data reported to the operators: tests/daemon_loop.rs (it needs a date, not today).
+// Stale data reported to the operators: tests/suite/daemon_loop.rs (it needs a date, not today).

@@ -1,22 +1,20 @@
 //! The run flow's defects, one test each (the numbers are those of the run-flow issue): the real
 //! binary, a real SMTP server, state in SQLite, "now" pinned with `DISBMON_NOW`.
 
-mod support;
-
 use disbmon::store::db::Store;
 
 use disbmon::store::outbox::Take;
 
 use disbmon::store::runs::Trigger;
 
+use crate::support::fixtures::PLANS;
+use crate::support::{free_port, Project, Run, Smtp};
 use disbmon::domain::message::{MessageKind, NewMessage};
 use std::time::Duration;
-use support::fixtures::PLANS;
-use support::{free_port, Project, Run, Smtp};
 
-/// The issue's config and job on local files (see `support::local_project`).
+/// The issue's config and job on local files (see `crate::support::local_project`).
 fn project(smtp: u16, extra: &str) -> Project {
-    support::local_project(smtp, extra)
+    crate::support::local_project(smtp, extra)
 }
 
 fn once(p: &Project, now: &str) -> Run {
