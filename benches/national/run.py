@@ -380,6 +380,9 @@ def query_bench(args, binary, ddir, config, logs, results):
     tools = {}
     if binary:
         tools["disbmon"] = [binary, "--config", config, "once", "national", "--as-of", AS_OF, "--dry-run", "--json"]
+    if args.baseline:
+        # Another build of disbmon (an older commit), measured in the same run, interleaved.
+        tools["baseline"] = [args.baseline, "--config", config, "once", "national", "--as-of", AS_OF, "--dry-run", "--json"]
     if args.floor.exists():
         tools["floor"] = [args.floor, ddir, str(PLAN_YEAR), AS_OF]
     else:
@@ -399,7 +402,7 @@ def query_bench(args, binary, ddir, config, logs, results):
     walls, rss, outputs = {t: [] for t in tools}, {t: [] for t in tools}, {}
     for i in range(args.runs):
         for tool, cmd in tools.items():  # interleaved, so drifts of the machine hit every tool alike
-            if tool == "disbmon":
+            if tool in ("disbmon", "baseline"):
                 shutil.rmtree(state, ignore_errors=True)  # every run of this table is cold
             w, kb, out, _ = measured(cmd, logs, f"{tool}-{i + 1}")
             walls[tool].append(w)
@@ -430,6 +433,8 @@ def query_bench(args, binary, ddir, config, logs, results):
                 say(f"  source {s.get('source')}: {s.get('rows') or 0:,} rows, {s.get('used') or 0:,} used, "
                     f"{s.get('out_of_scope') or 0:,} out of scope, {s.get('rejected') or 0:,} rejected")
             problems += check_disbmon(rep, ref)
+        if "baseline" in outputs:
+            problems += [f"baseline: {p}" for p in check_disbmon(outputs["baseline"], ref)]
         for p in problems[:10]:
             say(f"  {p}")
         if len(problems) > 10:
@@ -897,6 +902,7 @@ def main():
     ap.add_argument("--bin", type=Path, default=REPO / "target" / "release" / "disbmon")
     ap.add_argument("--floor", type=Path, default=REPO / "target" / "release" / "examples" / "polars_floor",
                     help="the minimal Rust program on the same polars crate (cargo build --release --example polars_floor)")
+    ap.add_argument("--baseline", type=Path, help="another disbmon binary (e.g. an older commit's) for the query table, side by side")
     ap.add_argument("--python", default=sys.executable, help="the Python that runs the peers (polars, duckdb, smtplib)")
     ap.add_argument("--generate-only", action="store_true", help="write the data sets and stop")
     ap.add_argument("--no-warm", action="store_true", help="skip the cold / repeated / appended runs")

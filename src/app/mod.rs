@@ -1,5 +1,6 @@
-//! The program: one run of a job (`pipeline`), the daemon that runs jobs on their schedules,
-//! the command line, the outbox drainer and the run report.
+//! The program: what operators wrote loaded (`setup`), a job's data assessed (`assessment`), one
+//! run of it (`pipeline`), the daemon that runs jobs on their schedules, the command line, the
+//! outbox drainer, the run report and the exit codes.
 
 pub mod assessment;
 pub mod cli;

@@ -2,8 +2,8 @@
 //! (`jobs/NAME.toml`), read into typed settings with every problem reported at once.
 
 pub mod daemon;
-pub mod read;
 pub mod job;
 pub mod job_load;
 pub mod job_toml;
 pub mod jobs;
+pub mod read;

@@ -1,6 +1,6 @@
 //! From a job's sources to figures that may alert someone: pull (`source`), measure (`measure`,
 //! with `compute`, the only user of polars, and `reuse`, the sums kept between runs) and
-//! validate (`validate`).
+//! validate (`validate`); and the answers source (`answers`).
 
 pub mod answers;
 pub mod compute;

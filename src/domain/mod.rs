@@ -4,9 +4,9 @@
 
 pub mod address;
 pub mod answer;
+pub mod decide;
 pub mod id;
 pub mod issue;
-pub mod decide;
 pub mod ledger;
 pub mod link;
 pub mod message;

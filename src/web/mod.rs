@@ -2,7 +2,7 @@
 //! dashboard, and the answer form units reach through signed links. The only user of axum.
 
 pub mod admin;
-pub mod http;
-pub mod shared;
 pub mod answer_form;
 pub mod dashboard;
+pub mod http;
+pub mod shared;
