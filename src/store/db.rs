@@ -31,6 +31,12 @@ pub enum StoreError {
     },
     #[error("state store {0}: a thread failed while using it; restart disbmon")]
     Poisoned(PathBuf),
+    #[error("job {job}: {tries} hand runs are already recorded from {from} on; wait a second and run it again")]
+    Crowded {
+        job: String,
+        from: String,
+        tries: u32,
+    },
 }
 
 /// The database file in the state folder.

@@ -6,7 +6,7 @@ use super::liveness::orphaned;
 use super::sql::{later, opt_ts, parse_ts, ts};
 use crate::domain::message::{NewMessage, OutboxRow, OutboxStatus};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::time::Duration;
 
 /// A run whose messages the mass-mailing guard holds.
@@ -90,7 +90,7 @@ impl Store {
         let now = ts(take.now);
         let lease = ts(later(take.now, take.lease));
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let due = "((status = 'pending' AND next_attempt_at <= ?1) OR (status = 'sending' AND lease_until <= ?1))";
             // Two statements, so that a run's own message is found by its index.
             let found = match take.only {
@@ -178,7 +178,7 @@ impl Store {
     /// Delivered. An alert's delivery is remembered for the unit: reminders count from it.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL, owner = NULL, lease_until = NULL WHERE id = ?1",
                 params![id, ts(now)],

@@ -13,7 +13,7 @@ use crate::domain::message::{NewMessage, OutboxRow, Outgoing};
 use crate::domain::rates::Rates;
 use crate::domain::rule::Status;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::time::Duration;
 
 /// One unit's figures in one run.
@@ -136,7 +136,7 @@ impl Store {
         deadline: Duration,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (job, plan_year) = (&run.job, run.plan_year);
             let (sched, day) = (ts(run.scheduled), run.as_of.to_string());
             // Once this commits, the run's work is done: its messages are in the outbox. `queued`

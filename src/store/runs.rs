@@ -5,8 +5,11 @@
 use super::db::{Store, StoreError};
 use super::liveness::orphaned;
 use super::sql::{opt_ts, parse_ts, ts};
-use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use chrono::{DateTime, Timelike, Utc};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+/// How many instants a hand run tries before it gives up (a second's worth).
+const MANUAL_TRIES: u32 = 1000;
 
 /// How a run ended (or that it has not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,14 +84,14 @@ pub struct Seen {
 }
 
 impl Store {
-    /// Records that the run (job, scheduled) starts now. False when that slot already ran or is
-    /// running: a slot runs once, across restarts. An interrupted slot may be claimed again.
+    /// Records that the daemon's run of the slot (job, scheduled) starts now. False when that
+    /// slot already ran or is running: a slot runs once, across restarts. An interrupted slot may
+    /// be claimed again.
     pub fn claim(
         &self,
         job: &str,
         scheduled: DateTime<Utc>,
         now: DateTime<Utc>,
-        trigger: Trigger,
     ) -> Result<bool, StoreError> {
         self.with(|c| {
             let inserted = c.execute(
@@ -96,9 +99,42 @@ impl Store {
                  ON CONFLICT (job, scheduled_at) DO UPDATE SET started_at = excluded.started_at, outcome = excluded.outcome,
                      finished_at = NULL, error = NULL, pid = excluded.pid
                  WHERE runs.outcome = 'interrupted'",
-                params![job, ts(scheduled), ts(now), RunOutcome::Running, trigger, std::process::id()],
+                params![job, ts(scheduled), ts(now), RunOutcome::Running, Trigger::Schedule, std::process::id()],
             )?;
             Ok(inserted == 1)
+        })
+    }
+
+    /// Claims a run a person started now (`disbmon once`): a hand run is its own run, so it
+    /// takes the first free instant from `now` on, in milliseconds, never a whole second (the
+    /// daemon's slots are whole seconds, and a hand run must not take one). Two hand runs in the
+    /// same millisecond, or with the same `DISBMON_NOW`, get two instants, two identities, two
+    /// history rows; no row is ever taken over. Returns the instant claimed.
+    pub fn claim_manual(&self, job: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let ms = chrono::Duration::milliseconds(1);
+        let mut at = now
+            .with_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now);
+        for _ in 0..MANUAL_TRIES {
+            if at.timestamp_subsec_millis() == 0 {
+                at += ms;
+            }
+            let inserted = self.with(|c| {
+                c.execute(
+                    "INSERT INTO runs (job, scheduled_at, started_at, outcome, started_by, pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (job, scheduled_at) DO NOTHING",
+                    params![job, ts(at), ts(now), RunOutcome::Running, Trigger::Manual, std::process::id()],
+                )
+            })?;
+            if inserted == 1 {
+                return Ok(at);
+            }
+            at += ms;
+        }
+        Err(StoreError::Crowded {
+            job: job.to_string(),
+            from: ts(now),
+            tries: MANUAL_TRIES,
         })
     }
 
@@ -220,7 +256,7 @@ impl Store {
     /// times: a job added while the daemon was down has missed nothing.
     pub fn beat(&self, now: DateTime<Utc>, jobs: &[&str]) -> Result<(), StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![ts(now)],
@@ -305,15 +341,14 @@ mod tests {
     fn a_slot_runs_once_across_reopening_and_an_interrupted_one_can_run_again() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
-        let sched = Trigger::Schedule;
-        assert!(s.claim("weekly", t(1), t(1), sched).unwrap());
-        assert!(!s.claim("weekly", t(1), t(2), sched).unwrap());
+        assert!(s.claim("weekly", t(1), t(1)).unwrap());
+        assert!(!s.claim("weekly", t(1), t(2)).unwrap());
         drop(s);
         let s = Store::open(dir.path()).unwrap();
-        assert!(!s.claim("weekly", t(1), t(2), sched).unwrap());
+        assert!(!s.claim("weekly", t(1), t(2)).unwrap());
         assert_eq!(s.interrupt_scheduled(None).unwrap(), 1);
         assert_eq!(s.interrupted("weekly").unwrap(), vec![t(1)]);
-        assert!(s.claim("weekly", t(1), t(3), sched).unwrap());
+        assert!(s.claim("weekly", t(1), t(3)).unwrap());
         let r = RunResult {
             outcome: RunOutcome::Ok,
             attempts: 1,
@@ -322,13 +357,32 @@ mod tests {
             ..Default::default()
         };
         s.finish("weekly", t(1), t(4), &r).unwrap();
-        assert!(!s.claim("weekly", t(1), t(5), sched).unwrap());
+        assert!(!s.claim("weekly", t(1), t(5)).unwrap());
         let runs = s.runs("weekly", 10).unwrap();
         assert_eq!(
             (runs.len(), runs[0].outcome, runs[0].emails_sent),
             (1, RunOutcome::Ok, Some(4))
         );
         assert_eq!(s.last_success("weekly").unwrap(), Some(t(4)));
+    }
+
+    #[test]
+    fn a_hand_run_takes_an_instant_of_its_own_never_a_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let first = s.claim_manual("weekly", t(1)).unwrap();
+        let second = s.claim_manual("weekly", t(1)).unwrap();
+        assert_eq!(first, t(1) + chrono::Duration::milliseconds(1));
+        assert_eq!(second, t(1) + chrono::Duration::milliseconds(2));
+        // The daemon's slot at the whole second stays free.
+        assert!(s.claim("weekly", t(1), t(1)).unwrap());
+        // Finished or cut off, a hand run's row is never taken over.
+        s.finish("weekly", first, t(2), &RunResult::default())
+            .unwrap();
+        assert_eq!(s.interrupt_orphaned_manual().unwrap(), 0);
+        let third = s.claim_manual("weekly", first).unwrap();
+        assert_eq!(third, t(1) + chrono::Duration::milliseconds(3));
+        assert_eq!(s.runs("weekly", 10).unwrap().len(), 4);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod http_sources;
 mod projection;
 mod properties;
 mod published;
+mod reliability;
 mod reuse;
 mod run_flow;
 mod workbook;

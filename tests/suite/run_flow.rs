@@ -2,9 +2,7 @@
 //! binary, a real SMTP server, state in SQLite, "now" pinned with `DISBMON_NOW`.
 
 use disbmon::store::db::Store;
-
 use disbmon::store::outbox::Take;
-
 use disbmon::store::runs::Trigger;
 
 use crate::support::fixtures::PLANS;
@@ -259,7 +257,7 @@ async fn defect_8_a_killed_manual_run_is_never_replayed_as_a_scheduled_slot() {
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-02T01:00:00Z")
         .unwrap()
         .to_utc();
-    s.claim("weekly", at, at, Trigger::Manual).unwrap();
+    s.claim_manual("weekly", at).unwrap();
     let c = rusqlite::Connection::open(p.path().join("var/disbmon.sqlite3")).unwrap();
     c.execute("UPDATE runs SET pid = ?1", [dead_pid()]).unwrap();
     drop(s);

@@ -7,7 +7,6 @@ use crate::app::report::Outcome;
 use crate::base::clock::Clock;
 use crate::config::daemon::Transport;
 use crate::store::db::Store;
-use crate::store::runs::Trigger;
 use chrono::NaiveDate;
 use std::path::Path;
 
@@ -32,15 +31,20 @@ pub(super) async fn once(
             return exit::ERROR;
         }
     };
-    let scheduled = clock.now();
+    // A hand run is its own run: a dry run borrows the instant (it records nothing), a real one
+    // claims an instant no other run has, so its messages and history row are its own.
+    let mut scheduled = clock.now();
     if !dry_run {
         // A run of ours that a killed `once` left behind is recorded as cut off.
         let claimed = store
             .interrupt_orphaned_manual()
-            .and_then(|_| store.claim(&job.name, scheduled, scheduled, Trigger::Manual));
-        if let Err(e) = claimed {
-            esayln!("{e}");
-            return exit::ERROR;
+            .and_then(|_| store.claim_manual(&job.name, scheduled));
+        match claimed {
+            Ok(at) => scheduled = at,
+            Err(e) => {
+                esayln!("{e}");
+                return exit::ERROR;
+            }
         }
     }
     let run = pipeline::Run {

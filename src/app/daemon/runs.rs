@@ -6,7 +6,7 @@ use super::notices::notify_operators;
 use crate::app::pipeline;
 use crate::config::job::Job;
 use crate::domain::money::Language;
-use crate::store::runs::{RunOutcome, Trigger};
+use crate::store::runs::RunOutcome;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -19,10 +19,7 @@ pub(super) fn start(s: &mut Scheduled, slot: DateTime<Utc>, env: &Env) {
             .metrics(|m| *m.skipped.entry(job.name.clone()).or_default() += 1);
         return;
     }
-    match env
-        .store
-        .claim(&job.name, slot, env.clock.now(), Trigger::Schedule)
-    {
+    match env.store.claim(&job.name, slot, env.clock.now()) {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(job = %job.name, "the run of {} already took place; not running it again", local(&job, slot));

@@ -1,0 +1,103 @@
+//! Nothing lost, nothing silent (the reliability issue, one test per point): the real binary in a
+//! temporary project, a real SMTP server, state in SQLite.
+
+use crate::support::fixtures::PAID;
+use crate::support::{local_project, Project, Run, Smtp};
+use disbmon::store::db::Store;
+use disbmon::store::runs::Trigger;
+
+fn once(p: &Project, now: &str) -> Run {
+    p.run_env(
+        &["once", "weekly", "--as-of", "2026-10-31", "--json"],
+        &[("DISBMON_NOW", now)],
+    )
+}
+
+fn store(p: &Project) -> Store {
+    Store::open(&p.path().join("var")).unwrap()
+}
+
+const NOW: &str = "2026-11-02T08:00:00+07:00";
+
+#[test]
+fn point_1_a_corrected_rerun_is_a_run_of_its_own_and_its_digest_arrives() {
+    let smtp = Smtp::start();
+    let p = local_project(smtp.port, "");
+    let first = once(&p, NOW);
+    first.expect_code(0);
+    // The officer corrects XMT's payments (16 → 20 of 25 tỷ: 80 %, on track) and runs it again
+    // with the same "now".
+    p.write(
+        "jobs/giai_ngan.csv",
+        &PAID.replace(
+            "02/07/2026,XMT,16.000.000.000",
+            "02/07/2026,XMT,20.000.000.000",
+        ),
+    );
+    let second = once(&p, NOW);
+    second.expect_code(0);
+    assert_eq!(second.json()["digest"]["delivered"], true, "{second}");
+
+    let digests: Vec<_> = smtp
+        .received()
+        .into_iter()
+        .filter(|m| {
+            m.rcpt_to()
+                .iter()
+                .any(|r| r == "lanhdao@stc.example.gov.vn")
+        })
+        .collect();
+    assert_eq!(digests.len(), 2, "both digests arrive\n{second}");
+    assert_ne!(digests[0].message_id(), digests[1].message_id());
+    // The second one carries the corrected figure.
+    let text = digests[1].text();
+    assert!(text.contains("80,0"), "{text}");
+
+    // Two history rows, the first one as it was.
+    let runs = store(&p).runs("weekly", 10).unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r.trigger == Trigger::Manual));
+    assert_ne!(runs[0].scheduled_at, runs[1].scheduled_at);
+    let (newer, older) = (&runs[0], &runs[1]);
+    assert_eq!(older.units_behind, Some(3), "{older:?}");
+    assert_eq!(newer.units_behind, Some(2), "{newer:?}");
+}
+
+#[test]
+fn point_1_hand_runs_started_together_are_each_recorded_and_every_claimed_message_arrives() {
+    let smtp = Smtp::start();
+    let p = local_project(smtp.port, "");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(crate::support::bin())
+                .args(["once", "weekly", "--as-of", "2026-10-31", "--json"])
+                .env("DISBMON_NOW", NOW)
+                .current_dir(p.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut claimed = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&out.stderr)));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{report}\n{err}");
+        claimed += report["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["delivered"] == true)
+            .count();
+        claimed += usize::from(report["digest"]["delivered"] == true);
+    }
+    assert_eq!(store(&p).runs("weekly", 10).unwrap().len(), 3);
+    assert_eq!(
+        smtp.logical(),
+        claimed,
+        "each message a report calls delivered arrived"
+    );
+}
