@@ -636,13 +636,18 @@ impl RunReport {
         for s in &self.sources {
             let _ = writeln!(
                 out,
-                "Source {}: {} rows, {} used, {} outside this run (other year or later date), {} with problems{}{} — {}",
+                "Source {}: {} rows, {} used, {} outside this run (other year or later date), {} with problems{}{}{} — {}",
                 s.source.map(|r| r.key()).unwrap_or("?"),
                 s.rows,
                 s.used,
                 s.out_of_scope,
                 s.rejected,
                 if s.not_data > 0 { format!(", {} not data (numbering, headings, totals) skipped", s.not_data) } else { String::new() },
+                match s.blank {
+                    0 => String::new(),
+                    1 => ", 1 blank line skipped".to_string(),
+                    n => format!(", {n} blank lines skipped"),
+                },
                 match s.sums {
                     Some(crate::domain::issue::Reuse::Unchanged) => " (unchanged since the last run: its stored sums reused)".to_string(),
                     Some(crate::domain::issue::Reuse::Appended { rows }) => format!(" ({rows} rows appended since the last run, read and added to its stored sums)"),

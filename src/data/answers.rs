@@ -78,6 +78,9 @@ pub fn from_table(
                 .trim()
                 .to_string()
         };
+        if crate::data::source::is_blank(&record) {
+            continue;
+        }
         let row = table.row_of(&record, i);
         if let Some(y) = col("plan_year") {
             let written = cell(Some(y));

@@ -97,6 +97,9 @@ fn needs_from_column(
     };
     for (i, record) in reader.records().enumerate() {
         let Ok(record) = record else { continue };
+        if crate::data::source::is_blank(&record) {
+            continue;
+        }
         let cell = |c: usize| record.get(c).unwrap_or("").trim();
         let row = table.row_of(&record, i);
         let text = cell(need);

@@ -214,6 +214,7 @@ fn add(stored: &[Aggregate], more: &[Aggregate]) -> Option<Vec<Aggregate>> {
             s.used += m.used;
             s.out_of_scope += m.out_of_scope;
             s.rejected += m.rejected;
+            s.blank += m.blank;
             Some(sum)
         })
         .collect()

@@ -196,6 +196,9 @@ pub struct SourceStats {
     pub rejected: u64,
     /// Spreadsheet rows that are not data (numbering row, group headings, total rows), skipped.
     pub not_data: u64,
+    /// Blank lines (or rows of empty cells), skipped: they are not records.
+    #[serde(default)]
+    pub blank: u64,
     /// Plans and disbursements: whether sums stored by an earlier run were reused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sums: Option<Reuse>,

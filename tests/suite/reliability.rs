@@ -101,3 +101,78 @@ fn point_1_hand_runs_started_together_are_each_recorded_and_every_claimed_messag
         "each message a report calls delivered arrived"
     );
 }
+
+/// The units, plans and payments with blank lines where exports put them: at the end (`\n\n`,
+/// `\r\n\r\n`) and between records.
+#[test]
+fn point_2_a_blank_line_is_not_a_record_it_is_skipped_and_counted() {
+    use crate::support::fixtures::{PLANS, UNITS};
+    for (name, eol) in [("lf", "\n"), ("crlf", "\r\n")] {
+        let p = local_project(0, "");
+        p.write("config/disbmon.toml", &file_config());
+        let crlf = |s: &str| s.replace('\n', eol);
+        p.write("jobs/don_vi.csv", &crlf(&format!("{UNITS}\n")));
+        p.write("jobs/ke_hoach.csv", &crlf(&format!("{PLANS}\n\n")));
+        // Two blank lines between payments, one of spaces.
+        let paid = PAID.replacen("\n01/06/2026", "\n\n   \n01/06/2026", 1);
+        p.write("jobs/giai_ngan.csv", &crlf(&paid));
+        let run = once(&p, NOW);
+        run.expect_code(0);
+        let report = run.json();
+        let blank = |source: &str| {
+            report["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["source"] == source)
+                .map(|s| s["blank"].clone())
+                .unwrap()
+        };
+        assert_eq!(blank("units"), 1, "{name}\n{run}");
+        assert_eq!(blank("plans"), 2, "{name}\n{run}");
+        assert_eq!(blank("disbursements"), 2, "{name}\n{run}");
+        assert!(
+            report["data_issues"].as_array().unwrap().is_empty(),
+            "{run}"
+        );
+        // Every unit was measured as without the blank lines.
+        let xmt = report["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["unit_id"] == "XMT")
+            .unwrap();
+        assert_eq!(xmt["rate_pct"], 64.0, "{run}");
+        // The officer reads it in the report's source lines.
+        let human = p.run_env(
+            &["once", "weekly", "--as-of", "2026-10-31", "--dry-run"],
+            &[("DISBMON_NOW", NOW)],
+        );
+        human.expect_code(0).expect_stdout("2 blank lines skipped");
+    }
+    // A row of empty cells (what a spreadsheet saves for a formatted empty row) holds nothing
+    // either; a row with only a note in a column the job does not read is a row with a problem.
+    let p = local_project(0, "");
+    p.write("config/disbmon.toml", &file_config());
+    p.write("jobs/ke_hoach.csv", &format!("{PLANS},,\n"));
+    let run = once(&p, NOW);
+    run.expect_code(0);
+    assert_eq!(run.json()["sources"][1]["blank"], 1, "{run}");
+    p.write(
+        "jobs/ke_hoach.csv",
+        &PLANS
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{},{l}\n", if i == 0 { "Ghi chú" } else { "" }))
+            .chain(["xem lại,,,\n".to_string()])
+            .collect::<String>(),
+    );
+    once(&p, NOW)
+        .expect_code(4)
+        .expect_stderr("row 7: column `Mã ĐV`");
+}
+
+/// The issue's config with the file transport: no SMTP server needed.
+fn file_config() -> String {
+    crate::support::fixtures::CONFIG.replace("transport = \"smtp\"", "transport = \"file\"")
+}

@@ -26,11 +26,13 @@ pub(super) fn exact_rows(
         source_row(table).unwrap_or_else(|| lit(NULL).cast(DataType::String).alias(SOURCE_ROW)),
         trimmed(get("unit_id")?).alias("unit_id"),
         get("amount")?.alias("amount_raw"),
+        blank_row(table, false),
     ];
     let mut parsed =
         vec![dong(col("amount_raw"), source.number_format, source.amount_unit).alias("amount")];
-    let mut valid = col("unit_id")
-        .is_in(countable_series(ids), false)
+    let mut valid = col(BLANK)
+        .not()
+        .and(col("unit_id").is_in(countable_series(ids), false))
         .and(col("amount").is_not_null());
     if has.date {
         select.push(trimmed(get("date")?).alias("date_raw"));
@@ -159,7 +161,12 @@ pub(super) fn bad_rows(
         cols.extend([col("effective_raw"), col("effective")]);
     }
     let df = lf
-        .filter(col("valid").fill_null(lit(false)).not())
+        .filter(
+            col("valid")
+                .fill_null(lit(false))
+                .not()
+                .and(col(BLANK).not()),
+        )
         .select(cols)
         .sort([ROW], SortMultipleOptions::default())
         .limit(MAX_LISTED_ROWS as IdxSize);

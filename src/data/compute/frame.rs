@@ -43,6 +43,30 @@ pub(super) fn stream(lf: LazyFrame) -> PolarsResult<DataFrame> {
     Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
 }
 
+/// Whether a row has nothing in it: a blank line, a line of spaces, or the row of empty cells a
+/// spreadsheet writes for one. It is not a record: readers skip it and count it.
+pub(super) const BLANK: &str = "__blank";
+
+/// [`BLANK`] over every column of the table, not only those the job reads (a row with only a
+/// note in it is a row with a problem). `typed`: the fast reader's cheaper test, null cells only
+/// (polars reads an empty cell as null); a line of spaces is then not valid for it, and the exact
+/// reader, which trims, finds it blank.
+pub(super) fn blank_row(table: &Table, typed: bool) -> Expr {
+    (1..=table.headers.len())
+        .map(|i| {
+            let c = col(format!("column_{i}"));
+            if typed {
+                c.is_null()
+            } else {
+                let t = trimmed(c);
+                t.clone().is_null().or(t.eq(lit("")))
+            }
+        })
+        .reduce(Expr::and)
+        .unwrap_or(lit(true))
+        .alias(BLANK)
+}
+
 pub(super) fn source_row(table: &Table) -> Option<Expr> {
     table
         .row_column

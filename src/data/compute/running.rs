@@ -59,6 +59,7 @@ pub(super) fn running_totals(
         .agg([col(HIGH).sum(), col(LOW).sum()]);
     let mut count_exprs = vec![
         len().alias("rows"),
+        col(BLANK).cast(DataType::UInt64).sum().alias("blank"),
         col("valid").cast(DataType::UInt64).sum().alias("valid"),
         col("used").cast(DataType::UInt64).sum().alias("used"),
     ];
@@ -101,7 +102,8 @@ pub(super) fn running_totals(
             .and_then(|c| c.u64().ok().and_then(|a| a.get(0)))
             .unwrap_or(0)
     };
-    let (total, valid, used) = (count("rows"), count("valid"), count("used"));
+    let blank = count("blank");
+    let (total, valid, used) = (count("rows") - blank, count("valid"), count("used"));
     let stats = SourceStats {
         source: Some(table.role),
         origin: table.origin.clone(),
@@ -110,6 +112,7 @@ pub(super) fn running_totals(
         out_of_scope: valid - used,
         rejected: total - valid,
         not_data: table.not_data,
+        blank,
         sums: None,
     };
     let mut issues = if total > valid {

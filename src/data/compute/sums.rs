@@ -27,7 +27,10 @@ pub(super) fn summed_all(rows: LazyFrame, queries: &[Query], has: Has) -> LazyFr
             .alias(KEY),
     );
     let (mut flags, mut derived) = (Vec::new(), Vec::new());
-    let mut aggs = vec![len().alias("rows")];
+    let mut aggs = vec![
+        len().alias("rows"),
+        col(BLANK).cast(DataType::Int64).sum().alias("blank"),
+    ];
     for (k, q) in queries.iter().enumerate() {
         let counts = format!("n_{k}");
         flags.push(
@@ -98,13 +101,16 @@ pub(super) fn fold(
     let day =
         |d: Option<i32>| d.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into())));
     let rows = ints("rows")?;
-    let total: u64 = rows.iter().map(|&r| r as u64).sum();
+    // Blank lines are in the group of rows that are not valid; they are counted apart.
+    let blank: u64 = ints("blank")?.iter().map(|&r| r as u64).sum();
+    let total: u64 = rows.iter().map(|&r| r as u64).sum::<u64>() - blank;
     let invalid: u64 = keys
         .iter()
         .zip(&rows)
         .filter(|(k, _)| k.is_none())
         .map(|(_, &r)| r as u64)
-        .sum();
+        .sum::<u64>()
+        - blank;
     let newest = days("newest")?;
     let mut aggregates = Vec::new();
     let mut out_of_range = Vec::new();
@@ -155,6 +161,7 @@ pub(super) fn fold(
             out_of_scope: valid - used,
             rejected: invalid,
             not_data: table.not_data,
+            blank,
             sums: None,
         };
         if k == 0 {

@@ -95,13 +95,18 @@ fn both(
     format: &str,
     unit: &str,
 ) -> (Option<Vec<Aggregate>>, Vec<Aggregate>) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut w = csv::Writer::from_path(dir.path().join("paid.csv")).unwrap();
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["ngay", "dv", "tien"]).unwrap();
     for (id, amount, date) in rows {
         w.write_record([date, id, amount]).unwrap();
     }
-    w.flush().unwrap();
+    both_text(&w.into_inner().unwrap(), format, unit)
+}
+
+/// [`both`] on the payments file as written.
+fn both_text(paid: &[u8], format: &str, unit: &str) -> (Option<Vec<Aggregate>>, Vec<Aggregate>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("paid.csv"), paid).unwrap();
     std::fs::write(
         dir.path().join("units.csv"),
         "id,name,email\nA,a,a@x.vn\nB,b,b@x.vn\n",
@@ -262,4 +267,34 @@ fn clean_rows_are_read_by_the_fast_reader_with_the_exact_figures() {
     ]);
     let (fast, exact) = both(&plain, "plain", "dong");
     assert_eq!(format!("{fast:?}"), format!("{:?}", Some(exact)));
+}
+
+#[test]
+fn blank_lines_are_skipped_and_counted_alike_by_both_readers() {
+    for eol in ["\n", "\r\n"] {
+        let text = [
+            "ngay,dv,tien",
+            "2026-03-01,A,5",
+            "",
+            "2026-03-02,B,7",
+            "",
+            "",
+        ]
+        .join(eol);
+        let (fast, exact) = both_text(text.as_bytes(), "plain", "dong");
+        let fast = fast.expect("blank lines do not send the fast reader away");
+        assert_eq!(format!("{fast:?}"), format!("{exact:?}"));
+        let s = &exact[0].stats;
+        assert_eq!(
+            (s.rows, s.used, s.rejected, s.blank),
+            (2, 2, 0, 2),
+            "{eol:?}"
+        );
+        // A line of spaces and a row of empty cells are blank too; the exact reader says so.
+        let text = "ngay,dv,tien\n2026-03-01,A,5\n   \n,,\n2026-03-02,B,7\n";
+        let (_, exact) = both_text(text.as_bytes(), "plain", "dong");
+        let s = &exact[0].stats;
+        assert_eq!((s.rows, s.used, s.rejected, s.blank), (2, 2, 0, 2));
+        assert!(exact[0].issues.is_empty(), "{:?}", exact[0].issues);
+    }
 }

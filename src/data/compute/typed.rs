@@ -63,9 +63,14 @@ pub(super) fn typed_rows(
     } else {
         vectorised_dong(get("amount")?, source.number_format, source.amount_unit)
     };
-    let mut select = vec![get("unit_id")?.alias("unit_id"), amount.alias("amount")];
-    let mut valid = col("unit_id")
-        .is_in(countable_series(ids), false)
+    let mut select = vec![
+        get("unit_id")?.alias("unit_id"),
+        amount.alias("amount"),
+        blank_row(table, true),
+    ];
+    let mut valid = col(BLANK)
+        .not()
+        .and(col("unit_id").is_in(countable_series(ids), false))
         .and(col("amount").is_not_null());
     if has.date {
         select.push(date_cell(get("date")?, &source.date_format, false).alias("date"));

@@ -18,7 +18,7 @@ pub type UnitsRead = (Vec<Unit>, Vec<DataIssue>, Vec<DataIssue>, SourceStats);
 
 pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsRead, DataIssue> {
     let vi = number_format == money::NumberFormat::Vi;
-    let mut select = vec![col(ROW)];
+    let mut select = vec![col(ROW), blank_row(table, false)];
     if let Some(e) = source_row(table) {
         select.push(e);
     }
@@ -44,7 +44,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
             Ok(vec![None; df.height()])
         }
     };
-    let (ids, names, emails, parents, groups, published, rows) = (|| -> PolarsResult<_> {
+    let (ids, names, emails, parents, groups, published, rows, blank) = (|| -> PolarsResult<_> {
         Ok((
             get("unit_id")?,
             get("unit_name")?,
@@ -53,6 +53,11 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
             get("group")?,
             get("published_rate")?,
             row_numbers(&df, table)?,
+            df.column(BLANK)?
+                .bool()?
+                .iter()
+                .map(|b| b.unwrap_or(false))
+                .collect::<Vec<bool>>(),
         ))
     })()
     .map_err(|e| failed(table, e))?;
@@ -70,6 +75,9 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
     let mut units: Vec<Unit> = Vec::new();
     let mut seen: BTreeMap<UnitId, u64> = BTreeMap::new();
     for i in 0..df.height() {
+        if blank[i] {
+            continue;
+        }
         let row = rows[i];
         let before = issues.len();
         let id = ids[i].clone().unwrap_or_default();
@@ -208,14 +216,17 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
             state[i] = 2;
         }
     }
+    let blanks = blank.iter().filter(|b| **b).count();
+    let read = df.height() - blanks;
     let stats = SourceStats {
         source: Some(SourceRole::Units),
         origin: table.origin.clone(),
-        rows: df.height() as u64,
+        rows: read as u64,
         used: units.len() as u64,
         out_of_scope: 0,
-        rejected: (df.height() - units.len()) as u64,
+        rejected: (read - units.len()) as u64,
         not_data: table.not_data,
+        blank: blanks as u64,
         sums: None,
     };
     Ok((units, issues, notes, stats))

@@ -2,7 +2,10 @@
 //! file on disk with its header checked against the job's column mapping. The only module that knows
 //! upstream formats: JSON records are rewritten as CSV here, so `compute` reads one shape.
 
+mod blank;
 mod xlsx;
+
+pub use blank::is_blank;
 
 /// An Excel date serial in a strftime format; None when it is not a date Excel can hold.
 pub use xlsx::serial_text as excel_date;
@@ -42,12 +45,15 @@ pub struct Table {
 impl Table {
     /// The table's rows, read as text records (for the small side sources read outside
     /// `compute`: the plans' need column, the answers).
-    pub fn records(&self) -> Result<csv::Reader<std::fs::File>, DataIssue> {
-        csv::ReaderBuilder::new()
+    /// A blank line is a record here too (see [`is_blank`]), so that a record's index is its row.
+    pub fn records(&self) -> Result<csv::Reader<impl std::io::Read>, DataIssue> {
+        let file = std::fs::File::open(&self.path).map_err(|e| {
+            DataIssue::whole(self.role, format!("cannot read {}: {e}", self.origin))
+        })?;
+        Ok(csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .flexible(true)
-            .from_path(&self.path)
-            .map_err(|e| DataIssue::whole(self.role, format!("cannot read {}: {e}", self.origin)))
+            .from_reader(blank::KeepBlank::new(file)))
     }
 
     /// The number a person finds record `index` (from 0) under: the worksheet's own row for
