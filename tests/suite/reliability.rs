@@ -176,3 +176,71 @@ fn point_2_a_blank_line_is_not_a_record_it_is_skipped_and_counted() {
 fn file_config() -> String {
     crate::support::fixtures::CONFIG.replace("transport = \"smtp\"", "transport = \"file\"")
 }
+
+/// In `jobs/`: a folder named like a job, a link that loops, a link to nothing; and an editor's
+/// lock file (a dot name), which is not a job.
+#[test]
+fn point_3_every_job_file_that_cannot_be_read_is_named_with_why() {
+    use std::os::unix::fs::symlink;
+    let p = local_project(0, "");
+    p.write("config/disbmon.toml", &file_config());
+    let jobs = p.path().join("jobs");
+    std::fs::create_dir(jobs.join("x.toml")).unwrap();
+    symlink("loop.toml", jobs.join("loop.toml")).unwrap();
+    symlink("missing.toml", jobs.join("gone.toml")).unwrap();
+    symlink("user@host.1234", jobs.join(".#weekly.toml")).unwrap();
+    let named = |text: &str| {
+        for (file, why) in [
+            ("jobs/x.toml", "a folder, not a job file"),
+            ("jobs/loop.toml", "loops back on itself"),
+            (
+                "jobs/gone.toml",
+                "a symbolic link to `missing.toml`, which does not exist",
+            ),
+        ] {
+            assert!(
+                text.lines().any(|l| l.contains(file) && l.contains(why)),
+                "{file}: {why}\n{text}"
+            );
+        }
+        assert!(!text.contains(".#weekly"), "{text}");
+    };
+    let check = p.run(&["check"]);
+    check.expect_code(3);
+    named(&check.stderr());
+    assert!(check.stdout().contains("job weekly"), "{check}");
+
+    // The readable job runs, and the run names the others.
+    let run = once(&p, NOW);
+    run.expect_code(0);
+    named(&run.stderr());
+    // The unreadable one says why, not "no such job file".
+    let looped = p.run(&["once", "loop"]);
+    looped.expect_code(3).expect_stderr("loops back on itself");
+
+    // The daemon does not start without them.
+    let mut d = p.spawn_daemon(&[]);
+    assert_eq!(d.wait_exit(20), 3, "{}", d.log());
+    named(&d.log());
+
+    // Started without them, it refuses a reload that adds one, and keeps running.
+    for f in ["x.toml", "loop.toml", "gone.toml"] {
+        let path = jobs.join(f);
+        let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir(&path));
+    }
+    p.run(&["check"]).expect_code(0).expect_stdout("all valid");
+    let mut d = p.spawn_daemon(&[("DISBMON_LOG", "info")]);
+    d.wait_log("disbmon started", 20);
+    std::fs::create_dir(jobs.join("new.toml")).unwrap();
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    d.wait_log("the new configuration is rejected", 10);
+    assert!(
+        d.log()
+            .lines()
+            .any(|l| l.contains("jobs/new.toml") && l.contains("a folder, not a job file")),
+        "{}",
+        d.log()
+    );
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(d.wait_exit(30), 0, "{}", d.log());
+}

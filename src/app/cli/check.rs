@@ -38,13 +38,16 @@ pub(super) fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
         );
     }
     let files = match jobs::files(&jobs_dir) {
-        Ok(f) => f,
+        Ok(f) => {
+            problems.extend(f.unreadable);
+            f.files
+        }
         Err(p) => {
             problems.push(p);
             Vec::new()
         }
     };
-    if files.is_empty() && config.is_some() {
+    if files.is_empty() && problems.is_empty() && config.is_some() {
         problems.push(Problem {
             file: jobs_dir.clone(),
             key: String::new(),

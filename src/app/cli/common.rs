@@ -36,22 +36,33 @@ pub(super) fn print_problems(problems: &[Problem]) {
     );
 }
 
-/// The job a name (`jobs/NAME.toml`) or a path names, loaded and checked.
+/// The job a name (`jobs/NAME.toml`) or a path names, loaded and checked. The other `*.toml`
+/// entries of the jobs folder that cannot be read are named on stderr: each is a job that would
+/// not run.
 pub(super) fn find_job(config: &Config, name: &str) -> Result<Job, Vec<Problem>> {
     let path = if name.ends_with(".toml") || name.contains('/') || name.contains('\\') {
         PathBuf::from(name)
     } else {
         config.jobs_dir.join(format!("{name}.toml"))
     };
+    let found = jobs::files(&config.jobs_dir).unwrap_or_default();
+    for p in found.unreadable.iter().filter(|p| p.file != path) {
+        esayln!("warning: {p}");
+    }
+    if let Some(why) = jobs::unreadable(&path) {
+        return Err(vec![Problem {
+            file: path,
+            key: String::new(),
+            message: why,
+        }]);
+    }
     if !path.is_file() {
-        let known = jobs::files(&config.jobs_dir)
-            .map(|fs| {
-                fs.iter()
-                    .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+        let known = found
+            .files
+            .iter()
+            .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(vec![Problem {
             file: path,
             key: String::new(),
