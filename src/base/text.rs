@@ -1,6 +1,6 @@
 //! Text from outside — source cells, server answers, URLs — made safe where it is used: control
 //! characters out of mail headers and tables, escaped on a terminal, long values and lists cut
-//! short in messages, secrets out of URLs.
+//! short in messages, secrets out of URLs; ids and names in one Unicode form.
 
 use std::borrow::Cow;
 
@@ -16,6 +16,35 @@ fn is_unsafe(c: char) -> bool {
             c,
             '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
         )
+}
+
+/// `text` in Unicode NFC, the composed form: `Sở` typed with a combining hook above (NFD, from
+/// macOS or some Excel exports) becomes the one character most keyboards write. Ids and names are
+/// compared in this form. Borrowed when it already is (all ASCII text is).
+pub fn nfc(text: &str) -> Cow<'_, str> {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(text),
+        _ => {
+            let composed: String = text.nfc().collect();
+            if composed == text {
+                Cow::Borrowed(text)
+            } else {
+                Cow::Owned(composed)
+            }
+        }
+    }
+}
+
+/// The code points of text that is not plain ASCII (`U+0053 U+01A1 U+0309`), so that a person
+/// can see why two ids that look the same differ; None for ASCII text, which shows itself.
+pub fn code_points(text: &str) -> Option<String> {
+    (!text.is_ascii()).then(|| {
+        text.chars()
+            .map(|c| format!("U+{:04X}", c as u32))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// Whether the text holds a character [`one_line`] would replace.
@@ -151,6 +180,16 @@ mod tests {
         assert_eq!(one_line("\u{1b}[31mĐỏ\u{1b}[0m"), "[31mĐỏ [0m");
         assert_eq!(one_line("Sở Tài chính"), "Sở Tài chính");
         assert!(matches!(one_line("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn decomposed_vietnamese_is_composed_and_ascii_is_borrowed() {
+        let nfd = "So\u{31b}\u{309} Ta\u{300}i chi\u{301}nh";
+        assert_eq!(nfc(nfd), "Sở Tài chính");
+        assert!(matches!(nfc("Sở Tài chính"), Cow::Borrowed(_)));
+        assert!(matches!(nfc("BQLGT"), Cow::Borrowed(_)));
+        assert_eq!(code_points("BQLGT"), None);
+        assert_eq!(code_points("Sở").as_deref(), Some("U+0053 U+1EDF"));
     }
 
     #[test]

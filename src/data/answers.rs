@@ -95,15 +95,18 @@ pub fn from_table(
         }
         let written = cell(col("unit_id"));
         let unit = UnitId::from(crate::data::compute::query::successor_of(
-            successors, &written,
+            successors,
+            &crate::base::text::nfc(&written),
         ));
         if !known.contains(unit.as_str()) {
             issues.push(issue(
                 Some(row),
                 Some("unit_id"),
                 &written,
-                "no such unit in the units source; check the unit id (the answer is left out)"
-                    .into(),
+                match crate::base::text::code_points(&written) {
+                    Some(points) => format!("no such unit in the units source (the id is {points}); check the unit id (the answer is left out)"),
+                    None => "no such unit in the units source; check the unit id (the answer is left out)".into(),
+                },
             ));
             continue;
         }

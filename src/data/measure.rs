@@ -114,7 +114,8 @@ fn needs_from_column(
         if filters.iter().any(|(c, wanted)| cell(*c) != *wanted) {
             continue;
         }
-        let id = compute::query::successor_of(successors, cell(unit));
+        let written = crate::base::text::nfc(cell(unit));
+        let id = compute::query::successor_of(successors, &written);
         if !known.contains(id) {
             continue;
         }

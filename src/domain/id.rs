@@ -6,14 +6,22 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use std::fmt;
 
-/// A unit's identifier as written in the sources (trimmed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A unit's identifier as written in the sources (trimmed), in Unicode NFC: however it is made
+/// (read, configured, typed on the command line, stored), the same id typed composed on one
+/// machine and decomposed on another is one id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct UnitId(String);
 
+impl<'de> Deserialize<'de> for UnitId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<UnitId, D::Error> {
+        String::deserialize(d).map(UnitId::from)
+    }
+}
+
 impl UnitId {
     pub fn new(id: impl Into<String>) -> UnitId {
-        UnitId(id.into())
+        UnitId::from(id.into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -54,13 +62,16 @@ impl fmt::Display for UnitId {
 
 impl From<String> for UnitId {
     fn from(id: String) -> UnitId {
-        UnitId(id)
+        match crate::base::text::nfc(&id) {
+            std::borrow::Cow::Borrowed(_) => UnitId(id),
+            std::borrow::Cow::Owned(composed) => UnitId(composed),
+        }
     }
 }
 
 impl From<&str> for UnitId {
     fn from(id: &str) -> UnitId {
-        UnitId(id.to_string())
+        UnitId(crate::base::text::nfc(id).into_owned())
     }
 }
 

@@ -244,3 +244,61 @@ fn point_3_every_job_file_that_cannot_be_read_is_named_with_why() {
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(d.wait_exit(30), 0, "{}", d.log());
 }
+
+/// The same ids and names typed composed (NFC) on one machine and decomposed (NFD: a letter and
+/// its combining marks, as macOS writes them) on another.
+#[test]
+fn point_4_ids_and_names_are_compared_in_one_unicode_form() {
+    use crate::support::fixtures::{PLANS, UNITS};
+    // "Sở Y tế" in NFD: o, combining horn, combining hook above; e, circumflex, acute.
+    let nfc_id = "SỞYT";
+    let nfd_id = "SO\u{31b}\u{309}YT";
+    let nfd_name = "So\u{31b}\u{309} Y te\u{302}\u{301}";
+    assert_ne!(nfc_id, nfd_id);
+    let p = local_project(0, "");
+    p.write("config/disbmon.toml", &file_config());
+    p.write(
+        "jobs/don_vi.csv",
+        &UNITS.replace("SYT,Sở Y tế", &format!("{nfc_id},{nfd_name}")),
+    );
+    p.write(
+        "jobs/ke_hoach.csv",
+        &PLANS.replace("SYT,", &format!("{nfd_id},")),
+    );
+    p.write(
+        "jobs/giai_ngan.csv",
+        &PAID.replace(",SYT,", &format!(",{nfc_id},")),
+    );
+    let run = once(&p, NOW);
+    run.expect_code(0);
+    let report = run.json();
+    let unit = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["unit_id"] == nfc_id)
+        .unwrap_or_else(|| panic!("{run}"));
+    assert_eq!(unit["status"], "on_track", "{run}");
+    assert_eq!(unit["unit_name"], "Sở Y tế", "{run}");
+
+    // Twins that become one id are one unit listed twice.
+    p.write(
+        "jobs/don_vi.csv",
+        &format!("{UNITS}{nfd_id},Sở Y tế (bản sao),x@sonla.example.gov.vn\n")
+            .replace("SYT,Sở Y tế", &format!("{nfc_id},Sở Y tế")),
+    );
+    let twins = once(&p, NOW);
+    twins.expect_stderr(&format!(
+        "row 7: column `Mã ĐV`: value `{nfc_id}`: unit `{nfc_id}` is listed twice (first in row 3)"
+    ));
+
+    // An id that still differs shows its code points: here a look-alike, the Cyrillic С.
+    p.write(
+        "jobs/don_vi.csv",
+        &UNITS.replace("SYT,Sở Y tế", &format!("{nfc_id},Sở Y tế")),
+    );
+    p.write("jobs/ke_hoach.csv", &PLANS.replace("SYT,", "\u{421}ỞYT,"));
+    once(&p, NOW)
+        .expect_code(4)
+        .expect_stderr("(U+0421 U+1EDE U+0059 U+0054) is not in the units source");
+}

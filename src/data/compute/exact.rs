@@ -24,7 +24,7 @@ pub(super) fn exact_rows(
     let mut select = vec![
         col(ROW),
         source_row(table).unwrap_or_else(|| lit(NULL).cast(DataType::String).alias(SOURCE_ROW)),
-        trimmed(get("unit_id")?).alias("unit_id"),
+        nfc(trimmed(get("unit_id")?)).alias("unit_id"),
         get("amount")?.alias("amount_raw"),
         blank_row(table, false),
     ];
@@ -236,7 +236,12 @@ pub(super) fn bad_rows(
             Some(id) if !countable.contains_key(id) => add(
                 "unit_id",
                 Some(id),
-                format!("unit `{id}` is not in the units source; add it there or correct the id"),
+                match crate::base::text::code_points(id) {
+                    // Ids that look alike can differ in an invisible way (a look-alike letter,
+                    // a zero-width space): the code points show where.
+                    Some(points) => format!("unit `{id}` ({points}) is not in the units source; add it there or correct the id"),
+                    None => format!("unit `{id}` is not in the units source; add it there or correct the id"),
+                },
             ),
             _ => {}
         }

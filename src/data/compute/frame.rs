@@ -96,6 +96,27 @@ pub(super) fn trimmed(e: Expr) -> Expr {
     e.str().strip_chars(lit(LiteralValue::untyped_null()))
 }
 
+/// Text in Unicode NFC (`base::text::nfc`): ids and names compare equal however their
+/// diacritics were typed. A column that already is (any ASCII one) is passed on as it is.
+pub(super) fn nfc(e: Expr) -> Expr {
+    e.map(
+        |c: Column| {
+            let s = c.str()?;
+            if s.iter().all(|v| {
+                v.is_none_or(|t| matches!(crate::base::text::nfc(t), std::borrow::Cow::Borrowed(_)))
+            }) {
+                return Ok(c);
+            }
+            let out: StringChunked = s
+                .iter()
+                .map(|v| v.map(|t| crate::base::text::nfc(t).into_owned()))
+                .collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(f.clone()),
+    )
+}
+
 /// Amount text → integer đồng (null where the text is not an amount; the message is made later).
 pub(super) fn dong(e: Expr, format: money::NumberFormat, unit: money::AmountUnit) -> Expr {
     e.map(

@@ -31,7 +31,7 @@ pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsR
         "published_rate",
     ] {
         if let Some(e) = column(table, c) {
-            select.push(trimmed(e).alias(c));
+            select.push(nfc(trimmed(e)).alias(c));
         }
     }
     let df = scan(table)
