@@ -89,6 +89,7 @@ impl Assessment {
                 .find(|d| *d > self.as_of),
             answers: None,
             links: None,
+            notes: &self.notes,
         }
     }
 }

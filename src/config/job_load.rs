@@ -58,6 +58,9 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
     }
     let sources = sources(&raw.sources, dir, check_files, &mut p);
     let rule = rule(&raw.rule, &mut p);
+    if let (Some(year), Some((milestones, _))) = (raw.plan_year, &rule) {
+        leap_day_exists(milestones, year, &mut p);
+    }
     let timing = Timing::of(&raw, &mut p);
     let alerts = &raw.alerts;
     let escalate_to = mailboxes("alerts.escalate_to", &alerts.escalate_to, &mut p);
@@ -618,6 +621,30 @@ fn cleartext_host(url: &str) -> Option<String> {
     }
     let host = parsed.host_str()?;
     (!crate::config::read::is_loopback_host(host)).then(|| host.to_string())
+}
+
+/// A job that fixes its plan year names the milestones' calendar dates: `02-29` in a year without
+/// one is a date that does not exist. (A job whose plan year follows the date reads `02-29` as
+/// the last day of February, whatever the year.)
+fn leap_day_exists(milestones: &Milestones, year: crate::domain::id::PlanYear, p: &mut Problems) {
+    use chrono::Datelike;
+    for (i, (m, date)) in milestones
+        .as_slice()
+        .iter()
+        .zip(milestones.dates(year))
+        .enumerate()
+    {
+        if (m.month, m.day) == (2, 29) && date.day() != 29 {
+            p.add(
+                format!("rule.milestones[{i}].date"),
+                format!(
+                    "29 February {} does not exist (plan year {year} puts this milestone in {}); write \"02-28\", or leave plan_year out to have 02-29 mean the last day of February every year",
+                    date.year(),
+                    date.year()
+                ),
+            );
+        }
+    }
 }
 
 fn milestones(raw: &[RawMilestone], p: &mut Problems) -> Option<Milestones> {

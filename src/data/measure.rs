@@ -9,9 +9,9 @@ use crate::domain::id::UnitId;
 use super::compute::query::{Query, Scope};
 use super::reuse;
 use super::source::Tables;
-use crate::config::job::Job;
+use crate::config::job::{Job, Source};
 use crate::domain::id::PlanYear;
-use crate::domain::issue::{DataIssue, IssueList, SourceStats};
+use crate::domain::issue::{DataIssue, IssueList, SourceRole, SourceStats};
 use crate::domain::ledger::{LastYear, Ledger, PastYear};
 use crate::domain::rule;
 use crate::domain::rule::PassedMilestone;
@@ -422,6 +422,78 @@ fn projects(
     Ok(both)
 }
 
+/// Figures no real ledger has, each named with its rows: a unit's plan cut below zero is a data
+/// issue, and the unit is measured as without a plan (a rate of a negative plan means nothing);
+/// payments that net below zero (refunds larger than payments) are a note — the unit is still
+/// measured and ranked with its figure, and the digest and the report say so.
+fn below_zero(
+    job: &Job,
+    tables: &Tables,
+    ids: &[UnitId],
+    (plan_q, paid_q): (&Query, &Query),
+    (plan, paid): (&mut compute::query::Aggregate, &compute::query::Aggregate),
+) -> Result<(Vec<DataIssue>, Vec<DataIssue>), DataIssue> {
+    let lang = job.language;
+    let issue = |role: SourceRole, source: &Source, unit: &UnitId, problem: String| DataIssue {
+        source: role,
+        sheet: None,
+        row: None,
+        column: source.header("amount").map(str::to_string),
+        value: Some(unit.to_string()),
+        problem,
+    };
+    let rows = compute::aggregate::rows_of;
+    let mut plans = Vec::new();
+    let negative: Vec<(UnitId, i64)> = plan
+        .by_unit
+        .iter()
+        .filter(|(_, v)| **v < 0)
+        .map(|(u, v)| (u.clone(), *v))
+        .collect();
+    for (unit, sum) in negative {
+        let listed = rows(
+            &tables.plans,
+            &job.plans,
+            ids,
+            &job.successors,
+            plan_q,
+            &unit,
+        )?;
+        plans.push(issue(
+            SourceRole::Plans,
+            &job.plans,
+            &unit,
+            format!(
+                "the plan of unit `{unit}` adds up to {} đồng (rows {listed}): a plan is never cut below zero; check the cuts and amounts in those rows (the unit is measured as without a plan)",
+                crate::domain::money::format_dong(sum, lang)
+            ),
+        ));
+        plan.by_unit.remove(&unit);
+        plan.changed.remove(&unit);
+    }
+    let mut notes = Vec::new();
+    for (unit, sum) in paid.by_unit.iter().filter(|(_, v)| **v < 0) {
+        let listed = rows(
+            &tables.disbursements,
+            &job.disbursements,
+            ids,
+            &job.successors,
+            paid_q,
+            unit,
+        )?;
+        notes.push(issue(
+            SourceRole::Disbursements,
+            &job.disbursements,
+            unit,
+            format!(
+                "the disbursements of unit `{unit}` net to {} đồng (rows {listed}): refunds larger than payments, which no ledger has; check those rows (the unit is still measured and ranked with this figure)",
+                crate::domain::money::format_dong(*sum, lang)
+            ),
+        ));
+    }
+    Ok((plans, notes))
+}
+
 /// The disbursement queries, in the order [`curves`] reads their answers: each denominator,
 /// this year's curve, each past year with a plan at its days ([`past_days`]), and each milestone
 /// passed. Also each past year's days.
@@ -541,9 +613,15 @@ pub fn measure(
         &mut history,
         plan_year,
     );
-    let projects = projects(job, tables, &ids, (&plan_queries[0], &paid_queries[0]))?;
+    let main = (&plan_queries[0], &paid_queries[0]);
+    let projects = projects(job, tables, &ids, main)?;
+    let mut plan = plan;
+    let mut notes = notes;
+    let (below_plan, below_paid) = below_zero(job, tables, &ids, main, (&mut plan, &paid))?;
+    notes.extend(below_paid);
     let mut need = plans.need;
     let mut issues = IssueList::new();
+    issues.extend(below_plan);
     if job.plans.columns.contains_key("need") {
         let (by_unit, problems) = needs_from_column(&tables.plans, job, &ids, plan_year);
         need = by_unit;

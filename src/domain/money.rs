@@ -246,6 +246,15 @@ pub fn format_number(value: f64, decimals: usize, lang: Language) -> String {
     }
 }
 
+/// Whole đồng, exact, in the reader's style: vi `-5.000.000`, en `-5,000,000`.
+pub fn format_dong(dong: i64, lang: Language) -> String {
+    let plain = dong.to_string();
+    match lang {
+        Language::Vi => group_digits(&plain, '.', ','),
+        Language::En => group_digits(&plain, ',', '.'),
+    }
+}
+
 /// Đồng as tỷ đồng (billion) with three decimals, exact (no float): 6.599,735 tỷ.
 pub fn format_billion(dong: i64, lang: Language) -> String {
     // Round half away from zero to the nearest million đồng (0.001 tỷ), in integers.

@@ -52,7 +52,8 @@ impl Milestones {
             );
         }
         for (i, m) in list.iter().enumerate() {
-            // 2024 is a leap year, so 02-29 is accepted here and moved to 02-28 in other years.
+            // 2024 is a leap year, so 02-29 is accepted here: the last day of February, 28/2 in
+            // other years (a job that fixes a plan year without one is refused at load).
             if NaiveDate::from_ymd_opt(2024, m.month, m.day).is_none() {
                 problems.push(format!(
                     "[{i}]: `{:02}-{:02}` is not a date; write MM-DD",

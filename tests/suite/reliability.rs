@@ -302,3 +302,77 @@ fn point_4_ids_and_names_are_compared_in_one_unicode_form() {
         .expect_code(4)
         .expect_stderr("(U+0421 U+1EDE U+0059 U+0054) is not in the units source");
 }
+
+/// The text of the digest the file transport wrote.
+fn digest_text(p: &Project) -> String {
+    let digest = p
+        .eml_files("var/outbox")
+        .into_iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .find(|raw| String::from_utf8_lossy(raw).contains("lanhdao@stc.example.gov.vn"))
+        .expect("a digest was written");
+    let message = mail_parser::MessageParser::default()
+        .parse(&digest)
+        .unwrap();
+    message.body_text(0).unwrap().into_owned()
+}
+
+#[test]
+fn point_5_figures_no_ledger_has_are_named_with_their_rows() {
+    use crate::support::fixtures::PLANS;
+    // A plan cut below zero: a data issue with its row, no unit alerted.
+    let p = local_project(0, "");
+    p.write("config/disbmon.toml", &file_config());
+    p.write(
+        "jobs/ke_hoach.csv",
+        &PLANS.replace("\"25.000\"", "\"-25.000\""),
+    );
+    once(&p, NOW).expect_code(4).expect_stderr(
+        "plans: column `Kế hoạch vốn (triệu đồng)`: value `XMT`: the plan of unit `XMT` adds up to -25.000.000.000 đồng (rows 4)",
+    );
+
+    // Refunds larger than payments: the unit is still ranked; the report and the digest say so.
+    let p = local_project(0, "");
+    p.write("config/disbmon.toml", &file_config());
+    p.write(
+        "jobs/giai_ngan.csv",
+        &format!("{PAID}03/07/2026,XMT,-20.000.000.000\n"),
+    );
+    let run = once(&p, NOW);
+    run.expect_code(0);
+    let report = run.json();
+    let xmt = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["unit_id"] == "XMT")
+        .unwrap();
+    assert_eq!(xmt["disbursed"], -4_000_000_000i64, "{run}");
+    assert_eq!(xmt["rank"], 4, "{run}");
+    let said = "the disbursements of unit `XMT` net to -4.000.000.000 đồng (rows 6, 8)";
+    let notes = report["notes"].to_string();
+    assert!(notes.contains(said), "{run}");
+    let digest = digest_text(&p);
+    assert!(digest.contains(said), "{digest}");
+    assert!(digest.contains("Lưu ý về dữ liệu"), "{digest}");
+
+    // 29 February in a plan year's window that has none: `check` refuses it; where the plan
+    // year follows the date, it is the last day of February.
+    let p = local_project(0, "");
+    p.write("config/disbmon.toml", &file_config());
+    let written = std::fs::read_to_string(p.path().join("jobs/weekly.toml")).unwrap();
+    let job = |plan_year: &str| {
+        written.replace("plan_year = 2026", plan_year).replace(
+            "{ date = \"01-31\", pct = 100 },",
+            "{ date = \"01-31\", pct = 99 },\n  { date = \"02-29\", pct = 100 },",
+        )
+    };
+    p.write("jobs/weekly.toml", &job("plan_year = 2026"));
+    p.run(&["check"]).expect_code(3).expect_stderr(
+        "rule.milestones[5].date: 29 February 2027 does not exist (plan year 2026 puts this milestone in 2027)",
+    );
+    for fine in ["plan_year = 2027", "# plan year from the date"] {
+        p.write("jobs/weekly.toml", &job(fine));
+        p.run(&["check"]).expect_code(0).expect_stdout("all valid");
+    }
+}

@@ -104,6 +104,21 @@ pub(super) fn sum_out_of_range(
     rows: LazyFrame,
     id: &str,
 ) -> Result<DataIssue, DataIssue> {
+    let listed = listed_rows(table, rows)?;
+    Ok(DataIssue {
+        source: table.role,
+        sheet: table.sheet.clone(),
+        row: None,
+        column: table.header("amount").map(str::to_string),
+        value: Some(id.to_string()),
+        problem: format!(
+            "the amounts of unit `{id}` (rows {listed}) add up to more than 10^18 đồng, beyond any real plan or disbursement; check those cells and `amount_unit`"
+        ),
+    })
+}
+
+/// The row numbers of `rows` as a person finds them, the first 20 of them: `4, 9, 12 and 3 more`.
+pub(super) fn listed_rows(table: &Table, rows: LazyFrame) -> Result<String, DataIssue> {
     const SHOWN: usize = 20;
     let mut cols = vec![col(ROW)];
     if table.row_column.is_some() {
@@ -123,16 +138,7 @@ pub(super) fn sum_out_of_range(
     if rows.len() > SHOWN {
         listed.push_str(&format!(" and {} more", rows.len() - SHOWN));
     }
-    Ok(DataIssue {
-        source: table.role,
-        sheet: table.sheet.clone(),
-        row: None,
-        column: table.header("amount").map(str::to_string),
-        value: Some(id.to_string()),
-        problem: format!(
-            "the amounts of unit `{id}` (rows {listed}) add up to more than 10^18 đồng, beyond any real plan or disbursement; check those cells and `amount_unit`"
-        ),
-    })
+    Ok(listed)
 }
 
 /// Lists the rows that failed validation, each bad cell with what to do about it.

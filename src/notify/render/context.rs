@@ -5,6 +5,7 @@ use crate::domain::address::Mailbox;
 use crate::domain::answer::Answer;
 use crate::domain::id::PlanYear;
 use crate::domain::id::UnitId;
+use crate::domain::issue::DataIssue;
 use crate::domain::ledger::UnitDetail;
 use crate::domain::link::Signer;
 use crate::domain::money::Language;
@@ -70,6 +71,9 @@ pub struct Context<'a> {
     pub answers: Option<&'a std::collections::BTreeMap<UnitId, Vec<Answer>>>,
     /// Signs the answer links alerts carry (`[answers]`), and the job's zone their expiry is in.
     pub links: Option<(&'a Signer, chrono_tz::Tz)>,
+    /// What the data holds that is counted but needs a look (payments that net below zero, names
+    /// cleaned of control characters): the digest lists them.
+    pub notes: &'a [DataIssue],
 }
 
 /// A message that could not be delivered, as the digest reports it.

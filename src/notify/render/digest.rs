@@ -297,6 +297,16 @@ pub fn digest(
         };
         sections.push((title.into(), issues.iter().map(|i| i.to_string()).collect()));
     }
+    if !ctx.notes.is_empty() {
+        let title = match lang {
+            Language::Vi => "Lưu ý về dữ liệu (đã được tính, cần kiểm tra lại)",
+            Language::En => "Notes on the data (counted; check them)",
+        };
+        sections.push((
+            title.into(),
+            ctx.notes.iter().map(|i| i.to_string()).collect(),
+        ));
+    }
 
     let mut inline = Vec::new();
     let chart = ctx.charts.then(|| digest_chart(ctx)).flatten().map(|png| {

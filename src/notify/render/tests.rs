@@ -90,6 +90,7 @@ fn ctx(r: &Rates, lang: Language) -> Context<'_> {
         milestones_after: NaiveDate::from_ymd_opt(2026, 12, 31),
         answers: None,
         links: None,
+        notes: &[],
     }
 }
 
