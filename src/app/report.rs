@@ -645,8 +645,8 @@ impl RunReport {
                 if s.not_data > 0 { format!(", {} not data (numbering, headings, totals) skipped", s.not_data) } else { String::new() },
                 match s.blank {
                     0 => String::new(),
-                    1 => ", 1 blank line skipped".to_string(),
-                    n => format!(", {n} blank lines skipped"),
+                    1 => ", 1 blank row skipped".to_string(),
+                    n => format!(", {n} blank rows skipped"),
                 },
                 match s.sums {
                     Some(crate::domain::issue::Reuse::Unchanged) => " (unchanged since the last run: its stored sums reused)".to_string(),

@@ -148,7 +148,7 @@ fn point_2_a_blank_line_is_not_a_record_it_is_skipped_and_counted() {
             &["once", "weekly", "--as-of", "2026-10-31", "--dry-run"],
             &[("DISBMON_NOW", NOW)],
         );
-        human.expect_code(0).expect_stdout("2 blank lines skipped");
+        human.expect_code(0).expect_stdout("2 blank rows skipped");
     }
     // A row of empty cells (what a spreadsheet saves for a formatted empty row) holds nothing
     // either; a row with only a note in a column the job does not read is a row with a problem.
@@ -375,4 +375,58 @@ fn point_5_figures_no_ledger_has_are_named_with_their_rows() {
         p.write("jobs/weekly.toml", &job(fine));
         p.run(&["check"]).expect_code(0).expect_stdout("all valid");
     }
+}
+
+/// 6,000 payment records, each with a key of its own (a note keyed by its number, as some
+/// exports write them): converted, they made a table of records × keys, 34 MiB on disk. Run under
+/// a limit on the size of any file the process writes (`ulimit -f`, 4 MiB): a conversion that
+/// grows with the square of the records cannot finish; one that grows with the records does.
+#[test]
+fn point_6_json_records_with_keys_of_their_own_convert_in_linear_space() {
+    let p = local_project(0, "");
+    p.write("config/disbmon.toml", &file_config());
+    let records: Vec<String> = (0..6000)
+        .map(|i| {
+            let unit = ["BQLGT", "SYT", "XMT", "SNN"][i % 4];
+            format!(
+                r#"{{"Ngày": "15/03/2026", "Mã ĐV": "{unit}", "Số tiền (đồng)": "1.000", "ghi_chu_{i}": "đợt {i}"}}"#
+            )
+        })
+        .collect();
+    p.write("jobs/giai_ngan.json", &format!("[{}]", records.join(",\n")));
+    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
+        .unwrap()
+        .replace(
+            "location = \"giai_ngan.csv\"",
+            "location = \"giai_ngan.json\"",
+        );
+    p.write("jobs/weekly.toml", &job);
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 4096 && exec '{}' once weekly --as-of 2026-10-31 --json",
+            crate::support::bin().display()
+        ))
+        .current_dir(p.path())
+        .env("DISBMON_NOW", NOW)
+        .env("TMPDIR", p.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paid = report["sources"][2].clone();
+    assert_eq!(
+        (paid["rows"].clone(), paid["used"].clone()),
+        (6000.into(), 6000.into()),
+        "{paid}"
+    );
+    // Every record counted: 1,500 payments of 1,000 đồng each per unit.
+    let syt = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["unit_id"] == "SYT")
+        .unwrap();
+    assert_eq!(syt["disbursed"], 1_500_000, "{report}");
 }

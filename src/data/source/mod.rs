@@ -226,10 +226,19 @@ pub async fn pull(
         }
     };
     let mut excel = None;
+    let mut json_keys = None;
     let (path, temp, delimiter, row_offset) = match source.format {
         Format::Csv => (path, temp, source.delimiter, 1),
         Format::Json => {
-            let converted = json_to_csv(&path, role, &origin, source.records.as_deref(), tmp)?;
+            let wanted: Vec<&str> = source.columns.values().map(|h| h.trim()).collect();
+            let (converted, keys) = json_to_csv(
+                &path,
+                role,
+                &origin,
+                (source.records.as_deref(), &wanted),
+                tmp,
+            )?;
+            json_keys = Some(keys);
             (converted.to_path_buf(), Some(converted), b',', 0)
         }
         Format::Xlsx => {
@@ -262,7 +271,7 @@ pub async fn pull(
                 value: None,
                 problem: format!(
                     "{origin} has no column `{wanted}` (mapped to {canonical}); its headers are: {}; fix sources.{role}.columns.{canonical}",
-                    crate::base::text::list_capped(&headers, 30)
+                    crate::base::text::list_capped(json_keys.as_deref().unwrap_or(&headers), 30)
                 ),
             }),
             _ => issues.push(DataIssue {
@@ -610,15 +619,21 @@ fn read_header(path: &Path, delimiter: u8) -> Result<Vec<String>, HeaderError> {
         .collect())
 }
 
-/// Rewrites a JSON array of flat objects as CSV (one column per key, in order of first appearance),
-/// keeping numbers exactly as written.
+/// The column of a converted JSON source that says a record holds keys the job does not read:
+/// such a record is not blank, even when every key the job reads is missing from it.
+const OTHER_KEYS: &str = "(other keys)";
+
+/// Rewrites a JSON array of flat objects as CSV, keeping numbers exactly as written: a column per
+/// key the job reads (`wanted`), in order of first appearance, and [`OTHER_KEYS`]. Only those:
+/// records that each bring a key of their own would otherwise make a table of records × keys
+/// (quadratic). Returns the file and every key found, in order (for messages).
 fn json_to_csv(
     path: &Path,
     role: SourceRole,
     origin: &str,
-    records: Option<&str>,
+    (records, wanted): (Option<&str>, &[&str]),
     tmp: &Path,
-) -> Result<tempfile::TempPath, Vec<DataIssue>> {
+) -> Result<(tempfile::TempPath, Vec<String>), Vec<DataIssue>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![DataIssue::whole(
             role,
@@ -659,9 +674,10 @@ fn json_to_csv(
             format!("{origin}: expected a JSON array of records ([{{...}}, ...]); if they sit inside the document, set sources.{role}.records"),
         )]);
     };
-    // Columns in order of first appearance, found in one pass over the records' keys.
+    // Keys in order of first appearance, found in one pass over the records' keys.
     let mut keys: Vec<String> = Vec::new();
     let mut known: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let wanted: std::collections::HashSet<&str> = wanted.iter().copied().collect();
     let mut issues = IssueList::new();
     for (i, r) in records.iter().enumerate() {
         match r.as_object() {
@@ -706,11 +722,13 @@ fn json_to_csv(
             format!("cannot write a converted copy of {origin}: {e}"),
         )]
     };
-    writer.write_record(&keys).map_err(write_err)?;
+    let columns: Vec<&String> = keys.iter().filter(|k| wanted.contains(k.trim())).collect();
+    let header = columns.iter().map(|k| k.as_str()).chain([OTHER_KEYS]);
+    writer.write_record(header).map_err(write_err)?;
     for (i, r) in records.iter().enumerate() {
         let Some(obj) = r.as_object() else { continue };
-        let mut row = Vec::with_capacity(keys.len());
-        for k in &keys {
+        let mut row = Vec::with_capacity(columns.len() + 1);
+        for &k in &columns {
             match cell(obj.get(k)) {
                 Ok(c) => row.push(c),
                 Err(v) => {
@@ -726,6 +744,15 @@ fn json_to_csv(
                 }
             }
         }
+        let others = obj
+            .iter()
+            .filter(|(k, v)| !wanted.contains(k.trim()) && !v.is_null() && *v != "")
+            .count();
+        row.push(if others > 0 {
+            others.to_string()
+        } else {
+            String::new()
+        });
         writer.write_record(&row).map_err(write_err)?;
     }
     if !issues.is_empty() {
@@ -743,5 +770,5 @@ fn json_to_csv(
             format!("cannot write a converted copy of {origin}: {e}"),
         )]
     })?;
-    Ok(file.into_temp_path())
+    Ok((file.into_temp_path(), keys))
 }
