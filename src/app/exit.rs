@@ -18,3 +18,6 @@ pub const LOCKED: i32 = 6;
 /// The run queued more messages than `mail.max_messages_per_run`: none was sent, they wait
 /// for `disbmon outbox release RUN`.
 pub const HELD: i32 = 7;
+/// `once` was stopped (SIGTERM, SIGINT) before its run finished: the run is recorded as
+/// interrupted; messages it had queued wait in the outbox.
+pub const INTERRUPTED: i32 = 8;

@@ -430,3 +430,121 @@ fn point_6_json_records_with_keys_of_their_own_convert_in_linear_space() {
         .unwrap();
     assert_eq!(syt["disbursed"], 1_500_000, "{report}");
 }
+
+/// A project whose payments come from a local HTTP server that answers after `delay`, with
+/// `shutdown_grace` set.
+async fn slow_project(delay: std::time::Duration, grace: &str) -> (Project, wiremock::MockServer) {
+    let server = crate::support::http_server(None).await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_string(PAID)
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    let p = local_project(0, "");
+    p.write(
+        "config/disbmon.toml",
+        &format!("shutdown_grace = \"{grace}\"\n{}", file_config()),
+    );
+    let job = std::fs::read_to_string(p.path().join("jobs/weekly.toml"))
+        .unwrap()
+        .replace(
+            "location = \"giai_ngan.csv\"",
+            &format!("location = \"{}/giai_ngan.csv\"", server.uri()),
+        );
+    p.write("jobs/weekly.toml", &job);
+    (p, server)
+}
+
+/// `once` started, and the moment its request for the payments arrived.
+async fn started(p: &Project, server: &wiremock::MockServer) -> std::process::Child {
+    let child = std::process::Command::new(crate::support::bin())
+        .args(["once", "weekly", "--as-of", "2026-10-31"])
+        .env("DISBMON_NOW", NOW)
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if !server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+        {
+            return child;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("once never asked for the payments");
+}
+
+fn signal(child: &std::process::Child, s: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), s).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn point_7_once_stops_on_sigterm_and_sigint_as_the_daemon_does() {
+    use nix::sys::signal::Signal;
+    use std::time::Duration;
+    // Cut off at the end of the grace: recorded as interrupted, exit 8.
+    let (p, server) = slow_project(Duration::from_secs(30), "1s").await;
+    let child = started(&p, &server).await;
+    signal(&child, Signal::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(stderr.contains("SIGTERM: stopping"), "{stderr}");
+    assert!(stderr.contains("recorded as interrupted"), "{stderr}");
+    let runs = store(&p).runs("weekly", 10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].outcome,
+        disbmon::store::runs::RunOutcome::Interrupted,
+        "{runs:?}"
+    );
+    assert_eq!(
+        runs[0].error.as_deref(),
+        Some("stopped by a signal before it finished")
+    );
+
+    // A second SIGINT stops it at once, however long the grace.
+    let (p, server) = slow_project(Duration::from_secs(30), "10m").await;
+    let child = started(&p, &server).await;
+    signal(&child, Signal::SIGINT);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&child, Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A run that finishes within the grace ends as it would have: delivered, exit 0.
+    let (p, server) = slow_project(Duration::from_secs(2), "60s").await;
+    let child = started(&p, &server).await;
+    signal(&child, Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = store(&p).runs("weekly", 10).unwrap();
+    assert_eq!(
+        runs[0].outcome,
+        disbmon::store::runs::RunOutcome::Ok,
+        "{runs:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrote 3 messages"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

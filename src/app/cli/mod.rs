@@ -1,6 +1,6 @@
 //! The command line: `check`, `once`, `report`, `backtest`, `preview`, `run`, `status`,
 //! `history`, `silence`, `outbox`. Each command returns an exit code; main prints nothing of its
-//! own. The only place that installs signal handlers (for `run`).
+//! own. The only place that installs signal handlers (for `run` and `once`).
 
 #[macro_use]
 mod say;
@@ -53,7 +53,23 @@ pub async fn run(cli: Cli) -> i32 {
             as_of,
             dry_run,
             json,
-        } => once::once(path, &job, as_of, (dry_run, json), clock.as_ref()).await,
+        } => match Stop::install() {
+            Ok(mut stop) => {
+                once::once(
+                    path,
+                    &job,
+                    as_of,
+                    (dry_run, json),
+                    clock.as_ref(),
+                    &mut stop,
+                )
+                .await
+            }
+            Err(e) => {
+                esayln!("cannot install signal handlers: {e}");
+                exit::ERROR
+            }
+        },
         Command::Report { job, as_of, xlsx } => {
             report::report(path, &job, as_of, &xlsx, clock.as_ref()).await
         }
@@ -84,6 +100,30 @@ fn clock() -> Result<Box<dyn Clock>, BadNow> {
             .map(|t| Box::new(FixedClock(t.with_timezone(&Utc))) as Box<dyn Clock>)
             .map_err(|detail| BadNow { value: v, detail }),
         Err(_) => Ok(Box::new(SystemClock)),
+    }
+}
+
+/// SIGTERM and SIGINT for a one-off command: each [`Stop::next`] resolves at the next one, with
+/// its name.
+pub(crate) struct Stop {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn install() -> std::io::Result<Stop> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Stop {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    pub(crate) async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 

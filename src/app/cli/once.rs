@@ -7,16 +7,21 @@ use crate::app::report::Outcome;
 use crate::base::clock::Clock;
 use crate::config::daemon::Transport;
 use crate::store::db::Store;
+use crate::store::runs::{RunOutcome, RunResult};
 use chrono::NaiveDate;
 use std::path::Path;
 
 /// Runs `job` as of `as_of` (today in its zone by default); the exit code says how it went.
+/// SIGTERM or SIGINT (`stop`) stop it as they stop the daemon: the run may finish within
+/// `shutdown_grace`, else it is cut off at its next await — every write to the store is a
+/// transaction of its own, so that is a safe point — and recorded as interrupted.
 pub(super) async fn once(
     config_path: Option<&Path>,
     job: &str,
     as_of: Option<NaiveDate>,
     (dry_run, json): (bool, bool),
     clock: &dyn Clock,
+    stop: &mut super::Stop,
 ) -> i32 {
     let (setup, job) = match load(config_path, job) {
         Ok(v) => v,
@@ -57,7 +62,10 @@ pub(super) async fn once(
         as_of,
         dry_run,
     };
-    let report = pipeline::run_job(&run).await;
+    let Some(report) = until_stopped(pipeline::run_job(&run), stop, config.shutdown_grace).await
+    else {
+        return interrupted(&store, &job.name, scheduled, dry_run, clock);
+    };
     if !dry_run {
         let result = report.result(1);
         if let Err(e) = store.finish(&job.name, scheduled, clock.now(), &result) {
@@ -108,4 +116,60 @@ pub(super) async fn once(
         Outcome::Failed => exit::ERROR,
         Outcome::Held => exit::HELD,
     }
+}
+
+/// The run, or None when a signal stopped it: after the first, it may go on for `grace`; a second
+/// one stops it at once.
+async fn until_stopped<F: std::future::Future>(
+    work: F,
+    stop: &mut super::Stop,
+    grace: std::time::Duration,
+) -> Option<F::Output> {
+    tokio::pin!(work);
+    let signal = tokio::select! {
+        done = &mut work => return Some(done),
+        signal = stop.next() => signal,
+    };
+    esayln!(
+        "{signal}: stopping; the run may finish within {} s (shutdown_grace), or send {signal} again to stop it now",
+        grace.as_secs()
+    );
+    tokio::select! {
+        done = &mut work => Some(done),
+        _ = tokio::time::sleep(grace) => None,
+        _ = stop.next() => None,
+    }
+}
+
+/// Records a run cut off by a signal, says what became of it, and returns its exit code.
+fn interrupted(
+    store: &Store,
+    job: &str,
+    scheduled: chrono::DateTime<chrono::Utc>,
+    dry_run: bool,
+    clock: &dyn Clock,
+) -> i32 {
+    if !dry_run {
+        let result = RunResult {
+            outcome: RunOutcome::Interrupted,
+            error: Some("stopped by a signal before it finished".into()),
+            ..Default::default()
+        };
+        if let Err(e) = store.finish(job, scheduled, clock.now(), &result) {
+            esayln!("{e}");
+        }
+    }
+    let waiting = store.waiting().unwrap_or(0);
+    esayln!(
+        "job {job}: the run was stopped before it finished{}",
+        match (dry_run, waiting) {
+            (true, _) => String::new(),
+            (false, 0) => "; it is recorded as interrupted, and no message waits in the outbox".into(),
+            (false, n) => format!(
+                "; it is recorded as interrupted; {n} message{} wait in the outbox (`disbmon outbox` lists them, `disbmon outbox send` or the daemon sends them)",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
+    );
+    exit::INTERRUPTED
 }
