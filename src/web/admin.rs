@@ -30,9 +30,8 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         .merge(guarded)
         .layer(axum::middleware::from_fn(bounded))
         .with_state(shared);
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!("the admin listener stopped: {e}");
-    }
+    let e = crate::web::http::serve(listener, app).await;
+    tracing::error!("the admin listener stopped: {e}");
 }
 
 /// With a token configured, a request must carry it: `Authorization: Bearer TOKEN`, or HTTP
@@ -42,7 +41,7 @@ async fn authorised(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if let Some(token) = &s.token {
+    if let Some(token) = &s.token() {
         let given = request
             .headers()
             .get(header::AUTHORIZATION)

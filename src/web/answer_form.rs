@@ -97,14 +97,8 @@ pub async fn serve(
         // The admin listener's bound: a client that stalls is answered 503 and let go.
         .layer(axum::middleware::from_fn(crate::web::http::bounded))
         .with_state(state);
-    if let Err(e) = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    {
-        tracing::error!("the answers listener stopped: {e}");
-    }
+    let e = crate::web::http::serve(listener, app).await;
+    tracing::error!("the answers listener stopped: {e}");
 }
 
 /// Requests counted in the current minute, by key; emptied when the minute turns.

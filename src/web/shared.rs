@@ -48,8 +48,9 @@ pub struct Shared {
     /// The longest the loop sleeps between two rounds: one that has not gone round for three of
     /// these is stuck.
     pub(super) tick: std::time::Duration,
-    /// The bearer token `/metrics` and `/status` require, when one is configured.
-    pub(super) token: Option<crate::base::secret::Secret>,
+    /// The bearer token `/metrics` and `/status` require, when one is configured; replaced on
+    /// SIGHUP (a leaked token is rotated without a restart).
+    pub(super) token: Mutex<Option<crate::base::secret::Secret>>,
     /// Jobs whose last run failed (after its retries), with why: `/healthz` names them.
     pub(super) failing: Mutex<BTreeMap<String, String>>,
 }
@@ -67,9 +68,20 @@ impl Shared {
             jobs: Mutex::new(Vec::new()),
             alive: Mutex::new(None),
             tick,
-            token,
+            token: Mutex::new(token),
             failing: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The admin token from now on (a reload).
+    pub fn set_token(&self, token: Option<crate::base::secret::Secret>) {
+        // A value is only ever swapped whole under this lock: a poisoned one still holds a token.
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = token;
+    }
+
+    /// The admin token in force.
+    pub(super) fn token(&self) -> Option<crate::base::secret::Secret> {
+        self.token.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Records how a job's last run ended: `Some(why)` when it failed.

@@ -172,9 +172,17 @@ fn point_2_a_blank_line_is_not_a_record_it_is_skipped_and_counted() {
         .expect_stderr("row 7: column `Mã ĐV`");
 }
 
-/// The config with the file transport: no SMTP server needed.
+/// The config with the file transport (no SMTP server needed) and no admin listener
+/// (tests run side by side).
 fn file_config() -> String {
-    crate::support::fixtures::CONFIG.replace("transport = \"smtp\"", "transport = \"file\"")
+    admin_config("listen = \"off\"")
+}
+
+/// [`file_config`] with these `[admin]` keys.
+fn admin_config(admin: &str) -> String {
+    crate::support::fixtures::CONFIG
+        .replace("transport = \"smtp\"", "transport = \"file\"")
+        .replace("[mail]", &format!("[admin]\n{admin}\n\n[mail]"))
 }
 
 /// In `jobs/`: a folder named like a job, a link that loops, a link to nothing; and an editor's
@@ -547,4 +555,62 @@ async fn point_7_once_stops_on_sigterm_and_sigint_as_the_daemon_does() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The admin listener: a token replaced by SIGHUP takes effect at once; a client that sends its
+/// headers too slowly, or nothing at all, is let go.
+#[test]
+fn point_8_the_admin_token_is_rotated_by_sighup_and_slow_clients_are_let_go() {
+    use crate::support::{free_port, http_send};
+    use std::io::{Read, Write};
+    let port = free_port();
+    let p = local_project(0, "");
+    p.write("config/admin_token", "old-secret\n");
+    p.write(
+        "config/disbmon.toml",
+        &admin_config(&format!(
+            "listen = \"127.0.0.1:{port}\"\ntoken_file = \"admin_token\""
+        )),
+    );
+    let mut d = p.spawn_daemon(&[("DISBMON_LOG", "info")]);
+    d.wait_log("disbmon started", 20);
+    let status = |token: &str| {
+        http_send(
+            port,
+            "GET",
+            "/status",
+            &[("Authorization", &format!("Bearer {token}"))],
+            b"",
+        )
+        .0
+    };
+    assert_eq!(status("old-secret"), 200);
+    p.write("config/admin_token", "new-secret\n");
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    d.wait_log("the admin token is replaced", 10);
+    assert_eq!(status("old-secret"), 401, "{}", d.log());
+    assert_eq!(status("new-secret"), 200);
+
+    // Half a request line and then nothing; and a connection that never says a word.
+    let started = std::time::Instant::now();
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut mute = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for s in [&mut slow, &mut mute] {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = Vec::new();
+        // Closed by the server (a read of 0 bytes, or a reset), not by our 30 s.
+        let _ = s.read_to_end(&mut buf);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(25),
+            "the connection was held for {:?}",
+            started.elapsed()
+        );
+    }
+    // The listener still answers.
+    assert_eq!(http_send(port, "GET", "/healthz", &[], b"").0, 200);
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(d.wait_exit(30), 0, "{}", d.log());
 }

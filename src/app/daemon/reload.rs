@@ -37,6 +37,26 @@ pub(super) fn reload(
     let old = &env.setup.config;
     if config.state_dir != old.state_dir || config.admin_listen != old.admin_listen {
         tracing::warn!("state_dir and admin.listen take effect at the next start");
+        // The configuration in force says what is in force.
+        config.state_dir = old.state_dir.clone();
+        config.admin_listen = old.admin_listen;
+    }
+    // The admin token is replaced at once (a leaked one is rotated without a restart), but never
+    // dropped while the listener in force is reachable from other machines.
+    let open_listener = old.admin_listen.is_some_and(|a| !a.ip().is_loopback());
+    match (&config.admin_token, open_listener) {
+        (None, true) => {
+            tracing::warn!("the admin listener listens beyond loopback until the next start: it keeps requiring the old admin token");
+            config.admin_token = old.admin_token.clone();
+        }
+        (token, _) => {
+            let changed =
+                token.as_ref().map(|t| t.expose()) != old.admin_token.as_ref().map(|t| t.expose());
+            if changed {
+                tracing::info!("the admin token is replaced");
+            }
+            env.shared.set_token(token.clone());
+        }
     }
     // The answers listener checks links with the key it started with: runs keep signing with it
     // (and keep sending links, or none) until the next start.
