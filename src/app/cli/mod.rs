@@ -1,6 +1,6 @@
 //! The command line: `check`, `once`, `report`, `backtest`, `preview`, `run`, `status`,
 //! `history`, `silence`, `outbox`. Each command returns an exit code; main prints nothing of its
-//! own. The only place that installs signal handlers (for `run` and `once`).
+//! own. Signal handlers (for `run` and `once`) are installed in `signals` only.
 
 #[macro_use]
 mod say;
@@ -13,14 +13,15 @@ mod once;
 mod outbox;
 mod preview;
 mod report;
+mod signals;
 mod silence;
 
 pub use args::{Cli, Command};
 
-use crate::app::daemon::env::Control;
 use crate::app::exit;
 use crate::base::clock::{Clock, FixedClock, SystemClock};
 use chrono::{DateTime, Utc};
+use signals::{signals, Stop};
 
 /// Runs the command `cli` names; returns its exit code.
 pub async fn run(cli: Cli) -> i32 {
@@ -101,55 +102,4 @@ fn clock() -> Result<Box<dyn Clock>, BadNow> {
             .map_err(|detail| BadNow { value: v, detail }),
         Err(_) => Ok(Box::new(SystemClock)),
     }
-}
-
-/// SIGTERM and SIGINT for a one-off command: each [`Stop::next`] resolves at the next one, with
-/// its name.
-pub(crate) struct Stop {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Stop {
-    fn install() -> std::io::Result<Stop> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Stop {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    pub(crate) async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
-        }
-    }
-}
-
-/// The daemon's controls from the process's signals: SIGTERM or SIGINT stop it, SIGHUP reloads.
-fn signals() -> std::io::Result<Control<impl std::future::Future<Output = ()>>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the configuration");
-            if tx.send(()).await.is_err() {
-                break;
-            }
-        }
-    });
-    let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM"),
-            _ = int.recv() => tracing::info!("SIGINT"),
-        }
-    };
-    Ok(Control {
-        shutdown,
-        reload: rx,
-    })
 }

@@ -1,6 +1,7 @@
 //! `disbmon once`: one run of a job now, recorded as a manual run, its report printed.
 
 use super::common::load;
+use super::signals::Stop;
 use crate::app::exit;
 use crate::app::pipeline;
 use crate::app::report::Outcome;
@@ -21,7 +22,7 @@ pub(super) async fn once(
     as_of: Option<NaiveDate>,
     (dry_run, json): (bool, bool),
     clock: &dyn Clock,
-    stop: &mut super::Stop,
+    stop: &mut Stop,
 ) -> i32 {
     let (setup, job) = match load(config_path, job) {
         Ok(v) => v,
@@ -122,7 +123,7 @@ pub(super) async fn once(
 /// one stops it at once.
 async fn until_stopped<F: std::future::Future>(
     work: F,
-    stop: &mut super::Stop,
+    stop: &mut Stop,
     grace: std::time::Duration,
 ) -> Option<F::Output> {
     tokio::pin!(work);
