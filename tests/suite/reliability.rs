@@ -1,5 +1,7 @@
 //! Nothing lost, nothing silent (the reliability issue, one test per point): the real binary in a
 //! temporary project, a real SMTP server, state in SQLite.
+// Black-box tests wait for real child processes in real time; the clock rule is for src/.
+#![allow(clippy::disallowed_methods)]
 
 use crate::support::fixtures::PAID;
 use crate::support::{local_project, Project, Run, Smtp};
@@ -468,7 +470,7 @@ async fn slow_project(delay: std::time::Duration, grace: &str) -> (Project, wire
 
 /// `once` started, and the moment its request for the payments arrived.
 async fn started(p: &Project, server: &wiremock::MockServer) -> std::process::Child {
-    let child = std::process::Command::new(crate::support::bin())
+    let mut child = std::process::Command::new(crate::support::bin())
         .args(["once", "weekly", "--as-of", "2026-10-31"])
         .env("DISBMON_NOW", NOW)
         .current_dir(p.path())
@@ -487,7 +489,12 @@ async fn started(p: &Project, server: &wiremock::MockServer) -> std::process::Ch
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("once never asked for the payments");
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    panic!(
+        "once never asked for the payments\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn signal(child: &std::process::Child, s: nix::sys::signal::Signal) {
