@@ -4,19 +4,16 @@
 #![allow(clippy::disallowed_methods)]
 
 use crate::support::fixtures::PAID;
-use crate::support::{local_project, Project, Run, Smtp};
-use disbmon::store::db::Store;
+use crate::support::{local_project, once, store, Project, Smtp};
 use disbmon::store::runs::Trigger;
 
-fn once(p: &Project, now: &str) -> Run {
-    p.run_env(
-        &["once", "weekly", "--as-of", "2026-10-31", "--json"],
-        &[("DISBMON_NOW", now)],
-    )
-}
-
-fn store(p: &Project) -> Store {
-    Store::open(&p.path().join("var")).unwrap()
+/// A unit's line of a run report.
+fn unit(report: &serde_json::Value, id: &str) -> serde_json::Value {
+    report["units"]
+        .as_array()
+        .and_then(|units| units.iter().find(|u| u["unit_id"] == id))
+        .cloned()
+        .unwrap_or_else(|| panic!("no unit {id} in\n{report}"))
 }
 
 const NOW: &str = "2026-11-02T08:00:00+07:00";
@@ -138,12 +135,7 @@ fn point_2_a_blank_line_is_not_a_record_it_is_skipped_and_counted() {
             "{run}"
         );
         // Every unit was measured as without the blank lines.
-        let xmt = report["units"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["unit_id"] == "XMT")
-            .unwrap();
+        let xmt = unit(&report, "XMT");
         assert_eq!(xmt["rate_pct"], 64.0, "{run}");
         // The officer reads it in the report's source lines.
         let human = p.run_env(
@@ -282,12 +274,7 @@ fn point_4_ids_and_names_are_compared_in_one_unicode_form() {
     let run = once(&p, NOW);
     run.expect_code(0);
     let report = run.json();
-    let unit = report["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["unit_id"] == nfc_id)
-        .unwrap_or_else(|| panic!("{run}"));
+    let unit = unit(&report, nfc_id);
     assert_eq!(unit["status"], "on_track", "{run}");
     assert_eq!(unit["unit_name"], "Sở Y tế", "{run}");
 
@@ -351,12 +338,7 @@ fn point_5_figures_no_ledger_has_are_named_with_their_rows() {
     let run = once(&p, NOW);
     run.expect_code(0);
     let report = run.json();
-    let xmt = report["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["unit_id"] == "XMT")
-        .unwrap();
+    let xmt = unit(&report, "XMT");
     assert_eq!(xmt["disbursed"], -4_000_000_000i64, "{run}");
     assert_eq!(xmt["rank"], 4, "{run}");
     let said = "the disbursements of unit `XMT` net to -4.000.000.000 đồng (rows 6, 8)";
@@ -432,12 +414,7 @@ fn point_6_json_records_with_keys_of_their_own_convert_in_linear_space() {
         "{paid}"
     );
     // Every record counted: 1,500 payments of 1,000 đồng each per unit.
-    let syt = report["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["unit_id"] == "SYT")
-        .unwrap();
+    let syt = unit(&report, "SYT");
     assert_eq!(syt["disbursed"], 1_500_000, "{report}");
 }
 

@@ -1,29 +1,17 @@
 //! The run flow's defects, one test each (the numbers are those of the run-flow issue): the real
 //! binary, a real SMTP server, state in SQLite, "now" pinned with `DISBMON_NOW`.
 
-use disbmon::store::db::Store;
 use disbmon::store::outbox::Take;
 use disbmon::store::runs::Trigger;
 
 use crate::support::fixtures::PLANS;
-use crate::support::{free_port, Project, Run, Smtp};
+use crate::support::{free_port, once, store, Project, Run, Smtp};
 use disbmon::domain::message::{MessageKind, NewMessage};
 use std::time::Duration;
 
 /// The issue's config and job on local files (see `crate::support::local_project`).
 fn project(smtp: u16, extra: &str) -> Project {
     crate::support::local_project(smtp, extra)
-}
-
-fn once(p: &Project, now: &str) -> Run {
-    p.run_env(
-        &["once", "weekly", "--as-of", "2026-10-31", "--json"],
-        &[("DISBMON_NOW", now)],
-    )
-}
-
-fn store(p: &Project) -> Store {
-    Store::open(&p.path().join("var")).unwrap()
 }
 
 /// The reason decided for a unit in a run report.

@@ -37,6 +37,19 @@ pub fn local_project(smtp: u16, extra: &str) -> Project {
     p
 }
 
+/// `disbmon once weekly --as-of 2026-10-31 --json` with "now" pinned (the fixtures' job and day).
+pub fn once(p: &Project, now: &str) -> Run {
+    p.run_env(
+        &["once", "weekly", "--as-of", "2026-10-31", "--json"],
+        &[("DISBMON_NOW", now)],
+    )
+}
+
+/// The project's state store (`var/`).
+pub fn store(p: &Project) -> disbmon::store::db::Store {
+    disbmon::store::db::Store::open(&p.path().join("var")).unwrap()
+}
+
 /// The binary under test: the one cargo built for this test run, or `DISBMON_TEST_BIN` (e.g. the
 /// release build: `DISBMON_TEST_BIN=target/release/disbmon cargo test --test suite hostile::`).
 pub fn bin() -> PathBuf {
