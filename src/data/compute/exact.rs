@@ -26,7 +26,7 @@ pub(super) fn exact_rows(
         source_row(table).unwrap_or_else(|| lit(NULL).cast(DataType::String).alias(SOURCE_ROW)),
         nfc(trimmed(get("unit_id")?)).alias("unit_id"),
         get("amount")?.alias("amount_raw"),
-        blank_row(table, false),
+        blank_row(table),
     ];
     let mut parsed =
         vec![dong(col("amount_raw"), source.number_format, source.amount_unit).alias("amount")];
@@ -73,7 +73,7 @@ pub(super) fn exact_all(
     queries: &[Query],
 ) -> Result<Vec<Aggregate>, DataIssue> {
     let rows = exact_rows(table, source, ids, has).map_err(|e| failed(table, e))?;
-    let df = stream(summed_all(rows.clone(), queries, has)).map_err(|e| failed(table, e))?;
+    let df = stream(summed_all(rows.clone(), queries, has, true)).map_err(|e| failed(table, e))?;
     let Sums {
         mut aggregates,
         invalid,

@@ -48,19 +48,12 @@ pub(super) fn stream(lf: LazyFrame) -> PolarsResult<DataFrame> {
 pub(super) const BLANK: &str = "__blank";
 
 /// [`BLANK`] over every column of the table, not only those the job reads (a row with only a
-/// note in it is a row with a problem). `typed`: the fast reader's cheaper test, null cells only
-/// (polars reads an empty cell as null); a line of spaces is then not valid for it, and the exact
-/// reader, which trims, finds it blank.
-pub(super) fn blank_row(table: &Table, typed: bool) -> Expr {
+/// note in it is a row with a problem).
+pub(super) fn blank_row(table: &Table) -> Expr {
     (1..=table.headers.len())
         .map(|i| {
-            let c = col(format!("column_{i}"));
-            if typed {
-                c.is_null()
-            } else {
-                let t = trimmed(c);
-                t.clone().is_null().or(t.eq(lit("")))
-            }
+            let t = trimmed(col(format!("column_{i}")));
+            t.clone().is_null().or(t.eq(lit("")))
         })
         .reduce(Expr::and)
         .unwrap_or(lit(true))

@@ -17,8 +17,9 @@ pub(super) const KEY: &str = "__unit";
 
 /// Per id as written: for every query the two money parts and the rows counted, the newest date
 /// (first query) and the latest plan change (each query); and every id's row count, the rows
-/// that are not valid under a null id. One pass over the source for all queries.
-pub(super) fn summed_all(rows: LazyFrame, queries: &[Query], has: Has) -> LazyFrame {
+/// that are not valid under a null id. One pass over the source for all queries. `blank`: the
+/// rows have a [`BLANK`] column (the exact reader's), counted apart.
+pub(super) fn summed_all(rows: LazyFrame, queries: &[Query], has: Has, blank: bool) -> LazyFrame {
     let mut per_row = split_parts().to_vec();
     per_row.push(
         when(col("valid"))
@@ -27,10 +28,10 @@ pub(super) fn summed_all(rows: LazyFrame, queries: &[Query], has: Has) -> LazyFr
             .alias(KEY),
     );
     let (mut flags, mut derived) = (Vec::new(), Vec::new());
-    let mut aggs = vec![
-        len().alias("rows"),
-        col(BLANK).cast(DataType::Int64).sum().alias("blank"),
-    ];
+    let mut aggs = vec![len().alias("rows")];
+    if blank {
+        aggs.push(col(BLANK).cast(DataType::Int64).sum().alias("blank"));
+    }
     for (k, q) in queries.iter().enumerate() {
         let counts = format!("n_{k}");
         flags.push(
@@ -102,7 +103,10 @@ pub(super) fn fold(
         |d: Option<i32>| d.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into())));
     let rows = ints("rows")?;
     // Blank lines are in the group of rows that are not valid; they are counted apart.
-    let blank: u64 = ints("blank")?.iter().map(|&r| r as u64).sum();
+    let blank: u64 = match df.schema().contains("blank") {
+        true => ints("blank")?.iter().map(|&r| r as u64).sum(),
+        false => 0,
+    };
     let total: u64 = rows.iter().map(|&r| r as u64).sum::<u64>() - blank;
     let invalid: u64 = keys
         .iter()

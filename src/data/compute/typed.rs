@@ -63,14 +63,12 @@ pub(super) fn typed_rows(
     } else {
         vectorised_dong(get("amount")?, source.number_format, source.amount_unit)
     };
-    let mut select = vec![
-        get("unit_id")?.alias("unit_id"),
-        amount.alias("amount"),
-        blank_row(table, true),
-    ];
-    let mut valid = col(BLANK)
-        .not()
-        .and(col("unit_id").is_in(countable_series(ids), false))
+    let mut select = vec![get("unit_id")?.alias("unit_id"), amount.alias("amount")];
+    // No test for blank rows here: it would make polars parse every column of every row. A blank
+    // row inside the file is not valid (the exact reader reads it); those at its end are cut off
+    // by `typed_blocks`.
+    let mut valid = col("unit_id")
+        .is_in(countable_series(ids), false)
         .and(col("amount").is_not_null());
     if has.date {
         select.push(date_cell(get("date")?, &source.date_format, false).alias("date"));
@@ -95,12 +93,14 @@ pub(super) const SCAN_BLOCK: usize = 64 << 20;
 
 /// Hands the rows of a CSV file (its header line left out) to `each` in blocks of whole rows, at
 /// most `SCAN_BLOCK` bytes (more when one row is longer). Read this way, the file is never
-/// mapped whole: its pages would count as the process's memory, block after block.
+/// mapped whole: its pages would count as the process's memory, block after block. The blank
+/// lines at the end of the file (what spreadsheets and exports leave) are cut off the last
+/// block; returns how many.
 pub(super) fn typed_blocks(
     path: &std::path::Path,
-    size: usize,
+    (size, delimiter): (usize, u8),
     mut each: impl FnMut(Vec<u8>) -> PolarsResult<()>,
-) -> PolarsResult<()> {
+) -> PolarsResult<u64> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut carry = Vec::new();
@@ -125,7 +125,7 @@ pub(super) fn typed_blocks(
                     block.drain(..=at);
                     header = false;
                 }
-                None if end => return Ok(()),
+                None if end => return Ok(0),
                 None => {
                     carry = block;
                     continue;
@@ -133,10 +133,11 @@ pub(super) fn typed_blocks(
             }
         }
         if end {
+            let blank = cut_blank_end(&mut block, delimiter);
             if !block.is_empty() {
                 each(block)?;
             }
-            return Ok(());
+            return Ok(blank);
         }
         match row_end(&block, true) {
             Some(at) => {
@@ -146,6 +147,33 @@ pub(super) fn typed_blocks(
             }
             None => carry = block,
         }
+    }
+}
+
+/// Cuts the blank lines (spaces, tabs and delimiters only: a blank row of the exact reader) off
+/// the end of `block`, the file's last; returns how many. None when a quote is left open: the
+/// lines would be inside it.
+fn cut_blank_end(block: &mut Vec<u8>, delimiter: u8) -> u64 {
+    if memchr::memchr_iter(b'"', block).count() % 2 == 1 {
+        return 0;
+    }
+    let blank = |line: &[u8]| {
+        line.iter()
+            .all(|&b| b == b' ' || b == b'\t' || b == b'\r' || b == delimiter)
+    };
+    let mut n = 0;
+    loop {
+        // The last line: up to the final line break, or to the end when there is none.
+        let end = block.len() - usize::from(block.ends_with(b"\n"));
+        if block.is_empty() {
+            return n;
+        }
+        let start = memchr::memrchr(b'\n', &block[..end]).map_or(0, |at| at + 1);
+        if !blank(&block[start..end]) {
+            return n;
+        }
+        block.truncate(start);
+        n += 1;
     }
 }
 
@@ -244,9 +272,9 @@ pub(super) fn fast_all(
         // `fold` adds up an id's rows wherever they are.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
         let mut groups: Option<DataFrame> = None;
-        std::thread::scope(|scope| -> PolarsResult<()> {
+        let trailing = std::thread::scope(|scope| -> PolarsResult<u64> {
             let reader = scope.spawn(move || {
-                typed_blocks(&table.path, SCAN_BLOCK, |block| {
+                typed_blocks(&table.path, (SCAN_BLOCK, table.delimiter), |block| {
                     tx.send(block)
                         .map_err(|_| polars_err!(ComputeError: "the block reader stopped"))
                 })
@@ -254,7 +282,7 @@ pub(super) fn fast_all(
             let mut summed = Ok(());
             for block in rx.iter() {
                 let part = typed_rows(table, polars_buffer::Buffer::from(block), source, ids, has)
-                    .and_then(|rows| stream(summed_all(rows, queries, has)));
+                    .and_then(|rows| stream(summed_all(rows, queries, has, false)));
                 match (part, &mut groups) {
                     (Ok(part), Some(all)) => summed = all.vstack_mut(&part).map(|_| ()),
                     (Ok(part), None) => groups = Some(part),
@@ -272,13 +300,19 @@ pub(super) fn fast_all(
             summed.and(read)
         })?;
         match groups {
-            Some(df) => fold(&df, queries, ids, table),
+            Some(df) => fold(&df, queries, ids, table).map(|mut sums| {
+                for a in &mut sums.aggregates {
+                    a.stats.blank += trailing;
+                }
+                sums
+            }),
             // A source with a header and no rows yet (early January).
             None => fold(
                 &stream(summed_all(
                     exact_rows(table, source, ids, has)?,
                     queries,
                     has,
+                    true,
                 ))?,
                 queries,
                 ids,

@@ -18,7 +18,7 @@ pub type UnitsRead = (Vec<Unit>, Vec<DataIssue>, Vec<DataIssue>, SourceStats);
 
 pub fn units(table: &Table, number_format: money::NumberFormat) -> Result<UnitsRead, DataIssue> {
     let vi = number_format == money::NumberFormat::Vi;
-    let mut select = vec![col(ROW), blank_row(table, false)];
+    let mut select = vec![col(ROW), blank_row(table)];
     if let Some(e) = source_row(table) {
         select.push(e);
     }
