@@ -11,3 +11,4 @@ pub mod pipeline;
 pub mod preview;
 pub mod report;
 pub mod setup;
+pub mod table;

@@ -1,15 +1,15 @@
 //! The run report: what a run computed, decided and delivered, and every data issue — as JSON
 //! (`--json`) and as a ranked table for people.
 
+use super::table::ranked_table;
 use crate::domain::decide::{Reason, UnitDecision};
 use crate::domain::id::PlanYear;
 use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, SourceStats};
-use crate::domain::money::{format_billion, format_number, Language};
-use crate::domain::rates::{points_ahead, GroupSummary, Range, Rollup, UnitRate};
+use crate::domain::money::{format_billion, Language};
+use crate::domain::rates::{GroupSummary, Rollup, UnitRate};
 use crate::domain::rule::Status;
 use crate::notify::render::tables::{text_table, TextStyle};
-use crate::notify::render::words::status_label;
 use crate::store::runs::RunOutcome;
 use crate::store::runs::RunResult;
 use chrono::NaiveDate;
@@ -381,53 +381,6 @@ impl RunReport {
     }
 }
 
-/// One unit's row of the terminal table; with `projected`, its projection at 31/12 and 31/1.
-fn terminal_row(u: &UnitRate, projected: bool, lang: Language) -> Vec<String> {
-    let number = |v: Option<f64>| {
-        v.map(|v| format_number(v, 2, lang))
-            .unwrap_or_else(|| "-".into())
-    };
-    let (nothing, below) = match lang {
-        Language::Vi => (" (chưa giải ngân)", " (dưới bình quân)"),
-        Language::En => (" (nothing paid)", " (below avg)"),
-    };
-    let status = match lang {
-        Language::Vi => status_label(u.status, lang),
-        Language::En => u.status.as_str(),
-    };
-    let mut row = vec![
-        u.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-        u.unit_id.to_string(),
-        u.unit_name.clone(),
-        format_billion(u.plan, lang),
-        format_billion(u.disbursed, lang),
-        number(u.rate_pct),
-        // Below the target is negative, as Vietnamese reports write it.
-        number(points_ahead(u.rate_pct, u.expected_pct)),
-        format_billion(u.shortfall, lang),
-        format!(
-            "{status}{}{}",
-            if u.nothing_paid { nothing } else { "" },
-            if u.below_average { below } else { "" }
-        ),
-    ];
-    if projected {
-        let p = u.projection.as_ref();
-        let at = |r: Option<Range>| {
-            r.map(|r| format_number(r.mid, 1, lang))
-                .unwrap_or_else(|| "-".into())
-        };
-        let risk = if p.is_some_and(|p| p.at_risk) {
-            " !"
-        } else {
-            ""
-        };
-        row.push(at(p.map(|p| p.dec31)));
-        row.push(format!("{}{risk}", at(p.map(|p| p.jan31))));
-    }
-    row
-}
-
 fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
 }
@@ -435,11 +388,13 @@ fn pct(v: Option<f64>) -> String {
 impl RunReport {
     /// The ranked table and what was sent, for a person at a terminal; the table in the job's
     /// language (what happened to each message stays in English, as the logs are).
-    pub fn human(&self, lang: Language) -> String {
+    /// The table fits `width` characters (`None`: every column, nothing cut).
+    pub fn human(&self, lang: Language, width: Option<usize>) -> String {
         let mut out = String::new();
         self.headline(&mut out);
         if !self.units.is_empty() {
-            let _ = write!(out, "\n{}", self.ranked_table(lang));
+            let table = ranked_table(&self.units, self.average_pct, lang, width);
+            let _ = write!(out, "\n{table}");
         }
         self.deliveries(&mut out);
         self.groups_and_rollups(&mut out);
@@ -466,54 +421,6 @@ impl RunReport {
                 ""
             }
         );
-    }
-
-    /// Every unit, ranked: its figures, status and (where past years say) its projection.
-    fn ranked_table(&self, lang: Language) -> String {
-        let header = match lang {
-            Language::Vi => [
-                "Hạng",
-                "Mã ĐV",
-                "Đơn vị",
-                "Kế hoạch (tỷ)",
-                "Giải ngân (tỷ)",
-                "Tỷ lệ %",
-                "Chênh lệch",
-                "Còn thiếu (tỷ)",
-                "Trạng thái",
-            ],
-            Language::En => [
-                "Rank",
-                "Unit id",
-                "Unit",
-                "Plan (bn)",
-                "Disbursed (bn)",
-                "Rate %",
-                "Gap pp",
-                "Shortfall (bn)",
-                "Status",
-            ],
-        };
-        let projected = self.units.iter().any(|u| u.projection.is_some());
-        let rows: Vec<Vec<String>> = self
-            .units
-            .iter()
-            .map(|u| terminal_row(u, projected, lang))
-            .collect();
-        let mut header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-        let mut right = vec![true, false, false, true, true, true, true, true, false];
-        if projected {
-            header.extend(match lang {
-                Language::Vi => ["Dự báo 31/12 %".to_string(), "Dự báo 31/1 %".to_string()],
-                Language::En => ["Proj. 31/12 %".to_string(), "Proj. 31/1 %".to_string()],
-            });
-            right.extend([true, true]);
-        }
-        let plain = TextStyle {
-            separator: "  ",
-            rule: None,
-        };
-        text_table(&header, &rows, &right, &plain)
     }
 
     /// Each alert and the digest, with what became of them.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
-struct RawConfig {
+pub(super) struct RawConfig {
     jobs_dir: Option<String>,
     state_dir: Option<String>,
     timezone: Option<String>,

@@ -6,4 +6,6 @@ pub mod job;
 pub mod job_load;
 pub mod job_toml;
 pub mod jobs;
+pub mod keys;
 pub mod read;
+pub mod trace;

@@ -2,6 +2,7 @@
 //! and key (`file: key: what is wrong and what to do`), so that `disbmon check` reports them all
 //! at once; and the values keys hold (addresses, durations, time zones, paths).
 
+use super::trace::{leaves, nearest};
 use crate::domain::address::Mailbox;
 use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
@@ -91,11 +92,20 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, problems: &mut Problems) -> O
     let mut unknown = Vec::new();
     let result: Result<T, _> =
         serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
-    for key in unknown {
-        problems.add(
-            key,
-            "unknown key; remove it or correct its spelling (the README lists every key)",
-        );
+    if !unknown.is_empty() {
+        let known = leaves::<T>();
+        for key in unknown {
+            let hint = match nearest(&key, &known) {
+                Some(k) => format!("did you mean `{k}`? "),
+                None => String::new(),
+            };
+            problems.add(
+                key,
+                format!(
+                    "unknown key; {hint}remove it or correct its spelling (the key reference in docs/operators.md and docs/jobs.md lists every key)"
+                ),
+            );
+        }
     }
     match result {
         Ok(v) => Some(v),

@@ -229,7 +229,8 @@ async fn the_bundled_sample_writes_eml_files_with_the_embedded_file_transport() 
     let run = p.run(&["once", "sample", "--as-of", "2026-10-31"]);
     run.expect_code(0)
         .expect_stdout("Hạng  Mã ĐV")
-        .expect_stdout("Chậm nghiêm trọng (dưới bình quân)")
+        .expect_stdout("Chậm nghiêm trọng *")
+        .expect_stdout("* dưới tỷ lệ bình quân (58,85 %)")
         .expect_stdout("Outcome: ok")
         .expect_stderr("as .eml files into");
     let files = p.eml_files("var/outbox");

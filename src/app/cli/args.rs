@@ -57,6 +57,10 @@ pub enum Command {
         /// Print the run report as JSON on stdout (logs stay on stderr).
         #[arg(long)]
         json: bool,
+        /// Print the ranked table with every column and whole names; by default it fits the
+        /// terminal, at most 120 characters wide (`COLUMNS` sets the width).
+        #[arg(long)]
+        wide: bool,
     },
     /// Write the official table of a job as an Excel workbook (computed as `once --dry-run`
     /// does; nothing is recorded or sent).

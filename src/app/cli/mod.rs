@@ -54,13 +54,18 @@ pub async fn run(cli: Cli) -> i32 {
             as_of,
             dry_run,
             json,
+            wide,
         } => match Stop::install() {
             Ok(mut stop) => {
                 once::once(
                     path,
                     &job,
                     as_of,
-                    (dry_run, json),
+                    once::Flags {
+                        dry_run,
+                        json,
+                        width: once::table_width(wide),
+                    },
                     clock.as_ref(),
                     &mut stop,
                 )

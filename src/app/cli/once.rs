@@ -5,12 +5,34 @@ use super::signals::Stop;
 use crate::app::exit;
 use crate::app::pipeline;
 use crate::app::report::Outcome;
+use crate::app::table;
 use crate::base::clock::Clock;
 use crate::config::daemon::Transport;
 use crate::store::db::Store;
 use crate::store::runs::{RunOutcome, RunResult};
 use chrono::NaiveDate;
 use std::path::Path;
+
+/// How `once` runs and prints: `--dry-run`, `--json`, and the table's width (`None`: `--wide`).
+pub(super) struct Flags {
+    pub(super) dry_run: bool,
+    pub(super) json: bool,
+    pub(super) width: Option<usize>,
+}
+
+/// The width the ranked table fits: the terminal's (`COLUMNS`, else the tty's), at most
+/// `table::DEFAULT_WIDTH`; that width when the output is not a terminal; `None` with `--wide`.
+pub(super) fn table_width(wide: bool) -> Option<usize> {
+    if wide {
+        return None;
+    }
+    let terminal = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)));
+    Some(terminal.map_or(table::DEFAULT_WIDTH, |w| w.min(table::DEFAULT_WIDTH)))
+}
 
 /// Runs `job` as of `as_of` (today in its zone by default); the exit code says how it went.
 /// SIGTERM or SIGINT (`stop`) stop it as they stop the daemon: the run may finish within
@@ -20,7 +42,11 @@ pub(super) async fn once(
     config_path: Option<&Path>,
     job: &str,
     as_of: Option<NaiveDate>,
-    (dry_run, json): (bool, bool),
+    Flags {
+        dry_run,
+        json,
+        width,
+    }: Flags,
     clock: &dyn Clock,
     stop: &mut Stop,
 ) -> i32 {
@@ -83,7 +109,7 @@ pub(super) async fn once(
             }
         }
     } else {
-        say!("{}", report.human(job.language));
+        say!("{}", report.human(job.language, width));
     }
     if report.outcome == Outcome::Rejected {
         esayln!(

@@ -5,14 +5,17 @@ use super::canvas::*;
 use super::look::*;
 use super::spec::{ChartError, CurveChart};
 use super::text::*;
+use crate::domain::money::Language;
 use chrono::{Datelike, Months, NaiveDate};
 use plotters::prelude::*;
 
-/// The first day of each month on the axis, as days from `start`: every month on a year's axis,
-/// every few months on a longer one, so that the labels never crowd.
+/// The last day of each month on the axis, as days from `start`: a month's figure is the one at
+/// its end (the milestones fall on month ends, and officers read "T10" as October's result).
+/// Every month on a year's axis, every few months (quarters, years) on a longer one, so that the
+/// labels never crowd.
 pub(super) fn month_ticks(start: NaiveDate, span: i32) -> Vec<(i32, NaiveDate)> {
     let months = span / 30 + 1;
-    let every = [1, 2, 3, 6, 12, 24, 60]
+    let every = [1, 3, 6, 12, 24, 60]
         .into_iter()
         .find(|e| months / e <= 14)
         .unwrap_or(120);
@@ -20,20 +23,54 @@ pub(super) fn month_ticks(start: NaiveDate, span: i32) -> Vec<(i32, NaiveDate)> 
         return Vec::new();
     };
     let mut ticks = Vec::new();
-    for i in 0..=u32::try_from(months + 1).unwrap_or(0) {
-        let Some(day) = first.checked_add_months(Months::new(i)) else {
+    for i in 1..=u32::try_from(months + 2).unwrap_or(0) {
+        let Some(end) = first
+            .checked_add_months(Months::new(i))
+            .and_then(|d| d.pred_opt())
+        else {
             break;
         };
-        let offset = (day - start).num_days();
+        let offset = (end - start).num_days();
         if offset > i64::from(span) {
             break;
         }
-        let month = day.year().rem_euclid(1000) * 12 + i32::try_from(day.month0()).unwrap_or(0);
+        let month = end.year().rem_euclid(1000) * 12 + i32::try_from(end.month()).unwrap_or(0);
         if offset >= 0 && month % every == 0 {
-            ticks.push((i32::try_from(offset).unwrap_or(0), day));
+            ticks.push((i32::try_from(offset).unwrap_or(0), end));
         }
     }
     ticks
+}
+
+/// The month ticks' labels: "T1" … "T12" (tháng), the year added where the axis enters a year
+/// after the first ("T1/2027", the plan year's close); in English "Jan" … "Dec", "Jan 2027".
+pub(super) fn month_labels(
+    start: NaiveDate,
+    ticks: &[(i32, NaiveDate)],
+    lang: Language,
+) -> Vec<String> {
+    let mut year = start.year();
+    ticks
+        .iter()
+        .map(|&(_, d)| {
+            let new_year = d.year() != year;
+            year = d.year();
+            match (lang, new_year) {
+                (Language::Vi, false) => format!("T{}", d.month()),
+                (Language::Vi, true) => format!("T{}/{}", d.month(), d.year()),
+                (Language::En, false) => d.format("%b").to_string(),
+                (Language::En, true) => d.format("%b %Y").to_string(),
+            }
+        })
+        .collect()
+}
+
+/// A day as officers write it on a chart: "30/6" (no leading zeros); in English "30 Jun".
+pub(super) fn day_label(d: NaiveDate, lang: Language) -> String {
+    match lang {
+        Language::Vi => format!("{}/{}", d.day(), d.month()),
+        Language::En => d.format("%-d %b").to_string(),
+    }
 }
 
 /// `day` as days from `start`, if it is on an axis `span` days long.
@@ -151,17 +188,13 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
             Align::Right,
         )?;
     }
-    for (day, date) in month_ticks(c.start, span) {
+    let ticks = month_ticks(c.start, span);
+    for (&(day, _), label) in ticks.iter().zip(month_labels(c.start, &ticks, c.lang)) {
         let x = x_of(day);
         if day > 0 {
             line(root, (x, plot_top), (x, plot_bottom), GRID, 1)?;
         }
         line(root, (x, plot_bottom), (x, plot_bottom + 4), AXIS, 1)?;
-        // The year once, at January (and at the first tick): "01/2026", "02", … "12", "01/2027".
-        let label = match date.month() == 1 || day == 0 {
-            true => date.format("%m/%Y").to_string(),
-            false => date.format("%m").to_string(),
-        };
         let half = text_width(fonts, &label, SMALL) / 2;
         let align = if x + half > width - 4 {
             Align::Right
@@ -180,9 +213,9 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
         line(root, (x, plot_top), (x, plot_bottom), TODAY, 1)?;
     }
 
-    let last: Vec<(i32, i32)> = in_pixels(last_year).into_iter().map(|(p, _)| p).collect();
+    let last: Vec<(i32, i32)> = smooth(&in_pixels(last_year));
     if last.len() > 1 {
-        dashed(root, last, 7, 5, LAST_YEAR, 2)?;
+        dashed(root, last.clone(), 7, 5, LAST_YEAR, 2)?;
     }
 
     // The expected line: from (start, 0 %) through each target in date order.
@@ -191,7 +224,7 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
     let expected: Vec<(i32, i32)> = std::iter::once((plot_left, plot_bottom))
         .chain(targets.iter().map(|&(p, _)| p))
         .collect();
-    dashed(root, expected, 8, 5, MILESTONE, 2)?;
+    dashed(root, expected.clone(), 8, 5, MILESTONE, 2)?;
     for &(p, _) in &targets {
         diamond(root, p, 5, MILESTONE)?;
     }
@@ -199,37 +232,50 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
     let unit = in_pixels(c.unit);
     let path = smooth(&unit);
 
-    // The targets' figures on white patches, above the point, or under it where the unit's line
-    // would run through the figure; drawn before that line so that nothing hides it.
-    let target_style = Style {
-        color: MILESTONE,
-        ..SMALL
+    // The labels on white patches, drawn before the unit's line so that nothing hides it: the
+    // as-of line's date at its top, then each target's date and figure ("30/6: 50 %") where it
+    // hides no other label and, if it can, neither line.
+    let mut taken: Vec<Boxed> = Vec::new();
+    let label_style = |color| Style { color, ..SMALL };
+    if let Some(day) = today {
+        let x = x_of(day);
+        let label = day_label(c.today, c.lang);
+        let w = text_width(fonts, &label, label_style(TODAY));
+        let (left, align, at) = if x + 5 + w > plot_right {
+            (x - 5 - w, Align::Right, x - 5)
+        } else {
+            (x + 5, Align::Left, x + 5)
+        };
+        let baseline = plot_top + 13;
+        taken.push(Boxed::around(left, w, baseline));
+        draw_label(
+            root,
+            fonts,
+            &label,
+            (at, baseline),
+            label_style(TODAY),
+            align,
+        )?;
+    }
+    let bounds = Bounds {
+        left: plot_left,
+        right: width - 4,
+        top: plot_top - 11,
+        bottom: plot_bottom,
     };
-    for &((x, y), v) in &targets {
-        let label = format!("{} %", figure_short(v, c.lang));
-        let w = text_width(fonts, &label, target_style);
-        let (align, left) = if x + w / 2 > width - 4 {
-            (Align::Right, x - w)
-        } else {
-            (Align::Center, x - w / 2)
-        };
-        let above = y - 11;
-        let below = y + 21;
-        let clear = |baseline: i32| {
-            !crosses(
-                &path,
-                (left - 4, left + w + 4),
-                (baseline - 12, baseline + 5),
-            )
-        };
-        // Under the point only while it stays above the date labels.
-        let below_fits = below + 5 < plot_bottom;
-        let baseline = if clear(above) || !below_fits || !clear(below) {
-            above
-        } else {
-            below
-        };
-        draw_label(root, fonts, &label, (x, baseline), target_style, align)?;
+    for ((x, y), v, date) in target_points(c, span, &x_of, &y_of) {
+        let label = format!("{}: {} %", day_label(date, c.lang), figure_short(v, c.lang));
+        let w = text_width(fonts, &label, label_style(MILESTONE));
+        let (left, baseline) = place(w, (x, y), &taken, bounds, &[&path, &last, &expected]);
+        taken.push(Boxed::around(left, w, baseline));
+        draw_label(
+            root,
+            fonts,
+            &label,
+            (left, baseline),
+            label_style(MILESTONE),
+            Align::Left,
+        )?;
     }
 
     // The unit last, over everything. A dot on every point while they are few (monthly
@@ -263,4 +309,97 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The targets to label, in pixels with their figures and dates: every milestone on the axis but
+/// the origin (1/1, 0 %), which needs no words.
+fn target_points(
+    c: &CurveChart,
+    span: i32,
+    x_of: &dyn Fn(i32) -> i32,
+    y_of: &dyn Fn(f64) -> i32,
+) -> Vec<((i32, i32), f64, NaiveDate)> {
+    let mut out: Vec<_> = c
+        .milestones
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .filter_map(|&(d, v)| {
+            let day = day_on_axis(c.start, d, span)?;
+            (day > 0 || v != 0.0).then(|| ((x_of(day), y_of(v)), v, d))
+        })
+        .collect();
+    out.sort_by_key(|&((x, _), _, _)| x);
+    out
+}
+
+/// A label's box in pixels, with the white patch's margin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Boxed {
+    pub(super) x: (i32, i32),
+    pub(super) y: (i32, i32),
+}
+
+impl Boxed {
+    /// The box of a label `w` wide from `left`, on `baseline`.
+    pub(super) fn around(left: i32, w: i32, baseline: i32) -> Boxed {
+        Boxed {
+            x: (left - 4, left + w + 4),
+            y: (baseline - 12, baseline + 5),
+        }
+    }
+
+    pub(super) fn overlaps(&self, o: &Boxed) -> bool {
+        self.x.0 < o.x.1 && o.x.0 < self.x.1 && self.y.0 < o.y.1 && o.y.0 < self.y.1
+    }
+}
+
+/// Where a label's box may go: its left edge, its right edge, the highest baseline and the
+/// lowest bottom.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bounds {
+    pub(super) left: i32,
+    pub(super) right: i32,
+    pub(super) top: i32,
+    pub(super) bottom: i32,
+}
+
+/// Where the label `w` wide of the point `(x, y)` goes (its left edge and baseline): above the
+/// point, under it, a line further up, a line further down; centred, else ending or starting at
+/// the point; the first place inside `bounds` that
+/// overlaps no label already `taken` and crosses none of `lines` (the earlier a line, the more
+/// it matters); else the first that overlaps no label; else above the point.
+pub(super) fn place(
+    w: i32,
+    (x, y): (i32, i32),
+    taken: &[Boxed],
+    bounds: Bounds,
+    lines: &[&[(i32, i32)]],
+) -> (i32, i32) {
+    let mut best: Option<(usize, (i32, i32))> = None;
+    for baseline in [y - 11, y + 21, y - 28, y + 38] {
+        for left in [x - w / 2, x - w + 6, x - 6] {
+            let b = Boxed::around(left, w, baseline);
+            let inside = b.x.0 >= bounds.left - 4
+                && b.x.1 <= bounds.right
+                && baseline >= bounds.top
+                && b.y.1 < bounds.bottom;
+            if !inside || taken.iter().any(|t| t.overlaps(&b)) {
+                continue;
+            }
+            // Crossing the first line (the unit's) costs more than crossing all the others.
+            let cost: usize = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| crosses(l, b.x, b.y))
+                .map(|(i, _)| 1 << (lines.len() - i))
+                .sum();
+            if cost == 0 {
+                return (left, baseline);
+            }
+            if best.is_none_or(|(c, _)| cost < c) {
+                best = Some((cost, (left, baseline)));
+            }
+        }
+    }
+    best.map_or((x - w / 2, y - 11), |(_, at)| at)
 }

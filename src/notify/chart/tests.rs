@@ -9,8 +9,8 @@ use super::spec::*;
 use super::text::*;
 use crate::domain::money::Language;
 use ab_glyph::Font;
-use chrono::Months;
 use chrono::NaiveDate;
+use chrono::{Datelike, Months};
 use plotters::prelude::*;
 
 fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
@@ -185,20 +185,67 @@ fn the_font_has_every_vietnamese_letter() {
 }
 
 #[test]
-fn month_ticks_are_monthly_on_a_plan_year_and_sparse_on_a_decade() {
-    let year = month_ticks(day(2026, 1, 1), 395);
-    let labels: Vec<String> = year
-        .iter()
-        .map(|(_, d)| d.format("%m/%Y").to_string())
-        .collect();
-    assert_eq!(labels.len(), 13, "{labels:?}");
-    assert_eq!(labels.first().map(String::as_str), Some("01/2026"));
-    assert_eq!(labels.last().map(String::as_str), Some("01/2027"));
-    assert_eq!(year.get(1).map(|&(d, _)| d), Some(31));
+fn month_ticks_stand_at_month_ends_labelled_by_their_month() {
+    let start = day(2026, 1, 1);
+    let year = month_ticks(start, 395);
+    assert_eq!(year.len(), 13, "{year:?}");
+    // 31/1 is day 30 of the axis; 31/10 is October's tick, 31/1 of the next year the last.
+    assert_eq!(year.first(), Some(&(30, day(2026, 1, 31))));
+    assert!(year.contains(&(303, day(2026, 10, 31))));
+    assert_eq!(year.last(), Some(&(395, day(2027, 1, 31))));
+    let vi = month_labels(start, &year, Language::Vi);
+    assert_eq!(vi[0], "T1");
+    assert_eq!(vi[9], "T10");
+    assert_eq!(vi[11], "T12");
+    assert_eq!(vi[12], "T1/2027");
+    let en = month_labels(start, &year, Language::En);
+    assert_eq!(en[0], "Jan");
+    assert_eq!(en[9], "Oct");
+    assert_eq!(en[12], "Jan 2027");
+    assert_eq!(day_label(day(2026, 6, 30), Language::Vi), "30/6");
+    assert_eq!(day_label(day(2027, 1, 31), Language::Vi), "31/1");
+    assert_eq!(day_label(day(2026, 6, 30), Language::En), "30 Jun");
 
     let decade = month_ticks(day(2020, 3, 15), 3_660);
     assert!((5..=15).contains(&decade.len()), "{} ticks", decade.len());
     assert!(decade.windows(2).all(|w| w[0].0 < w[1].0));
+    // Sparse ticks are still month ends, and each year is written once.
+    assert!(decade
+        .iter()
+        .all(|(_, d)| d.succ_opt().is_some_and(|n| n.day() == 1)));
+    let labels = month_labels(day(2020, 3, 15), &decade, Language::Vi);
+    assert!(labels.iter().skip(1).all(|l| l.contains('/')), "{labels:?}");
+}
+
+#[test]
+fn a_label_goes_where_it_hides_no_other_label() {
+    let bounds = Bounds {
+        left: 0,
+        right: 700,
+        top: 20,
+        bottom: 300,
+    };
+    let nothing: &[(i32, i32)] = &[];
+    // Free: centred above the point.
+    assert_eq!(place(60, (200, 100), &[], bounds, &[nothing]), (170, 89));
+    // Above taken: under it.
+    let above = Boxed::around(170, 60, 89);
+    assert_eq!(
+        place(60, (200, 100), &[above], bounds, &[nothing]),
+        (170, 121)
+    );
+    // A line through the place above, none under it: under it.
+    let line: &[(i32, i32)] = &[(100, 85), (300, 85)];
+    assert_eq!(place(60, (200, 100), &[], bounds, &[line]), (170, 121));
+    // The placed boxes never overlap, whatever is already there.
+    let mut taken = vec![above, Boxed::around(170, 60, 121)];
+    let at = place(60, (200, 100), &taken, bounds, &[nothing]);
+    let b = Boxed::around(at.0, 60, at.1);
+    assert!(!taken.iter().any(|t| t.overlaps(&b)), "{at:?}");
+    taken.push(b);
+    // At the right edge: the label ends at the point, inside the chart.
+    let (left, _) = place(60, (690, 100), &[], bounds, &[nothing]);
+    assert!(left + 60 + 4 <= 700, "{left}");
 }
 
 #[test]

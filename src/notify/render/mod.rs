@@ -7,6 +7,7 @@ pub mod alert;
 pub mod answers;
 pub mod context;
 pub mod digest;
+pub mod fit;
 pub mod notice;
 pub mod projection;
 pub mod tables;

@@ -156,7 +156,9 @@ impl Project {
         let mut cmd = Command::new(bin());
         cmd.args(args).current_dir(self.path()).stdin(Stdio::null());
         for (k, _) in std::env::vars() {
-            if k.starts_with("DISBMON_") {
+            // The table fits the terminal: a width from the shell that runs the tests is not
+            // the tests'.
+            if k.starts_with("DISBMON_") || k == "COLUMNS" {
                 cmd.env_remove(&k);
             }
         }
@@ -608,7 +610,9 @@ impl Project {
             .stdout(file.try_clone().unwrap())
             .stderr(file);
         for (k, _) in std::env::vars() {
-            if k.starts_with("DISBMON_") {
+            // The table fits the terminal: a width from the shell that runs the tests is not
+            // the tests'.
+            if k.starts_with("DISBMON_") || k == "COLUMNS" {
                 cmd.env_remove(&k);
             }
         }
