@@ -18,7 +18,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that always says the same time: for tests, and for `DISBMON_NOW` (see README) so that
+/// A clock that always says the same time: for tests, and for `DISBMON_NOW` (see docs/operators.md) so that
 /// black-box runs of the binary can pin "today".
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub DateTime<Utc>);

@@ -468,7 +468,10 @@ fn date_format(
     key: &dyn Fn(&str) -> String,
     p: &mut Problems,
 ) -> String {
-    let has_date = raw.columns.contains_key("date");
+    // Plans date their changes (`effective_date`), answers their commitments (`due_date`).
+    let has_date = ["date", "effective_date", "due_date"]
+        .iter()
+        .any(|c| raw.columns.contains_key(*c));
     let date_format = raw
         .date_format
         .clone()
@@ -755,6 +758,33 @@ digest_to = ["lanhdao@stc.example.gov.vn"]
         assert_eq!(job.milestones.as_slice().len(), 5);
         assert_eq!(job.cc.len(), 1);
         assert_eq!(job.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+    }
+
+    #[test]
+    fn a_date_format_serves_any_date_column() {
+        // Plans without a payment date but with dated changes.
+        let text = EXAMPLE.replace(
+            "plan_year = \"Năm\", amount",
+            "plan_year = \"Năm\", effective_date = \"Ngày hiệu lực\", amount",
+        );
+        let text = text.replacen(
+            "amount_unit = \"million\"",
+            "amount_unit = \"million\"\ndate_format = \"%d/%m/%Y\"",
+            1,
+        );
+        let job = load_text(&text).unwrap();
+        assert_eq!(job.plans.date_format, "%d/%m/%Y");
+        // With no date column at all, the key is a mistake.
+        let text = EXAMPLE.replacen(
+            "amount_unit = \"million\"",
+            "amount_unit = \"million\"\ndate_format = \"%d/%m/%Y\"",
+            1,
+        );
+        let errs = load_text(&text).unwrap_err().join("\n");
+        assert!(
+            errs.contains("sources.plans.date_format: plans have no date column"),
+            "{errs}"
+        );
     }
 
     #[test]

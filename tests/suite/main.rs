@@ -15,6 +15,7 @@ mod daemon;
 mod daemon_loop;
 mod dashboard;
 mod excel;
+mod first_look;
 mod hostile;
 mod http_sources;
 mod projection;

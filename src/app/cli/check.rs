@@ -51,7 +51,7 @@ pub(super) fn check(config_path: Option<&Path>, clock: &dyn Clock) -> i32 {
         problems.push(Problem {
             file: jobs_dir.clone(),
             key: String::new(),
-            message: "no job files (*.toml) here; add one (see README: writing a job)".into(),
+            message: "no job files (*.toml) here; add one (see docs/jobs.md)".into(),
         });
     }
     let now = clock.now();

@@ -374,7 +374,11 @@ impl<'s> Grid<'s> {
             self.sheet,
             wanted.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", "),
             source.role,
-            if source.header_row.is_some() { ", or sources.header_row" } else { ", or give sources.header_row" }
+            if source.header_row.is_some() {
+                format!(", or sources.{}.header_row", source.role)
+            } else {
+                format!(", or give sources.{}.header_row", source.role)
+            }
         )))
     }
 
