@@ -1,16 +1,22 @@
-//! Stored sums: a money source's per-unit sums kept between runs, so that unchanged data is not
-//! read again and a grown payments log is read only where it grew.
+//! Stored sums: what a money source holds kept between runs, so that unchanged data is not read
+//! again and a grown payments log is read only where it grew.
 //!
-//! Each source's sums are stored with the *recipe* that made them (the source's settings, its
-//! columns, the units, successors and every query — anything else recomputes) and the
-//! *fingerprint* of the file they were read from: its size, times and inode, and an xxh3 hash
-//! of each 8 MiB block. A run then
-//! - reuses the sums when the recipe and the content are the same (the file's metadata unchanged
-//!   and its last change older than the hashing, or else the same block hashes);
+//! A source of transactions or plans is kept as its daily cube (`compute::cube`): its rows summed
+//! by unit, plan year, day, layer and capital source. Any run's queries — the next day's, a replay
+//! of a past day, each month end of each past year — are answered from the cube, so a run reads
+//! the source only when it changed. Running totals (`kind = "cumulative"`) keep the sums of their
+//! queries instead (each query takes each unit's latest row, which no cube of sums answers).
+//!
+//! Each is stored with the *recipe* that made it (the source's settings, its columns, the units,
+//! successors; for running totals also every query — anything else rebuilds) and the
+//! *fingerprint* of the file it was read from: its size, times and inode, and an xxh3 hash of
+//! each 8 MiB block. A run then
+//! - reuses it when the recipe and the content are the same (the file's metadata unchanged and
+//!   its last change older than the hashing, or else the same block hashes);
 //! - reads only the rows after the old end when the old content is an unchanged prefix of the new
-//!   (every old block hash matches) and ends a line, and adds them to the stored sums — provided
-//!   neither part has a row with a problem (those are listed with their row numbers by a whole
-//!   read) and every sum stays within bounds;
+//!   (every old block hash matches) and ends a line, and adds them — provided neither part has a
+//!   row with a problem (those are listed with their row numbers by a whole read) and every sum
+//!   stays within bounds;
 //! - reads the whole source otherwise.
 //!
 //! The store is a cache beside the state store, under `state_dir/cache/JOB/`: losing it costs a
@@ -18,9 +24,10 @@
 
 use super::compute;
 
-use super::compute::query::{Aggregate, Query};
+use super::compute::cube::Cube;
+use super::compute::query::{Aggregate, Query, Scope};
 use super::source::Table;
-use crate::config::job::Source;
+use crate::config::job::{DisbursementKind, Source};
 use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, Reuse};
 use serde::{Deserialize, Serialize};
@@ -115,19 +122,18 @@ fn file_system_now(dir: &Path) -> std::io::Result<i128> {
     Ok(nanos(meta.mtime(), meta.mtime_nsec()))
 }
 
-/// The same file, untouched since well after it was hashed.
-fn untouched(path: &Path, entry: &Entry) -> bool {
+/// The same file, untouched since well after it was hashed (at `hashed_at_ns`).
+fn untouched(path: &Path, old: &Fingerprint, hashed_at_ns: i128) -> bool {
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
     };
-    let old = &entry.fingerprint;
     let ctime = nanos(meta.ctime(), meta.ctime_nsec());
     meta.len() == old.len
         && nanos(meta.mtime(), meta.mtime_nsec()) == old.mtime_ns
         && ctime == old.ctime_ns
         && meta.ino() == old.inode
         && meta.dev() == old.device
-        && entry.hashed_at_ns - ctime > RACY_NS
+        && hashed_at_ns - ctime > RACY_NS
 }
 
 /// Whether `old` is a prefix of the file `new` describes: every old full block the same, and
@@ -220,8 +226,17 @@ fn add(stored: &[Aggregate], more: &[Aggregate]) -> Option<Vec<Aggregate>> {
         .collect()
 }
 
-/// [`compute::aggregate::aggregate_all`], reusing what `dir` holds from earlier runs where it still applies,
-/// and storing the new sums there. Without `dir` (a preview), the source is read whole.
+/// What became of the stored sums, said in each source's row counts (the report shows it).
+fn said(mut aggregates: Vec<Aggregate>, reuse: Reuse) -> Result<Vec<Aggregate>, DataIssue> {
+    for a in &mut aggregates {
+        a.stats.sums = Some(reuse);
+    }
+    Ok(aggregates)
+}
+
+/// [`compute::aggregate::aggregate_all`], reusing what `dir` holds from earlier runs where it
+/// still applies, and storing what was read there. Without `dir` (a preview), the source is read
+/// whole.
 pub fn aggregate(
     dir: Option<&Path>,
     table: &Table,
@@ -230,24 +245,158 @@ pub fn aggregate(
     successors: &BTreeMap<UnitId, UnitId>,
     queries: &[Query],
 ) -> Result<Vec<Aggregate>, DataIssue> {
-    let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
     let Some(dir) = dir else {
-        return read();
+        return compute::aggregate::aggregate_all(table, source, known, successors, queries);
     };
-    // What became of the stored sums, said in each source's row counts (the report shows it).
-    let said = |mut aggregates: Vec<Aggregate>, reuse: Reuse| {
-        for a in &mut aggregates {
-            a.stats.sums = Some(reuse);
+    let running_totals = queries.iter().any(|q| {
+        matches!(
+            q.scope,
+            Scope::Disbursements {
+                kind: DisbursementKind::Cumulative,
+                ..
+            }
+        )
+    });
+    match running_totals {
+        true => stored_sums(dir, table, source, known, successors, queries),
+        false => cubed(dir, table, source, known, successors, queries),
+    }
+}
+
+/// The cube a source is kept as, and what it was made from.
+#[derive(Debug, Serialize, Deserialize)]
+struct CubeEntry {
+    version: String,
+    recipe: u64,
+    fingerprint: Fingerprint,
+    /// When the blocks were hashed (ns since the epoch, from the file system's clock).
+    hashed_at_ns: i128,
+    cube: Cube,
+}
+
+fn cube_recipe(
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+) -> u64 {
+    recipe(table, source, known, successors, &[])
+}
+
+/// `queries` answered from the source's cube: the stored one when the source is unchanged, the
+/// stored one and the appended rows' when it grew, else one built from the whole source (and
+/// stored). A source with a row that has a problem is read by `aggregate_all`, which names it.
+fn cubed(
+    dir: &Path,
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+    queries: &[Query],
+) -> Result<Vec<Aggregate>, DataIssue> {
+    let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
+    let path = dir.join(format!("cube-{}.bin", table.role));
+    let recipe = cube_recipe(table, source, known, successors);
+    let entry: Option<CubeEntry> = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| postcard::from_bytes(&bytes).ok())
+        .filter(|e: &CubeEntry| e.version == env!("CARGO_PKG_VERSION") && e.recipe == recipe);
+    if let Some(e) = entry
+        .as_ref()
+        .filter(|e| untouched(&table.path, &e.fingerprint, e.hashed_at_ns))
+    {
+        if let Some(answers) = e.cube.answer(table, queries) {
+            return said(answers, Reuse::Unchanged);
         }
-        Ok(aggregates)
+        return said(read()?, Reuse::Read);
+    }
+    let hashed_at_ns = file_system_now(dir).unwrap_or(0);
+    let Ok(fingerprint) = fingerprint(&table.path) else {
+        return said(read()?, Reuse::Read);
     };
+    let mut reuse = Reuse::Read;
+    let mut kept = None;
+    if let Some(e) = entry {
+        let old = &e.fingerprint;
+        if old.len == fingerprint.len && old.blocks == fingerprint.blocks {
+            kept = Some(e.cube);
+            reuse = Reuse::Unchanged;
+        } else if is_prefix(&table.path, old, &fingerprint).unwrap_or(false) {
+            let more = tail(table, old.len)
+                .ok()
+                .and_then(|t| compute::cube::build(&t, source, known, successors).ok())
+                .flatten();
+            if let Some(more) = more {
+                let rows = more.rows;
+                if let Some(cube) = e.cube.merged(more) {
+                    kept = Some(cube);
+                    reuse = Reuse::Appended { rows };
+                }
+            }
+        }
+    }
+    let cube = match kept {
+        Some(cube) => cube,
+        None => match compute::cube::build(table, source, known, successors)? {
+            Some(cube) => cube,
+            None => {
+                // Rows with problems: no cube until the source is fixed.
+                let _ = std::fs::remove_file(&path);
+                return said(read()?, Reuse::Read);
+            }
+        },
+    };
+    let answers = cube.answer(table, queries);
+    let entry = CubeEntry {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe,
+        fingerprint,
+        hashed_at_ns,
+        cube,
+    };
+    // A cache that cannot be written costs the next run a full read, nothing else.
+    let written = crate::base::files::private_dir(dir).and_then(|()| {
+        crate::base::files::replace_file(&path, |f| {
+            postcard::to_io(&entry, std::io::BufWriter::new(f))
+                .map(|_| ())
+                .map_err(std::io::Error::other)
+        })
+    });
+    if let Err(e) = written {
+        tracing::warn!(
+            "cannot store the cube of {} in {}: {e}",
+            table.origin,
+            dir.display()
+        );
+    }
+    match answers {
+        Some(answers) => said(answers, reuse),
+        // A unit's sum beyond the range of amounts: the whole read names it.
+        None => said(read()?, Reuse::Read),
+    }
+}
+
+/// Running totals' stored sums: the answers to `queries` themselves, reused when the queries
+/// and the source are the same, added to when rows were appended.
+fn stored_sums(
+    dir: &Path,
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+    queries: &[Query],
+) -> Result<Vec<Aggregate>, DataIssue> {
+    let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
     let path = dir.join(format!("sums-{}.json", table.role));
     let recipe = recipe(table, source, known, successors, queries);
     let entry: Option<Entry> = std::fs::read(&path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .filter(|e: &Entry| e.version == env!("CARGO_PKG_VERSION") && e.recipe == recipe);
-    if let Some(e) = entry.as_ref().filter(|e| untouched(&table.path, e)) {
+    if let Some(e) = entry
+        .as_ref()
+        .filter(|e| untouched(&table.path, &e.fingerprint, e.hashed_at_ns))
+    {
         return said(e.aggregates.clone(), Reuse::Unchanged);
     }
     // The file system's clock (the one that stamps the data file), read before hashing.

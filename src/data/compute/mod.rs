@@ -8,6 +8,7 @@
 //! which names every row with a problem.
 
 pub mod aggregate;
+pub mod cube;
 pub mod exact;
 pub mod frame;
 pub mod query;

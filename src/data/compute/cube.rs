@@ -1,0 +1,508 @@
+//! A money source summed by everything a query can ask of it — the unit a row counts for, its
+//! plan year, its day (a payment's date, a plan change's effective date), its layer and capital
+//! source — in exact integer đồng with the rows counted: the daily cube. Any run's queries (this
+//! year to any as-of date, a year earlier, each month end of each past year, each further
+//! denominator) are answered from it without reading the source again; an appended tail is
+//! made into a cube of its own and merged.
+//!
+//! It is built in one scan (the fast reader, else the exact one), and only from a source whose
+//! every row is valid (blank rows skipped and counted): a source with problems is read by
+//! `aggregate_all`, which names each. Its answers are the figures `aggregate_all` gives.
+
+use super::exact::exact_rows;
+use super::frame::*;
+use super::query::{countable, days_since_epoch, Aggregate, Has, Query, Scope};
+use super::typed::{typed_blocks, typed_rows, SCAN_BLOCK};
+use crate::config::job::Source;
+use crate::data::source::Table;
+use crate::domain::id::UnitId;
+use crate::domain::issue::{DataIssue, SourceStats};
+use crate::domain::money;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// No plan year, no day, no label: the cells of a source without that column.
+const NONE: i32 = i32::MIN;
+const NO_LABEL: u32 = u32::MAX;
+
+/// One cell: the rows of one unit with the same plan year, day, layer and capital source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    pub unit: u32,
+    pub year: i32,
+    pub layer: u32,
+    pub capital: u32,
+    /// Days since 1970-01-01: the payment's date, or the plan change's effective date (`NONE`:
+    /// in force from the start).
+    pub day: i32,
+    pub sum: i128,
+    pub rows: u64,
+}
+
+impl Cell {
+    fn group(&self) -> (u32, i32, u32, u32) {
+        (self.unit, self.year, self.layer, self.capital)
+    }
+}
+
+/// A source's daily cube. Cells are sorted by (unit, year, layer, capital, day), each key once.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Cube {
+    /// The units cells count for, by index.
+    pub units: Vec<UnitId>,
+    /// Layer and capital-source labels, by index.
+    pub labels: Vec<String>,
+    pub cells: Vec<Cell>,
+    /// The source's rows (blank rows not included), and its blank rows.
+    pub rows: u64,
+    pub blank: u64,
+}
+
+/// Builds the cube of a source, every row valid; None when a row is not (or a sum cannot be held):
+/// the source is then read by `aggregate_all`, which names the rows.
+/// Rows of an id in `successors` count for its successor, as in `aggregate_all`.
+pub fn build(
+    table: &Table,
+    source: &Source,
+    known: &[UnitId],
+    successors: &BTreeMap<UnitId, UnitId>,
+) -> Result<Option<Cube>, DataIssue> {
+    let ids = countable(known, successors);
+    let has = Has::of(table);
+    let built = || -> PolarsResult<Option<Cube>> {
+        if let Some(cube) = fast(table, source, &ids, has)? {
+            return Ok(Some(cube));
+        }
+        let rows = exact_rows(table, source, &ids, has)?;
+        let grouped = stream(grouped(rows, has, true))?;
+        finish(&grouped, &ids, has, 0)
+    };
+    built().map_err(|e| failed(table, e))
+}
+
+/// The fast reader's cube, block by block; None when a row is not valid for it.
+fn fast(
+    table: &Table,
+    source: &Source,
+    ids: &BTreeMap<String, UnitId>,
+    has: Has,
+) -> PolarsResult<Option<Cube>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+    let mut parts: Option<DataFrame> = None;
+    let trailing = std::thread::scope(|scope| -> PolarsResult<u64> {
+        let reader = scope.spawn(move || {
+            typed_blocks(&table.path, (SCAN_BLOCK, table.delimiter), |block| {
+                tx.send(block)
+                    .map_err(|_| polars_err!(ComputeError: "the block reader stopped"))
+            })
+        });
+        let mut summed = Ok(());
+        for block in rx.iter() {
+            let part = typed_rows(table, polars_buffer::Buffer::from(block), source, ids, has)
+                .and_then(|rows| stream(grouped(rows, has, false)));
+            match (part, &mut parts) {
+                (Ok(part), Some(all)) => summed = all.vstack_mut(&part).map(|_| ()),
+                (Ok(part), None) => parts = Some(part),
+                (Err(e), _) => summed = Err(e),
+            }
+            if summed.is_err() {
+                break;
+            }
+        }
+        drop(rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(polars_err!(ComputeError: "the block reader panicked")));
+        summed.and(read)
+    })?;
+    match parts {
+        // The blocks' groups stacked are grouped once more: a key may be in several blocks.
+        Some(df) => {
+            let again = regroup(df.lazy(), has);
+            finish(&stream(again)?, ids, has, trailing)
+        }
+        // A header and no rows yet (early January).
+        None => Ok(Some(Cube {
+            blank: trailing,
+            ..Cube::default()
+        })),
+    }
+}
+
+/// The key columns a cube is grouped by, besides the unit id as written.
+fn keys(has: Has) -> Vec<&'static str> {
+    let mut k = vec!["unit_id"];
+    for (name, present) in [
+        ("year", has.year),
+        ("layer", has.layer),
+        ("capital_source", has.capital),
+        ("day", has.date || has.effective),
+    ] {
+        if present {
+            k.push(name);
+        }
+    }
+    k
+}
+
+/// Rows grouped by validity and key, with the money parts summed and the rows counted; with
+/// `blank`, the exact reader's blank rows in a group of their own.
+fn grouped(rows: LazyFrame, has: Has, blank: bool) -> LazyFrame {
+    let day = if has.date {
+        Some(col("date"))
+    } else if has.effective {
+        Some(col("effective"))
+    } else {
+        None
+    };
+    let mut with = split_parts().to_vec();
+    if let Some(day) = day {
+        with.push(day.cast(DataType::Int32).alias("day"));
+    }
+    let mut by = vec![col("valid").fill_null(lit(false))];
+    if blank {
+        by.push(col(BLANK));
+    }
+    by.extend(keys(has).into_iter().map(col));
+    rows.with_columns(with).group_by(by).agg([
+        col(HIGH).sum(),
+        col(LOW).sum(),
+        len().cast(DataType::Int64).alias("rows"),
+    ])
+}
+
+fn regroup(parts: LazyFrame, has: Has) -> LazyFrame {
+    let mut by = vec![col("valid")];
+    by.extend(keys(has).into_iter().map(col));
+    parts
+        .group_by(by)
+        .agg([col(HIGH).sum(), col(LOW).sum(), col("rows").sum()])
+}
+
+/// The grouped rows made into a cube: an old id's cells under its successor, equal keys joined.
+fn finish(
+    df: &DataFrame,
+    ids: &BTreeMap<String, UnitId>,
+    has: Has,
+    trailing: u64,
+) -> PolarsResult<Option<Cube>> {
+    let n = df.height();
+    let valid: Vec<bool> = df
+        .column("valid")?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
+    let blank: Vec<bool> = match df.column(BLANK) {
+        Ok(c) => c.bool()?.iter().map(|v| v.unwrap_or(false)).collect(),
+        Err(_) => vec![false; n],
+    };
+    let rows = ints(df, "rows")?;
+    let (high, low) = (ints(df, HIGH)?, ints(df, LOW)?);
+    let written = strs(df, "unit_id")?;
+    let i32s = |name: &str, present: bool| -> PolarsResult<Vec<i32>> {
+        Ok(match present {
+            true => df
+                .column(name)?
+                .cast(&DataType::Int32)?
+                .i32()?
+                .iter()
+                .map(|v| v.unwrap_or(NONE))
+                .collect(),
+            false => vec![NONE; n],
+        })
+    };
+    let years = i32s("year", has.year)?;
+    let days = i32s("day", has.date || has.effective)?;
+    let text = |name: &str, present: bool| -> PolarsResult<Vec<Option<String>>> {
+        match present {
+            true => strs(df, name),
+            false => Ok(vec![None; n]),
+        }
+    };
+    let (layers, capitals) = (
+        text("layer", has.layer)?,
+        text("capital_source", has.capital)?,
+    );
+
+    let mut cube = Cube {
+        blank: trailing,
+        ..Cube::default()
+    };
+    let mut unit_index: BTreeMap<UnitId, u32> = BTreeMap::new();
+    let mut label_index: BTreeMap<String, u32> = BTreeMap::new();
+    for i in 0..n {
+        let count = u64::try_from(rows[i]).unwrap_or(0);
+        if blank[i] {
+            cube.blank += count;
+            continue;
+        }
+        let unit = written[i].as_deref().and_then(|id| ids.get(id));
+        let Some(unit) = unit.filter(|_| valid[i]) else {
+            return Ok(None);
+        };
+        cube.rows += count;
+        let next = unit_index.len() as u32;
+        let u = *unit_index.entry(unit.clone()).or_insert(next);
+        let mut label = |l: &Option<String>| match l {
+            Some(l) => {
+                let next = label_index.len() as u32;
+                *label_index.entry(l.clone()).or_insert(next)
+            }
+            None => NO_LABEL,
+        };
+        let (layer, capital) = (label(&layers[i]), label(&capitals[i]));
+        cube.cells.push(Cell {
+            unit: u,
+            year: years[i],
+            layer,
+            capital,
+            day: days[i],
+            sum: i128::from(high[i]) * i128::from(SPLIT) + i128::from(low[i]),
+            rows: count,
+        });
+    }
+    cube.units = vec![UnitId::from(""); unit_index.len()];
+    for (unit, i) in unit_index {
+        cube.units[i as usize] = unit;
+    }
+    cube.labels = vec![String::new(); label_index.len()];
+    for (label, i) in label_index {
+        cube.labels[i as usize] = label;
+    }
+    Ok(cube.normalised())
+}
+
+impl Cube {
+    /// Cells sorted by key, equal keys joined; None when a joined sum leaves i128 (it cannot
+    /// for any real source: that many rows of the largest amount).
+    fn normalised(mut self) -> Option<Cube> {
+        self.cells
+            .sort_unstable_by_key(|c| (c.unit, c.year, c.layer, c.capital, c.day));
+        let mut out: Vec<Cell> = Vec::with_capacity(self.cells.len());
+        for c in self.cells {
+            match out.last_mut() {
+                Some(last) if last.group() == c.group() && last.day == c.day => {
+                    last.sum = last.sum.checked_add(c.sum)?;
+                    last.rows += c.rows;
+                }
+                _ => out.push(c),
+            }
+        }
+        self.cells = out;
+        Some(self)
+    }
+
+    /// This cube and `more` (the rows appended since) as one.
+    pub fn merged(mut self, more: Cube) -> Option<Cube> {
+        let mut unit_index: BTreeMap<UnitId, u32> = self
+            .units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.clone(), i as u32))
+            .collect();
+        let mut label_index: BTreeMap<String, u32> = self
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.clone(), i as u32))
+            .collect();
+        let units: Vec<u32> = more
+            .units
+            .iter()
+            .map(|u| {
+                let next = unit_index.len() as u32;
+                *unit_index.entry(u.clone()).or_insert(next)
+            })
+            .collect();
+        let labels: Vec<u32> = more
+            .labels
+            .iter()
+            .map(|l| {
+                let next = label_index.len() as u32;
+                *label_index.entry(l.clone()).or_insert(next)
+            })
+            .collect();
+        let relabel = |l: u32| match l {
+            NO_LABEL => NO_LABEL,
+            l => labels[l as usize],
+        };
+        for c in more.cells {
+            self.cells.push(Cell {
+                unit: units[c.unit as usize],
+                layer: relabel(c.layer),
+                capital: relabel(c.capital),
+                ..c
+            });
+        }
+        self.units = vec![UnitId::from(""); unit_index.len()];
+        for (unit, i) in unit_index {
+            self.units[i as usize] = unit;
+        }
+        self.labels = vec![String::new(); label_index.len()];
+        for (label, i) in label_index {
+            self.labels[i as usize] = label;
+        }
+        self.rows += more.rows;
+        self.blank += more.blank;
+        self.normalised()
+    }
+
+    /// The answers to `queries`, as `aggregate_all` gives them; None when a unit's sum leaves
+    /// the range of amounts (`aggregate_all` then names it).
+    pub fn answer(&self, table: &Table, queries: &[Query]) -> Option<Vec<Aggregate>> {
+        let has = Has::of(table);
+        let index = Index::of(self);
+        queries
+            .iter()
+            .enumerate()
+            .map(|(k, q)| self.one(&index, table, has, q, k == 0))
+            .collect()
+    }
+
+    fn one(
+        &self,
+        index: &Index,
+        table: &Table,
+        has: Has,
+        q: &Query,
+        first: bool,
+    ) -> Option<Aggregate> {
+        // The label a query asks for, by index; one no row has matches no cell.
+        let label = |l: &Option<String>, present: bool| -> Option<u32> {
+            match (l, present) {
+                (Some(l), true) => Some(
+                    self.labels
+                        .iter()
+                        .position(|x| x == l)
+                        .map_or(NO_LABEL - 1, |i| i as u32),
+                ),
+                _ => None,
+            }
+        };
+        let layer = label(&q.layer, has.layer);
+        let capital = label(&q.capital_source, has.capital);
+        let (year, days) = match q.scope {
+            Scope::Plans { year, as_of } => (
+                year,
+                match has.effective {
+                    true => (NONE, days_since_epoch(as_of)),
+                    false => (NONE, i32::MAX),
+                },
+            ),
+            Scope::Disbursements {
+                year, start, end, ..
+            } => (year, (days_since_epoch(start), days_since_epoch(end))),
+        };
+        let mut sums: BTreeMap<u32, (i128, u64, i32)> = BTreeMap::new();
+        let mut newest = NONE;
+        for g in &index.groups {
+            let c = &self.cells[g.start];
+            if (has.year && c.year != year.get())
+                || layer.is_some_and(|l| c.layer != l)
+                || capital.is_some_and(|l| c.capital != l)
+            {
+                continue;
+            }
+            let cells = &self.cells[g.start..g.end];
+            let from = cells.partition_point(|c| c.day < days.0);
+            let to = cells.partition_point(|c| c.day <= days.1);
+            if from >= to {
+                continue;
+            }
+            let (sum, rows) = index.between(g, from, to);
+            let last = cells[to - 1].day;
+            let e = sums.entry(c.unit).or_insert((0, 0, NONE));
+            e.0 += sum;
+            e.1 += rows;
+            if has.effective {
+                e.2 = e.2.max(last);
+            }
+            newest = newest.max(last);
+        }
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+        let day = |d: i32| match d {
+            NONE => None,
+            d => epoch.checked_add_signed(chrono::Duration::days(d.into())),
+        };
+        let mut agg = Aggregate::default();
+        let mut used = 0;
+        for (unit, (sum, rows, changed)) in sums {
+            let unit = &self.units[unit as usize];
+            agg.by_unit.insert(unit.clone(), money::checked_sum([sum])?);
+            if let Some(d) = day(changed) {
+                agg.changed.insert(unit.clone(), d);
+            }
+            used += rows;
+        }
+        if first && has.date {
+            agg.newest = day(newest);
+        }
+        agg.stats = SourceStats {
+            source: Some(table.role),
+            origin: table.origin.clone(),
+            rows: self.rows,
+            used,
+            out_of_scope: self.rows - used,
+            rejected: 0,
+            not_data: table.not_data,
+            blank: self.blank,
+            sums: None,
+        };
+        Some(agg)
+    }
+}
+
+/// Where each group of cells (one unit, year, layer, capital source) starts and ends, and the
+/// running sums within it: a query's sum over a range of days is two look-ups.
+struct Index {
+    groups: Vec<Group>,
+    /// Per cell: the sum and the rows of its group's cells up to and including it.
+    running: Vec<(i128, u64)>,
+}
+
+struct Group {
+    start: usize,
+    end: usize,
+}
+
+impl Index {
+    fn of(cube: &Cube) -> Index {
+        let mut groups = Vec::new();
+        let mut running = Vec::with_capacity(cube.cells.len());
+        let mut start = 0;
+        for (i, c) in cube.cells.iter().enumerate() {
+            if i > 0 && cube.cells[i - 1].group() != c.group() {
+                groups.push(Group { start, end: i });
+                start = i;
+            }
+            let (sum, rows): (i128, u64) = match i > start {
+                true => running[i - 1],
+                false => (0, 0),
+            };
+            // Within i128: a cube's cells are summed in it already (`normalised`).
+            running.push((sum.saturating_add(c.sum), rows + c.rows));
+        }
+        if !cube.cells.is_empty() {
+            groups.push(Group {
+                start,
+                end: cube.cells.len(),
+            });
+        }
+        Index { groups, running }
+    }
+
+    /// The sum and rows of the group's cells `from..to` (indices within the group).
+    fn between(&self, g: &Group, from: usize, to: usize) -> (i128, u64) {
+        let upto = self.running[g.start + to - 1];
+        match from {
+            0 => upto,
+            f => {
+                let before = self.running[g.start + f - 1];
+                (upto.0 - before.0, upto.1 - before.1)
+            }
+        }
+    }
+}
