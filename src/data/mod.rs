@@ -8,3 +8,6 @@ pub mod measure;
 pub mod reuse;
 pub mod source;
 pub mod validate;
+
+#[cfg(test)]
+mod tests;

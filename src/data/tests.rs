@@ -1,0 +1,226 @@
+//! The daily cube against a fresh read: random sequences of what happens to a payments log
+//! between runs — rows appended, a run at a random as-of date, a row edited in the middle, the
+//! successors changed — and at each step every figure from the stored cube equals a fresh read's.
+
+use crate::config::job::{DisbursementKind, Job};
+use crate::data::compute::aggregate::aggregate_all;
+use crate::data::compute::query::{Aggregate, Query, Scope};
+use crate::data::reuse;
+use crate::domain::id::{PlanYear, UnitId};
+use crate::domain::issue::Reuse;
+use chrono::{Days, NaiveDate};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct Row {
+    day: u32,
+    unit: &'static str,
+    amount: i64,
+    year: i32,
+    capital: &'static str,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Append(Vec<Row>),
+    Run,
+    Edit { at: usize, amount: i64 },
+    Successors,
+    Bad,
+}
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        0u32..760,
+        proptest::sample::select(&["A", "B", "C", "OLD"][..]),
+        -50i64..1_000_000,
+        proptest::sample::select(&[2025, 2026][..]),
+        proptest::sample::select(&["NSTW", "NSĐP", ""][..]),
+    )
+        .prop_map(|(day, unit, amount, year, capital)| Row {
+            day,
+            unit,
+            amount,
+            year,
+            capital,
+        })
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => proptest::collection::vec(row(), 1..6).prop_map(Step::Append),
+        3 => Just(Step::Run),
+        2 => (any::<usize>(), 1i64..99_999).prop_map(|(at, amount)| Step::Edit { at, amount }),
+        1 => Just(Step::Successors),
+        1 => Just(Step::Bad),
+    ]
+}
+
+fn day(offset: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Days::new(offset.into())
+}
+
+fn write(dir: &std::path::Path, rows: &[Row], bad: bool) {
+    let mut text = String::from("ngay,dv,tien,nam,nguon\n");
+    for r in rows {
+        text.push_str(&format!(
+            "{},{},{},{},{}\n",
+            day(r.day),
+            r.unit,
+            r.amount,
+            r.year,
+            r.capital
+        ));
+    }
+    if bad {
+        text.push_str("2026-02-30,A,1,2026,NSTW\n");
+    }
+    std::fs::write(dir.join("paid.csv"), text).unwrap();
+}
+
+fn job(dir: &std::path::Path, successor: &str) -> Job {
+    std::fs::write(
+        dir.join("units.csv"),
+        "id,name,email\nA,a,a@x.vn\nB,b,b@x.vn\nC,c,c@x.vn\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("plans.csv"), "id,amount\nA,1\n").unwrap();
+    std::fs::write(
+        dir.join("job.toml"),
+        format!(
+            r#"schedule = "0 8 * * MON"
+successors = {{ OLD = "{successor}" }}
+[sources.units]
+location = "units.csv"
+columns = {{ unit_id = "id", unit_name = "name", email = "email" }}
+[sources.plans]
+location = "plans.csv"
+columns = {{ unit_id = "id", amount = "amount" }}
+[sources.disbursements]
+location = "paid.csv"
+columns = {{ unit_id = "dv", date = "ngay", amount = "tien", plan_year = "nam", capital_source = "nguon" }}
+[rule]
+milestones = [{{ date = "12-31", pct = 95 }}]
+"#
+        ),
+    )
+    .unwrap();
+    crate::config::job_load::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+        .unwrap_or_else(|p| panic!("{:?}", p.list))
+}
+
+/// What a run asks of the payments as of `as_of`: this year, a year earlier, one capital
+/// source, and last year's month ends.
+fn queries(as_of: NaiveDate) -> Vec<Query> {
+    let paid = |year: i32, start: NaiveDate, end: NaiveDate, capital: Option<&str>| Query {
+        scope: Scope::Disbursements {
+            year: PlanYear::new(year),
+            kind: DisbursementKind::Transactions,
+            start,
+            end,
+        },
+        layer: None,
+        capital_source: capital.map(str::to_string),
+    };
+    let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let mut q = vec![
+        paid(2026, d(2026, 1, 1), as_of, None),
+        paid(
+            2025,
+            d(2025, 1, 1),
+            crate::data::measure::years_earlier(as_of, 1),
+            None,
+        ),
+        paid(2026, d(2026, 1, 1), as_of, Some("NSTW")),
+        paid(2026, d(2026, 1, 1), as_of, Some("KHÔNG CÓ")),
+    ];
+    for m in [3, 6, 12] {
+        let end = d(2025, m, 1)
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap()
+            - Days::new(1);
+        q.push(paid(2025, d(2025, 1, 1), end, None));
+    }
+    q.push(paid(2025, d(2025, 1, 1), d(2026, 1, 31), None));
+    q
+}
+
+fn without_reuse(mut a: Vec<Aggregate>) -> Vec<Aggregate> {
+    for x in &mut a {
+        x.stats.sums = None;
+    }
+    a
+}
+
+fn pulled(dir: &std::path::Path, job: &Job) -> crate::data::source::Table {
+    let clock = crate::base::clock::FixedClock(chrono::DateTime::UNIX_EPOCH);
+    let clients = crate::data::source::Clients::new().unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(crate::data::source::pull(
+            &job.disbursements,
+            &clients,
+            dir,
+            None,
+            &clock,
+        ))
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_step_answered_from_the_cube_equals_a_fresh_read(
+        first in proptest::collection::vec(row(), 0..12),
+        steps in proptest::collection::vec((step(), 300u32..760), 1..8),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let mut rows = first;
+        let mut successor = "A";
+        let mut bad = false;
+        write(dir.path(), &rows, bad);
+        let known: Vec<UnitId> = ["A", "B", "C"].into_iter().map(UnitId::from).collect();
+        for (i, (step, as_of)) in std::iter::once((Step::Run, 500)).chain(steps).enumerate() {
+            let mut expect_kept = None;
+            match &step {
+                Step::Append(more) => {
+                    rows.extend(more.iter().cloned());
+                    expect_kept = (!bad).then_some(Reuse::Appended { rows: more.len() as u64 });
+                }
+                Step::Run => expect_kept = (!bad && i > 0).then_some(Reuse::Unchanged),
+                Step::Edit { at, amount } if !rows.is_empty() => {
+                    let at = at % rows.len();
+                    rows[at].amount = *amount;
+                }
+                Step::Edit { .. } => {}
+                Step::Successors => successor = if successor == "A" { "B" } else { "A" },
+                Step::Bad => bad = !bad,
+            }
+            write(dir.path(), &rows, bad);
+            let job = job(dir.path(), successor);
+            let table = pulled(dir.path(), &job);
+            let q = queries(day(as_of));
+            let fresh = aggregate_all(&table, &job.disbursements, &known, &job.successors, &q);
+            let kept = reuse::aggregate(Some(&cache), &table, &job.disbursements, &known, &job.successors, &q);
+            match (fresh, kept) {
+                (Ok(fresh), Ok(kept)) => {
+                    let how = kept.first().and_then(|a| a.stats.sums);
+                    prop_assert_eq!(
+                        format!("{:?}", without_reuse(kept)),
+                        format!("{:?}", fresh),
+                        "step {} {:?} as of {}", i, step, day(as_of)
+                    );
+                    if let Some(expected) = expect_kept {
+                        prop_assert_eq!(how, Some(expected), "step {} {:?}", i, step);
+                    }
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "fresh {:?} but kept {:?}", a, b),
+            }
+        }
+    }
+}
