@@ -37,7 +37,8 @@ DOMAIN = "bench.example.gov.vn"
 MIN_PAYMENT, MAX_PAYMENT = 1_000_000, 2_000_000_000
 CHUNK_ROWS = 250_000
 
-BARS = {"wall": 1.3, "rss": 1.15, "repeated": 0.05, "appended": 0.1, "mail_secs": 5.0}
+BARS = {"wall": 1.3, "rss": 1.15, "repeated": 0.05, "appended": 0.1, "mail_secs": 5.0,
+        "daily": 0.08, "daily_polars": 0.25}
 
 # Sơn La's milestones, as in jobs/sample.toml: 71.79 % expected by 31/10.
 MILESTONES = """milestones = [
@@ -495,6 +496,75 @@ def warm_bench(args, binary, ddir, config, stamp, logs, results):
     results["warm"] = times
 
 
+def daily_bench(args, binary, ddir, config, stamp, logs, results):
+    """The daemon's life, not one run: a cold run as of 1/10 (no state), then a run each next day
+    with 0.1 % rows dated that day appended before it, Python polars re-reading the whole file
+    each day beside it; the last day's figures against a fresh-state run's."""
+    pay, size = ddir / "payments.csv", stamp["sizes"]["payments.csv"]
+    params = stamp["params"]
+    extra = max(1, params["rows"] // 1000)
+    _, prefixes, notes = payment_tables(params["units"], params["projects"], params["seed"])
+    start = dt.date(PLAN_YEAR, 10, 1)
+    state = ddir / "state"
+
+    def cmd(day):
+        return [binary, "--config", config, "once", "national", "--as-of", str(day), "--dry-run", "--json"]
+
+    has_polars = python_has(args.python, "polars")
+    times = {"cold": [], "daily": [], "polars": []}
+    problems = []
+    try:
+        shutil.rmtree(state, ignore_errors=True)
+        w, _, _, _ = measured(cmd(start), logs, "daily-cold")
+        times["cold"].append(w)
+        day, out, peer_out = start, None, None
+        for i in range(1, args.days + 1):
+            day = start + dt.timedelta(days=i)
+            # Appended as a growing export grows: the new day's payments at the end.
+            write_payments(pay, ([f"{day},"], prefixes, notes), chunks(f"daily-{day}", params["seed"], extra), mode="ab")
+            w, _, out, _ = measured(cmd(day), logs, f"daily-{i}")
+            times["daily"].append(w)
+            line = f"  day {i}/{args.days} ({day}): disbmon {w:.2f} s"
+            if has_polars:
+                pw, _, peer_out, _ = measured([args.python, HERE / "peer_polars.py", ddir, str(PLAN_YEAR), str(day)],
+                                              logs, f"daily-polars-{i}")
+                times["polars"].append(pw)
+                line += f", polars {pw:.2f} s"
+            note(line)
+        # The last day from no state: the same figures, unit by unit.
+        last = json.loads(out.read_text())
+        shutil.rmtree(state, ignore_errors=True)
+        _, _, fresh_out, _ = measured(cmd(day), logs, "daily-fresh")
+        fresh = json.loads(fresh_out.read_text())
+        if last["units"] != fresh["units"]:
+            problems.append(f"the last day's figures differ from a fresh-state run's ({day})")
+        if peer_out is not None:
+            problems += check_disbmon(last, json.loads(peer_out.read_text()))
+        sums = [s.get("sums") for s in last.get("sources", [])]
+        say(f"\n== disbmon's daily runs: cold as of {start}, then {args.days} days, {extra:,} rows (0.1 %) appended each ==")
+        say(f"  the last day's sources: {', '.join(str(x) for x in sums)}")
+    finally:
+        if pay.stat().st_size != size:
+            os.truncate(pay, size)
+        shutil.rmtree(state, ignore_errors=True)
+    cold, daily = median(times["cold"]), median(times["daily"])
+    cell, ok = ratio_cell(daily, cold, BARS["daily"])
+    results["verdicts"].append(ok)
+    say(f"cold          {cold:>7.2f} s")
+    say(f"daily median  {daily:>7.2f} s   / cold: {cell}")
+    if times["polars"]:
+        peer = median(times["polars"])
+        cell, ok = ratio_cell(daily, peer, BARS["daily_polars"])
+        results["verdicts"].append(ok)
+        say(f"polars daily  {peer:>7.2f} s   disbmon daily / polars daily: {cell}")
+    for p in problems[:10]:
+        say(f"  {p}")
+    say(f"last day: {'MISMATCH' if problems else 'OK'} (against a fresh-state run{' and polars' if peer_out else ''})")
+    if problems:
+        results["mismatch"] = True
+    results["daily"] = {"times": times, "check": problems}
+
+
 def python_with_aiosmtpd(args, workdir, logs):
     candidates = [args.python, sys.executable, "/usr/bin/python3", shutil.which("python3"), workdir / "venv/bin/python"]
     for py in candidates:
@@ -906,6 +976,7 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="the Python that runs the peers (polars, duckdb, smtplib)")
     ap.add_argument("--generate-only", action="store_true", help="write the data sets and stop")
     ap.add_argument("--no-warm", action="store_true", help="skip the cold / repeated / appended runs")
+    ap.add_argument("--days", type=int, default=5, help="days of the daily scenario (0 skips it)")
     mail = ap.add_mutually_exclusive_group()
     mail.add_argument("--mail", action="store_true", help="only the mail benchmark")
     mail.add_argument("--no-mail", action="store_true", help="skip the mail benchmark")
@@ -953,6 +1024,8 @@ def main():
             query_bench(args, binary if has_bin else None, ddir, config, logs, results)
             if has_bin and not args.no_warm:
                 warm_bench(args, binary, ddir, config, stamp, logs, results)
+            if has_bin and args.days > 0:
+                daily_bench(args, binary, ddir, config, stamp, logs, results)
     if has_bin and not (args.no_mail or args.scale_only or args.generate_only):
         mail_bench(args, binary, workdir, logs, results)
     if not (args.no_scale or args.mail):

@@ -72,6 +72,7 @@ impl Assessment {
             templates,
             details,
             charts: job.charts,
+            digest_rows: job.digest_rows,
             job: &job.name,
             language: job.language,
             as_of: self.as_of,

@@ -172,6 +172,8 @@ pub struct Job {
     pub attach_xlsx: bool,
     /// Charts in the mail (`alerts.charts`): each alert's curve, the digest's ranking.
     pub charts: bool,
+    /// The most units (and lines of each list) the digest shows (`alerts.digest_rows`).
+    pub digest_rows: usize,
     pub max_data_age: Option<Duration>,
     pub plan_layer: Option<String>,
     pub capital_source: Option<String>,

@@ -18,6 +18,10 @@ use chrono_tz::Tz;
 use std::path::Path;
 use std::time::Duration;
 
+/// The units the digest lists at most by default: a digest stays a few hundred kilobytes
+/// whatever the job's size.
+pub const DIGEST_ROWS: usize = 200;
+
 /// Loads and checks a job file. `default_zone` comes from the daemon config.
 pub fn load(path: &Path, default_zone: Tz) -> Result<Job, Problems> {
     load_with(path, default_zone, false)
@@ -72,6 +76,15 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
             "must be at least 1 (a unit is told at its addresses)",
         );
     }
+    if alerts
+        .digest_rows
+        .is_some_and(|n| !(20..=100_000).contains(&n))
+    {
+        p.add(
+            "alerts.digest_rows",
+            "must be from 20 to 100000 (the units the digest lists; the workbook holds them all)",
+        );
+    }
     let projection = projection(&raw.projection, &mut p);
     let reallocation = reallocation(&raw.reallocation, &mut p);
     if raw.escalate_after_milestones == Some(0) {
@@ -115,6 +128,7 @@ pub fn load_with(path: &Path, default_zone: Tz, check_files: bool) -> Result<Job
         max_addresses_per_unit: alerts.max_addresses_per_unit.unwrap_or(10),
         attach_xlsx: alerts.attach_xlsx.unwrap_or(true),
         charts: alerts.charts.unwrap_or(true),
+        digest_rows: alerts.digest_rows.unwrap_or(DIGEST_ROWS),
         max_data_age: timing.max_data_age,
         plan_layer: raw.plan_layer,
         capital_source: raw.capital_source,

@@ -164,4 +164,7 @@ pub(super) struct RawAlerts {
     /// The digest carries the official table as an Excel workbook (default true).
     pub(super) attach_xlsx: Option<bool>,
     pub(super) charts: Option<bool>,
+    /// The most units the digest's ranked table lists (default 200): beyond it, the best and the
+    /// worst and the units behind; the whole table is in the workbook and on the dashboard.
+    pub(super) digest_rows: Option<usize>,
 }

@@ -321,6 +321,8 @@ pub mod views {
         pub summary: Vec<String>,
         pub chart: Option<Chart>,
         pub table: Table,
+        /// Under the table when it lists some units only: how many, and where the rest are.
+        pub table_note: Option<String>,
         pub sections: Vec<Section>,
         /// The reallocation proposal, when the units are projected.
         pub reallocation: Option<Reallocation>,
@@ -412,6 +414,7 @@ mod samples {
             summary: vec!["s".into()],
             chart: chart(),
             table: table(),
+            table_note: Some("n".into()),
             sections: vec![Section {
                 title: "t".into(),
                 lines: vec!["l".into()],

@@ -45,6 +45,10 @@ impl Cell {
     fn group(&self) -> (u32, i32, u32, u32) {
         (self.unit, self.year, self.layer, self.capital)
     }
+
+    fn key(&self) -> (u32, i32, u32, u32, i32) {
+        (self.unit, self.year, self.layer, self.capital, self.day)
+    }
 }
 
 /// A source's daily cube. Cells are sorted by (unit, year, layer, capital, day), each key once.
@@ -272,19 +276,36 @@ fn finish(
     for (label, i) in label_index {
         cube.labels[i as usize] = label;
     }
-    Ok(cube.normalised())
+    Ok(cube.in_id_order().normalised())
 }
 
 impl Cube {
+    /// The units indexed in id order, so that answers are built from sorted keys.
+    fn in_id_order(mut self) -> Cube {
+        let mut order: Vec<u32> = (0..self.units.len() as u32).collect();
+        order.sort_by(|&a, &b| self.units[a as usize].cmp(&self.units[b as usize]));
+        let mut new_index = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old as usize] = new as u32;
+        }
+        for c in &mut self.cells {
+            c.unit = new_index[c.unit as usize];
+        }
+        self.units = order
+            .iter()
+            .map(|&old| self.units[old as usize].clone())
+            .collect();
+        self
+    }
+
     /// Cells sorted by key, equal keys joined; None when a joined sum leaves i128 (it cannot
     /// for any real source: that many rows of the largest amount).
     fn normalised(mut self) -> Option<Cube> {
-        self.cells
-            .sort_unstable_by_key(|c| (c.unit, c.year, c.layer, c.capital, c.day));
+        self.cells.sort_unstable_by_key(Cell::key);
         let mut out: Vec<Cell> = Vec::with_capacity(self.cells.len());
         for c in self.cells {
             match out.last_mut() {
-                Some(last) if last.group() == c.group() && last.day == c.day => {
+                Some(last) if last.key() == c.key() => {
                     last.sum = last.sum.checked_add(c.sum)?;
                     last.rows += c.rows;
                 }
@@ -297,6 +318,7 @@ impl Cube {
 
     /// This cube and `more` (the rows appended since) as one.
     pub fn merged(mut self, more: Cube) -> Option<Cube> {
+        let known_units = self.units.len();
         let mut unit_index: BTreeMap<UnitId, u32> = self
             .units
             .iter()
@@ -329,14 +351,39 @@ impl Cube {
             NO_LABEL => NO_LABEL,
             l => labels[l as usize],
         };
-        for c in more.cells {
-            self.cells.push(Cell {
+        let mut tail: Vec<Cell> = more
+            .cells
+            .into_iter()
+            .map(|c| Cell {
                 unit: units[c.unit as usize],
                 layer: relabel(c.layer),
                 capital: relabel(c.capital),
                 ..c
-            });
+            })
+            .collect();
+        tail.sort_unstable_by_key(Cell::key);
+        // Both sorted: one pass merges them (the tail is a day's rows, the cube years of them).
+        let old = std::mem::take(&mut self.cells);
+        let mut cells = Vec::with_capacity(old.len() + tail.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), tail.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.key() <= y.key() => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            let Some(c) = next else { break };
+            match cells.last_mut() {
+                Some(last) if Cell::key(last) == c.key() => {
+                    last.sum = last.sum.checked_add(c.sum)?;
+                    last.rows += c.rows;
+                }
+                _ => cells.push(c),
+            }
         }
+        self.cells = cells;
         self.units = vec![UnitId::from(""); unit_index.len()];
         for (unit, i) in unit_index {
             self.units[i as usize] = unit;
@@ -347,7 +394,11 @@ impl Cube {
         }
         self.rows += more.rows;
         self.blank += more.blank;
-        self.normalised()
+        // A unit paid for the first time: the ids in order again (rare: a new unit).
+        match self.units.len() > known_units {
+            true => self.in_id_order().normalised(),
+            false => Some(self),
+        }
     }
 
     /// The answers to `queries`, as `aggregate_all` gives them; None when a unit's sum leaves
@@ -396,7 +447,9 @@ impl Cube {
                 year, start, end, ..
             } => (year, (days_since_epoch(start), days_since_epoch(end))),
         };
-        let mut sums: BTreeMap<u32, (i128, u64, i32)> = BTreeMap::new();
+        // Per unit by index: sum, rows, the latest plan change.
+        let mut sums: Vec<(i128, u64, i32)> = vec![(0, 0, NONE); self.units.len()];
+        let mut counted = vec![false; self.units.len()];
         let mut newest = NONE;
         for g in &index.groups {
             let c = &self.cells[g.start];
@@ -414,7 +467,8 @@ impl Cube {
             }
             let (sum, rows) = index.between(g, from, to);
             let last = cells[to - 1].day;
-            let e = sums.entry(c.unit).or_insert((0, 0, NONE));
+            counted[c.unit as usize] = true;
+            let e = &mut sums[c.unit as usize];
             e.0 += sum;
             e.1 += rows;
             if has.effective {
@@ -429,14 +483,22 @@ impl Cube {
         };
         let mut agg = Aggregate::default();
         let mut used = 0;
-        for (unit, (sum, rows, changed)) in sums {
-            let unit = &self.units[unit as usize];
-            agg.by_unit.insert(unit.clone(), money::checked_sum([sum])?);
+        // Units are indexed in id order (`finish`, `merged`): the maps are built from sorted keys.
+        let mut by_unit = Vec::new();
+        let mut changed_on = Vec::new();
+        for (i, (sum, rows, changed)) in sums.into_iter().enumerate() {
+            if !counted[i] {
+                continue;
+            }
+            let unit = &self.units[i];
+            by_unit.push((unit.clone(), money::checked_sum([sum])?));
             if let Some(d) = day(changed) {
-                agg.changed.insert(unit.clone(), d);
+                changed_on.push((unit.clone(), d));
             }
             used += rows;
         }
+        agg.by_unit = by_unit.into_iter().collect();
+        agg.changed = changed_on.into_iter().collect();
         if first && has.date {
             agg.newest = day(newest);
         }

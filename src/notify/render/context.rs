@@ -60,6 +60,8 @@ pub struct Context<'a> {
     pub details: &'a std::collections::BTreeMap<UnitId, UnitDetail>,
     /// Charts in the mail (`alerts.charts`).
     pub charts: bool,
+    /// The most units, and lines of each list, the digest shows (`alerts.digest_rows`).
+    pub digest_rows: usize,
     pub templates: &'a Templates,
     /// The reallocation proposal, when units are projected.
     pub reallocation: Option<&'a Proposal>,

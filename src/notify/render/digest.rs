@@ -17,7 +17,9 @@ use crate::notify::templates::views;
 
 /// The reallocation proposal as the digest shows it: who could release, who could absorb, and
 /// the totals, balanced.
-pub(super) fn reallocation_view(p: &Proposal, lang: Language) -> views::Reallocation {
+/// The proposal's tables list at most `cap` units each (the largest amounts first, as the
+/// proposal orders them), the totals always over all of them.
+pub(super) fn reallocation_view(p: &Proposal, lang: Language, cap: usize) -> views::Reallocation {
     let bn = |d: i64| format_billion(d, lang);
     let (title, note, release_header, absorb_header) = match lang {
         Language::Vi => (
@@ -47,9 +49,20 @@ pub(super) fn reallocation_view(p: &Proposal, lang: Language) -> views::Realloca
         );
         parts.join("; ")
     };
+    let more = |n: usize, width: usize| -> Option<Vec<String>> {
+        (n > cap).then(|| {
+            let mut row = vec![String::new(); width];
+            row[0] = match lang {
+                Language::Vi => format!("… và {} đơn vị khác (trong tệp Excel đính kèm)", n - cap),
+                Language::En => format!("… and {} more units (in the attached workbook)", n - cap),
+            };
+            row
+        })
+    };
     let mut release_rows: Vec<Vec<String>> = p
         .releases
         .iter()
+        .take(cap)
         .map(|r| {
             vec![
                 r.unit_name.clone(),
@@ -60,6 +73,7 @@ pub(super) fn reallocation_view(p: &Proposal, lang: Language) -> views::Realloca
             ]
         })
         .collect();
+    release_rows.extend(more(p.releases.len(), 5));
     let total = match lang {
         Language::Vi => "Tổng cộng",
         Language::En => "Total",
@@ -74,6 +88,7 @@ pub(super) fn reallocation_view(p: &Proposal, lang: Language) -> views::Realloca
     let mut absorb_rows: Vec<Vec<String>> = p
         .absorbs
         .iter()
+        .take(cap)
         .map(|a| {
             vec![
                 a.unit_name.clone(),
@@ -84,6 +99,7 @@ pub(super) fn reallocation_view(p: &Proposal, lang: Language) -> views::Realloca
             ]
         })
         .collect();
+    absorb_rows.extend(more(p.absorbs.len(), 5));
     absorb_rows.push(vec![
         total.into(),
         String::new(),
@@ -246,6 +262,18 @@ pub fn digest(
         summary.insert(at, line);
     }
     let (header, rows, right) = ranked_rows(units, lang);
+    let colours: Vec<String> = units
+        .iter()
+        .map(|u| match u.status {
+            Status::Critical => "#f4c7c3",
+            Status::Behind => "#fce8b2",
+            Status::OnTrack => "#e2f3e8",
+            Status::NoPlan => "",
+        })
+        .map(str::to_string)
+        .collect();
+    let (rows, colours, table_note) = listed(units, rows, colours, ctx.digest_rows, lang);
+    let cap = ctx.digest_rows;
     let mut sections: Vec<(String, Vec<String>)> = Vec::new();
     if !failed.is_empty() {
         let title = match lang {
@@ -254,17 +282,19 @@ pub fn digest(
         };
         sections.push((
             title.into(),
-            failed
-                .iter()
-                .map(|d| {
+            capped(
+                failed.iter().map(|d| {
                     format!(
                         "{} ({}): {}",
                         d.unit_name,
                         d.unit_id,
                         d.error.unwrap_or_default()
                     )
-                })
-                .collect(),
+                }),
+                failed.len(),
+                cap,
+                lang,
+            ),
         ));
     }
     if !unreachable.is_empty() {
@@ -276,9 +306,8 @@ pub fn digest(
         };
         sections.push((
             title.into(),
-            unreachable
-                .iter()
-                .map(|u| {
+            capped(
+                unreachable.iter().map(|u| {
                     format!(
                         "{} ({}): {}, {}",
                         u.unit_name,
@@ -286,8 +315,11 @@ pub fn digest(
                         format_pct_opt(u.rate_pct, lang),
                         status_label(u.status, lang)
                     )
-                })
-                .collect(),
+                }),
+                unreachable.len(),
+                cap,
+                lang,
+            ),
         ));
     }
     if !issues.is_empty() {
@@ -323,16 +355,6 @@ pub fn digest(
             },
         }
     });
-    let colours = units
-        .iter()
-        .map(|u| match u.status {
-            Status::Critical => "#f4c7c3",
-            Status::Behind => "#fce8b2",
-            Status::OnTrack => "#e2f3e8",
-            Status::NoPlan => "",
-        })
-        .map(str::to_string)
-        .collect();
     let view = views::Digest {
         lang: lang.code(),
         subject: subject.clone(),
@@ -345,11 +367,12 @@ pub fn digest(
             right,
             colours,
         },
+        table_note,
         sections: sections
             .into_iter()
             .map(|(title, lines)| views::Section { title, lines })
             .collect(),
-        reallocation: ctx.reallocation.map(|p| reallocation_view(p, lang)),
+        reallocation: ctx.reallocation.map(|p| reallocation_view(p, lang, cap)),
         answers: answers_summary(ctx),
         attachment: attachment.map(str::to_string),
     };
@@ -383,4 +406,98 @@ pub(super) fn digest_chart(ctx: &Context) -> Option<Vec<u8>> {
     drawn
         .map_err(|e| tracing::warn!("the digest's chart could not be drawn: {e}"))
         .ok()
+}
+
+/// The rows of the ranked table the digest lists: all of them up to `cap`; beyond it the best
+/// and the worst tenth of the cap, and between them the units behind, the furthest behind
+/// first, up to the cap — in ranked order, each run of units left out one row ("…", how many).
+/// Returns the rows, their colours and the line that says where the whole table is.
+fn listed(
+    units: &[UnitRate],
+    rows: Vec<Vec<String>>,
+    colours: Vec<String>,
+    cap: usize,
+    lang: Language,
+) -> (Vec<Vec<String>>, Vec<String>, Option<String>) {
+    let n = units.len();
+    if n <= cap {
+        return (rows, colours, None);
+    }
+    let edge = (cap / 10).max(1);
+    let mut keep = vec![false; n];
+    keep[..edge].iter_mut().for_each(|k| *k = true);
+    keep[n - edge..].iter_mut().for_each(|k| *k = true);
+    let mut room = cap.saturating_sub(2 * edge);
+    let mut behind: Vec<usize> = (edge..n - edge)
+        .filter(|&i| matches!(units[i].status, Status::Critical | Status::Behind))
+        .collect();
+    // The furthest behind first: the largest gap below the expected rate.
+    behind.sort_by(|&a, &b| {
+        let gap = |i: usize| units[i].gap_pct.unwrap_or(f64::NEG_INFINITY);
+        gap(b).total_cmp(&gap(a)).then(a.cmp(&b))
+    });
+    for i in behind {
+        if room == 0 {
+            break;
+        }
+        keep[i] = true;
+        room -= 1;
+    }
+    let width = rows.first().map_or(0, Vec::len);
+    let gap_row = |left_out: usize| {
+        let mut row = vec![String::new(); width];
+        if width > 1 {
+            row[0] = "…".into();
+            row[1] = match lang {
+                Language::Vi => format!("({left_out} đơn vị)"),
+                Language::En => format!("({left_out} units)"),
+            };
+        }
+        row
+    };
+    let (mut out_rows, mut out_colours) = (Vec::with_capacity(cap + 8), Vec::new());
+    let mut left_out = 0;
+    for (i, (row, colour)) in rows.into_iter().zip(colours).enumerate() {
+        if !keep[i] {
+            left_out += 1;
+            continue;
+        }
+        if left_out > 0 {
+            out_rows.push(gap_row(left_out));
+            out_colours.push(String::new());
+            left_out = 0;
+        }
+        out_rows.push(row);
+        out_colours.push(colour);
+    }
+    let shown = keep.iter().filter(|k| **k).count();
+    let note = match lang {
+        Language::Vi => format!(
+            "Bảng trên nêu {shown}/{n} đơn vị: các đơn vị đứng đầu, cuối bảng và các đơn vị chậm nhất; bảng đầy đủ ở tệp Excel đính kèm và trên trang theo dõi."
+        ),
+        Language::En => format!(
+            "The table lists {shown} of {n} units: the top, the bottom and the furthest behind; the whole table is in the attached workbook and on the dashboard."
+        ),
+    };
+    (out_rows, out_colours, Some(note))
+}
+
+/// At most `cap` of a list's `total` lines, and a line saying how many more there are.
+fn capped(
+    lines: impl Iterator<Item = String>,
+    total: usize,
+    cap: usize,
+    lang: Language,
+) -> Vec<String> {
+    let mut out: Vec<String> = lines.take(cap).collect();
+    if total > cap {
+        out.push(match lang {
+            Language::Vi => format!(
+                "… và {} đơn vị khác (xem báo cáo của lần chạy)",
+                total - cap
+            ),
+            Language::En => format!("… and {} more units (see the run report)", total - cap),
+        });
+    }
+    out
 }

@@ -84,6 +84,7 @@ fn ctx(r: &Rates, lang: Language) -> Context<'_> {
         next_milestone: Some((NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(), 95.0)),
         details: &NO_DETAILS,
         charts: false,
+        digest_rows: 200,
         templates: &EMBEDDED,
         reallocation: None,
         zone: chrono_tz::Asia::Ho_Chi_Minh,
@@ -361,6 +362,7 @@ fn with_charts_the_alert_and_the_digest_carry_a_png_their_html_shows() {
     let details = details(&r);
     let ctx = Context {
         charts: true,
+        digest_rows: 200,
         ..snapshot_ctx(&r, &details, Language::Vi)
     };
     let alert = unit_alert(&ctx, &behind_alert(&r));
@@ -384,4 +386,99 @@ fn with_charts_the_alert_and_the_digest_carry_a_png_their_html_shows() {
         );
         assert!(e.html.contains("alt=\"Biểu đồ:"), "{}", e.html);
     }
+}
+
+/// `n` units in ranked order, best first: a third on track, a third behind, a third critical.
+fn many(n: usize) -> Rates {
+    let mut r = rates();
+    let template = r.units[0].clone();
+    r.units = (0..n)
+        .map(|i| {
+            let rate = 100.0 - 100.0 * i as f64 / n as f64;
+            UnitRate {
+                unit_id: format!("DV{i:06}").as_str().into(),
+                unit_name: format!("Ban quản lý dự án đầu tư xây dựng số {i}"),
+                rate_pct: Some(rate),
+                gap_pct: Some(71.79 - rate),
+                rank: Some(i as u32 + 1),
+                status: match i * 3 / n {
+                    0 => Status::OnTrack,
+                    1 => Status::Behind,
+                    _ => Status::Critical,
+                },
+                ..template.clone()
+            }
+        })
+        .collect();
+    r
+}
+
+#[test]
+fn a_large_job_s_digest_lists_the_top_the_bottom_and_the_furthest_behind_up_to_the_cap() {
+    let r = many(1_000);
+    let c = Context {
+        digest_rows: 50,
+        ..ctx(&r, Language::Vi)
+    };
+    let e = super::digest::digest(&c, &["boss@x.vn".parse().unwrap()], 0, &[], &[], &[], None);
+    let listed: Vec<&str> = e
+        .text
+        .lines()
+        .filter(|l| l.contains("| Ban quản lý"))
+        .collect();
+    assert_eq!(listed.len(), 50, "{}", e.text);
+    // The best five, the worst five (the cap's tenth each), and the forty furthest behind.
+    assert!(e.text.contains("số 0 "), "{}", e.text);
+    assert!(e.text.contains("số 999 "));
+    assert!(e.text.contains("số 955 ") && !e.text.contains("số 954 "));
+    assert!(e.text.contains("số 4 ") && !e.text.contains("số 5 "));
+    // The run left out, one row; and where the whole table is.
+    assert!(e.text.contains("(950 đơn vị)"), "{}", e.text);
+    assert!(e.text.contains("Bảng trên nêu 50/1000 đơn vị"));
+    assert!(e.html.contains("<p><i>Bảng trên nêu 50"), "{}", e.html);
+    // A job within the cap: every unit, no note.
+    let small = many(40);
+    let e = super::digest::digest(
+        &ctx(&small, Language::En),
+        &["boss@x.vn".parse().unwrap()],
+        0,
+        &[],
+        &[],
+        &[],
+        None,
+    );
+    assert!(!e.text.contains("The table lists"));
+    assert_eq!(
+        e.text
+            .lines()
+            .filter(|l| l.contains("| Ban quản lý"))
+            .count(),
+        40
+    );
+}
+
+#[test]
+fn a_digest_stays_under_two_megabytes_for_a_hundred_thousand_units() {
+    let r = many(100_000);
+    let unreachable: Vec<UnitRate> = r.units.iter().take(30_000).cloned().collect();
+    let c = Context {
+        charts: true,
+        ..ctx(&r, Language::Vi)
+    };
+    let e = super::digest::digest(
+        &c,
+        &["boss@x.vn".parse().unwrap()],
+        66_000,
+        &[],
+        &unreachable,
+        &[],
+        Some("bang.xlsx"),
+    );
+    let size = e.text.len() + e.html.len() + e.inline.iter().map(|i| i.bytes.len()).sum::<usize>();
+    assert!(size < 2 << 20, "{size} bytes");
+    assert!(
+        e.text.contains("… và 29800 đơn vị khác"),
+        "{}",
+        &e.text[..2000]
+    );
 }
