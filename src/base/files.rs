@@ -27,9 +27,28 @@ pub fn replace_file(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    replaced(path, write, true)
+}
+
+/// [`replace_file`] without waiting for the disk: for a cache whose reader checks what it reads
+/// (a file cut short by a crash is then not read, and costs what losing it costs).
+pub fn replace_cache_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    replaced(path, write, false)
+}
+
+fn replaced(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+    sync: bool,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     write(tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map(|_| ()).map_err(|e| e.error)
 }

@@ -263,6 +263,37 @@ pub fn aggregate(
     }
 }
 
+/// A cube file starts with this, then the xxh3 of the rest: a file of another format, cut
+/// short or damaged is not read (it costs a full read, never a figure).
+const CUBE_MAGIC: &[u8; 8] = b"dbmcube2";
+
+/// Writes through to `out`, hashing what passes: the seal of a cube file, made while it is
+/// written.
+struct Sealing<W: Write> {
+    out: W,
+    hash: xxhash_rust::xxh3::Xxh3,
+}
+
+impl<W: Write> Write for Sealing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The payload of a cube file whose seal holds.
+fn unsealed(bytes: &[u8]) -> Option<&[u8]> {
+    let rest = bytes.strip_prefix(CUBE_MAGIC.as_slice())?;
+    let (hash, payload) = rest.split_at_checked(8)?;
+    (u64::from_le_bytes(hash.try_into().ok()?) == xxhash_rust::xxh3::xxh3_64(payload))
+        .then_some(payload)
+}
+
 /// The cube a source is kept as, and what it was made from.
 #[derive(Debug, Serialize, Deserialize)]
 struct CubeEntry {
@@ -299,7 +330,7 @@ fn cubed(
     let recipe = cube_recipe(table, source, known, successors);
     let entry: Option<CubeEntry> = std::fs::read(&path)
         .ok()
-        .and_then(|bytes| postcard::from_bytes(&bytes).ok())
+        .and_then(|bytes| unsealed(&bytes).and_then(|b| postcard::from_bytes(b).ok()))
         .filter(|e: &CubeEntry| e.version == env!("CARGO_PKG_VERSION") && e.recipe == recipe);
     if let Some(e) = entry
         .as_ref()
@@ -356,10 +387,19 @@ fn cubed(
     };
     // A cache that cannot be written costs the next run a full read, nothing else.
     let written = crate::base::files::private_dir(dir).and_then(|()| {
-        crate::base::files::replace_file(&path, |f| {
-            postcard::to_io(&entry, std::io::BufWriter::new(f))
-                .map(|_| ())
-                .map_err(std::io::Error::other)
+        crate::base::files::replace_cache_file(&path, |f| {
+            f.write_all(CUBE_MAGIC)?;
+            f.write_all(&[0; 8])?;
+            let mut sealed = Sealing {
+                out: std::io::BufWriter::new(&mut *f),
+                hash: xxhash_rust::xxh3::Xxh3::new(),
+            };
+            postcard::to_io(&entry, &mut sealed).map_err(std::io::Error::other)?;
+            sealed.out.flush()?;
+            let hash = sealed.hash.digest();
+            drop(sealed);
+            f.seek(SeekFrom::Start(CUBE_MAGIC.len() as u64))?;
+            f.write_all(&hash.to_le_bytes())
         })
     });
     if let Err(e) = written {

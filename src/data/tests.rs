@@ -224,3 +224,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_damaged_or_truncated_cube_is_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let rows: Vec<Row> = (0..50)
+        .map(|i| Row {
+            day: 400 + i,
+            unit: ["A", "B", "C"][i as usize % 3],
+            amount: 1_000 + i64::from(i),
+            year: 2026,
+            capital: "NSTW",
+        })
+        .collect();
+    write(dir.path(), &rows, false);
+    let job = job(dir.path(), "A");
+    let known: Vec<UnitId> = ["A", "B", "C"].into_iter().map(UnitId::from).collect();
+    let q = queries(day(700));
+    let run = || {
+        let table = pulled(dir.path(), &job);
+        reuse::aggregate(
+            Some(&cache),
+            &table,
+            &job.disbursements,
+            &known,
+            &job.successors,
+            &q,
+        )
+        .unwrap()
+    };
+    let first = without_reuse(run());
+    let file = cache.join("cube-disbursements.bin");
+    let bytes = std::fs::read(&file).unwrap();
+    // A byte of a sum changed, then the file cut short: each read whole, the same figures.
+    let mut damaged = bytes.clone();
+    let at = damaged.len() - 20;
+    damaged[at] ^= 0x40;
+    for broken in [damaged, bytes[..bytes.len() / 2].to_vec()] {
+        std::fs::write(&file, broken).unwrap();
+        let again = run();
+        assert_eq!(again[0].stats.sums, Some(Reuse::Read));
+        assert_eq!(format!("{:?}", without_reuse(again)), format!("{first:?}"));
+    }
+}

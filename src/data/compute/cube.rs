@@ -58,10 +58,34 @@ pub struct Cube {
     pub units: Vec<UnitId>,
     /// Layer and capital-source labels, by index.
     pub labels: Vec<String>,
+    #[serde(with = "chunked")]
     pub cells: Vec<Cell>,
     /// The source's rows (blank rows not included), and its blank rows.
     pub rows: u64,
     pub blank: u64,
+}
+
+/// The cells stored in chunks that serde reads into vectors of the right size at once (it
+/// reserves at most 1 MiB ahead for a sequence: one of a million cells grows by doubling,
+/// copying itself each time).
+mod chunked {
+    use super::Cell;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const CHUNK: usize = 16_384;
+
+    pub fn serialize<S: Serializer>(cells: &[Cell], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(cells.chunks(CHUNK))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cell>, D::Error> {
+        let chunks: Vec<Vec<Cell>> = Vec::deserialize(d)?;
+        let mut out = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+        for c in chunks {
+            out.extend(c);
+        }
+        Ok(out)
+    }
 }
 
 /// Builds the cube of a source, every row valid; None when a row is not (or a sum cannot be held):
@@ -93,34 +117,80 @@ fn fast(
     ids: &BTreeMap<String, UnitId>,
     has: Has,
 ) -> PolarsResult<Option<Cube>> {
+    // Labels (layer, capital source) are text: those sources are grouped by every key as it is.
+    let numeric = !(has.layer || has.capital);
+    let units: Vec<UnitId> = ids
+        .values()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index = unit_index(ids, &units)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+    // A block's groups are folded into the cells on a thread of their own while polars reads
+    // the next block.
+    let (to_fold, folding) = std::sync::mpsc::sync_channel::<DataFrame>(0);
     let mut parts: Option<DataFrame> = None;
-    let trailing = std::thread::scope(|scope| -> PolarsResult<u64> {
+    let (trailing, cells) = std::thread::scope(|scope| -> PolarsResult<(u64, Keyed)> {
         let reader = scope.spawn(move || {
             typed_blocks(&table.path, (SCAN_BLOCK, table.delimiter), |block| {
                 tx.send(block)
                     .map_err(|_| polars_err!(ComputeError: "the block reader stopped"))
             })
         });
+        let folder = scope.spawn(move || -> PolarsResult<Keyed> {
+            let mut cells = Keyed::default();
+            for part in folding.iter() {
+                cells.add(&part)?;
+                if cells.invalid > 0 {
+                    break;
+                }
+            }
+            Ok(cells)
+        });
         let mut summed = Ok(());
         for block in rx.iter() {
-            let part = typed_rows(table, polars_buffer::Buffer::from(block), source, ids, has)
-                .and_then(|rows| stream(grouped(rows, has, false)));
-            match (part, &mut parts) {
-                (Ok(part), Some(all)) => summed = all.vstack_mut(&part).map(|_| ()),
-                (Ok(part), None) => parts = Some(part),
-                (Err(e), _) => summed = Err(e),
-            }
+            let rows = typed_rows(table, polars_buffer::Buffer::from(block), source, ids, has);
+            summed = match numeric {
+                // A folder that stopped (a row not valid) ends the read.
+                true => rows
+                    .and_then(|rows| stream(keyed(rows, index.clone(), has)))
+                    .and_then(|part| {
+                        to_fold
+                            .send(part)
+                            .map_err(|_| polars_err!(ComputeError: "not valid"))
+                    }),
+                false => rows
+                    .and_then(|rows| stream(grouped(rows, has, false)))
+                    .and_then(|part| match &mut parts {
+                        Some(all) => all.vstack_mut(&part).map(|_| ()),
+                        None => {
+                            parts = Some(part);
+                            Ok(())
+                        }
+                    }),
+            };
             if summed.is_err() {
                 break;
             }
         }
         drop(rx);
+        drop(to_fold);
         let read = reader
             .join()
             .unwrap_or_else(|_| Err(polars_err!(ComputeError: "the block reader panicked")));
-        summed.and(read)
+        let cells = folder
+            .join()
+            .unwrap_or_else(|_| Err(polars_err!(ComputeError: "the folding thread panicked")))?;
+        // A row not valid stops the folder, and so the read: the exact reader takes over.
+        match cells.invalid > 0 {
+            true => Ok((0, cells)),
+            false => summed.and(read).map(|trailing| (trailing, cells)),
+        }
     })?;
+    if numeric {
+        return Ok(cells.cube(units, has, trailing));
+    }
     match parts {
         // The blocks' groups stacked are grouped once more: a key may be in several blocks.
         Some(df) => {
@@ -132,6 +202,153 @@ fn fast(
             blank: trailing,
             ..Cube::default()
         })),
+    }
+}
+
+/// Each id as written, with the index (in `units`) of the unit its rows count for.
+fn unit_index(ids: &BTreeMap<String, UnitId>, units: &[UnitId]) -> PolarsResult<DataFrame> {
+    let (written, index): (Vec<&str>, Vec<u32>) = ids
+        .iter()
+        .filter_map(|(w, u)| {
+            let i = units.binary_search(u).ok()?;
+            Some((w.as_str(), u32::try_from(i).ok()?))
+        })
+        .unzip();
+    DataFrame::new(
+        written.len(),
+        vec![
+            Column::new("unit_id".into(), written),
+            Column::new(UNIT.into(), index),
+        ],
+    )
+}
+
+const UNIT: &str = "__unit_index";
+const KEY: &str = "__key";
+
+/// One integer per cell key — unit index, plan year and day in bits of their own — and the money
+/// parts, per row: the rows are folded into the cells by that number (a group-by in polars of a
+/// block's million keys would hold hash tables as large as the block).
+/// Null for a row that is not valid, or whose year or day is beyond what the bits hold: the
+/// exact reader's cube takes those.
+fn keyed(rows: LazyFrame, index: DataFrame, has: Has) -> LazyFrame {
+    let day = if has.date {
+        Some(col("date"))
+    } else if has.effective {
+        Some(col("effective"))
+    } else {
+        None
+    };
+    let day_code = match day {
+        Some(d) => {
+            let d = d.cast(DataType::Int32).cast(DataType::Int64);
+            when(d.clone().is_null())
+                .then(lit(0i64))
+                .otherwise(d + lit(DAY_OFFSET))
+        }
+        None => lit(0i64),
+    };
+    let year_code = match has.year {
+        true => col("year").cast(DataType::Int64) - lit(YEAR_BASE),
+        false => lit(0i64),
+    };
+    let encodable = day_code
+        .clone()
+        .gt_eq(lit(0i64))
+        .and(day_code.clone().lt(lit(1i64 << 24)))
+        .and(year_code.clone().gt_eq(lit(0i64)))
+        .and(year_code.clone().lt(lit(1i64 << 12)));
+    let key =
+        col(UNIT).cast(DataType::Int64) * lit(1i64 << 36) + year_code * lit(1i64 << 24) + day_code;
+    rows.join(
+        index.lazy(),
+        [col("unit_id")],
+        [col("unit_id")],
+        JoinArgs::new(JoinType::Left),
+    )
+    .with_columns(split_parts())
+    .select([
+        when(col("valid").fill_null(lit(false)).and(encodable))
+            .then(key)
+            .otherwise(lit(NULL).cast(DataType::Int64))
+            .alias(KEY),
+        col(HIGH),
+        col(LOW),
+    ])
+}
+
+/// Days since the epoch + this is a day's code (0: no day); years from 1001 are coded from 1.
+const DAY_OFFSET: i64 = 1 << 23;
+const YEAR_BASE: i64 = 1000;
+
+/// The cells of the blocks read so far, by key.
+#[derive(Default)]
+struct Keyed {
+    /// Per key the two money parts' sums (each within i64 for fewer than a billion rows, as in
+    /// `split_parts`) and the rows: 32 bytes an entry.
+    sums: std::collections::HashMap<i64, (i64, i64, u64), foldhash::fast::RandomState>,
+    rows: u64,
+    invalid: u64,
+}
+
+impl Keyed {
+    fn add(&mut self, part: &DataFrame) -> PolarsResult<()> {
+        let keys = part.column(KEY)?.i64()?;
+        let (high, low) = (part.column(HIGH)?.i64()?, part.column(LOW)?.i64()?);
+        for ((key, h), l) in keys.iter().zip(high.iter()).zip(low.iter()) {
+            self.rows += 1;
+            let (Some(key), Some(h), Some(l)) = (key, h, l) else {
+                self.invalid += 1;
+                continue;
+            };
+            let e = self.sums.entry(key).or_insert((0, 0, 0));
+            // Impossible below a billion rows a cell; checked all the same (the whole read then
+            // has the figures).
+            match (e.0.checked_add(h), e.1.checked_add(l)) {
+                (Some(h), Some(l)) => *e = (h, l, e.2 + 1),
+                _ => self.invalid += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// The cube, when every row was valid.
+    fn cube(self, units: Vec<UnitId>, has: Has, trailing: u64) -> Option<Cube> {
+        if self.invalid > 0 {
+            return None;
+        }
+        let mut cells: Vec<Cell> = self
+            .sums
+            .into_iter()
+            .map(|(key, (high, low, rows))| {
+                let sum = i128::from(high) * i128::from(SPLIT) + i128::from(low);
+                let day = key & ((1 << 24) - 1);
+                let year = (key >> 24) & ((1 << 12) - 1);
+                Cell {
+                    unit: (key >> 36) as u32,
+                    year: match has.year {
+                        true => (year + YEAR_BASE) as i32,
+                        false => NONE,
+                    },
+                    layer: NO_LABEL,
+                    capital: NO_LABEL,
+                    day: match day {
+                        0 => NONE,
+                        d => (d - DAY_OFFSET) as i32,
+                    },
+                    sum,
+                    rows,
+                }
+            })
+            .collect();
+        cells.sort_unstable_by_key(Cell::key);
+        Some(Cube {
+            units,
+            labels: Vec::new(),
+            cells,
+            rows: self.rows,
+            blank: trailing,
+        })
     }
 }
 
