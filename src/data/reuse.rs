@@ -257,11 +257,25 @@ pub fn aggregate(
             }
         )
     });
-    match running_totals {
-        true => stored_sums(dir, table, source, known, successors, queries),
-        false => cubed(dir, table, source, known, successors, queries),
-    }
+    let read = |_: Option<Hashed>| {
+        compute::aggregate::aggregate_all(table, source, known, successors, queries)
+            .map(|a| (a, Reuse::Read))
+    };
+    let cube =
+        |hashed: Option<Hashed>| cubed(dir, table, source, known, successors, queries, hashed);
+    // The answers to the same queries are kept too: the same day run again, or with rows
+    // appended, is answered from them without the cube (which catches up when it is next asked).
+    let otherwise: &dyn Fn(Option<Hashed>) -> Answered = match running_totals {
+        true => &read,
+        false => &cube,
+    };
+    stored_sums(dir, table, source, known, successors, queries, otherwise)
 }
+
+/// A file's fingerprint and when it was taken (the file system's clock).
+type Hashed = (Fingerprint, i128);
+
+type Answered = Result<(Vec<Aggregate>, Reuse), DataIssue>;
 
 /// A cube file starts with this, then the xxh3 of the rest: a file of another format, cut
 /// short or damaged is not read (it costs a full read, never a figure).
@@ -324,8 +338,10 @@ fn cubed(
     known: &[UnitId],
     successors: &BTreeMap<UnitId, UnitId>,
     queries: &[Query],
-) -> Result<Vec<Aggregate>, DataIssue> {
+    hashed: Option<Hashed>,
+) -> Answered {
     let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
+    let said = |a: Vec<Aggregate>, reuse: Reuse| Ok((a, reuse));
     let path = dir.join(format!("cube-{}.bin", table.role));
     let recipe = cube_recipe(table, source, known, successors);
     let entry: Option<CubeEntry> = std::fs::read(&path)
@@ -341,9 +357,15 @@ fn cubed(
         }
         return said(read()?, Reuse::Read);
     }
-    let hashed_at_ns = file_system_now(dir).unwrap_or(0);
-    let Ok(fingerprint) = fingerprint(&table.path) else {
-        return said(read()?, Reuse::Read);
+    let (fingerprint, hashed_at_ns) = match hashed {
+        Some(h) => h,
+        None => {
+            let hashed_at_ns = file_system_now(dir).unwrap_or(0);
+            let Ok(fingerprint) = fingerprint(&table.path) else {
+                return said(read()?, Reuse::Read);
+            };
+            (fingerprint, hashed_at_ns)
+        }
     };
     let mut reuse = Reuse::Read;
     let mut kept = None;
@@ -416,8 +438,9 @@ fn cubed(
     }
 }
 
-/// Running totals' stored sums: the answers to `queries` themselves, reused when the queries
-/// and the source are the same, added to when rows were appended.
+/// The answers to `queries` themselves, stored: reused when the queries and the source are the
+/// same, added to when rows were appended; else `otherwise` answers (given the file's
+/// fingerprint, taken once), and its answers are stored.
 fn stored_sums(
     dir: &Path,
     table: &Table,
@@ -425,8 +448,8 @@ fn stored_sums(
     known: &[UnitId],
     successors: &BTreeMap<UnitId, UnitId>,
     queries: &[Query],
+    otherwise: &dyn Fn(Option<Hashed>) -> Answered,
 ) -> Result<Vec<Aggregate>, DataIssue> {
-    let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
     let path = dir.join(format!("sums-{}.json", table.role));
     let recipe = recipe(table, source, known, successors, queries);
     let entry: Option<Entry> = std::fs::read(&path)
@@ -442,7 +465,8 @@ fn stored_sums(
     // The file system's clock (the one that stamps the data file), read before hashing.
     let hashed_at_ns = file_system_now(dir).unwrap_or(0);
     let Ok(fingerprint) = fingerprint(&table.path) else {
-        return said(read()?, Reuse::Read);
+        let (answers, reuse) = otherwise(None)?;
+        return said(answers, reuse);
     };
     let mut reuse = Reuse::Read;
     let mut aggregates = None;
@@ -471,7 +495,11 @@ fn stored_sums(
     }
     let aggregates = match aggregates {
         Some(a) => a,
-        None => read()?,
+        None => {
+            let (answers, how) = otherwise(Some((fingerprint.clone(), hashed_at_ns)))?;
+            reuse = how;
+            answers
+        }
     };
     let entry = Entry {
         version: env!("CARGO_PKG_VERSION").to_string(),

@@ -241,10 +241,10 @@ fn a_damaged_or_truncated_cube_is_never_read() {
     write(dir.path(), &rows, false);
     let job = job(dir.path(), "A");
     let known: Vec<UnitId> = ["A", "B", "C"].into_iter().map(UnitId::from).collect();
-    let q = queries(day(700));
-    let run = || {
+    let run = |as_of: u32| {
         let table = pulled(dir.path(), &job);
-        reuse::aggregate(
+        let q = queries(day(as_of));
+        let kept = reuse::aggregate(
             Some(&cache),
             &table,
             &job.disbursements,
@@ -252,19 +252,27 @@ fn a_damaged_or_truncated_cube_is_never_read() {
             &job.successors,
             &q,
         )
-        .unwrap()
+        .unwrap();
+        let fresh = aggregate_all(&table, &job.disbursements, &known, &job.successors, &q);
+        (kept, fresh.unwrap())
     };
-    let first = without_reuse(run());
+    let (first, _) = run(700);
+    assert_eq!(first[0].stats.sums, Some(Reuse::Read));
     let file = cache.join("cube-disbursements.bin");
     let bytes = std::fs::read(&file).unwrap();
-    // A byte of a sum changed, then the file cut short: each read whole, the same figures.
+    // A byte of a sum changed, then the file cut short: each read whole (another day's queries,
+    // so the stored answers do not serve), the figures a fresh read's.
     let mut damaged = bytes.clone();
     let at = damaged.len() - 20;
     damaged[at] ^= 0x40;
-    for broken in [damaged, bytes[..bytes.len() / 2].to_vec()] {
+    for (as_of, broken) in [(701, damaged), (702, bytes[..bytes.len() / 2].to_vec())] {
         std::fs::write(&file, broken).unwrap();
-        let again = run();
+        let (again, fresh) = run(as_of);
         assert_eq!(again[0].stats.sums, Some(Reuse::Read));
-        assert_eq!(format!("{:?}", without_reuse(again)), format!("{first:?}"));
+        assert_eq!(format!("{:?}", without_reuse(again)), format!("{fresh:?}"));
     }
+    // The cube rebuilt, another day is answered from it.
+    let (next, fresh) = run(703);
+    assert_eq!(next[0].stats.sums, Some(Reuse::Unchanged));
+    assert_eq!(format!("{:?}", without_reuse(next)), format!("{fresh:?}"));
 }
