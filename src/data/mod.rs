@@ -4,6 +4,7 @@
 
 pub mod answers;
 pub mod compute;
+mod cube_store;
 pub mod measure;
 pub mod reuse;
 pub mod source;

@@ -26,6 +26,7 @@ use super::compute;
 
 use super::compute::cube::Cube;
 use super::compute::query::{Aggregate, Query, Scope};
+use super::cube_store;
 use super::source::Table;
 use crate::config::job::{DisbursementKind, Source};
 use crate::domain::id::UnitId;
@@ -44,7 +45,7 @@ const BLOCK: u64 = 8 << 20;
 const RACY_NS: i128 = 10_000_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Fingerprint {
+pub(super) struct Fingerprint {
     len: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -277,48 +278,6 @@ type Hashed = (Fingerprint, i128);
 
 type Answered = Result<(Vec<Aggregate>, Reuse), DataIssue>;
 
-/// A cube file starts with this, then the xxh3 of the rest: a file of another format, cut
-/// short or damaged is not read (it costs a full read, never a figure).
-const CUBE_MAGIC: &[u8; 8] = b"dbmcube2";
-
-/// Writes through to `out`, hashing what passes: the seal of a cube file, made while it is
-/// written.
-struct Sealing<W: Write> {
-    out: W,
-    hash: xxhash_rust::xxh3::Xxh3,
-}
-
-impl<W: Write> Write for Sealing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// The payload of a cube file whose seal holds.
-fn unsealed(bytes: &[u8]) -> Option<&[u8]> {
-    let rest = bytes.strip_prefix(CUBE_MAGIC.as_slice())?;
-    let (hash, payload) = rest.split_at_checked(8)?;
-    (u64::from_le_bytes(hash.try_into().ok()?) == xxhash_rust::xxh3::xxh3_64(payload))
-        .then_some(payload)
-}
-
-/// The cube a source is kept as, and what it was made from.
-#[derive(Debug, Serialize, Deserialize)]
-struct CubeEntry {
-    version: String,
-    recipe: u64,
-    fingerprint: Fingerprint,
-    /// When the blocks were hashed (ns since the epoch, from the file system's clock).
-    hashed_at_ns: i128,
-    cube: Cube,
-}
-
 fn cube_recipe(
     table: &Table,
     source: &Source,
@@ -330,7 +289,10 @@ fn cube_recipe(
 
 /// `queries` answered from the source's cube: the stored one when the source is unchanged, the
 /// stored one and the appended rows' when it grew, else one built from the whole source (and
-/// stored). A source with a row that has a problem is read by `aggregate_all`, which names it.
+/// `queries` answered from the source's cube: the stored one when the source is unchanged, the
+/// stored one and the appended rows' when it grew (those kept in the cube's journal), else one
+/// built from the whole source (and stored). A source with a row that has a problem is read by
+/// `aggregate_all`, which names it.
 fn cubed(
     dir: &Path,
     table: &Table,
@@ -342,17 +304,17 @@ fn cubed(
 ) -> Answered {
     let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
     let said = |a: Vec<Aggregate>, reuse: Reuse| Ok((a, reuse));
-    let path = dir.join(format!("cube-{}.bin", table.role));
-    let recipe = cube_recipe(table, source, known, successors);
-    let entry: Option<CubeEntry> = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| unsealed(&bytes).and_then(|b| postcard::from_bytes(b).ok()))
-        .filter(|e: &CubeEntry| e.version == env!("CARGO_PKG_VERSION") && e.recipe == recipe);
-    if let Some(e) = entry
+    let role = table.role.to_string();
+    let made = cube_store::Made {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe: cube_recipe(table, source, known, successors),
+    };
+    let stored = cube_store::load(dir, &role, &made);
+    if let Some(s) = stored
         .as_ref()
-        .filter(|e| untouched(&table.path, &e.fingerprint, e.hashed_at_ns))
+        .filter(|s| untouched(&table.path, &s.fingerprint, s.hashed_at_ns))
     {
-        if let Some(answers) = e.cube.answer(table, queries) {
+        if let Some(answers) = s.cube.answer(table, queries) {
             return said(answers, Reuse::Unchanged);
         }
         return said(read()?, Reuse::Read);
@@ -367,13 +329,16 @@ fn cubed(
             (fingerprint, hashed_at_ns)
         }
     };
-    let mut reuse = Reuse::Read;
+    // What to store afterwards: the cube whole, or what was added to the stored one.
+    enum Save {
+        Whole,
+        Tail(cube_store::Kept, Option<Cube>),
+    }
     let mut kept = None;
-    if let Some(e) = entry {
-        let old = &e.fingerprint;
+    if let Some(s) = stored {
+        let old = &s.fingerprint;
         if old.len == fingerprint.len && old.blocks == fingerprint.blocks {
-            kept = Some(e.cube);
-            reuse = Reuse::Unchanged;
+            kept = Some((s.cube, Reuse::Unchanged, Save::Tail(s.journal, None)));
         } else if is_prefix(&table.path, old, &fingerprint).unwrap_or(false) {
             let more = tail(table, old.len)
                 .ok()
@@ -381,49 +346,33 @@ fn cubed(
                 .flatten();
             if let Some(more) = more {
                 let rows = more.rows;
-                if let Some(cube) = e.cube.merged(more) {
-                    kept = Some(cube);
-                    reuse = Reuse::Appended { rows };
+                if let Some(cube) = s.cube.merged(more.clone()) {
+                    let save = Save::Tail(s.journal, Some(more));
+                    kept = Some((cube, Reuse::Appended { rows }, save));
                 }
             }
         }
     }
-    let cube = match kept {
-        Some(cube) => cube,
+    let (cube, reuse, save) = match kept {
+        Some(k) => k,
         None => match compute::cube::build(table, source, known, successors)? {
-            Some(cube) => cube,
+            Some(cube) => (cube, Reuse::Read, Save::Whole),
             None => {
                 // Rows with problems: no cube until the source is fixed.
-                let _ = std::fs::remove_file(&path);
+                cube_store::remove(dir, &role);
                 return said(read()?, Reuse::Read);
             }
         },
     };
     let answers = cube.answer(table, queries);
-    let entry = CubeEntry {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        recipe,
-        fingerprint,
-        hashed_at_ns,
-        cube,
+    let hashed = (fingerprint, hashed_at_ns);
+    let written = match save {
+        Save::Whole => cube_store::save_whole(dir, &role, &made, cube, hashed.0, hashed.1),
+        Save::Tail(journal, tail) => {
+            cube_store::save_tail(dir, &role, &made, journal, tail, cube, hashed)
+        }
     };
     // A cache that cannot be written costs the next run a full read, nothing else.
-    let written = crate::base::files::private_dir(dir).and_then(|()| {
-        crate::base::files::replace_cache_file(&path, |f| {
-            f.write_all(CUBE_MAGIC)?;
-            f.write_all(&[0; 8])?;
-            let mut sealed = Sealing {
-                out: std::io::BufWriter::new(&mut *f),
-                hash: xxhash_rust::xxh3::Xxh3::new(),
-            };
-            postcard::to_io(&entry, &mut sealed).map_err(std::io::Error::other)?;
-            sealed.out.flush()?;
-            let hash = sealed.hash.digest();
-            drop(sealed);
-            f.seek(SeekFrom::Start(CUBE_MAGIC.len() as u64))?;
-            f.write_all(&hash.to_le_bytes())
-        })
-    });
     if let Err(e) = written {
         tracing::warn!(
             "cannot store the cube of {} in {}: {e}",

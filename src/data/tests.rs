@@ -276,3 +276,66 @@ fn a_damaged_or_truncated_cube_is_never_read() {
     assert_eq!(next[0].stats.sums, Some(Reuse::Unchanged));
     assert_eq!(format!("{:?}", without_reuse(next)), format!("{fresh:?}"));
 }
+
+#[test]
+fn a_day_s_rows_go_to_the_journal_and_a_stale_journal_is_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let row = |i: u32| Row {
+        day: 300 + i % 400,
+        unit: ["A", "B", "C", "OLD"][i as usize % 4],
+        amount: 1_000 + i64::from(i),
+        year: 2026,
+        capital: "NSTW",
+    };
+    let mut rows: Vec<Row> = (0..100).map(row).collect();
+    write(dir.path(), &rows, false);
+    let job = job(dir.path(), "A");
+    let known: Vec<UnitId> = ["A", "B", "C"].into_iter().map(UnitId::from).collect();
+    let run = |as_of: u32| {
+        let table = pulled(dir.path(), &job);
+        let q = queries(day(as_of));
+        let kept = reuse::aggregate(
+            Some(&cache),
+            &table,
+            &job.disbursements,
+            &known,
+            &job.successors,
+            &q,
+        )
+        .unwrap();
+        let fresh = aggregate_all(&table, &job.disbursements, &known, &job.successors, &q);
+        assert_eq!(
+            format!("{:?}", without_reuse(kept.clone())),
+            format!("{:?}", fresh.unwrap())
+        );
+        kept[0].stats.sums
+    };
+    let whole = cache.join("cube-disbursements.bin");
+    let journal = cache.join("cube-disbursements.more.bin");
+    assert_eq!(run(600), Some(Reuse::Read));
+    let cube = std::fs::read(&whole).unwrap();
+    // Five rows: into the journal, the cube file as it was.
+    rows.extend((100..105).map(row));
+    write(dir.path(), &rows, false);
+    assert_eq!(run(601), Some(Reuse::Appended { rows: 5 }));
+    assert_eq!(std::fs::read(&whole).unwrap(), cube);
+    assert!(journal.exists());
+    assert_eq!(run(602), Some(Reuse::Unchanged));
+    // Twenty more: beyond a tenth of the cube, which is written whole again.
+    rows.extend((105..125).map(row));
+    write(dir.path(), &rows, false);
+    assert_eq!(run(603), Some(Reuse::Appended { rows: 20 }));
+    assert_ne!(std::fs::read(&whole).unwrap(), cube);
+    assert!(!journal.exists());
+    // A journal left beside another cube (restored from a backup, say) is not applied.
+    rows.push(row(125));
+    write(dir.path(), &rows, false);
+    assert_eq!(run(604), Some(Reuse::Appended { rows: 1 }));
+    let old_journal = std::fs::read(&journal).unwrap();
+    rows[3].amount += 7;
+    write(dir.path(), &rows, false);
+    assert_eq!(run(605), Some(Reuse::Read));
+    std::fs::write(&journal, old_journal).unwrap();
+    assert_eq!(run(606), Some(Reuse::Unchanged));
+}
