@@ -8,7 +8,7 @@
 //! extends by that seal, so a journal left beside a newer cube is not applied to it.
 
 use super::compute::cube::Cube;
-use super::reuse::Fingerprint;
+use super::fingerprint::Fingerprint;
 use serde::{Deserialize, Serialize};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
