@@ -284,3 +284,58 @@ async fn a_gzip_body_is_read_and_header_or_basic_auth_is_sent() {
         .expect_code(3)
         .expect_stderr("sources.units.auth: give one of");
 }
+
+/// The payments served with an ETag, answered 304 while it holds.
+async fn paid_with_etag(server: &MockServer, body: &str, etag: &str) {
+    server.reset().await;
+    ok(server, "/don_vi.csv", UNITS).await;
+    Mock::given(path("/giai_ngan.csv"))
+        .and(header("If-None-Match", etag))
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(path("/giai_ngan.csv"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(body)
+                .insert_header("ETag", etag),
+        )
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_source_s_cube_is_reused_on_304_and_a_grown_body_adds_its_tail() {
+    let server = http_server(None).await;
+    paid_with_etag(&server, PAID, "\"p1\"").await;
+    let p = project(server.address().port(), "");
+    let run = |as_of: &str| {
+        let r = p.run(&["once", "weekly", "--as-of", as_of, "--dry-run", "--json"]);
+        r.expect_code(0);
+        r
+    };
+    let paid_sums = |r: &crate::support::Run| r.json()["sources"][2]["sums"].clone();
+    assert_eq!(paid_sums(&run("2026-10-31")), "read");
+    // Another day: the server says 304, the cube answers it.
+    let next = run("2026-10-30");
+    assert_eq!(paid_sums(&next), "unchanged", "{next}");
+    let conditional = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/giai_ngan.csv" && r.headers.get("if-none-match").is_some())
+        .count();
+    assert_eq!(conditional, 1);
+    // A new body, the old one with rows appended: only the tail is read.
+    let grown = format!("{PAID}25/10/2026,SYT,7.000.000.000\n28/10/2026,BQLGT,1.000.000.000\n");
+    paid_with_etag(&server, &grown, "\"p2\"").await;
+    let later = run("2026-10-29");
+    assert_eq!(paid_sums(&later)["appended"]["rows"], 2, "{later}");
+    // The figures of a run from no state.
+    std::fs::remove_dir_all(p.path().join("var")).unwrap();
+    let fresh = run("2026-10-29");
+    assert_eq!(later.json()["units"], fresh.json()["units"]);
+    assert_eq!(paid_sums(&fresh), "read");
+}
