@@ -141,8 +141,7 @@ pub(super) fn save_whole(
     role: &str,
     made: &Made,
     cube: Cube,
-    fingerprint: Fingerprint,
-    hashed_at_ns: i128,
+    (fingerprint, hashed_at_ns): (Fingerprint, i128),
 ) -> std::io::Result<()> {
     let (whole_path, journal_path) = paths(dir, role);
     crate::base::files::private_dir(dir)?;
@@ -177,7 +176,7 @@ pub(super) fn save_tail(
     tails.extend(tail);
     let journal_rows: u64 = tails.iter().map(|t| t.rows).sum();
     if journal_rows.saturating_mul(JOURNAL_SHARE) > kept.whole_rows || tails.len() > JOURNAL_TAILS {
-        return save_whole(dir, role, made, merged, fingerprint, hashed_at_ns);
+        return save_whole(dir, role, made, merged, (fingerprint, hashed_at_ns));
     }
     let journal = Journal {
         made: made.clone(),

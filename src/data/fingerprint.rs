@@ -30,7 +30,7 @@ fn nanos(secs: i64, nsecs: i64) -> i128 {
 }
 
 /// The file's metadata, and the hashes of its blocks (two threads read it).
-pub(super) fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
+fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     let len = meta.len();
@@ -76,11 +76,18 @@ pub(super) fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
 }
 
 /// The time on the file system's clock: the modification time of a file made now.
-pub(super) fn file_system_now(dir: &Path) -> std::io::Result<i128> {
+fn file_system_now(dir: &Path) -> std::io::Result<i128> {
     crate::base::files::private_dir(dir)?;
     let probe = tempfile::NamedTempFile::new_in(dir)?;
     let meta = probe.as_file().metadata()?;
     Ok(nanos(meta.mtime(), meta.mtime_nsec()))
+}
+
+/// The file at `path` fingerprinted now, with the time on the file system's clock (`dir`'s)
+/// read before the hashing; None when it cannot be read.
+pub(super) fn taken(dir: &Path, path: &Path) -> Option<(Fingerprint, i128)> {
+    let hashed_at_ns = file_system_now(dir).unwrap_or(0);
+    fingerprint(path).ok().map(|f| (f, hashed_at_ns))
 }
 
 /// The same file, untouched since well after it was hashed (at `hashed_at_ns`).

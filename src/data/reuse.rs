@@ -27,7 +27,7 @@ use super::compute;
 use super::compute::cube::Cube;
 use super::compute::query::{Aggregate, Query, Scope};
 use super::cube_store;
-use super::fingerprint::{file_system_now, fingerprint, is_prefix, untouched, Fingerprint};
+use super::fingerprint::{is_prefix, taken, untouched, Fingerprint};
 use super::source::Table;
 use crate::config::job::{DisbursementKind, Source};
 use crate::domain::id::UnitId;
@@ -143,9 +143,11 @@ pub fn aggregate(
             }
         )
     });
-    let read = |_: Option<Hashed>| {
+    // Hashed before the read: the answers are then those of the content it describes.
+    let read = |hashed: Option<Hashed>| {
+        let hashed = hashed.or_else(|| taken(dir, &table.path));
         compute::aggregate::aggregate_all(table, source, known, successors, queries)
-            .map(|a| (a, Reuse::Read))
+            .map(|a| (a, Reuse::Read, hashed))
     };
     let cube =
         |hashed: Option<Hashed>| cubed(dir, table, source, known, successors, queries, hashed);
@@ -161,7 +163,9 @@ pub fn aggregate(
 /// A file's fingerprint and when it was taken (the file system's clock).
 type Hashed = (Fingerprint, i128);
 
-type Answered = Result<(Vec<Aggregate>, Reuse), DataIssue>;
+/// Answers, what became of the stored sums, and the fingerprint of the source as it was read
+/// for them (taken before the read; None when it could not be taken).
+type Answered = Result<(Vec<Aggregate>, Reuse, Option<Hashed>), DataIssue>;
 
 fn cube_recipe(
     table: &Table,
@@ -186,31 +190,25 @@ fn cubed(
     hashed: Option<Hashed>,
 ) -> Answered {
     let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
-    let said = |a: Vec<Aggregate>, reuse: Reuse| Ok((a, reuse));
     let role = table.role.to_string();
     let made = cube_store::Made {
         version: env!("CARGO_PKG_VERSION").to_string(),
         recipe: cube_recipe(table, source, known, successors),
     };
     let stored = cube_store::load(dir, &role, &made);
+    // An untouched source needs no hashing: the cube's fingerprint is the file's.
     if let Some(s) = stored
         .as_ref()
         .filter(|s| untouched(&table.path, &s.fingerprint, s.hashed_at_ns))
     {
-        if let Some(answers) = s.cube.answer(table, queries) {
-            return said(answers, Reuse::Unchanged);
-        }
-        return said(read()?, Reuse::Read);
+        let hashed = Some((s.fingerprint.clone(), s.hashed_at_ns));
+        return match s.cube.answer(table, queries) {
+            Some(answers) => Ok((answers, Reuse::Unchanged, hashed)),
+            None => Ok((read()?, Reuse::Read, hashed)),
+        };
     }
-    let (fingerprint, hashed_at_ns) = match hashed {
-        Some(h) => h,
-        None => {
-            let hashed_at_ns = file_system_now(dir).unwrap_or(0);
-            let Ok(fingerprint) = fingerprint(&table.path) else {
-                return said(read()?, Reuse::Read);
-            };
-            (fingerprint, hashed_at_ns)
-        }
+    let Some((fingerprint, hashed_at_ns)) = hashed.or_else(|| taken(dir, &table.path)) else {
+        return Ok((read()?, Reuse::Read, None));
     };
     // What to store afterwards: the cube whole, or what was added to the stored one.
     enum Save {
@@ -243,16 +241,16 @@ fn cubed(
             None => {
                 // Rows with problems: no cube until the source is fixed.
                 cube_store::remove(dir, &role);
-                return said(read()?, Reuse::Read);
+                return Ok((read()?, Reuse::Read, Some((fingerprint, hashed_at_ns))));
             }
         },
     };
     let answers = cube.answer(table, queries);
     let hashed = (fingerprint, hashed_at_ns);
     let written = match save {
-        Save::Whole => cube_store::save_whole(dir, &role, &made, cube, hashed.0, hashed.1),
+        Save::Whole => cube_store::save_whole(dir, &role, &made, cube, hashed.clone()),
         Save::Tail(journal, tail) => {
-            cube_store::save_tail(dir, &role, &made, journal, tail, cube, hashed)
+            cube_store::save_tail(dir, &role, &made, journal, tail, cube, hashed.clone())
         }
     };
     // A cache that cannot be written costs the next run a full read, nothing else.
@@ -264,15 +262,17 @@ fn cubed(
         );
     }
     match answers {
-        Some(answers) => said(answers, reuse),
+        Some(answers) => Ok((answers, reuse, Some(hashed))),
         // A unit's sum beyond the range of amounts: the whole read names it.
-        None => said(read()?, Reuse::Read),
+        None => Ok((read()?, Reuse::Read, Some(hashed))),
     }
 }
 
 /// The answers to `queries` themselves, stored: reused when the queries and the source are the
 /// same, added to when rows were appended; else `otherwise` answers (given the file's
-/// fingerprint, taken once), and its answers are stored.
+/// fingerprint when it was taken here, so that it is taken once), and its answers are stored
+/// with the fingerprint it answered for. The file is hashed here only when there are stored
+/// answers to compare it with.
 fn stored_sums(
     dir: &Path,
     table: &Table,
@@ -294,21 +294,16 @@ fn stored_sums(
     {
         return said(e.aggregates.clone(), Reuse::Unchanged);
     }
-    // The file system's clock (the one that stamps the data file), read before hashing.
-    let hashed_at_ns = file_system_now(dir).unwrap_or(0);
-    let Ok(fingerprint) = fingerprint(&table.path) else {
-        let (answers, reuse) = otherwise(None)?;
-        return said(answers, reuse);
-    };
+    let hashed = entry.as_ref().and_then(|_| taken(dir, &table.path));
     let mut reuse = Reuse::Read;
     let mut aggregates = None;
-    if let Some(e) = &entry {
+    if let (Some(e), Some((fingerprint, _))) = (&entry, &hashed) {
         let old = &e.fingerprint;
         if old.len == fingerprint.len && old.blocks == fingerprint.blocks {
             aggregates = Some(e.aggregates.clone());
             reuse = Reuse::Unchanged;
         } else if e.aggregates.iter().all(|a| a.issues.is_empty())
-            && is_prefix(&table.path, old, &fingerprint).unwrap_or(false)
+            && is_prefix(&table.path, old, fingerprint).unwrap_or(false)
         {
             let appended = tail(table, old.len)
                 .ok()
@@ -325,13 +320,17 @@ fn stored_sums(
             }
         }
     }
-    let aggregates = match aggregates {
-        Some(a) => a,
+    let (aggregates, hashed) = match aggregates {
+        Some(a) => (a, hashed),
         None => {
-            let (answers, how) = otherwise(Some((fingerprint.clone(), hashed_at_ns)))?;
+            let (answers, how, used) = otherwise(hashed)?;
             reuse = how;
-            answers
+            (answers, used)
         }
+    };
+    // Answers not known to describe one content of the file are not kept.
+    let Some((fingerprint, hashed_at_ns)) = hashed else {
+        return said(aggregates, reuse);
     };
     let entry = Entry {
         version: env!("CARGO_PKG_VERSION").to_string(),
