@@ -452,8 +452,7 @@ fn finish(
         blank: trailing,
         ..Cube::default()
     };
-    let mut unit_index: BTreeMap<UnitId, u32> = BTreeMap::new();
-    let mut label_index: BTreeMap<String, u32> = BTreeMap::new();
+    let (mut units, mut labels) = (Interned::of(Vec::new()), Interned::of(Vec::new()));
     for i in 0..n {
         let count = u64::try_from(rows[i]).unwrap_or(0);
         if blank[i] {
@@ -465,18 +464,10 @@ fn finish(
             return Ok(None);
         };
         cube.rows += count;
-        let next = unit_index.len() as u32;
-        let u = *unit_index.entry(unit.clone()).or_insert(next);
-        let mut label = |l: &Option<String>| match l {
-            Some(l) => {
-                let next = label_index.len() as u32;
-                *label_index.entry(l.clone()).or_insert(next)
-            }
-            None => NO_LABEL,
-        };
+        let mut label = |l: &Option<String>| l.as_ref().map_or(NO_LABEL, |l| labels.index(l));
         let (layer, capital) = (label(&layers[i]), label(&capitals[i]));
         cube.cells.push(Cell {
-            unit: u,
+            unit: units.index(unit),
             year: years[i],
             layer,
             capital,
@@ -485,15 +476,54 @@ fn finish(
             rows: count,
         });
     }
-    cube.units = vec![UnitId::from(""); unit_index.len()];
-    for (unit, i) in unit_index {
-        cube.units[i as usize] = unit;
-    }
-    cube.labels = vec![String::new(); label_index.len()];
-    for (label, i) in label_index {
-        cube.labels[i as usize] = label;
-    }
+    cube.units = units.into_values();
+    cube.labels = labels.into_values();
     Ok(cube.in_id_order().normalised())
+}
+
+/// Values by index, and the index of each: a cube's units and labels.
+struct Interned<T> {
+    values: Vec<T>,
+    index: BTreeMap<T, u32>,
+}
+
+impl<T: Ord + Clone> Interned<T> {
+    fn of(values: Vec<T>) -> Interned<T> {
+        let index = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), i as u32))
+            .collect();
+        Interned { values, index }
+    }
+
+    /// `v`'s index, a new one when it is not there yet.
+    fn index(&mut self, v: &T) -> u32 {
+        if let Some(&i) = self.index.get(v) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        self.values.push(v.clone());
+        self.index.insert(v.clone(), i);
+        i
+    }
+
+    fn into_values(self) -> Vec<T> {
+        self.values
+    }
+}
+
+/// Adds `c` to cells sorted by key, joining it with the last when their keys are equal; None
+/// when the joined sum leaves i128.
+fn push_joined(cells: &mut Vec<Cell>, c: Cell) -> Option<()> {
+    match cells.last_mut() {
+        Some(last) if last.key() == c.key() => {
+            last.sum = last.sum.checked_add(c.sum)?;
+            last.rows += c.rows;
+        }
+        _ => cells.push(c),
+    }
+    Some(())
 }
 
 impl Cube {
@@ -521,13 +551,7 @@ impl Cube {
         self.cells.sort_unstable_by_key(Cell::key);
         let mut out: Vec<Cell> = Vec::with_capacity(self.cells.len());
         for c in self.cells {
-            match out.last_mut() {
-                Some(last) if last.key() == c.key() => {
-                    last.sum = last.sum.checked_add(c.sum)?;
-                    last.rows += c.rows;
-                }
-                _ => out.push(c),
-            }
+            push_joined(&mut out, c)?;
         }
         self.cells = out;
         Some(self)
@@ -536,34 +560,10 @@ impl Cube {
     /// This cube and `more` (the rows appended since) as one.
     pub fn merged(mut self, more: Cube) -> Option<Cube> {
         let known_units = self.units.len();
-        let mut unit_index: BTreeMap<UnitId, u32> = self
-            .units
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.clone(), i as u32))
-            .collect();
-        let mut label_index: BTreeMap<String, u32> = self
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.clone(), i as u32))
-            .collect();
-        let units: Vec<u32> = more
-            .units
-            .iter()
-            .map(|u| {
-                let next = unit_index.len() as u32;
-                *unit_index.entry(u.clone()).or_insert(next)
-            })
-            .collect();
-        let labels: Vec<u32> = more
-            .labels
-            .iter()
-            .map(|l| {
-                let next = label_index.len() as u32;
-                *label_index.entry(l.clone()).or_insert(next)
-            })
-            .collect();
+        let mut unit_index = Interned::of(std::mem::take(&mut self.units));
+        let mut label_index = Interned::of(std::mem::take(&mut self.labels));
+        let units: Vec<u32> = more.units.iter().map(|u| unit_index.index(u)).collect();
+        let labels: Vec<u32> = more.labels.iter().map(|l| label_index.index(l)).collect();
         let relabel = |l: u32| match l {
             NO_LABEL => NO_LABEL,
             l => labels[l as usize],
@@ -592,23 +592,11 @@ impl Cube {
                 (None, None) => break,
             };
             let Some(c) = next else { break };
-            match cells.last_mut() {
-                Some(last) if Cell::key(last) == c.key() => {
-                    last.sum = last.sum.checked_add(c.sum)?;
-                    last.rows += c.rows;
-                }
-                _ => cells.push(c),
-            }
+            push_joined(&mut cells, c)?;
         }
         self.cells = cells;
-        self.units = vec![UnitId::from(""); unit_index.len()];
-        for (unit, i) in unit_index {
-            self.units[i as usize] = unit;
-        }
-        self.labels = vec![String::new(); label_index.len()];
-        for (label, i) in label_index {
-            self.labels[i as usize] = label;
-        }
+        self.units = unit_index.into_values();
+        self.labels = label_index.into_values();
         self.rows += more.rows;
         self.blank += more.blank;
         // A unit paid for the first time: the ids in order again (rare: a new unit).
