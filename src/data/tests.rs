@@ -176,6 +176,43 @@ fn pulled(dir: &std::path::Path, job: &Job) -> crate::data::source::Table {
         .unwrap()
 }
 
+const KNOWN: [&str; 3] = ["A", "B", "C"];
+
+/// The figures kept in `dir/cache` and a fresh read's, for `job`'s payments as of `as_of`.
+type Both = (
+    Result<Vec<Aggregate>, crate::domain::issue::DataIssue>,
+    Result<Vec<Aggregate>, crate::domain::issue::DataIssue>,
+);
+
+fn kept_and_fresh(dir: &std::path::Path, job: &Job, as_of: u32) -> Both {
+    let known: Vec<UnitId> = KNOWN.into_iter().map(UnitId::from).collect();
+    let table = pulled(dir, job);
+    let q = queries(day(as_of));
+    let fresh = aggregate_all(&table, &job.disbursements, &known, &job.successors, &q);
+    let kept = reuse::aggregate(
+        Some(&dir.join("cache")),
+        &table,
+        &job.disbursements,
+        &known,
+        &job.successors,
+        &q,
+    );
+    (kept, fresh)
+}
+
+/// What became of the stored sums as of `as_of`, the figures checked against a fresh read's.
+fn answered(dir: &std::path::Path, job: &Job, as_of: u32) -> Option<Reuse> {
+    let (kept, fresh) = kept_and_fresh(dir, job, as_of);
+    let kept = kept.unwrap();
+    assert_eq!(
+        format!("{:?}", without_reuse(kept.clone())),
+        format!("{:?}", fresh.unwrap()),
+        "as of {}",
+        day(as_of)
+    );
+    kept[0].stats.sums
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -186,12 +223,10 @@ proptest! {
         labelled in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("cache");
         let mut rows = first;
         let mut successor = "A";
         let mut bad = false;
         write(dir.path(), &rows, bad);
-        let known: Vec<UnitId> = ["A", "B", "C"].into_iter().map(UnitId::from).collect();
         for (i, (step, as_of)) in std::iter::once((Step::Run, 500)).chain(steps).enumerate() {
             let mut expect_kept = None;
             match &step {
@@ -210,10 +245,7 @@ proptest! {
             }
             write(dir.path(), &rows, bad);
             let job = job(dir.path(), successor, labelled);
-            let table = pulled(dir.path(), &job);
-            let q = queries(day(as_of));
-            let fresh = aggregate_all(&table, &job.disbursements, &known, &job.successors, &q);
-            let kept = reuse::aggregate(Some(&cache), &table, &job.disbursements, &known, &job.successors, &q);
+            let (kept, fresh) = kept_and_fresh(dir.path(), &job, as_of);
             match (fresh, kept) {
                 (Ok(fresh), Ok(kept)) => {
                     let how = kept.first().and_then(|a| a.stats.sums);
@@ -248,24 +280,7 @@ fn a_damaged_or_truncated_cube_is_never_read() {
         .collect();
     write(dir.path(), &rows, false);
     let job = job(dir.path(), "A", false);
-    let known: Vec<UnitId> = ["A", "B", "C"].into_iter().map(UnitId::from).collect();
-    let run = |as_of: u32| {
-        let table = pulled(dir.path(), &job);
-        let q = queries(day(as_of));
-        let kept = reuse::aggregate(
-            Some(&cache),
-            &table,
-            &job.disbursements,
-            &known,
-            &job.successors,
-            &q,
-        )
-        .unwrap();
-        let fresh = aggregate_all(&table, &job.disbursements, &known, &job.successors, &q);
-        (kept, fresh.unwrap())
-    };
-    let (first, _) = run(700);
-    assert_eq!(first[0].stats.sums, Some(Reuse::Read));
+    assert_eq!(answered(dir.path(), &job, 700), Some(Reuse::Read));
     let file = cache.join("cube-disbursements.bin");
     let bytes = std::fs::read(&file).unwrap();
     // A byte of a sum changed, then the file cut short: each read whole (another day's queries,
@@ -275,14 +290,10 @@ fn a_damaged_or_truncated_cube_is_never_read() {
     damaged[at] ^= 0x40;
     for (as_of, broken) in [(701, damaged), (702, bytes[..bytes.len() / 2].to_vec())] {
         std::fs::write(&file, broken).unwrap();
-        let (again, fresh) = run(as_of);
-        assert_eq!(again[0].stats.sums, Some(Reuse::Read));
-        assert_eq!(format!("{:?}", without_reuse(again)), format!("{fresh:?}"));
+        assert_eq!(answered(dir.path(), &job, as_of), Some(Reuse::Read));
     }
     // The cube rebuilt, another day is answered from it.
-    let (next, fresh) = run(703);
-    assert_eq!(next[0].stats.sums, Some(Reuse::Unchanged));
-    assert_eq!(format!("{:?}", without_reuse(next)), format!("{fresh:?}"));
+    assert_eq!(answered(dir.path(), &job, 703), Some(Reuse::Unchanged));
 }
 
 #[test]
@@ -299,26 +310,7 @@ fn a_day_s_rows_go_to_the_journal_and_a_stale_journal_is_never_applied() {
     let mut rows: Vec<Row> = (0..100).map(row).collect();
     write(dir.path(), &rows, false);
     let job = job(dir.path(), "A", false);
-    let known: Vec<UnitId> = ["A", "B", "C"].into_iter().map(UnitId::from).collect();
-    let run = |as_of: u32| {
-        let table = pulled(dir.path(), &job);
-        let q = queries(day(as_of));
-        let kept = reuse::aggregate(
-            Some(&cache),
-            &table,
-            &job.disbursements,
-            &known,
-            &job.successors,
-            &q,
-        )
-        .unwrap();
-        let fresh = aggregate_all(&table, &job.disbursements, &known, &job.successors, &q);
-        assert_eq!(
-            format!("{:?}", without_reuse(kept.clone())),
-            format!("{:?}", fresh.unwrap())
-        );
-        kept[0].stats.sums
-    };
+    let run = |as_of: u32| answered(dir.path(), &job, as_of);
     let whole = cache.join("cube-disbursements.bin");
     let journal = cache.join("cube-disbursements.more.bin");
     assert_eq!(run(600), Some(Reuse::Read));
