@@ -219,13 +219,12 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
     }
 
     // The expected line: from (start, 0 %) through each target in date order.
-    let mut targets = in_pixels(c.milestones);
-    targets.sort_by_key(|&((x, _), _)| x);
+    let targets = target_points(c, span, &x_of, &y_of);
     let expected: Vec<(i32, i32)> = std::iter::once((plot_left, plot_bottom))
-        .chain(targets.iter().map(|&(p, _)| p))
+        .chain(targets.iter().map(|&(p, _, _)| p))
         .collect();
     dashed(root, expected.clone(), 8, 5, MILESTONE, 2)?;
-    for &(p, _) in &targets {
+    for &(p, _, _) in &targets {
         diamond(root, p, 5, MILESTONE)?;
     }
 
@@ -263,7 +262,11 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
         top: plot_top - 11,
         bottom: plot_bottom,
     };
-    for ((x, y), v, date) in target_points(c, span, &x_of, &y_of) {
+    // The origin (1/1, 0 %) needs no words.
+    for &((x, y), v, date) in targets
+        .iter()
+        .filter(|&&(_, v, d)| d != c.start || v != 0.0)
+    {
         let label = format!("{}: {} %", day_label(date, c.lang), figure_short(v, c.lang));
         let w = text_width(fonts, &label, label_style(MILESTONE));
         let (left, baseline) = place(w, (x, y), &taken, bounds, &[&path, &last, &expected]);
@@ -311,8 +314,7 @@ pub(super) fn draw_curve(root: &Area, fonts: &Fonts, c: &CurveChart) -> Result<(
     Ok(())
 }
 
-/// The targets to label, in pixels with their figures and dates: every milestone on the axis but
-/// the origin (1/1, 0 %), which needs no words.
+/// The targets on the axis, in pixels with their figures and dates, left to right.
 fn target_points(
     c: &CurveChart,
     span: i32,
@@ -325,7 +327,7 @@ fn target_points(
         .filter(|(_, v)| v.is_finite())
         .filter_map(|&(d, v)| {
             let day = day_on_axis(c.start, d, span)?;
-            (day > 0 || v != 0.0).then(|| ((x_of(day), y_of(v)), v, d))
+            Some(((x_of(day), y_of(v)), v, d))
         })
         .collect();
     out.sort_by_key(|&((x, _), _, _)| x);
