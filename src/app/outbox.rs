@@ -1,11 +1,11 @@
 //! The outbox: every email is stored, fully rendered, before any delivery is tried (by the run
 //! that decides it, in the same transaction as the decision). One drainer sends them all — for
 //! `disbmon once`, `disbmon outbox send` and the daemon alike — over `mail.smtp.connections`
-//! lanes at once, each taking due messages one by one under a lease (a row whose taker died is
-//! taken back): a message refused for good (5xx) is recorded as failed with the server's reply;
-//! one that fails for now (no connection, a timeout, 4xx) is tried again with exponential backoff
-//! until its deadline. Each row has one envelope recipient, so one refused recipient never holds
-//! up others.
+//! lanes at once, each sending the next of the due rows taken for them a batch at a time under a
+//! lease (a row whose taker died is taken back), each delivery noted as it happens: a message
+//! refused for good (5xx) is recorded as failed with the server's reply; one that fails for now
+//! (no connection, a timeout, 4xx) is tried again with exponential backoff until its deadline.
+//! Each row has one envelope recipient, so one refused recipient never holds up others.
 
 use crate::base::clock::Clock;
 use crate::config::daemon::MailConfig;
@@ -17,6 +17,10 @@ use crate::notify::deliver::MailerError;
 use crate::store::db::{Store, StoreError};
 use crate::store::outbox::{Take, Taken};
 use std::time::Duration;
+
+/// How many of the preferred messages one take looks among; the store names this many ids in
+/// one statement.
+const TAKEN_FROM_AT_ONCE: usize = 64;
 
 /// A message given up in a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,13 +72,24 @@ pub fn backoff(initial: Duration, attempts: u32) -> Duration {
         .min(Duration::from_secs(3600))
 }
 
-/// What the lanes of one pass share: its tally, and whether it must stop.
-struct Lanes {
+/// What the lanes of one pass share: its tally, whether it must stop, and the rows taken for
+/// them and not yet sent.
+struct Lanes<'p> {
     pass: std::sync::Mutex<Pass>,
     stop: std::sync::atomic::AtomicBool,
+    queue: std::sync::Mutex<Queue<'p>>,
 }
 
-impl Lanes {
+/// Rows taken a batch at a time for all lanes, and which messages the next batch is taken from.
+struct Queue<'p> {
+    rows: std::collections::VecDeque<Taken>,
+    /// This run's messages, in the slices of them not yet taken; then any message.
+    prefer: &'p [String],
+    /// Every due row has been taken.
+    done: bool,
+}
+
+impl Lanes<'_> {
     fn record(&self, f: impl FnOnce(&mut Pass)) {
         f(&mut self.pass.lock().unwrap_or_else(|e| e.into_inner()));
     }
@@ -111,10 +126,18 @@ impl<'a> Drainer<'a> {
         &self.mailer
     }
 
-    /// How long a taken row is held before another drainer may take it back: longer than one
-    /// message may take (the transport's own bound), so a live sender never loses its row.
+    /// How many rows one take leases for the lanes: enough that a transaction's pages are shared
+    /// by many messages, few enough that every lane has its share at once.
+    fn batch(&self) -> usize {
+        8 * self.mailer.lanes()
+    }
+
+    /// How long a taken row is held before another drainer may take it back: longer than the
+    /// rows of a batch ahead of it on one lane may take (the transport's own bound each), so a
+    /// live sender never loses its row.
     fn lease(&self) -> Duration {
-        self.mailer.per_message_bound() + Duration::from_secs(30)
+        let waits = self.batch().div_ceil(self.mailer.lanes()) as u32;
+        self.mailer.per_message_bound().saturating_mul(waits) + Duration::from_secs(30)
     }
 
     /// Sends every due message — those with Message-IDs in `prefer` first, then all others, oldest
@@ -132,43 +155,77 @@ impl<'a> Drainer<'a> {
                 return pass;
             }
         }
-        // One lane per connection (`mail.smtp.connections`), all in this task: each takes the
-        // next due row, so at most one message per connection is in flight.
+        // One lane per connection (`mail.smtp.connections`), all in this task: each sends the
+        // next taken row, so at most one message per connection is in flight.
         let shared = Lanes {
             pass: std::sync::Mutex::new(pass),
             stop: std::sync::atomic::AtomicBool::new(false),
+            queue: std::sync::Mutex::new(Queue {
+                rows: Default::default(),
+                prefer,
+                done: false,
+            }),
         };
-        let lanes = (0..self.mailer.lanes()).map(|_| self.lane(prefer, &shared));
+        let lanes = (0..self.mailer.lanes()).map(|_| self.lane(&shared));
         futures_util::future::join_all(lanes).await;
+        // Rows taken but not tried (the pass stopped) go back at once, not when their lease ends;
+        // what was delivered is marked sent before the pass reports.
+        let left: Vec<i64> = {
+            let queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.rows.iter().map(|t| t.row.id).collect()
+        };
+        let settled = self.store.release(&left).and_then(|()| self.store.settle());
+        if let Err(e) = settled {
+            shared.record(|pass| pass.stop(e));
+        }
         shared.pass.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One connection's share of a pass: rows of `prefer` first, then any, until none is due or
-    /// the pass stops.
-    async fn lane(&self, prefer: &[String], shared: &Lanes) {
+    /// The next row to send, from the rows taken for the lanes; when none is left, the next batch
+    /// taken: of `prefer`'s messages while any is due, then of any.
+    fn next(&self, shared: &Lanes) -> Result<Option<Taken>, StoreError> {
+        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(taken) = queue.rows.pop_front() {
+                return Ok(Some(taken));
+            }
+            if queue.done {
+                return Ok(None);
+            }
+            let head = &queue.prefer[..queue.prefer.len().min(TAKEN_FROM_AT_ONCE)];
+            let only = (!head.is_empty()).then_some(head);
+            let batch = self.store.take_due(Take {
+                now: self.clock.now(),
+                lease: self.lease(),
+                only,
+                most: self.batch(),
+            })?;
+            if batch.is_empty() {
+                match only {
+                    // None of these is due any more: on to the rest of this run's messages.
+                    Some(ids) => queue.prefer = &queue.prefer[ids.len()..],
+                    None => queue.done = true,
+                }
+            }
+            queue.rows.extend(batch);
+        }
+    }
+
+    /// One connection's share of a pass: the next taken row, until none is due or the pass stops.
+    async fn lane(&self, shared: &Lanes<'_>) {
         use std::sync::atomic::Ordering;
         let mut lane = self.mailer.lane();
-        'pass: for only in prefer.iter().map(|id| Some(id.as_str())).chain([None]) {
-            loop {
-                if shared.stop.load(Ordering::Relaxed) {
-                    break 'pass;
-                }
-                let take = Take {
-                    now: self.clock.now(),
-                    lease: self.lease(),
-                    only,
-                };
-                match self.store.take_due(take) {
-                    Ok(Some(taken)) => {
-                        if !self.send(&mut lane, &taken, shared).await {
-                            shared.stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        shared.record(|pass| pass.stop(e));
+        while !shared.stop.load(Ordering::Relaxed) {
+            match self.next(shared) {
+                Ok(Some(taken)) => {
+                    if !self.send(&mut lane, &taken, shared).await {
                         shared.stop.store(true, Ordering::Relaxed);
                     }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    shared.record(|pass| pass.stop(e));
+                    shared.stop.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -177,7 +234,7 @@ impl<'a> Drainer<'a> {
 
     /// Sends one taken row and records what became of it. False when the pass must stop: the
     /// server (or folder) itself failed, or the store did.
-    async fn send(&self, lane: &mut Lane<'_>, taken: &Taken, shared: &Lanes) -> bool {
+    async fn send(&self, lane: &mut Lane<'_>, taken: &Taken, shared: &Lanes<'_>) -> bool {
         let row = &taken.row;
         // The last guard of `mail.allowed_domains`: a row queued before the list was set, or
         // to an address the config itself names, goes nowhere it may not.

@@ -12,4 +12,5 @@ pub mod outbox;
 pub mod record;
 pub mod runs;
 pub mod schema;
+pub mod sent;
 pub mod sql;

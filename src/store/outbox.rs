@@ -3,6 +3,7 @@
 
 use super::db::{Store, StoreError};
 use super::liveness::orphaned;
+use super::sent::fold_sent;
 use super::sql::{later, opt_ts, parse_ts, ts};
 use crate::domain::message::{NewMessage, OutboxRow, OutboxStatus};
 use chrono::{DateTime, Utc};
@@ -46,17 +47,23 @@ fn outbox_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
     })
 }
 
-/// Which due message a drainer takes next.
+/// Which due messages a drainer takes next.
 #[derive(Debug, Clone, Copy)]
 pub struct Take<'a> {
     pub now: DateTime<Utc>,
-    /// How long the taker may hold the row before another drainer takes it back.
+    /// How long the taker may hold the rows before another drainer takes them back.
     pub lease: Duration,
-    /// Only a row of this message (a run delivers its own messages first, whatever else
-    /// waits); None: the oldest due row of any message.
-    pub only: Option<&'a str>,
+    /// Only rows of these messages (a run delivers its own messages first, whatever else
+    /// waits); None: the oldest due rows of any message.
+    pub only: Option<&'a [String]>,
+    /// At most this many rows, leased in one transaction: a commit writes whole pages, so leasing
+    /// a batch writes about what leasing one row did.
+    pub most: usize,
 }
 
+/// How many message ids one statement of `take_due` names (SQLite's limit on parameters is far
+/// above it).
+const IDS_AT_ONCE: usize = 64;
 impl Store {
     /// Queues messages outside a run (operator notices); returns how many rows were new.
     pub fn enqueue(
@@ -70,68 +77,98 @@ impl Store {
     }
 
     /// Rows taken by a process that has since died go back to pending at once (they may reach a
-    /// recipient twice, with the same Message-ID); rows whose lease ran out are due anyway.
+    /// recipient twice, with the same Message-ID); rows whose lease ran out are due anyway. What
+    /// was noted delivered is marked sent first, so that it is never taken back.
     pub fn release_orphans(&self) -> Result<usize, StoreError> {
         self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            fold_sent(&tx)?;
             let mut n = 0;
-            for id in orphaned(c, "SELECT id, owner FROM outbox WHERE status = 'sending'")? {
-                n += c.execute(
+            for id in orphaned(&tx, "SELECT id, owner FROM outbox WHERE status = 'sending'")? {
+                n += tx.execute(
                     "UPDATE outbox SET status = 'pending', owner = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
                     params![id],
                 )?;
             }
+            tx.commit()?;
             Ok(n)
         })
     }
 
-    /// Takes the next due message for sending: marks it `sending` under a lease held by this
-    /// process. Due: pending and its time has come, or being sent under a lease that ran out.
-    pub fn take_due(&self, take: Take<'_>) -> Result<Option<Taken>, StoreError> {
+    /// Takes the next due messages for sending, oldest first, at most `take.most` rows: marks
+    /// them `sending` under a lease held by this process. Due: pending and its time has come, or
+    /// being sent under a lease that ran out. The deliveries noted since the last take are folded
+    /// into the outbox in the same transaction.
+    pub fn take_due(&self, take: Take<'_>) -> Result<Vec<Taken>, StoreError> {
         let now = ts(take.now);
         let lease = ts(later(take.now, take.lease));
+        let most = take.most.max(1);
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let due = "((status = 'pending' AND next_attempt_at <= ?1) OR (status = 'sending' AND lease_until <= ?1))";
-            // Two statements, so that a run's own message is found by its index.
-            let found = match take.only {
-                Some(id) => tx
-                    .query_row(
-                        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id = ?2 ORDER BY id LIMIT 1"),
-                        params![now, id],
-                        outbox_row,
-                    )
-                    .optional()?,
-                // The oldest pending row and the oldest row whose lease ran out, each walked to
-                // in id order in its status (not past every row sent before it), the older first.
-                None => {
-                    let first = |status: &str, time: &str| {
-                        tx.query_row(
-                            &format!("SELECT {OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_waiting WHERE status = '{status}' AND {time} <= ?1 ORDER BY id LIMIT 1"),
-                            params![now],
-                            outbox_row,
-                        )
-                        .optional()
-                    };
-                    match (first("pending", "next_attempt_at")?, first("sending", "lease_until")?) {
-                        (Some(p), Some(l)) => Some(if l.id < p.id { l } else { p }),
-                        (p, l) => p.or(l),
+            fold_sent(&tx)?;
+            let mut rows = match take.only {
+                Some(ids) => {
+                    let due = "((status = 'pending' AND next_attempt_at <= ?1) OR (status = 'sending' AND lease_until <= ?1))";
+                    let mut rows = Vec::new();
+                    for chunk in ids.chunks(IDS_AT_ONCE) {
+                        if rows.len() >= most {
+                            break;
+                        }
+                        // Found by the message index, whatever else waits.
+                        let marks = (0..chunk.len()).map(|i| format!("?{}", i + 3)).collect::<Vec<_>>().join(", ");
+                        let mut st = tx.prepare(&format!(
+                            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id IN ({marks}) ORDER BY id LIMIT ?2"
+                        ))?;
+                        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&now, &most];
+                        values.extend(chunk.iter().map(|id| id as &dyn rusqlite::ToSql));
+                        let found = st.query_map(values.as_slice(), outbox_row)?;
+                        for row in found {
+                            rows.push(row?);
+                        }
                     }
+                    rows
+                }
+                // The oldest pending rows and the oldest rows whose lease ran out, each walked to
+                // in id order in its status (not past every row sent before them), the older first.
+                None => {
+                    let first = |status: &str, time: &str| -> rusqlite::Result<Vec<OutboxRow>> {
+                        let mut st = tx.prepare(&format!(
+                            "SELECT {OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_waiting WHERE status = '{status}' AND {time} <= ?1 ORDER BY id LIMIT ?2"
+                        ))?;
+                        let found = st.query_map(params![now, most], outbox_row)?;
+                        found.collect()
+                    };
+                    let mut rows = first("pending", "next_attempt_at")?;
+                    rows.extend(first("sending", "lease_until")?);
+                    rows
                 }
             };
-            let Some(row) = found else {
-                return Ok(None);
-            };
-            tx.execute(
-                "UPDATE outbox SET status = 'sending', owner = ?2, lease_until = ?3 WHERE id = ?1",
-                params![row.id, std::process::id(), lease],
-            )?;
-            let raw: Vec<u8> = tx.query_row(
-                "SELECT raw FROM message_bodies WHERE message_id = ?1",
-                params![row.message_id],
-                |r| r.get(0),
-            )?;
+            rows.sort_by_key(|r| r.id);
+            rows.truncate(most);
+            let mut taken = Vec::with_capacity(rows.len());
+            let mut body: Option<(String, Vec<u8>)> = None;
+            for row in rows {
+                tx.execute(
+                    "UPDATE outbox SET status = 'sending', owner = ?2, lease_until = ?3 WHERE id = ?1",
+                    params![row.id, std::process::id(), lease],
+                )?;
+                // A message's recipients' rows lie side by side: its body is read once for them.
+                let raw = match &body {
+                    Some((id, raw)) if *id == row.message_id => raw.clone(),
+                    _ => {
+                        let raw = tx.query_row(
+                            "SELECT raw, packed FROM message_bodies WHERE message_id = ?1",
+                            params![row.message_id],
+                            |r| Ok(unpacked(r.get(0)?, r.get(1)?)),
+                        )??;
+                        body = Some((row.message_id.clone(), raw.clone()));
+                        raw
+                    }
+                };
+                taken.push(Taken { row, raw });
+            }
             tx.commit()?;
-            Ok(Some(Taken { row, raw }))
+            Ok(taken)
         })
     }
 
@@ -175,23 +212,27 @@ impl Store {
         })
     }
 
-    /// Delivered. An alert's delivery is remembered for the unit: reminders count from it.
+    /// Delivered: noted in a row of its own, one small page written (marking the outbox row and
+    /// its indexes at once wrote several, a message at a time). The outbox row and the unit's
+    /// alert memory (reminders count from a delivery) are marked with the next rows taken, or by
+    /// `settle`; until then the row reads as being sent, and is never taken back.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO outbox_sent (id, sent_at) VALUES (?1, ?2)",
+                params![id, ts(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Marks sent what was noted delivered: the end of a delivery pass.
+    pub fn settle(&self) -> Result<usize, StoreError> {
+        self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL, owner = NULL, lease_until = NULL WHERE id = ?1",
-                params![id, ts(now)],
-            )?;
-            tx.execute(
-                "UPDATE alert_state SET last_delivered_at = ?2
-                 WHERE last_alert_at IS NOT NULL AND (last_delivered_at IS NULL OR last_delivered_at < ?2)
-                   AND (job, unit, plan_year) IN (
-                     SELECT d.job, d.unit, d.plan_year FROM decisions d JOIN outbox o ON o.message_id = d.message_id
-                     WHERE o.id = ?1 AND o.kind = 'alert' AND d.reason != 'recovered')",
-                params![id, ts(now)],
-            )?;
-            tx.commit()
+            let n = fold_sent(&tx)?;
+            tx.commit()?;
+            Ok(n)
         })
     }
 
@@ -224,14 +265,19 @@ impl Store {
         })
     }
 
-    /// Puts a message that was being sent back (the server went away mid-pass) without counting a try.
-    pub fn release(&self, id: i64) -> Result<(), StoreError> {
+    /// Puts rows taken but not tried back (the pass stopped before their turn), without
+    /// counting a try.
+    pub fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
         self.with(|c| {
-            c.execute(
-                "UPDATE outbox SET status = 'pending', owner = NULL, lease_until = NULL WHERE id = ?1 AND status = 'sending'",
-                params![id],
-            )?;
-            Ok(())
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for id in ids {
+                tx.execute(
+                    "UPDATE outbox SET status = 'pending', owner = NULL, lease_until = NULL
+                     WHERE id = ?1 AND status = 'sending' AND id NOT IN (SELECT id FROM outbox_sent)",
+                    params![id],
+                )?;
+            }
+            tx.commit()
         })
     }
 
@@ -337,8 +383,8 @@ impl Store {
         let mut n = 0;
         for m in messages {
             c.execute(
-                "INSERT OR IGNORE INTO message_bodies (message_id, raw) VALUES (?1, ?2)",
-                params![m.message_id, m.raw],
+                "INSERT OR IGNORE INTO message_bodies (message_id, raw, packed) VALUES (?1, ?2, 1)",
+                params![m.message_id, packed(&m.raw)?],
             )?;
             for rcpt in &m.recipients {
                 // The same logical message to the same recipient is queued once.
@@ -350,5 +396,158 @@ impl Store {
             }
         }
         Ok(n)
+    }
+}
+
+/// A body as stored: zstd at its fastest level (a rendered message is mostly text and markup;
+/// it shrinks to about a quarter, and so does what each run writes).
+fn packed(raw: &[u8]) -> rusqlite::Result<Vec<u8>> {
+    zstd::bulk::compress(raw, 1).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// A stored body as sent; bodies stored before compression came are as they were.
+fn unpacked(raw: Vec<u8>, packed: bool) -> rusqlite::Result<Vec<u8>> {
+    if !packed {
+        return Ok(raw);
+    }
+    zstd::stream::decode_all(raw.as_slice()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::MessageKind;
+    use chrono::TimeZone;
+
+    fn t(m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 8, m, 0).unwrap()
+    }
+
+    fn message(n: usize, recipients: &[&str]) -> NewMessage {
+        NewMessage {
+            message_id: format!("<m{n}@test>"),
+            unit: None,
+            kind: MessageKind::Digest,
+            reason: None,
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            subject: format!("m {n}"),
+            raw: format!(
+                "Subject: m {n}\r\n\r\n{}\r\n",
+                "Kế hoạch vốn ".repeat(n * 50)
+            )
+            .into_bytes(),
+        }
+    }
+
+    fn take(s: &Store, now: DateTime<Utc>, only: Option<&[String]>, most: usize) -> Vec<Taken> {
+        s.take_due(Take {
+            now,
+            lease: Duration::from_secs(60),
+            only,
+            most,
+        })
+        .unwrap()
+    }
+
+    fn status(s: &Store, id: i64) -> OutboxStatus {
+        s.with(|c| {
+            c.query_row(
+                "SELECT status FROM outbox WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_batch_is_taken_oldest_first_with_each_body_as_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let queued: Vec<_> = (1..=5).map(|n| message(n, &["a@x.vn", "b@x.vn"])).collect();
+        assert_eq!(
+            s.enqueue("j", &queued, t(0), Duration::from_secs(3600))
+                .unwrap(),
+            10
+        );
+        let first = take(&s, t(1), None, 3);
+        assert_eq!(
+            first.iter().map(|x| x.row.id).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(first[0].raw, queued[0].raw);
+        assert_eq!(first[2].raw, queued[1].raw);
+        // This run's messages first: only rows of the messages named.
+        let ids = [queued[4].message_id.clone()];
+        let mine = take(&s, t(1), Some(&ids), 8);
+        assert_eq!(mine.iter().map(|x| x.row.id).collect::<Vec<_>>(), [9, 10]);
+        assert_eq!(mine[1].raw, queued[4].raw);
+        let rest = take(&s, t(1), None, 8);
+        assert_eq!(
+            rest.iter().map(|x| x.row.id).collect::<Vec<_>>(),
+            [4, 5, 6, 7, 8]
+        );
+        assert!(
+            take(&s, t(1), None, 8).is_empty(),
+            "everything is being sent"
+        );
+        // The bodies are kept compressed.
+        let stored: i64 = s
+            .with(|c| {
+                c.query_row("SELECT SUM(LENGTH(raw)) FROM message_bodies", [], |r| {
+                    r.get(0)
+                })
+            })
+            .unwrap();
+        let plain: usize = queued.iter().map(|m| m.raw.len()).sum();
+        assert!((stored as usize) * 4 < plain, "{stored} stored of {plain}");
+    }
+
+    #[test]
+    fn a_delivery_noted_is_never_taken_back_and_is_marked_sent_when_folded() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.enqueue(
+            "j",
+            &[message(1, &["a@x.vn"]), message(2, &["b@x.vn"])],
+            t(0),
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        let taken = take(&s, t(1), None, 8);
+        assert_eq!(taken.len(), 2);
+        s.mark_sent(taken[0].row.id, t(2)).unwrap();
+        assert_eq!(
+            status(&s, 1),
+            OutboxStatus::Sending,
+            "noted, not yet folded"
+        );
+        // Its lease runs out and its taker dies: the delivered row stays delivered, the other is
+        // taken again.
+        s.with(|c| c.execute("UPDATE outbox SET owner = 4194305", []))
+            .unwrap();
+        assert_eq!(s.release_orphans().unwrap(), 1);
+        assert_eq!(status(&s, 1), OutboxStatus::Sent);
+        assert_eq!(status(&s, 2), OutboxStatus::Pending);
+        let again = take(&s, t(10), None, 8);
+        assert_eq!(again.iter().map(|x| x.row.id).collect::<Vec<_>>(), [2]);
+        s.mark_sent(2, t(11)).unwrap();
+        // A store opened after its process stopped folds what it noted.
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(status(&s, 2), OutboxStatus::Sent);
+        let sent_at: String = s
+            .with(|c| c.query_row("SELECT sent_at FROM outbox WHERE id = 2", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(sent_at, ts(t(11)));
+        // Released rows never include a delivered one.
+        s.release(&[1, 2]).unwrap();
+        assert_eq!(
+            (status(&s, 1), status(&s, 2)),
+            (OutboxStatus::Sent, OutboxStatus::Sent)
+        );
+        assert_eq!(s.settle().unwrap(), 0);
     }
 }

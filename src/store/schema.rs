@@ -117,4 +117,11 @@ CREATE INDEX commitments_answer ON commitments (answer_id);
 -- The answer form reads one unit's latest figures of a plan year.
 CREATE INDEX unit_figures_unit ON unit_figures (job, unit, plan_year, scheduled_at);
 "#,
+    // A delivery is noted in a row of its own (a commit of one small page a message, where marking
+    // the outbox row rewrote its pages and two indexes'), folded into the outbox and the units'
+    // alert memory a batch at a time; bodies are stored compressed from now on.
+    r#"
+CREATE TABLE outbox_sent (id INTEGER PRIMARY KEY, sent_at TEXT NOT NULL);
+ALTER TABLE message_bodies ADD COLUMN packed INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

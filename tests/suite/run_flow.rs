@@ -115,9 +115,10 @@ async fn defect_2_a_failure_is_listed_in_a_digest_even_when_the_run_that_took_it
             now,
             lease: Duration::from_secs(60),
             only: None,
+            most: 1,
         })
         .unwrap()
-        .unwrap()
+        .remove(0)
         .row;
     s.mark_failed(row.id, "550 no such user").unwrap();
     drop(s);
