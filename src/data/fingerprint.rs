@@ -8,6 +8,8 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 const BLOCK: u64 = 8 << 20;
+/// How much of a block is read at once while hashing it.
+const PIECE: usize = 256 << 10;
 /// A file changed in the same tick of the file system's clock as it was hashed may change again
 /// within that tick, its times unchanged: its metadata alone is trusted only when its last change
 /// (ctime, which no tool can set back) is at least this much older than the hashing (as git does
@@ -48,12 +50,21 @@ fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
             .map(|(t, out)| {
                 let file = &file;
                 scope.spawn(move || -> std::io::Result<()> {
-                    let mut buf = vec![0u8; BLOCK as usize];
+                    // Read in pieces that stay in the core's cache while they are hashed (a
+                    // whole block read at once is evicted before the hash reaches its end).
+                    let mut buf = vec![0u8; PIECE];
                     for (i, slot) in out.iter_mut().enumerate() {
                         let start = ((t * per + i) as u64) * BLOCK;
-                        let n = (len - start).min(BLOCK) as usize;
-                        file.read_exact_at(&mut buf[..n], start)?;
-                        *slot = xxhash_rust::xxh3::xxh3_64(&buf[..n]);
+                        let end = (start + BLOCK).min(len);
+                        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+                        let mut at = start;
+                        while at < end {
+                            let n = ((end - at) as usize).min(PIECE);
+                            file.read_exact_at(&mut buf[..n], at)?;
+                            hasher.update(&buf[..n]);
+                            at += n as u64;
+                        }
+                        *slot = hasher.digest();
                     }
                     Ok(())
                 })
