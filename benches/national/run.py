@@ -38,7 +38,7 @@ MIN_PAYMENT, MAX_PAYMENT = 1_000_000, 2_000_000_000
 CHUNK_ROWS = 250_000
 
 BARS = {"wall": 1.3, "rss": 1.15, "repeated": 0.05, "appended": 0.1, "mail_secs": 5.0,
-        "daily": 0.08, "daily_polars": 0.25}
+        "daily": 0.08, "daily_polars": 0.25, "backtest": 1.5}
 
 # Sơn La's milestones, as in jobs/sample.toml: 71.79 % expected by 31/10.
 MILESTONES = """milestones = [
@@ -151,10 +151,10 @@ def _payment_chunk(job):
     ]).encode()
 
 
-def payment_tables(units, projects, seed):
+def payment_tables(units, projects, seed, years=2):
     unit_ids, project_ids = ids(units, projects)
     owner, _ = layout(seed, units, projects)
-    first, last = dt.date(PLAN_YEAR - 1, 1, 1), dt.date(PLAN_YEAR, 12, 31)
+    first, last = dt.date(PLAN_YEAR - years + 1, 1, 1), dt.date(PLAN_YEAR, 12, 31)
     dates = [f"{first + dt.timedelta(days=d)}," for d in range((last - first).days + 1)]
     # Each payment's unit is its project's unit: a row prefix per project.
     prefixes = [f"{unit_ids[owner[p]]},{pid}," for p, pid in enumerate(project_ids)]
@@ -179,10 +179,13 @@ def chunks(prefix, seed, rows):
     return [(f"{seed}:{prefix}:{i}", min(CHUNK_ROWS, rows - s)) for i, s in enumerate(range(0, rows, CHUNK_ROWS))]
 
 
-def generate(ddir, rows, units, projects, seed):
+def generate(ddir, rows, units, projects, seed, years=2):
     """Writes units.csv, plans.csv, payments.csv and stamp.json into `ddir`, unless a stamp with
-    the same parameters says they are there already. Returns the stamp."""
+    the same parameters says they are there already: `rows` payments over `years` plan years (the
+    last one PLAN_YEAR). Returns the stamp."""
     params = {"generator": GENERATOR_VERSION, "rows": rows, "units": units, "projects": projects, "seed": seed}
+    if years != 2:
+        params["years"] = years
     stamp_path = ddir / "stamp.json"
     files = ("units.csv", "plans.csv", "payments.csv")
     try:
@@ -211,17 +214,17 @@ def generate(ddir, rows, units, projects, seed):
     # A project's yearly plan is what its payments of a year add up to on average, divided by its
     # unit's pace: rates then sit around the pace whatever the number of rows.
     rng = random.Random(f"{seed}:plans")
-    per_year = rows / 2 / projects * (MIN_PAYMENT + MAX_PAYMENT) / 2
+    per_year = rows / years / projects * (MIN_PAYMENT + MAX_PAYMENT) / 2
     with open(ddir / "plans.csv", "w", encoding="utf-8", newline="") as f:
         f.write("unit_id,project_id,plan_year,amount\n")
         for p, pid in enumerate(project_ids):
-            for year in (PLAN_YEAR - 1, PLAN_YEAR):
+            for year in range(PLAN_YEAR - years + 1, PLAN_YEAR + 1):
                 amount = max(1, round(per_year / pace[owner[p]] * rng.uniform(0.7, 1.3) / 1e6)) * 1_000_000
                 f.write(f"{unit_ids[owner[p]]},{pid},{year},{amount}\n")
     tmp = ddir / "payments.csv.tmp"
     with open(tmp, "wb") as f:
         f.write(b"date,unit_id,project_id,amount,note\n")
-    write_payments(tmp, payment_tables(units, projects, seed), chunks("payments", seed, rows), mode="ab")
+    write_payments(tmp, payment_tables(units, projects, seed, years), chunks("payments", seed, rows), mode="ab")
     os.replace(tmp, ddir / "payments.csv")
     stamp = {"params": params, "sizes": {f: (ddir / f).stat().st_size for f in files}}
     stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
@@ -563,6 +566,38 @@ def daily_bench(args, binary, ddir, config, stamp, logs, results):
     if problems:
         results["mismatch"] = True
     results["daily"] = {"times": times, "check": problems}
+
+
+def backtest_bench(args, binary, workdir, logs, results):
+    """`disbmon backtest` over three past years beside one cold run, each from no state, on a data
+    set of the same size whose payments span those years and this one."""
+    years = 4
+    ddir = workdir / f"rows{args.rows}-units{args.units}-projects{args.projects}-seed{args.seed}-years{years}"
+    generate(ddir, args.rows, args.units, args.projects, args.seed, years)
+    config = write_setup(ddir, "national", job_toml(year_on_year=True),
+                         'transport = "file"\ndir = "../outbox"   # --dry-run sends nothing anyway')
+    state = ddir / "state"
+    cold_cmd = [binary, "--config", config, "once", "national", "--as-of", AS_OF, "--dry-run", "--json"]
+    back_cmd = [binary, "--config", config, "backtest", "national", "--as-of", AS_OF, "--years", str(years - 1), "--json"]
+    times = {"cold": [], "backtest": []}
+    try:
+        for i in range(args.runs):
+            for kind, cmd in (("cold", cold_cmd), ("backtest", back_cmd)):
+                shutil.rmtree(state, ignore_errors=True)
+                w, _, out, _ = measured(cmd, logs, f"backtest-{kind}-{i + 1}")
+                times[kind].append(w)
+            note(f"  backtest {i + 1}/{args.runs}: cold {times['cold'][-1]:.2f} s, backtest {times['backtest'][-1]:.2f} s")
+        replayed = json.loads(out.read_text())
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    cold, back = median(times["cold"]), median(times["backtest"])
+    cell, ok = ratio_cell(back, cold, BARS["backtest"])
+    results["verdicts"].append(ok)
+    say(f"\n== disbmon backtest over {years - 1} past years, {args.rows:,} rows over {years} years ==")
+    say(f"  years replayed: {replayed.get('years')}")
+    say(f"cold          {cold:>7.2f} s")
+    say(f"backtest      {back:>7.2f} s   / cold: {cell}")
+    results["backtest"] = times
 
 
 def python_with_aiosmtpd(args, workdir, logs):
@@ -977,6 +1012,7 @@ def main():
     ap.add_argument("--generate-only", action="store_true", help="write the data sets and stop")
     ap.add_argument("--no-warm", action="store_true", help="skip the cold / repeated / appended runs")
     ap.add_argument("--days", type=int, default=5, help="days of the daily scenario (0 skips it)")
+    ap.add_argument("--no-backtest", action="store_true", help="skip the backtest scenario (its own data set: the same rows over four years)")
     mail = ap.add_mutually_exclusive_group()
     mail.add_argument("--mail", action="store_true", help="only the mail benchmark")
     mail.add_argument("--no-mail", action="store_true", help="skip the mail benchmark")
@@ -1026,6 +1062,8 @@ def main():
                 warm_bench(args, binary, ddir, config, stamp, logs, results)
             if has_bin and args.days > 0:
                 daily_bench(args, binary, ddir, config, stamp, logs, results)
+            if has_bin and not args.no_backtest:
+                backtest_bench(args, binary, workdir, logs, results)
     if has_bin and not (args.no_mail or args.scale_only or args.generate_only):
         mail_bench(args, binary, workdir, logs, results)
     if not (args.no_scale or args.mail):
