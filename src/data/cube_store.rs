@@ -46,9 +46,11 @@ struct Journal {
     tails: Vec<Cube>,
 }
 
-/// A cube as loaded: the stored one with the journal's tails merged in.
+/// A cube as loaded: the stored one, and the journal's tails merged with one another (small: they
+/// are answered apart and added, so that the cube is not copied to merge them in).
 pub(super) struct Stored {
     pub(super) cube: Cube,
+    pub(super) more: Option<Cube>,
     /// The source the cube (with its tails) was made from, and when that was hashed.
     pub(super) fingerprint: Fingerprint,
     pub(super) hashed_at_ns: i128,
@@ -92,6 +94,7 @@ pub(super) fn load(dir: &Path, role: &str, made: &Made) -> Option<Stored> {
             tails: Vec::new(),
         },
         cube: whole.cube,
+        more: None,
         fingerprint: whole.fingerprint,
         hashed_at_ns: whole.hashed_at_ns,
     };
@@ -102,11 +105,8 @@ pub(super) fn load(dir: &Path, role: &str, made: &Made) -> Option<Stored> {
             .filter(|j: &Journal| j.made == *made && j.extends == whole_seal)
     });
     if let Some(j) = journal {
-        // The tails merged with one another first (they are small), then into the cube once.
-        let mut tails = j.tails.iter().cloned();
-        if let Some(first) = tails.next() {
-            let all = tails.try_fold(first, Cube::merged)?;
-            stored.cube = stored.cube.merged(all)?;
+        if !j.tails.is_empty() {
+            stored.more = Some(Cube::merged_all(j.tails.clone())?);
         }
         stored.fingerprint = j.fingerprint;
         stored.hashed_at_ns = j.hashed_at_ns;
@@ -160,22 +160,34 @@ pub(super) fn save_whole(
     write_sealed(&whole_path, &whole).map(|_| ())
 }
 
-/// Stores what was added to the cube since it was written (`kept`, from [`load`]): `tail` (the rows appended, none when
-/// only the file's metadata changed), the source now as `fingerprint` says. Writes the cube whole
-/// again (`merged`, the cube with the tail) when the journal would be too large.
+/// Stores what was added to the cube since it was written (`kept`, from [`load`]): `tail` (the
+/// rows appended, none when only the file's metadata changed), the source now as `fingerprint`
+/// says. Writes the cube whole again (`cube` with all that was appended since, `more`) when the
+/// journal would be too large.
+#[allow(clippy::too_many_arguments)] // each is one thing the file is made of
 pub(super) fn save_tail(
     dir: &Path,
     role: &str,
     made: &Made,
     kept: Kept,
     tail: Option<Cube>,
-    merged: Cube,
+    cube: Cube,
+    more: Option<Cube>,
     (fingerprint, hashed_at_ns): (Fingerprint, i128),
 ) -> std::io::Result<()> {
     let mut tails = kept.tails;
     tails.extend(tail);
     let journal_rows: u64 = tails.iter().map(|t| t.rows).sum();
     if journal_rows.saturating_mul(JOURNAL_SHARE) > kept.whole_rows || tails.len() > JOURNAL_TAILS {
+        let merged = match more {
+            Some(more) => cube.merged(more),
+            None => Some(cube),
+        };
+        let Some(merged) = merged else {
+            // Sums beyond what a cube holds: none is kept (the next run reads the source).
+            remove(dir, role);
+            return Ok(());
+        };
         return save_whole(dir, role, made, merged, (fingerprint, hashed_at_ns));
     }
     let journal = Journal {

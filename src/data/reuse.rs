@@ -83,35 +83,6 @@ fn recipe(
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
-/// Adds the appended rows' sums to the stored ones; None when a sum leaves the bounds.
-fn add(stored: &[Aggregate], more: &[Aggregate]) -> Option<Vec<Aggregate>> {
-    stored
-        .iter()
-        .zip(more)
-        .map(|(a, b)| {
-            let mut sum = a.clone();
-            for (unit, amount) in &b.by_unit {
-                let was = sum.by_unit.get(unit).copied().unwrap_or(0);
-                let total =
-                    crate::domain::money::checked_sum([i128::from(was), i128::from(*amount)])?;
-                sum.by_unit.insert(unit.clone(), total);
-            }
-            for (unit, day) in &b.changed {
-                let e = sum.changed.entry(unit.clone()).or_insert(*day);
-                *e = (*e).max(*day);
-            }
-            sum.newest = sum.newest.max(b.newest);
-            let (s, m) = (&mut sum.stats, &b.stats);
-            s.rows += m.rows;
-            s.used += m.used;
-            s.out_of_scope += m.out_of_scope;
-            s.rejected += m.rejected;
-            s.blank += m.blank;
-            Some(sum)
-        })
-        .collect()
-}
-
 /// What became of the stored sums, said in each source's row counts (the report shows it).
 fn said(mut aggregates: Vec<Aggregate>, reuse: Reuse) -> Result<Vec<Aggregate>, DataIssue> {
     for a in &mut aggregates {
@@ -202,7 +173,7 @@ fn cubed(
         .filter(|s| untouched(&table.path, &s.fingerprint, s.hashed_at_ns))
     {
         let hashed = Some((s.fingerprint.clone(), s.hashed_at_ns));
-        return match s.cube.answer(table, queries) {
+        return match s.cube.answer_with(s.more.as_ref(), table, queries) {
             Some(answers) => Ok((answers, Reuse::Unchanged, hashed)),
             None => Ok((read()?, Reuse::Read, hashed)),
         };
@@ -219,25 +190,35 @@ fn cubed(
     if let Some(s) = stored {
         let old = &s.fingerprint;
         if old.len == fingerprint.len && old.blocks == fingerprint.blocks {
-            kept = Some((s.cube, Reuse::Unchanged, Save::Tail(s.journal, None)));
+            kept = Some((
+                s.cube,
+                s.more,
+                Reuse::Unchanged,
+                Save::Tail(s.journal, None),
+            ));
         } else if is_prefix(&table.path, old, &fingerprint).unwrap_or(false) {
-            let more = tail(table, old.len)
+            let appended = tail(table, old.len)
                 .ok()
                 .and_then(|t| compute::cube::build(&t, source, known, successors).ok())
                 .flatten();
-            if let Some(more) = more {
-                let rows = more.rows;
-                if let Some(cube) = s.cube.merged(more.clone()) {
-                    let save = Save::Tail(s.journal, Some(more));
-                    kept = Some((cube, Reuse::Appended { rows }, save));
+            if let Some(appended) = appended {
+                let rows = appended.rows;
+                // Added to the journal's rows, not to the cube: that would copy it whole.
+                let more = match s.more {
+                    Some(more) => more.merged(appended.clone()),
+                    None => Some(appended.clone()),
+                };
+                if let Some(more) = more {
+                    let save = Save::Tail(s.journal, Some(appended));
+                    kept = Some((s.cube, Some(more), Reuse::Appended { rows }, save));
                 }
             }
         }
     }
-    let (cube, reuse, save) = match kept {
+    let (cube, more, reuse, save) = match kept {
         Some(k) => k,
         None => match compute::cube::build(table, source, known, successors)? {
-            Some(cube) => (cube, Reuse::Read, Save::Whole),
+            Some(cube) => (cube, None, Reuse::Read, Save::Whole),
             None => {
                 // Rows with problems: no cube until the source is fixed.
                 cube_store::remove(dir, &role);
@@ -245,12 +226,12 @@ fn cubed(
             }
         },
     };
-    let answers = cube.answer(table, queries);
+    let answers = cube.answer_with(more.as_ref(), table, queries);
     let hashed = (fingerprint, hashed_at_ns);
     let written = match save {
         Save::Whole => cube_store::save_whole(dir, &role, &made, cube, hashed.clone()),
         Save::Tail(journal, tail) => {
-            cube_store::save_tail(dir, &role, &made, journal, tail, cube, hashed.clone())
+            cube_store::save_tail(dir, &role, &made, journal, tail, cube, more, hashed.clone())
         }
     };
     // A cache that cannot be written costs the next run a full read, nothing else.
@@ -313,7 +294,7 @@ fn stored_sums(
                 .filter(|more| more.iter().all(|a| a.issues.is_empty()));
             if let Some(sum) = appended.and_then(|more| {
                 let rows = more.first().map(|a| a.stats.rows).unwrap_or(0);
-                add(&e.aggregates, &more).map(|sum| (sum, rows))
+                compute::query::added(&e.aggregates, &more).map(|sum| (sum, rows))
             }) {
                 reuse = Reuse::Appended { rows: sum.1 };
                 aggregates = Some(sum.0);

@@ -65,12 +65,13 @@ pub struct Cube {
     pub blank: u64,
 }
 
-/// The cells stored in chunks that serde reads into vectors of the right size at once (it
-/// reserves at most 1 MiB ahead for a sequence: one of a million cells grows by doubling,
-/// copying itself each time).
+/// The cells stored in chunks, read straight into one vector sized from the number of chunks
+/// (serde reserves at most 1 MiB ahead for a sequence: one of a million cells grows by doubling,
+/// copying itself each time; chunks read apart were copied once more into one).
 mod chunked {
     use super::Cell;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
 
     const CHUNK: usize = 16_384;
 
@@ -79,12 +80,73 @@ mod chunked {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cell>, D::Error> {
-        let chunks: Vec<Vec<Cell>> = Vec::deserialize(d)?;
-        let mut out = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-        for c in chunks {
-            out.extend(c);
+        d.deserialize_seq(Chunks)
+    }
+
+    /// The sequence of chunks.
+    struct Chunks;
+
+    impl<'de> Visitor<'de> for Chunks {
+        type Value = Vec<Cell>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("chunks of cells")
         }
-        Ok(out)
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Cell>, A::Error> {
+            // At most as many as the chunks hold: a damaged count cannot reserve more than a
+            // sealed file's chunks (the seal is checked before).
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 12) * CHUNK);
+            while seq.next_element_seed(Append(&mut out))?.is_some() {}
+            Ok(out)
+        }
+    }
+
+    /// One chunk, its cells added to the vector.
+    struct Append<'a>(&'a mut Vec<Cell>);
+
+    impl<'de> DeserializeSeed<'de> for Append<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Append<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a chunk of cells")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(c) = seq.next_element::<Cell>()? {
+                self.0.push(c);
+            }
+            Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn cells_come_back_as_they_were_written() {
+        let cells: Vec<Cell> = (0..40_000)
+            .map(|i| Cell {
+                unit: i % 7,
+                year: 2026,
+                layer: u32::MAX,
+                capital: u32::MAX,
+                day: i as i32,
+                sum: i128::from(i) * 1_000_000_007,
+                rows: u64::from(i),
+            })
+            .collect();
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Held(#[serde(with = "self")] Vec<Cell>);
+        let bytes = postcard::to_allocvec(&Held(cells.clone())).unwrap();
+        let back: Held = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.0, cells);
     }
 }
 
@@ -562,22 +624,8 @@ impl Cube {
         let known_units = self.units.len();
         let mut unit_index = Interned::of(std::mem::take(&mut self.units));
         let mut label_index = Interned::of(std::mem::take(&mut self.labels));
-        let units: Vec<u32> = more.units.iter().map(|u| unit_index.index(u)).collect();
-        let labels: Vec<u32> = more.labels.iter().map(|l| label_index.index(l)).collect();
-        let relabel = |l: u32| match l {
-            NO_LABEL => NO_LABEL,
-            l => labels[l as usize],
-        };
-        let mut tail: Vec<Cell> = more
-            .cells
-            .into_iter()
-            .map(|c| Cell {
-                unit: units[c.unit as usize],
-                layer: relabel(c.layer),
-                capital: relabel(c.capital),
-                ..c
-            })
-            .collect();
+        let (rows, blank) = (more.rows, more.blank);
+        let mut tail = more.relabelled(&mut unit_index, &mut label_index);
         tail.sort_unstable_by_key(Cell::key);
         // Both sorted: one pass merges them (the tail is a day's rows, the cube years of them).
         let old = std::mem::take(&mut self.cells);
@@ -597,8 +645,8 @@ impl Cube {
         self.cells = cells;
         self.units = unit_index.into_values();
         self.labels = label_index.into_values();
-        self.rows += more.rows;
-        self.blank += more.blank;
+        self.rows += rows;
+        self.blank += blank;
         // A unit paid for the first time: the ids in order again (rare: a new unit).
         match self.units.len() > known_units {
             true => self.in_id_order().normalised(),
@@ -606,26 +654,106 @@ impl Cube {
         }
     }
 
-    /// The answers to `queries`, as `aggregate_all` gives them; None when a unit's sum leaves
-    /// the range of amounts (`aggregate_all` then names it).
-    pub fn answer(&self, table: &Table, queries: &[Query]) -> Option<Vec<Aggregate>> {
-        let has = Has::of(table);
-        let index = Index::of(self);
-        queries
-            .iter()
-            .enumerate()
-            .map(|(k, q)| self.one(&index, table, has, q, k == 0))
+    /// Cubes of parts of one source (a journal's tails) as one: their cells in one index of units
+    /// and labels, sorted once (merging them two by two would copy the first ones many times).
+    pub fn merged_all(cubes: Vec<Cube>) -> Option<Cube> {
+        let mut units = Interned::of(Vec::new());
+        let mut labels = Interned::of(Vec::new());
+        let mut all = Cube::default();
+        for cube in cubes {
+            all.rows += cube.rows;
+            all.blank += cube.blank;
+            let cells = cube.relabelled(&mut units, &mut labels);
+            all.cells.extend(cells);
+        }
+        all.units = units.into_values();
+        all.labels = labels.into_values();
+        all.in_id_order().normalised()
+    }
+
+    /// This cube's cells with their units and labels indexed in `units` and `labels`.
+    fn relabelled(self, units: &mut Interned<UnitId>, labels: &mut Interned<String>) -> Vec<Cell> {
+        let unit_of: Vec<u32> = self.units.iter().map(|u| units.index(u)).collect();
+        let label_of: Vec<u32> = self.labels.iter().map(|l| labels.index(l)).collect();
+        let relabel = |l: u32| match l {
+            NO_LABEL => NO_LABEL,
+            l => label_of[l as usize],
+        };
+        self.cells
+            .into_iter()
+            .map(|c| Cell {
+                unit: unit_of[c.unit as usize],
+                layer: relabel(c.layer),
+                capital: relabel(c.capital),
+                ..c
+            })
             .collect()
     }
 
-    fn one(
+    /// The answers of this cube and of `more` (the rows appended since, kept apart so that this
+    /// cube is not copied to add them), added; None as for [`Cube::answer`].
+    pub fn answer_with(
         &self,
-        index: &Index,
+        more: Option<&Cube>,
         table: &Table,
-        has: Has,
-        q: &Query,
-        first: bool,
-    ) -> Option<Aggregate> {
+        queries: &[Query],
+    ) -> Option<Vec<Aggregate>> {
+        let answers = self.answer(table, queries)?;
+        match more {
+            None => Some(answers),
+            Some(m) => super::query::added(&answers, &m.answer(table, queries)?),
+        }
+    }
+
+    /// The answers to `queries`, as `aggregate_all` gives them; None when a unit's sum leaves
+    /// the range of amounts (`aggregate_all` then names it). The queries are answered a few at a
+    /// time in one walk over the cells, each group's days searched for all of them while they are
+    /// in the cache (a walk per query missed it at every probe).
+    pub fn answer(&self, table: &Table, queries: &[Query]) -> Option<Vec<Aggregate>> {
+        let has = Has::of(table);
+        let index = Index::of(self);
+        let mut answers = Vec::with_capacity(queries.len());
+        for chunk in queries.chunks(ASKED_AT_ONCE) {
+            let asks: Vec<Ask> = chunk.iter().map(|q| self.ask(q, has)).collect();
+            let mut tallies: Vec<Tally> =
+                asks.iter().map(|_| Tally::new(self.units.len())).collect();
+            for g in &index.groups {
+                let c = &self.cells[g.start];
+                let days = &index.days[g.start..g.end];
+                for (a, t) in asks.iter().zip(&mut tallies) {
+                    if (has.year && c.year != a.year)
+                        || a.layer.is_some_and(|l| c.layer != l)
+                        || a.capital.is_some_and(|l| c.capital != l)
+                    {
+                        continue;
+                    }
+                    let from = days.partition_point(|&d| d < a.days.0);
+                    let to = days.partition_point(|&d| d <= a.days.1);
+                    if from >= to {
+                        continue;
+                    }
+                    let (sum, rows) = index.between(g, from, to);
+                    let last = days[to - 1];
+                    t.counted[c.unit as usize] = true;
+                    let e = &mut t.sums[c.unit as usize];
+                    e.0 += sum;
+                    e.1 += rows;
+                    if has.effective {
+                        e.2 = e.2.max(last);
+                    }
+                    t.newest = t.newest.max(last);
+                }
+            }
+            for t in tallies {
+                let first = answers.is_empty();
+                answers.push(self.aggregate(t, table, has, first)?);
+            }
+        }
+        Some(answers)
+    }
+
+    /// What `q` asks of the cells.
+    fn ask(&self, q: &Query, has: Has) -> Ask {
         // The label a query asks for, by index; one no row has matches no cell.
         let label = |l: &Option<String>, present: bool| -> Option<u32> {
             match (l, present) {
@@ -638,8 +766,6 @@ impl Cube {
                 _ => None,
             }
         };
-        let layer = label(&q.layer, has.layer);
-        let capital = label(&q.capital_source, has.capital);
         let (year, days) = match q.scope {
             Scope::Plans { year, as_of } => (
                 year,
@@ -652,35 +778,16 @@ impl Cube {
                 year, start, end, ..
             } => (year, (days_since_epoch(start), days_since_epoch(end))),
         };
-        // Per unit by index: sum, rows, the latest plan change.
-        let mut sums: Vec<(i128, u64, i32)> = vec![(0, 0, NONE); self.units.len()];
-        let mut counted = vec![false; self.units.len()];
-        let mut newest = NONE;
-        for g in &index.groups {
-            let c = &self.cells[g.start];
-            if (has.year && c.year != year.get())
-                || layer.is_some_and(|l| c.layer != l)
-                || capital.is_some_and(|l| c.capital != l)
-            {
-                continue;
-            }
-            let cells = &self.cells[g.start..g.end];
-            let from = cells.partition_point(|c| c.day < days.0);
-            let to = cells.partition_point(|c| c.day <= days.1);
-            if from >= to {
-                continue;
-            }
-            let (sum, rows) = index.between(g, from, to);
-            let last = cells[to - 1].day;
-            counted[c.unit as usize] = true;
-            let e = &mut sums[c.unit as usize];
-            e.0 += sum;
-            e.1 += rows;
-            if has.effective {
-                e.2 = e.2.max(last);
-            }
-            newest = newest.max(last);
+        Ask {
+            year: year.get(),
+            layer: label(&q.layer, has.layer),
+            capital: label(&q.capital_source, has.capital),
+            days,
         }
+    }
+
+    /// One query's answer from its tally.
+    fn aggregate(&self, t: Tally, table: &Table, has: Has, first: bool) -> Option<Aggregate> {
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
         let day = |d: i32| match d {
             NONE => None,
@@ -691,8 +798,8 @@ impl Cube {
         // Units are indexed in id order (`finish`, `merged`): the maps are built from sorted keys.
         let mut by_unit = Vec::new();
         let mut changed_on = Vec::new();
-        for (i, (sum, rows, changed)) in sums.into_iter().enumerate() {
-            if !counted[i] {
+        for (i, (sum, rows, changed)) in t.sums.into_iter().enumerate() {
+            if !t.counted[i] {
                 continue;
             }
             let unit = &self.units[i];
@@ -705,7 +812,7 @@ impl Cube {
         agg.by_unit = by_unit.into_iter().collect();
         agg.changed = changed_on.into_iter().collect();
         if first && has.date {
-            agg.newest = day(newest);
+            agg.newest = day(t.newest);
         }
         agg.stats = SourceStats {
             source: Some(table.role),
@@ -722,10 +829,42 @@ impl Cube {
     }
 }
 
+/// How many queries one walk over a cube's cells answers: their tallies (a sum per unit each)
+/// stay small beside the cells for any number of units.
+const ASKED_AT_ONCE: usize = 8;
+
+/// What one query asks of the cells: a plan year, labels by index (None: any), a range of days.
+struct Ask {
+    year: i32,
+    layer: Option<u32>,
+    capital: Option<u32>,
+    days: (i32, i32),
+}
+
+/// One query's sums while the cells are walked, per unit by index: sum, rows, the latest plan
+/// change; which units have cells; the latest day counted.
+struct Tally {
+    sums: Vec<(i128, u64, i32)>,
+    counted: Vec<bool>,
+    newest: i32,
+}
+
+impl Tally {
+    fn new(units: usize) -> Tally {
+        Tally {
+            sums: vec![(0, 0, NONE); units],
+            counted: vec![false; units],
+            newest: NONE,
+        }
+    }
+}
+
 /// Where each group of cells (one unit, year, layer, capital source) starts and ends, and the
 /// running sums within it: a query's sum over a range of days is two look-ups.
 struct Index {
     groups: Vec<Group>,
+    /// Each cell's day, apart: searched compactly.
+    days: Vec<i32>,
     /// Per cell: the sum and the rows of its group's cells up to and including it.
     running: Vec<(i128, u64)>,
 }
@@ -739,6 +878,7 @@ impl Index {
     fn of(cube: &Cube) -> Index {
         let mut groups = Vec::new();
         let mut running = Vec::with_capacity(cube.cells.len());
+        let days = cube.cells.iter().map(|c| c.day).collect();
         let mut start = 0;
         for (i, c) in cube.cells.iter().enumerate() {
             if i > 0 && cube.cells[i - 1].group() != c.group() {
@@ -758,7 +898,11 @@ impl Index {
                 end: cube.cells.len(),
             });
         }
-        Index { groups, running }
+        Index {
+            groups,
+            days,
+            running,
+        }
     }
 
     /// The sum and rows of the group's cells `from..to` (indices within the group).

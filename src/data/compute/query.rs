@@ -42,6 +42,36 @@ pub struct Aggregate {
     pub changed: BTreeMap<UnitId, NaiveDate>,
 }
 
+/// The answers of some rows added to those of the rest (appended rows to the stored ones, a
+/// cube's journal to the cube); None when a sum leaves the bounds.
+pub fn added(stored: &[Aggregate], more: &[Aggregate]) -> Option<Vec<Aggregate>> {
+    stored
+        .iter()
+        .zip(more)
+        .map(|(a, b)| {
+            let mut sum = a.clone();
+            for (unit, amount) in &b.by_unit {
+                let was = sum.by_unit.get(unit).copied().unwrap_or(0);
+                let total =
+                    crate::domain::money::checked_sum([i128::from(was), i128::from(*amount)])?;
+                sum.by_unit.insert(unit.clone(), total);
+            }
+            for (unit, day) in &b.changed {
+                let e = sum.changed.entry(unit.clone()).or_insert(*day);
+                *e = (*e).max(*day);
+            }
+            sum.newest = sum.newest.max(b.newest);
+            let (s, m) = (&mut sum.stats, &b.stats);
+            s.rows += m.rows;
+            s.used += m.used;
+            s.out_of_scope += m.out_of_scope;
+            s.rejected += m.rejected;
+            s.blank += m.blank;
+            Some(sum)
+        })
+        .collect()
+}
+
 /// Unit ids mapped to their successors (following chains: A → B → C).
 pub(super) fn successor(e: Expr, map: &BTreeMap<UnitId, UnitId>) -> Expr {
     if map.is_empty() {
