@@ -108,7 +108,11 @@ def measured(cmd, log_dir, name, ok=(0,), env=None, hints=None):
         fail(cmd, "?", out, err, "the launcher recorded no result (could the command be started?)")
     if r["code"] not in ok:
         fail(cmd, r["code"], out, err, (hints or {}).get(r["code"], ""))
+    LAST["oublock"] = r.get("oublock", 0)
     return r["wall"], r["maxrss_kb"], out, err
+
+
+LAST = {}  # what measured() saw of its last command beyond its return: "oublock"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -891,6 +895,10 @@ def check_scale_report(report, stamp, n, dry_run):
     return problems
 
 
+# A full run's writes besides its .eml files (the outbox, the run's record), per message.
+OUTBOX_PAGES_BAR = 5
+
+
 def scale_bench(args, binary, workdir, logs, results):
     """disbmon over N and 10 N units, each size dry (reading, joining by unit, ranks, peer groups,
     roll-ups, rendering) and for real (also storing every decision and message in SQLite and
@@ -936,6 +944,7 @@ def scale_runs(args, binary, sets, logs, results, trash):
     walls = {n: {k: [] for k in kinds} for n in sizes}
     rss = {n: {k: [] for k in kinds} for n in sizes}
     emls, found = {n: [] for n in sizes}, {}
+    pages = {n: [] for n in sizes}  # the state store's 4 KiB pages written per message
     for i in range(args.runs):
         for n in sizes:  # interleaved, so drifts of the machine hit both sizes alike
             base, stamp, config = sets[n]
@@ -956,8 +965,13 @@ def scale_runs(args, binary, sets, logs, results, trash):
                     want = sum(len(a.get("to") or []) + len(a.get("cc") or []) for a in report["alerts"]) \
                         + len((report.get("digest") or {}).get("to") or [])
                     with os.scandir(base / "mail") as it:
-                        got = sum(1 for e in it if e.name.endswith(".eml"))
+                        files = [e.stat().st_size for e in it if e.name.endswith(".eml")]
+                    got = len(files)
                     emls[n].append(got)
+                    # The run's writes less the .eml files' pages: the state store's (and the
+                    # cache's and the logs', a few MB).
+                    eml_bytes = sum(-(-size // 4096) * 4096 for size in files)
+                    pages[n].append(max(0, LAST["oublock"] * 512 - eml_bytes) / 4096 / max(1, got))
                     if got != want:
                         problems.append(f"{got} .eml files written, {want} messages in the report")
                 if problems:
@@ -965,7 +979,7 @@ def scale_runs(args, binary, sets, logs, results, trash):
                 found.setdefault(n, {"alerts": len(report["alerts"]), "groups": len(report["groups"]),
                                      "rollups": len(report["rollups"])})
                 note(f"  scale run {i + 1}/{args.runs} {n:,} units {kind}: {w:.2f} s, {kb / 1024:.0f} MB"
-                     + (f", {emls[n][-1]:,} .eml files" if kind == "full" else ""))
+                     + (f", {emls[n][-1]:,} .eml files, {pages[n][-1]:.1f} pages written a message" if kind == "full" else ""))
 
     small, large = sizes
     med = {n: {k: median(walls[n][k]) for k in kinds} for n in sizes}
@@ -988,8 +1002,14 @@ def scale_runs(args, binary, sets, logs, results, trash):
     say(f"{large:,} / {small:,}: dry run {dry_cell}, full run {full_cell}, full − dry {extra_cell}; "
         f"peak RSS {mrss[large]['dry'] / mrss[small]['dry']:.2f} (dry), {mrss[large]['full'] / mrss[small]['full']:.2f} (full)")
     results["verdicts"] += [dry_ok, full_ok]
+    for n in sizes:
+        per = median(pages[n])
+        ok = per <= OUTBOX_PAGES_BAR
+        results["verdicts"].append(ok)
+        say(f"{n:,} units, full run: {per:.1f} pages of 4 KiB written a message besides the .eml files "
+            f"(bar ≤ {OUTBOX_PAGES_BAR}: {'met' if ok else 'NOT met'})")
     results["scale"] = {"sizes": list(sizes), "runs": args.runs, "wall_s": walls, "maxrss_kb": rss,
-                        "eml_files": emls, "found": found, "bar": SCALE_BAR,
+                        "eml_files": emls, "pages_per_message": pages, "found": found, "bar": SCALE_BAR,
                         "ratio": {k: med[large][k] / med[small][k] for k in kinds}}
 
 
