@@ -127,9 +127,10 @@ impl<'a> Drainer<'a> {
     }
 
     /// How many rows one take leases for the lanes: enough that a transaction's pages are shared
-    /// by many messages, few enough that every lane has its share at once.
+    /// by many messages (each commit writes whole pages: the outbox rows', its two indexes', the
+    /// units' memory), and every lane has its share at once.
     fn batch(&self) -> usize {
-        8 * self.mailer.lanes()
+        (8 * self.mailer.lanes()).max(32)
     }
 
     /// How long a taken row is held before another drainer may take it back: longer than the

@@ -5,7 +5,7 @@ use super::db::{Store, StoreError};
 use super::liveness::orphaned;
 use super::sent::fold_sent;
 use super::sql::{later, opt_ts, parse_ts, ts};
-use crate::domain::message::{NewMessage, OutboxRow, OutboxStatus};
+use crate::domain::message::{MessageKind, NewMessage, OutboxRow, OutboxStatus};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::time::Duration;
@@ -114,10 +114,12 @@ impl Store {
                         if rows.len() >= most {
                             break;
                         }
-                        // Found by the message index, whatever else waits.
+                        // Found by the message index, whatever else waits (left to itself, the
+                        // planner walks every due row for the order by id: a run's delivery
+                        // grew with the square of its messages).
                         let marks = (0..chunk.len()).map(|i| format!("?{}", i + 3)).collect::<Vec<_>>().join(", ");
                         let mut st = tx.prepare(&format!(
-                            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {due} AND message_id IN ({marks}) ORDER BY id LIMIT ?2"
+                            "SELECT {OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_message WHERE {due} AND message_id IN ({marks}) ORDER BY id LIMIT ?2"
                         ))?;
                         let mut values: Vec<&dyn rusqlite::ToSql> = vec![&now, &most];
                         values.extend(chunk.iter().map(|id| id as &dyn rusqlite::ToSql));
@@ -147,6 +149,8 @@ impl Store {
             rows.truncate(most);
             let mut taken = Vec::with_capacity(rows.len());
             let mut body: Option<(String, Vec<u8>)> = None;
+            // A batch's bodies share their run's dictionary, read once.
+            let mut dicts: Option<(i64, Vec<u8>)> = None;
             for row in rows {
                 tx.execute(
                     "UPDATE outbox SET status = 'sending', owner = ?2, lease_until = ?3 WHERE id = ?1",
@@ -156,11 +160,26 @@ impl Store {
                 let raw = match &body {
                     Some((id, raw)) if *id == row.message_id => raw.clone(),
                     _ => {
-                        let raw = tx.query_row(
-                            "SELECT raw, packed FROM message_bodies WHERE message_id = ?1",
+                        let (raw, packed, dict): (Vec<u8>, i64, Option<i64>) = tx.query_row(
+                            "SELECT raw, packed, dict FROM message_bodies WHERE message_id = ?1",
                             params![row.message_id],
-                            |r| Ok(unpacked(r.get(0)?, r.get(1)?)),
-                        )??;
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )?;
+                        let dict = match dict {
+                            Some(id) => {
+                                if dicts.as_ref().is_none_or(|(d, _)| *d != id) {
+                                    let raw: Vec<u8> = tx.query_row(
+                                        "SELECT raw FROM message_dicts WHERE id = ?1",
+                                        params![id],
+                                        |r| r.get(0),
+                                    )?;
+                                    dicts = Some((id, raw));
+                                }
+                                dicts.as_ref().map(|(_, d)| d.as_slice())
+                            }
+                            None => None,
+                        };
+                        let raw = unpacked(raw, packed, dict)?;
                         body = Some((row.message_id.clone(), raw.clone()));
                         raw
                     }
@@ -381,10 +400,35 @@ impl Store {
             OutboxStatus::Pending
         };
         let mut n = 0;
+        // The run's first alert is the others' dictionary: they differ from it in the unit's
+        // name and figures, and compress to those (a digest, with its workbook, would be a
+        // large one, and is like no alert).
+        let first = messages
+            .iter()
+            .find(|m| m.kind == MessageKind::Alert && m.raw.len() <= DICTIONARY_AT_MOST);
+        let mut shared = match first {
+            Some(first) if messages.len() > 1 => {
+                c.execute(
+                    "INSERT INTO message_dicts (raw) VALUES (?1)",
+                    params![first.raw],
+                )?;
+                let id = c.last_insert_rowid();
+                let compressor =
+                    zstd::bulk::Compressor::with_dictionary(1, &first.raw).map_err(packing)?;
+                Some((id, compressor))
+            }
+            _ => None,
+        };
         for m in messages {
+            let (raw, dict) = match &mut shared {
+                Some((id, compressor)) => {
+                    (compressor.compress(&m.raw).map_err(packing)?, Some(*id))
+                }
+                None => (packed(&m.raw)?, None),
+            };
             c.execute(
-                "INSERT OR IGNORE INTO message_bodies (message_id, raw, packed) VALUES (?1, ?2, 1)",
-                params![m.message_id, packed(&m.raw)?],
+                "INSERT OR IGNORE INTO message_bodies (message_id, raw, packed, dict) VALUES (?1, ?2, 1, ?3)",
+                params![m.message_id, raw, dict],
             )?;
             for rcpt in &m.recipients {
                 // The same logical message to the same recipient is queued once.
@@ -399,26 +443,42 @@ impl Store {
     }
 }
 
-/// A body as stored: zstd at its fastest level (a rendered message is mostly text and markup;
-/// it shrinks to about a quarter, and so does what each run writes).
+/// The largest message that is made the dictionary of its run's others.
+const DICTIONARY_AT_MOST: usize = 256 << 10;
+
+/// A body as stored alone: zstd at its fastest level (a rendered message is mostly text and
+/// markup; it shrinks to about a quarter, and so does what each run writes).
 fn packed(raw: &[u8]) -> rusqlite::Result<Vec<u8>> {
-    zstd::bulk::compress(raw, 1).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    zstd::bulk::compress(raw, 1).map_err(packing)
 }
 
-/// A stored body as sent; bodies stored before compression came are as they were.
-fn unpacked(raw: Vec<u8>, packed: bool) -> rusqlite::Result<Vec<u8>> {
-    if !packed {
+fn packing(e: std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+/// A stored body as sent: as it was (stored before compression came), or decompressed, with its
+/// run's dictionary when it was compressed against one.
+fn unpacked(raw: Vec<u8>, packed: i64, dict: Option<&[u8]>) -> rusqlite::Result<Vec<u8>> {
+    if packed == 0 {
         return Ok(raw);
     }
-    zstd::stream::decode_all(raw.as_slice()).map_err(|e| {
+    let failed = |e: std::io::Error| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
-    })
+    };
+    let input = std::io::BufReader::new(raw.as_slice());
+    let mut decoder = match dict {
+        Some(d) => zstd::stream::read::Decoder::with_dictionary(input, d),
+        None => zstd::stream::read::Decoder::with_buffer(input),
+    }
+    .map_err(failed)?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut decoder, &mut out).map_err(failed)?;
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::message::MessageKind;
     use chrono::TimeZone;
 
     fn t(m: u32) -> DateTime<Utc> {
@@ -549,5 +609,45 @@ mod tests {
             (OutboxStatus::Sent, OutboxStatus::Sent)
         );
         assert_eq!(s.settle().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_run_s_alerts_are_stored_against_its_first_and_come_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let template =
+            "Kính gửi: đơn vị. Tỷ lệ giải ngân của đơn vị thấp hơn mức cần đạt. ".repeat(80);
+        let alerts: Vec<NewMessage> = (1..=20)
+            .map(|n| NewMessage {
+                message_id: format!("<a{n}@test>"),
+                kind: MessageKind::Alert,
+                recipients: vec![format!("u{n}@x.vn")],
+                raw: format!("Subject: đơn vị {n}\r\n\r\n{template}{}\r\n", n * 7919).into_bytes(),
+                ..message(0, &[])
+            })
+            .collect();
+        s.enqueue("j", &alerts, t(0), Duration::from_secs(3600))
+            .unwrap();
+        let taken = take(&s, t(1), None, 100);
+        assert_eq!(taken.len(), 20);
+        for (m, x) in alerts.iter().zip(&taken) {
+            assert_eq!(x.raw, m.raw, "{}", m.message_id);
+        }
+        let (stored, dicts): (i64, i64) = s
+            .with(|c| {
+                c.query_row(
+                    "SELECT SUM(LENGTH(raw)), (SELECT COUNT(*) FROM message_dicts) FROM message_bodies WHERE dict IS NOT NULL",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        assert_eq!(dicts, 1);
+        // Each but the first is little more than what it has of its own.
+        assert!(
+            stored < 20 * 200,
+            "{stored} bytes stored for 20 alerts of {} bytes",
+            alerts[0].raw.len()
+        );
     }
 }

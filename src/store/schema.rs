@@ -124,4 +124,10 @@ CREATE INDEX unit_figures_unit ON unit_figures (job, unit, plan_year, scheduled_
 CREATE TABLE outbox_sent (id INTEGER PRIMARY KEY, sent_at TEXT NOT NULL);
 ALTER TABLE message_bodies ADD COLUMN packed INTEGER NOT NULL DEFAULT 0;
 "#,
+    // A run's messages compressed against its first one (they share their template): a body
+    // of a few hundred bytes instead of a page each.
+    r#"
+CREATE TABLE message_dicts (id INTEGER PRIMARY KEY, raw BLOB NOT NULL);
+ALTER TABLE message_bodies ADD COLUMN dict INTEGER REFERENCES message_dicts (id);
+"#,
 ];
