@@ -92,7 +92,7 @@ fn said(mut aggregates: Vec<Aggregate>, reuse: Reuse) -> Result<Vec<Aggregate>, 
 }
 
 /// [`compute::aggregate::aggregate_all`], reusing what `dir` holds from earlier runs where it
-/// still applies, and storing what was read there. Without `dir` (a preview), the source is read
+/// still applies, and storing what was read there. Without `dir`, the source is read
 /// whole.
 pub fn aggregate(
     dir: Option<&Path>,
