@@ -147,3 +147,66 @@ fn a_source_with_a_problem_row_is_read_whole_each_time_and_named() {
     assert_eq!(sums(&second, "disbursements"), "read", "{second}");
     second.expect_stdout("abc");
 }
+
+#[test]
+fn backtest_report_and_preview_read_and_keep_the_cube_a_run_reads() {
+    let p = project();
+    let cache = p.path().join("var/cache/sample");
+    // A backtest from no state builds the cube in its one read and keeps it: the run after it
+    // reads nothing.
+    p.run(&["backtest", "sample", "--as-of", "2026-10-31", "--json"])
+        .expect_code(0);
+    assert!(cache.join("cube-disbursements.bin").is_file());
+    let after_backtest = once(&p);
+    assert_eq!(
+        sums(&after_backtest, "disbursements"),
+        "unchanged",
+        "{after_backtest}"
+    );
+
+    // Rows appended: a report of another date reads them alone and keeps them in the cube's
+    // journal (of the run's own date, the answers kept beside the cube would take them in).
+    edit(&p, "jobs/sample/giai_ngan.csv", |t| {
+        t + "15/10/2026,BCHQS,1.000.000,2026\n"
+    });
+    let xlsx = p.path().join("report.xlsx");
+    p.run(&[
+        "report",
+        "sample",
+        "--as-of",
+        "2026-10-20",
+        "--xlsx",
+        xlsx.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let journal = cache.join("cube-disbursements.more.bin");
+    assert!(
+        journal.is_file(),
+        "the report added the appended rows to the stored cube"
+    );
+    // A preview of another date answers from the cube as it is, untouched.
+    let before = std::fs::read(&journal).unwrap();
+    p.run(&[
+        "preview",
+        "sample",
+        "--unit",
+        "BCHQS",
+        "--as-of",
+        "2026-09-30",
+    ])
+    .expect_code(0);
+    assert_eq!(std::fs::read(&journal).unwrap(), before);
+    let day = |p: &Project, as_of: &str| {
+        let run = p.run(&["once", "sample", "--as-of", as_of, "--dry-run", "--json"]);
+        run.expect_code(0);
+        run
+    };
+    let stored = day(&p, "2026-10-25");
+    assert_eq!(sums(&stored, "disbursements"), "unchanged", "{stored}");
+    let _ = std::fs::remove_dir_all(p.path().join("var/cache"));
+    assert_eq!(
+        figures(&stored),
+        figures(&day(&p, "2026-10-25")),
+        "stored = cold"
+    );
+}
