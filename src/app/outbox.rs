@@ -15,12 +15,8 @@ use crate::notify::deliver::Lane;
 use crate::notify::deliver::Mailer;
 use crate::notify::deliver::MailerError;
 use crate::store::db::{Store, StoreError};
-use crate::store::outbox::{Take, Taken};
+use crate::store::outbox::{Take, Taken, IDS_AT_ONCE};
 use std::time::Duration;
-
-/// How many of the preferred messages one take looks among; the store names this many ids in
-/// one statement.
-const TAKEN_FROM_AT_ONCE: usize = 64;
 
 /// A message given up in a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,7 +189,7 @@ impl<'a> Drainer<'a> {
             if queue.done {
                 return Ok(None);
             }
-            let head = &queue.prefer[..queue.prefer.len().min(TAKEN_FROM_AT_ONCE)];
+            let head = &queue.prefer[..queue.prefer.len().min(IDS_AT_ONCE)];
             let only = (!head.is_empty()).then_some(head);
             let batch = self.store.take_due(Take {
                 now: self.clock.now(),

@@ -155,9 +155,9 @@ async fn stages(run: &Run<'_>) -> RunReport {
     }
 }
 
-/// Where a source's downloads and stored sums are kept between runs.
+/// Where the job's downloads and stored sums are kept between runs.
 fn cache(run: &Run<'_>) -> std::path::PathBuf {
-    run.config.state_dir.join("cache").join(&run.job.name)
+    run.config.job_cache(&run.job.name)
 }
 
 /// pull → measure → validate, with the past years the store kept; or the failed run's report.

@@ -280,6 +280,11 @@ pub struct Config {
 pub const DEFAULT_CONFIG: &str = "config/disbmon.toml";
 
 impl Config {
+    /// Where a job's downloads and stored sums (the daily cube) are kept between runs.
+    pub fn job_cache(&self, job: &str) -> PathBuf {
+        self.state_dir.join("cache").join(job)
+    }
+
     /// Loads the config: `explicit` (from `--config` or `DISBMON_CONFIG`) must exist; without it,
     /// `config/disbmon.toml` is used when present, else the embedded defaults relative to the
     /// current directory. `env` reads environment variables (credentials); `check_templates`

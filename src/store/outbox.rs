@@ -62,8 +62,9 @@ pub struct Take<'a> {
 }
 
 /// How many message ids one statement of `take_due` names (SQLite's limit on parameters is far
-/// above it).
-const IDS_AT_ONCE: usize = 64;
+/// above it); a drainer hands it at most this many at once.
+pub const IDS_AT_ONCE: usize = 64;
+
 impl Store {
     /// Queues messages outside a run (operator notices); returns how many rows were new.
     pub fn enqueue(

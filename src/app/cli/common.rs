@@ -132,7 +132,7 @@ pub(super) async fn assess_loaded(
     let as_of = as_of.unwrap_or_else(|| clock.now().with_timezone(&job.timezone).date_naive());
     // The job's cache (downloads, the daily cube) is read and kept up to date as a run's is:
     // a report, preview or backtest of any date reads the cube, not the whole source again.
-    let cache = config.state_dir.join("cache").join(&job.name);
+    let cache = config.job_cache(&job.name);
     let a = assessment::assess_with(job, &config.mail, as_of, Some(&cache), clock)
         .await
         .map_err(|e| {
