@@ -374,6 +374,14 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def judged(results, value, ref, bar):
+    """`ratio_cell`, its verdict recorded in `results` (None, which fails `--strict`, when there is
+    nothing to compare with)."""
+    cell, ok = ratio_cell(value, ref, bar)
+    results["verdicts"].append(ok)
+    return cell
+
+
 def ratio_cell(value, ref, bar):
     if value is None or not ref:
         return "-", None
@@ -555,14 +563,12 @@ def daily_bench(args, binary, ddir, config, stamp, logs, results):
             os.truncate(pay, size)
         shutil.rmtree(state, ignore_errors=True)
     cold, daily = median(times["cold"]), median(times["daily"])
-    cell, ok = ratio_cell(daily, cold, BARS["daily"])
-    results["verdicts"].append(ok)
+    cell = judged(results, daily, cold, BARS["daily"])
     say(f"cold          {cold:>7.2f} s")
     say(f"daily median  {daily:>7.2f} s   / cold: {cell}")
     if times["polars"]:
         peer = median(times["polars"])
-        cell, ok = ratio_cell(daily, peer, BARS["daily_polars"])
-        results["verdicts"].append(ok)
+        cell = judged(results, daily, peer, BARS["daily_polars"])
         say(f"polars daily  {peer:>7.2f} s   disbmon daily / polars daily: {cell}")
     for p in problems[:10]:
         say(f"  {p}")
@@ -595,8 +601,7 @@ def backtest_bench(args, binary, workdir, logs, results):
     finally:
         shutil.rmtree(state, ignore_errors=True)
     cold, back = median(times["cold"]), median(times["backtest"])
-    cell, ok = ratio_cell(back, cold, BARS["backtest"])
-    results["verdicts"].append(ok)
+    cell = judged(results, back, cold, BARS["backtest"])
     say(f"\n== disbmon backtest over {years - 1} past years, {args.rows:,} rows over {years} years ==")
     say(f"  years replayed: {replayed.get('years')}")
     say(f"cold          {cold:>7.2f} s")
