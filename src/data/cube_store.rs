@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"dbmcube4";
+const MAGIC: &[u8; 8] = b"dbmcube5";
 
 /// A journal is written as long as it holds at most this share of the cube's rows, and this many
 /// tails: then the cube is written whole again.

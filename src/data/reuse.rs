@@ -37,14 +37,15 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Seek, SeekFrom, Write};
 use std::path::Path;
 
+/// What stored answers answer, and for which content of the file: the first line of their file
+/// (the answers are the second), so that answers to other queries — the next day's — are passed
+/// over without being parsed, and still tell whether the file changed since.
 #[derive(Debug, Serialize, Deserialize)]
-struct Entry {
-    version: String,
-    recipe: u64,
+struct Said {
+    made: cube_store::Made,
     fingerprint: Fingerprint,
     /// When the blocks were hashed (ns since the epoch, from the file system's clock).
     hashed_at_ns: i128,
-    aggregates: Vec<Aggregate>,
 }
 
 /// The header line and the rows from byte `from` on, as a table file of their own.
@@ -115,16 +116,25 @@ pub fn aggregate(
         )
     });
     // Hashed before the read: the answers are then those of the content it describes.
-    let read = |hashed: Option<Hashed>| {
+    let read = |hashed: Option<Hashed>, _changed: bool| {
         let hashed = hashed.or_else(|| taken(dir, &table.path));
         compute::aggregate::aggregate_all(table, source, known, successors, queries)
             .map(|a| (a, Reuse::Read, hashed))
     };
-    let cube =
-        |hashed: Option<Hashed>| cubed(dir, table, source, known, successors, queries, hashed);
+    let cube = |hashed: Option<Hashed>, changed: bool| {
+        cubed(
+            dir,
+            table,
+            source,
+            known,
+            successors,
+            queries,
+            (hashed, changed),
+        )
+    };
     // The answers to the same queries are kept too: the same day run again, or with rows
     // appended, is answered from them without the cube (which catches up when it is next asked).
-    let otherwise: &dyn Fn(Option<Hashed>) -> Answered = match running_totals {
+    let otherwise: &dyn Fn(Option<Hashed>, bool) -> Answered = match running_totals {
         true => &read,
         false => &cube,
     };
@@ -158,7 +168,7 @@ fn cubed(
     known: &[UnitId],
     successors: &BTreeMap<UnitId, UnitId>,
     queries: &[Query],
-    hashed: Option<Hashed>,
+    (hashed, changed): (Option<Hashed>, bool),
 ) -> Answered {
     let read = || compute::aggregate::aggregate_all(table, source, known, successors, queries);
     let role = table.role.to_string();
@@ -166,7 +176,16 @@ fn cubed(
         version: env!("CARGO_PKG_VERSION").to_string(),
         recipe: cube_recipe(table, source, known, successors),
     };
-    let stored = cube_store::load(dir, &role, &made);
+    // A file known to have changed is hashed while the cube is loaded (its blocks on threads of
+    // their own); else it is hashed only when the stored cube's fingerprint says it changed.
+    let (stored, hashed) = match (hashed, changed) {
+        (None, true) => std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| taken(dir, &table.path));
+            let stored = cube_store::load(dir, &role, &made);
+            (stored, hashing.join().ok().flatten())
+        }),
+        (hashed, _) => (cube_store::load(dir, &role, &made), hashed),
+    };
     // An untouched source needs no hashing: the cube's fingerprint is the file's.
     if let Some(s) = stored
         .as_ref()
@@ -184,7 +203,7 @@ fn cubed(
     // What to store afterwards: the cube whole, or what was added to the stored one.
     enum Save {
         Whole,
-        Tail(cube_store::Kept, Option<Cube>),
+        Tail(cube_store::Kept, Option<Box<Cube>>),
     }
     let mut kept = None;
     if let Some(s) = stored {
@@ -209,7 +228,7 @@ fn cubed(
                     None => Some(appended.clone()),
                 };
                 if let Some(more) = more {
-                    let save = Save::Tail(s.journal, Some(appended));
+                    let save = Save::Tail(s.journal, Some(Box::new(appended)));
                     kept = Some((s.cube, Some(more), Reuse::Appended { rows }, save));
                 }
             }
@@ -231,6 +250,7 @@ fn cubed(
     let written = match save {
         Save::Whole => cube_store::save_whole(dir, &role, &made, cube, hashed.clone()),
         Save::Tail(journal, tail) => {
+            let tail = tail.map(|t| *t);
             cube_store::save_tail(dir, &role, &made, journal, tail, cube, more, hashed.clone())
         }
     };
@@ -261,29 +281,38 @@ fn stored_sums(
     known: &[UnitId],
     successors: &BTreeMap<UnitId, UnitId>,
     queries: &[Query],
-    otherwise: &dyn Fn(Option<Hashed>) -> Answered,
+    otherwise: &dyn Fn(Option<Hashed>, bool) -> Answered,
 ) -> Result<Vec<Aggregate>, DataIssue> {
     let path = dir.join(format!("sums-{}.json", table.role));
-    let recipe = recipe(table, source, known, successors, queries);
-    let entry: Option<Entry> = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .filter(|e: &Entry| e.version == env!("CARGO_PKG_VERSION") && e.recipe == recipe);
-    if let Some(e) = entry
+    let made = cube_store::Made {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe: recipe(table, source, known, successors, queries),
+    };
+    let bytes = std::fs::read(&path).unwrap_or_default();
+    let (first, rest) = bytes.split_at(bytes.iter().position(|&b| b == b'\n').unwrap_or(0));
+    let last: Option<Said> = serde_json::from_slice(first).ok();
+    let untouched_since = last
         .as_ref()
-        .filter(|e| untouched(&table.path, &e.fingerprint, e.hashed_at_ns))
-    {
-        return said(e.aggregates.clone(), Reuse::Unchanged);
+        .map(|l| untouched(&table.path, &l.fingerprint, l.hashed_at_ns));
+    // The file changed since the last run's answers, whatever they answered: it is hashed while
+    // the cube is loaded.
+    let changed = untouched_since == Some(false);
+    let entry: Option<(Said, Vec<Aggregate>)> = match last {
+        Some(l) if l.made == made => serde_json::from_slice(rest).ok().map(|a| (l, a)),
+        _ => None,
+    };
+    if let Some((_, aggregates)) = entry.as_ref().filter(|_| untouched_since == Some(true)) {
+        return said(aggregates.clone(), Reuse::Unchanged);
     }
     let hashed = entry.as_ref().and_then(|_| taken(dir, &table.path));
     let mut reuse = Reuse::Read;
     let mut aggregates = None;
-    if let (Some(e), Some((fingerprint, _))) = (&entry, &hashed) {
+    if let (Some((e, stored)), Some((fingerprint, _))) = (&entry, &hashed) {
         let old = &e.fingerprint;
         if old.len == fingerprint.len && old.blocks == fingerprint.blocks {
-            aggregates = Some(e.aggregates.clone());
+            aggregates = Some(stored.clone());
             reuse = Reuse::Unchanged;
-        } else if e.aggregates.iter().all(|a| a.issues.is_empty())
+        } else if stored.iter().all(|a| a.issues.is_empty())
             && is_prefix(&table.path, old, fingerprint).unwrap_or(false)
         {
             let appended = tail(table, old.len)
@@ -294,7 +323,7 @@ fn stored_sums(
                 .filter(|more| more.iter().all(|a| a.issues.is_empty()));
             if let Some(sum) = appended.and_then(|more| {
                 let rows = more.first().map(|a| a.stats.rows).unwrap_or(0);
-                compute::query::added(&e.aggregates, &more).map(|sum| (sum, rows))
+                compute::query::added(stored, &more).map(|sum| (sum, rows))
             }) {
                 reuse = Reuse::Appended { rows: sum.1 };
                 aggregates = Some(sum.0);
@@ -304,7 +333,7 @@ fn stored_sums(
     let (aggregates, hashed) = match aggregates {
         Some(a) => (a, hashed),
         None => {
-            let (answers, how, used) = otherwise(hashed)?;
+            let (answers, how, used) = otherwise(hashed, changed)?;
             reuse = how;
             (answers, used)
         }
@@ -313,17 +342,19 @@ fn stored_sums(
     let Some((fingerprint, hashed_at_ns)) = hashed else {
         return said(aggregates, reuse);
     };
-    let entry = Entry {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        recipe,
+    let now = Said {
+        made,
         fingerprint,
         hashed_at_ns,
-        aggregates,
     };
     // A cache that cannot be written costs the next run a full read, nothing else.
     let written = crate::base::files::private_dir(dir).and_then(|()| {
         crate::base::files::replace_file(&path, |f| {
-            serde_json::to_writer(std::io::BufWriter::new(f), &entry).map_err(std::io::Error::other)
+            let mut out = std::io::BufWriter::new(f);
+            serde_json::to_writer(&mut out, &now).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")?;
+            serde_json::to_writer(&mut out, &aggregates).map_err(std::io::Error::other)?;
+            out.flush()
         })
     });
     if let Err(e) = written {
@@ -333,5 +364,5 @@ fn stored_sums(
             dir.display()
         );
     }
-    said(entry.aggregates, reuse)
+    said(aggregates, reuse)
 }

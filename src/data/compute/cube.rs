@@ -18,38 +18,17 @@ use crate::data::source::Table;
 use crate::domain::id::UnitId;
 use crate::domain::issue::{DataIssue, SourceStats};
 use crate::domain::money;
+use cells::{Cell, Cells};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod cells;
+
 /// No plan year, no day, no label: the cells of a source without that column.
 const NONE: i32 = i32::MIN;
 const NO_LABEL: u32 = u32::MAX;
-
-/// One cell: the rows of one unit with the same plan year, day, layer and capital source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cell {
-    pub unit: u32,
-    pub year: i32,
-    pub layer: u32,
-    pub capital: u32,
-    /// Days since 1970-01-01: the payment's date, or the plan change's effective date (`NONE`:
-    /// in force from the start).
-    pub day: i32,
-    pub sum: i128,
-    pub rows: u64,
-}
-
-impl Cell {
-    fn group(&self) -> (u32, i32, u32, u32) {
-        (self.unit, self.year, self.layer, self.capital)
-    }
-
-    fn key(&self) -> (u32, i32, u32, u32, i32) {
-        (self.unit, self.year, self.layer, self.capital, self.day)
-    }
-}
 
 /// A source's daily cube. Cells are sorted by (unit, year, layer, capital, day), each key once.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -58,166 +37,20 @@ pub struct Cube {
     pub units: Vec<UnitId>,
     /// Layer and capital-source labels, by index.
     pub labels: Vec<String>,
-    #[serde(with = "packed")]
-    pub cells: Vec<Cell>,
+    cells: Cells,
     /// The source's rows (blank rows not included), and its blank rows.
     pub rows: u64,
     pub blank: u64,
 }
 
-/// The cells stored fixed-width: each group's key (unit, year, layer, capital source) once with
-/// its number of cells, then per cell its day, sum and rows in little-endian bytes read without
-/// decoding — 16 bytes a cell when every sum fits in i64 and every count in u32, else 28. (Cells
-/// as varints took a tenth of a daily run to decode, and wrote the group's key in every cell.)
-mod packed {
-    use super::Cell;
-    use serde::de::{Deserializer, Error, Visitor};
-    use serde::{Deserialize, Serialize, Serializer};
-    use std::borrow::Cow;
-
-    /// A group's key and how many cells it has.
-    type Group = (u32, i32, u32, u32, u64);
-
-    const NARROW: usize = 16;
-    const WIDE: usize = 28;
-
-    /// Bytes written as one string of bytes (serde writes `[u8]` as a sequence of numbers).
-    struct Bytes<'a>(&'a [u8]);
-
-    impl Serialize for Bytes<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(self.0)
-        }
-    }
-
-    /// Bytes read in place when the format lends them, else copied.
-    struct Raw<'a>(Cow<'a, [u8]>);
-
-    impl<'de> Deserialize<'de> for Raw<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Lent;
-            impl<'de> Visitor<'de> for Lent {
-                type Value = Raw<'de>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("the cells' bytes")
-                }
-                fn visit_borrowed_bytes<E: Error>(self, v: &'de [u8]) -> Result<Raw<'de>, E> {
-                    Ok(Raw(Cow::Borrowed(v)))
-                }
-                fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Raw<'de>, E> {
-                    Ok(Raw(Cow::Owned(v.to_vec())))
-                }
-                fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Raw<'de>, E> {
-                    Ok(Raw(Cow::Owned(v)))
-                }
-            }
-            d.deserialize_bytes(Lent)
-        }
-    }
-
-    pub fn serialize<S: Serializer>(cells: &[Cell], s: S) -> Result<S::Ok, S::Error> {
-        let wide = cells
-            .iter()
-            .any(|c| i64::try_from(c.sum).is_err() || u32::try_from(c.rows).is_err());
-        let mut groups: Vec<Group> = Vec::new();
-        let mut bytes = Vec::with_capacity(cells.len() * if wide { WIDE } else { NARROW });
-        for c in cells {
-            match groups.last_mut() {
-                Some(g) if (g.0, g.1, g.2, g.3) == c.group() => g.4 += 1,
-                _ => groups.push((c.unit, c.year, c.layer, c.capital, 1)),
-            }
-            bytes.extend_from_slice(&c.day.to_le_bytes());
-            match (wide, i64::try_from(c.sum), u32::try_from(c.rows)) {
-                (false, Ok(sum), Ok(rows)) => {
-                    bytes.extend_from_slice(&sum.to_le_bytes());
-                    bytes.extend_from_slice(&rows.to_le_bytes());
-                }
-                _ => {
-                    bytes.extend_from_slice(&c.sum.to_le_bytes());
-                    bytes.extend_from_slice(&c.rows.to_le_bytes());
-                }
-            }
-        }
-        (groups, wide, Bytes(&bytes)).serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cell>, D::Error> {
-        let (groups, wide, raw): (Vec<Group>, bool, Raw<'de>) = Deserialize::deserialize(d)?;
-        let width = if wide { WIDE } else { NARROW };
-        let bytes = raw.0.as_ref();
-        let count = groups
-            .iter()
-            .try_fold(0u64, |n, g| n.checked_add(g.4))
-            .filter(|&n| bytes.len() % width == 0 && n == (bytes.len() / width) as u64)
-            .ok_or_else(|| D::Error::custom("the cells' bytes do not match their groups"))?;
-        let mut cells = Vec::with_capacity(count as usize);
-        let mut each = bytes.chunks_exact(width);
-        for &(unit, year, layer, capital, n) in &groups {
-            for b in each.by_ref().take(n as usize) {
-                let day = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                let (sum, rows) = match wide {
-                    false => {
-                        let sum = i64::from_le_bytes(b[4..12].try_into().unwrap_or([0; 8]));
-                        let rows = u32::from_le_bytes(b[12..16].try_into().unwrap_or([0; 4]));
-                        (i128::from(sum), u64::from(rows))
-                    }
-                    true => (
-                        i128::from_le_bytes(b[4..20].try_into().unwrap_or([0; 16])),
-                        u64::from_le_bytes(b[20..28].try_into().unwrap_or([0; 8])),
-                    ),
-                };
-                cells.push(Cell {
-                    unit,
-                    year,
-                    layer,
-                    capital,
-                    day,
-                    sum,
-                    rows,
-                });
-            }
-        }
-        Ok(cells)
-    }
-
-    #[cfg(test)]
-    #[test]
-    fn cells_come_back_as_they_were_written() {
-        let narrow: Vec<Cell> = (0..40_000)
-            .map(|i| Cell {
-                unit: i % 7,
-                year: 2026,
-                layer: u32::MAX,
-                capital: u32::MAX,
-                day: i as i32,
-                sum: i128::from(i) * 1_000_000_007 - 5,
-                rows: u64::from(i),
-            })
-            .collect();
-        let mut wide = narrow.clone();
-        wide[123].sum = i128::from(i64::MAX) * 3;
-        wide[124].rows = u64::from(u32::MAX) + 1;
-        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
-        struct Held(#[serde(with = "self")] Vec<Cell>);
-        for cells in [narrow, wide, Vec::new()] {
-            let bytes = postcard::to_allocvec(&Held(cells.clone())).unwrap();
-            let back: Held = postcard::from_bytes(&bytes).unwrap();
-            assert_eq!(back.0, cells);
-        }
-        // Bytes that do not match their groups are refused, never read past.
-        let one = Cell {
-            unit: 0,
-            year: 2026,
-            layer: 0,
-            capital: 0,
-            day: 1,
-            sum: 1,
-            rows: 1,
-        };
-        let bytes = postcard::to_allocvec(&Held(vec![one])).unwrap();
-        let cut = &bytes[..bytes.len() - 1];
-        assert!(postcard::from_bytes::<Held>(cut).is_err());
-    }
+/// A cube while it is built or merged: its cells one by one.
+#[derive(Default)]
+struct Loose {
+    units: Vec<UnitId>,
+    labels: Vec<String>,
+    cells: Vec<Cell>,
+    rows: u64,
+    blank: u64,
 }
 
 /// Builds the cube of a source, every row valid; None when a row is not (or a sum cannot be held):
@@ -413,32 +246,63 @@ fn keyed(rows: LazyFrame, index: DataFrame, has: Has) -> LazyFrame {
 const DAY_OFFSET: i64 = 1 << 23;
 const YEAR_BASE: i64 = 1000;
 
+/// Per key the two money parts' sums (each within i64 for fewer than a billion rows, as in
+/// `split_parts`) and the rows: 32 bytes an entry.
+type Sums = std::collections::HashMap<i64, (i64, i64, u64), foldhash::fast::RandomState>;
+
+/// How many tables the keys are spread over. One table of the national bench's 1.4 million cells
+/// (45 MB) missed the cache at nearly every row (a quarter of a cold run's time, `perf annotate`
+/// on the probe); a block's rows are first put in the part their key falls in, then each part
+/// folded into its own table, small enough to stay in the cache while it is.
+const PARTS: usize = 64;
+
+/// The part a key falls in: its top bits after a multiplicative hash (a unit's cells spread
+/// over all parts, so that a unit with many payments does not fill one).
+fn part_of(key: i64) -> usize {
+    ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize
+}
+
 /// The cells of the blocks read so far, by key.
-#[derive(Default)]
 struct Keyed {
-    /// Per key the two money parts' sums (each within i64 for fewer than a billion rows, as in
-    /// `split_parts`) and the rows: 32 bytes an entry.
-    sums: std::collections::HashMap<i64, (i64, i64, u64), foldhash::fast::RandomState>,
+    parts: Vec<Sums>,
     rows: u64,
     invalid: u64,
+}
+
+impl Default for Keyed {
+    fn default() -> Keyed {
+        Keyed {
+            parts: (0..PARTS).map(|_| Sums::default()).collect(),
+            rows: 0,
+            invalid: 0,
+        }
+    }
 }
 
 impl Keyed {
     fn add(&mut self, part: &DataFrame) -> PolarsResult<()> {
         let keys = part.column(KEY)?.i64()?;
         let (high, low) = (part.column(HIGH)?.i64()?, part.column(LOW)?.i64()?);
+        let each = part.height() / PARTS + 16;
+        let mut spread: Vec<Vec<(i64, i64, i64)>> =
+            (0..PARTS).map(|_| Vec::with_capacity(each)).collect();
         for ((key, h), l) in keys.iter().zip(high.iter()).zip(low.iter()) {
             self.rows += 1;
             let (Some(key), Some(h), Some(l)) = (key, h, l) else {
                 self.invalid += 1;
                 continue;
             };
-            let e = self.sums.entry(key).or_insert((0, 0, 0));
-            // Impossible below a billion rows a cell; checked all the same (the whole read then
-            // has the figures).
-            match (e.0.checked_add(h), e.1.checked_add(l)) {
-                (Some(h), Some(l)) => *e = (h, l, e.2 + 1),
-                _ => self.invalid += 1,
+            spread[part_of(key)].push((key, h, l));
+        }
+        for (rows, sums) in spread.iter().zip(&mut self.parts) {
+            for &(key, h, l) in rows {
+                let e = sums.entry(key).or_insert((0, 0, 0));
+                // Impossible below a billion rows a cell; checked all the same (the whole read
+                // then has the figures).
+                match (e.0.checked_add(h), e.1.checked_add(l)) {
+                    (Some(h), Some(l)) => *e = (h, l, e.2 + 1),
+                    _ => self.invalid += 1,
+                }
             }
         }
         Ok(())
@@ -450,8 +314,9 @@ impl Keyed {
             return None;
         }
         let mut cells: Vec<Cell> = self
-            .sums
+            .parts
             .into_iter()
+            .flatten()
             .map(|(key, (high, low, rows))| {
                 let sum = i128::from(high) * i128::from(SPLIT) + i128::from(low);
                 let day = key & ((1 << 24) - 1);
@@ -474,13 +339,14 @@ impl Keyed {
             })
             .collect();
         cells.sort_unstable_by_key(Cell::key);
-        Some(Cube {
+        Loose {
             units,
             labels: Vec::new(),
             cells,
             rows: self.rows,
             blank: trailing,
-        })
+        }
+        .packed()
     }
 }
 
@@ -580,9 +446,9 @@ fn finish(
         text("capital_source", has.capital)?,
     );
 
-    let mut cube = Cube {
+    let mut cube = Loose {
         blank: trailing,
-        ..Cube::default()
+        ..Loose::default()
     };
     let (mut units, mut labels) = (Interned::of(Vec::new()), Interned::of(Vec::new()));
     for i in 0..n {
@@ -610,7 +476,7 @@ fn finish(
     }
     cube.units = units.into_values();
     cube.labels = labels.into_values();
-    Ok(cube.in_id_order().normalised())
+    Ok(cube.in_id_order().normalised().and_then(Loose::packed))
 }
 
 /// Values by index, and the index of each: a cube's units and labels.
@@ -658,9 +524,9 @@ fn push_joined(cells: &mut Vec<Cell>, c: Cell) -> Option<()> {
     Some(())
 }
 
-impl Cube {
+impl Loose {
     /// The units indexed in id order, so that answers are built from sorted keys.
-    fn in_id_order(mut self) -> Cube {
+    fn in_id_order(mut self) -> Loose {
         let mut order: Vec<u32> = (0..self.units.len() as u32).collect();
         order.sort_by(|&a, &b| self.units[a as usize].cmp(&self.units[b as usize]));
         let mut new_index = vec![0u32; order.len()];
@@ -679,7 +545,7 @@ impl Cube {
 
     /// Cells sorted by key, equal keys joined; None when a joined sum leaves i128 (it cannot
     /// for any real source: that many rows of the largest amount).
-    fn normalised(mut self) -> Option<Cube> {
+    fn normalised(mut self) -> Option<Loose> {
         self.cells.sort_unstable_by_key(Cell::key);
         let mut out: Vec<Cell> = Vec::with_capacity(self.cells.len());
         for c in self.cells {
@@ -689,16 +555,41 @@ impl Cube {
         Some(self)
     }
 
+    /// The cube of these cells (sorted, each key once); None when a unit's sum leaves i128.
+    fn packed(self) -> Option<Cube> {
+        Some(Cube {
+            cells: Cells::of(&self.cells)?,
+            units: self.units,
+            labels: self.labels,
+            rows: self.rows,
+            blank: self.blank,
+        })
+    }
+}
+
+impl Cube {
+    /// The cells one by one, to be merged.
+    fn loose(self) -> Loose {
+        Loose {
+            cells: self.cells.to_vec(),
+            units: self.units,
+            labels: self.labels,
+            rows: self.rows,
+            blank: self.blank,
+        }
+    }
+
     /// This cube and `more` (the rows appended since) as one.
-    pub fn merged(mut self, more: Cube) -> Option<Cube> {
-        let known_units = self.units.len();
-        let mut unit_index = Interned::of(std::mem::take(&mut self.units));
-        let mut label_index = Interned::of(std::mem::take(&mut self.labels));
+    pub fn merged(self, more: Cube) -> Option<Cube> {
+        let mut this = self.loose();
+        let known_units = this.units.len();
+        let mut unit_index = Interned::of(std::mem::take(&mut this.units));
+        let mut label_index = Interned::of(std::mem::take(&mut this.labels));
         let (rows, blank) = (more.rows, more.blank);
         let mut tail = more.relabelled(&mut unit_index, &mut label_index);
         tail.sort_unstable_by_key(Cell::key);
         // Both sorted: one pass merges them (the tail is a day's rows, the cube years of them).
-        let old = std::mem::take(&mut self.cells);
+        let old = std::mem::take(&mut this.cells);
         let mut cells = Vec::with_capacity(old.len() + tail.len());
         let (mut a, mut b) = (old.into_iter().peekable(), tail.into_iter().peekable());
         loop {
@@ -712,15 +603,15 @@ impl Cube {
             let Some(c) = next else { break };
             push_joined(&mut cells, c)?;
         }
-        self.cells = cells;
-        self.units = unit_index.into_values();
-        self.labels = label_index.into_values();
-        self.rows += rows;
-        self.blank += blank;
+        this.cells = cells;
+        this.units = unit_index.into_values();
+        this.labels = label_index.into_values();
+        this.rows += rows;
+        this.blank += blank;
         // A unit paid for the first time: the ids in order again (rare: a new unit).
-        match self.units.len() > known_units {
-            true => self.in_id_order().normalised(),
-            false => Some(self),
+        match this.units.len() > known_units {
+            true => this.in_id_order().normalised()?.packed(),
+            false => this.packed(),
         }
     }
 
@@ -729,7 +620,7 @@ impl Cube {
     pub fn merged_all(cubes: Vec<Cube>) -> Option<Cube> {
         let mut units = Interned::of(Vec::new());
         let mut labels = Interned::of(Vec::new());
-        let mut all = Cube::default();
+        let mut all = Loose::default();
         for cube in cubes {
             all.rows += cube.rows;
             all.blank += cube.blank;
@@ -738,7 +629,7 @@ impl Cube {
         }
         all.units = units.into_values();
         all.labels = labels.into_values();
-        all.in_id_order().normalised()
+        all.in_id_order().normalised()?.packed()
     }
 
     /// This cube's cells with their units and labels indexed in `units` and `labels`.
@@ -750,6 +641,7 @@ impl Cube {
             l => label_of[l as usize],
         };
         self.cells
+            .to_vec()
             .into_iter()
             .map(|c| Cell {
                 unit: unit_of[c.unit as usize],
@@ -781,15 +673,13 @@ impl Cube {
     /// in the cache (a walk per query missed it at every probe).
     pub fn answer(&self, table: &Table, queries: &[Query]) -> Option<Vec<Aggregate>> {
         let has = Has::of(table);
-        let index = Index::of(self);
         let mut answers = Vec::with_capacity(queries.len());
         for chunk in queries.chunks(ASKED_AT_ONCE) {
             let asks: Vec<Ask> = chunk.iter().map(|q| self.ask(q, has)).collect();
             let mut tallies: Vec<Tally> =
                 asks.iter().map(|_| Tally::new(self.units.len())).collect();
-            for g in &index.groups {
-                let c = &self.cells[g.start];
-                let days = &index.days[g.start..g.end];
+            for (c, group) in self.cells.groups() {
+                let days = &self.cells.days()[group.clone()];
                 for (a, t) in asks.iter().zip(&mut tallies) {
                     if (has.year && c.year != a.year)
                         || a.layer.is_some_and(|l| c.layer != l)
@@ -802,11 +692,12 @@ impl Cube {
                     if from >= to {
                         continue;
                     }
-                    let (sum, rows) = index.between(g, from, to);
+                    let at = group.start;
+                    let (sum, rows) = self.cells.between(at, at + from, at + to);
                     let last = days[to - 1];
                     t.counted[c.unit as usize] = true;
                     let e = &mut t.sums[c.unit as usize];
-                    e.0 += sum;
+                    e.0 = e.0.checked_add(sum)?;
                     e.1 += rows;
                     if has.effective {
                         e.2 = e.2.max(last);
@@ -925,65 +816,6 @@ impl Tally {
             sums: vec![(0, 0, NONE); units],
             counted: vec![false; units],
             newest: NONE,
-        }
-    }
-}
-
-/// Where each group of cells (one unit, year, layer, capital source) starts and ends, and the
-/// running sums within it: a query's sum over a range of days is two look-ups.
-struct Index {
-    groups: Vec<Group>,
-    /// Each cell's day, apart: searched compactly.
-    days: Vec<i32>,
-    /// Per cell: the sum and the rows of its group's cells up to and including it.
-    running: Vec<(i128, u64)>,
-}
-
-struct Group {
-    start: usize,
-    end: usize,
-}
-
-impl Index {
-    fn of(cube: &Cube) -> Index {
-        let mut groups = Vec::new();
-        let mut running = Vec::with_capacity(cube.cells.len());
-        let days = cube.cells.iter().map(|c| c.day).collect();
-        let mut start = 0;
-        for (i, c) in cube.cells.iter().enumerate() {
-            if i > 0 && cube.cells[i - 1].group() != c.group() {
-                groups.push(Group { start, end: i });
-                start = i;
-            }
-            let (sum, rows): (i128, u64) = match i > start {
-                true => running[i - 1],
-                false => (0, 0),
-            };
-            // Within i128: a cube's cells are summed in it already (`normalised`).
-            running.push((sum.saturating_add(c.sum), rows + c.rows));
-        }
-        if !cube.cells.is_empty() {
-            groups.push(Group {
-                start,
-                end: cube.cells.len(),
-            });
-        }
-        Index {
-            groups,
-            days,
-            running,
-        }
-    }
-
-    /// The sum and rows of the group's cells `from..to` (indices within the group).
-    fn between(&self, g: &Group, from: usize, to: usize) -> (i128, u64) {
-        let upto = self.running[g.start + to - 1];
-        match from {
-            0 => upto,
-            f => {
-                let before = self.running[g.start + f - 1];
-                (upto.0 - before.0, upto.1 - before.1)
-            }
         }
     }
 }

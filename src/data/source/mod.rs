@@ -151,13 +151,23 @@ pub async fn pull_all(
 /// which follows a redirect only within the same origin (scheme, host and port): reqwest drops
 /// only `Authorization` and `Cookie` when a redirect leaves the origin, and an `auth.header`
 /// (an API key) would go along to whatever host the server names.
+///
+/// Each is made when a source first asks for it: making one loads the system's root
+/// certificates, a twentieth of a run whose sources are files.
 pub struct Clients {
-    open: reqwest::Client,
-    with_credentials: reqwest::Client,
+    open: std::sync::OnceLock<reqwest::Client>,
+    with_credentials: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Clients {
     pub fn new() -> Result<Clients, SetupError> {
+        Ok(Clients {
+            open: std::sync::OnceLock::new(),
+            with_credentials: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn made(credentials: bool) -> Result<reqwest::Client, SetupError> {
         // rustls with ring for every HTTPS source; installed once per process (a second call
         // finds it installed and changes nothing).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -175,20 +185,25 @@ impl Clients {
                 _ => attempt.follow(),
             }
         });
-        let build =
-            |b: reqwest::ClientBuilder| b.user_agent(agent).build().map_err(SetupError::Http);
-        Ok(Clients {
-            open: build(reqwest::Client::builder())?,
-            with_credentials: build(reqwest::Client::builder().redirect(same_origin))?,
-        })
+        let builder = match credentials {
+            true => reqwest::Client::builder().redirect(same_origin),
+            false => reqwest::Client::builder(),
+        };
+        builder.user_agent(agent).build().map_err(SetupError::Http)
     }
 
-    fn for_source(&self, source: &Source) -> &reqwest::Client {
-        if source.auth.is_some() {
-            &self.with_credentials
-        } else {
-            &self.open
+    fn for_source(&self, source: &Source) -> Result<&reqwest::Client, SetupError> {
+        let credentials = source.auth.is_some();
+        let cell = match credentials {
+            true => &self.with_credentials,
+            false => &self.open,
+        };
+        if let Some(client) = cell.get() {
+            return Ok(client);
         }
+        // Two sources asking at once may both make one: the second is dropped.
+        let made = Clients::made(credentials)?;
+        Ok(cell.get_or_init(|| made))
     }
 }
 
@@ -218,7 +233,10 @@ pub async fn pull(
             (p.clone(), None)
         }
         Location::Url(url) => {
-            let got = download(clients.for_source(source), url, source, tmp, cache, clock)
+            let client = clients
+                .for_source(source)
+                .map_err(|e| vec![DataIssue::whole(role, e.to_string())])?;
+            let got = download(client, url, source, tmp, cache, clock)
                 .await
                 .map_err(|e| vec![DataIssue::whole(role, e.to_string())])?;
             last_modified = got.last_modified;
