@@ -301,9 +301,12 @@ fn stored_sums(
         Some(l) if l.made == made => serde_json::from_slice(rest).ok().map(|a| (l, a)),
         _ => None,
     };
-    if let Some((_, aggregates)) = entry.as_ref().filter(|_| untouched_since == Some(true)) {
-        return said(aggregates.clone(), Reuse::Unchanged);
-    }
+    let entry = match entry {
+        Some((_, aggregates)) if untouched_since == Some(true) => {
+            return said(aggregates, Reuse::Unchanged);
+        }
+        e => e,
+    };
     let hashed = entry.as_ref().and_then(|_| taken(dir, &table.path));
     let mut reuse = Reuse::Read;
     let mut aggregates = None;

@@ -440,15 +440,34 @@ fn body(email: &Email) -> Result<MultiPart, BuildError> {
 /// moving the rest of the body each time: a digest of 100,000 units took minutes.
 fn crlf(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 32);
-    let mut last = '\0';
-    for c in text.chars() {
-        if c == '\n' && last != '\r' {
+    let mut rest = text;
+    // Line by line (a line end found by memchr), not char by char: 4 % of a repeated dry run.
+    while let Some(at) = rest.find('\n') {
+        let line = &rest[..at];
+        out.push_str(line);
+        if !line.ends_with('\r') {
             out.push('\r');
         }
-        out.push(c);
-        last = c;
+        out.push('\n');
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+#[test]
+fn line_ends_become_crlf_once() {
+    for (given, want) in [
+        ("", ""),
+        ("a", "a"),
+        ("\n", "\r\n"),
+        ("a\nb\r\nc\n", "a\r\nb\r\nc\r\n"),
+        ("\r\n\n\rx", "\r\n\r\n\rx"),
+        ("Sở Tài chính\nđồng", "Sở Tài chính\r\nđồng"),
+    ] {
+        assert_eq!(crlf(given), want, "{given:?}");
+    }
 }
 
 /// Builds the MIME message: multipart/alternative with a text/plain and an HTML part.

@@ -89,7 +89,7 @@ pub(super) fn typed_rows(
 }
 
 /// The largest block of rows the typed reader scans at once.
-pub(super) const SCAN_BLOCK: usize = 32 << 20;
+pub(super) const SCAN_BLOCK: usize = 16 << 20;
 
 /// Hands the rows of a CSV file (its header line left out) to `each` in blocks of whole rows, at
 /// most `SCAN_BLOCK` bytes (more when one row is longer). Read this way, the file is never
