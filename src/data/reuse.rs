@@ -5,7 +5,8 @@
 //! by unit, plan year, day, layer and capital source. Any run's queries — the next day's, a replay
 //! of a past day, each month end of each past year — are answered from the cube, so a run reads
 //! the source only when it changed. Running totals (`kind = "cumulative"`) keep the sums of their
-//! queries instead (each query takes each unit's latest row, which no cube of sums answers).
+//! queries instead (each query takes each unit's latest row, which no cube of sums answers), read
+//! whole again when the file grew: a unit's later running total replaces its earlier one.
 //!
 //! Each is stored with the *recipe* that made it (the source's settings, its columns, the units,
 //! successors; for running totals also every query — anything else rebuilds) and the
@@ -106,15 +107,7 @@ pub fn aggregate(
     let Some(dir) = dir else {
         return compute::aggregate::aggregate_all(table, source, known, successors, queries);
     };
-    let running_totals = queries.iter().any(|q| {
-        matches!(
-            q.scope,
-            Scope::Disbursements {
-                kind: DisbursementKind::Cumulative,
-                ..
-            }
-        )
-    });
+    let running_totals = running_totals(queries);
     // Hashed before the read: the answers are then those of the content it describes.
     let read = |hashed: Option<Hashed>, _changed: bool| {
         let hashed = hashed.or_else(|| taken(dir, &table.path));
@@ -139,6 +132,19 @@ pub fn aggregate(
         false => &cube,
     };
     stored_sums(dir, table, source, known, successors, queries, otherwise)
+}
+
+/// Whether `queries` ask for running totals: each unit's latest row, not a sum of rows.
+fn running_totals(queries: &[Query]) -> bool {
+    queries.iter().any(|q| {
+        matches!(
+            q.scope,
+            Scope::Disbursements {
+                kind: DisbursementKind::Cumulative,
+                ..
+            }
+        )
+    })
 }
 
 /// A file's fingerprint and when it was taken (the file system's clock).
@@ -316,6 +322,8 @@ fn stored_sums(
             aggregates = Some(stored.clone());
             reuse = Reuse::Unchanged;
         } else if stored.iter().all(|a| a.issues.is_empty())
+            // An appended running total replaces the unit's earlier one: nothing to add.
+            && !running_totals(queries)
             && is_prefix(&table.path, old, fingerprint).unwrap_or(false)
         {
             let appended = tail(table, old.len)

@@ -339,3 +339,67 @@ fn a_day_s_rows_go_to_the_journal_and_a_stale_journal_is_never_applied() {
     std::fs::write(&journal, old_journal).unwrap();
     assert_eq!(run(606), Some(Reuse::Unchanged));
 }
+
+/// Running totals take each unit's latest row, so rows appended to them are not sums to add to
+/// the stored answers: a run after an append gives a fresh read's figures.
+#[test]
+fn running_totals_with_rows_appended_are_a_fresh_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("units.csv"),
+        "id,name,email\nA,a,a@x.vn\nB,b,b@x.vn\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("plans.csv"), "id,amount\nA,1000\nB,1000\n").unwrap();
+    std::fs::write(
+        dir.join("job.toml"),
+        r#"schedule = "0 8 * * MON"
+[sources.units]
+location = "units.csv"
+columns = { unit_id = "id", unit_name = "name", email = "email" }
+[sources.plans]
+location = "plans.csv"
+columns = { unit_id = "id", amount = "amount" }
+[sources.disbursements]
+location = "cum.csv"
+kind = "cumulative"
+columns = { unit_id = "dv", date = "ngay", amount = "tien" }
+[rule]
+milestones = [{ date = "12-31", pct = 95 }]
+"#,
+    )
+    .unwrap();
+    let job = crate::config::job_load::load(&dir.join("job.toml"), chrono_tz::Asia::Ho_Chi_Minh)
+        .unwrap_or_else(|p| panic!("{:?}", p.list));
+    let known: Vec<UnitId> = ["A", "B"].into_iter().map(UnitId::from).collect();
+    let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+    let q = vec![Query {
+        scope: Scope::Disbursements {
+            year: PlanYear::new(2026),
+            kind: DisbursementKind::Cumulative,
+            start: d(1, 1),
+            end: d(6, 30),
+        },
+        layer: None,
+        capital_source: None,
+    }];
+    let both = |dir: &std::path::Path| {
+        let table = pulled(dir, &job);
+        let (s, succ) = (&job.disbursements, &job.successors);
+        let fresh = aggregate_all(&table, s, &known, succ, &q).unwrap();
+        let kept = reuse::aggregate(Some(&dir.join("cache")), &table, s, &known, succ, &q);
+        (without_reuse(kept.unwrap()), fresh)
+    };
+    let mut text = String::from("ngay,dv,tien\n2026-03-01,A,100\n2026-04-01,B,50\n");
+    std::fs::write(dir.join("cum.csv"), &text).unwrap();
+    let (kept, fresh) = both(dir);
+    assert_eq!(kept, fresh);
+    assert_eq!(kept[0].by_unit[&UnitId::from("A")], 100);
+    // A's later running total, appended: it replaces the earlier one.
+    text.push_str("2026-05-01,A,300\n");
+    std::fs::write(dir.join("cum.csv"), &text).unwrap();
+    let (kept, fresh) = both(dir);
+    assert_eq!(fresh[0].by_unit[&UnitId::from("A")], 300);
+    assert_eq!(kept, fresh);
+}
