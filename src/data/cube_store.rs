@@ -86,7 +86,7 @@ pub(super) fn load(dir: &Path, role: &str, made: &Made) -> Option<Stored> {
     let (payload, whole_seal) = unsealed(&bytes)?;
     let whole: Whole = postcard::from_bytes(payload)
         .ok()
-        .filter(|w: &Whole| w.made == *made)?;
+        .filter(|w: &Whole| w.made == *made && w.cube.holds_together())?;
     let mut stored = Stored {
         journal: Kept {
             whole_seal,
@@ -100,9 +100,9 @@ pub(super) fn load(dir: &Path, role: &str, made: &Made) -> Option<Stored> {
     };
     let journal: Option<Journal> = std::fs::read(journal_path).ok().and_then(|bytes| {
         let (payload, _) = unsealed(&bytes)?;
-        postcard::from_bytes(payload)
-            .ok()
-            .filter(|j: &Journal| j.made == *made && j.extends == whole_seal)
+        postcard::from_bytes(payload).ok().filter(|j: &Journal| {
+            j.made == *made && j.extends == whole_seal && j.tails.iter().all(Cube::holds_together)
+        })
     });
     if let Some(j) = journal {
         if !j.tails.is_empty() {

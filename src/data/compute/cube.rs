@@ -265,6 +265,9 @@ fn part_of(key: i64) -> usize {
 /// The cells of the blocks read so far, by key.
 struct Keyed {
     parts: Vec<Sums>,
+    /// A block's rows by part, before they are folded: kept from block to block, so that each
+    /// block does not take fresh memory for them.
+    spread: Vec<Vec<(i64, i64, i64)>>,
     rows: u64,
     invalid: u64,
 }
@@ -273,6 +276,7 @@ impl Default for Keyed {
     fn default() -> Keyed {
         Keyed {
             parts: (0..PARTS).map(|_| Sums::default()).collect(),
+            spread: (0..PARTS).map(|_| Vec::new()).collect(),
             rows: 0,
             invalid: 0,
         }
@@ -283,18 +287,18 @@ impl Keyed {
     fn add(&mut self, part: &DataFrame) -> PolarsResult<()> {
         let keys = part.column(KEY)?.i64()?;
         let (high, low) = (part.column(HIGH)?.i64()?, part.column(LOW)?.i64()?);
-        let each = part.height() / PARTS + 16;
-        let mut spread: Vec<Vec<(i64, i64, i64)>> =
-            (0..PARTS).map(|_| Vec::with_capacity(each)).collect();
+        for rows in &mut self.spread {
+            rows.clear();
+        }
         for ((key, h), l) in keys.iter().zip(high.iter()).zip(low.iter()) {
             self.rows += 1;
             let (Some(key), Some(h), Some(l)) = (key, h, l) else {
                 self.invalid += 1;
                 continue;
             };
-            spread[part_of(key)].push((key, h, l));
+            self.spread[part_of(key)].push((key, h, l));
         }
-        for (rows, sums) in spread.iter().zip(&mut self.parts) {
+        for (rows, sums) in self.spread.iter().zip(&mut self.parts) {
             for &(key, h, l) in rows {
                 let e = sums.entry(key).or_insert((0, 0, 0));
                 // Impossible below a billion rows a cell; checked all the same (the whole read
@@ -568,6 +572,16 @@ impl Loose {
 }
 
 impl Cube {
+    /// Whether every unit and label the cells name is in the cube's lists (the cells' own sums
+    /// are checked as they are read): a stored cube is used only then, so that no file, however
+    /// made, has a look-up fail.
+    pub fn holds_together(&self) -> bool {
+        let label = |l: u32| l == NO_LABEL || (l as usize) < self.labels.len();
+        self.cells
+            .keys()
+            .all(|k| (k.unit as usize) < self.units.len() && label(k.layer) && label(k.capital))
+    }
+
     /// The cells one by one, to be merged.
     fn loose(self) -> Loose {
         Loose {
@@ -640,16 +654,13 @@ impl Cube {
             NO_LABEL => NO_LABEL,
             l => label_of[l as usize],
         };
-        self.cells
-            .to_vec()
-            .into_iter()
-            .map(|c| Cell {
-                unit: unit_of[c.unit as usize],
-                layer: relabel(c.layer),
-                capital: relabel(c.capital),
-                ..c
-            })
-            .collect()
+        let mut cells = self.cells.to_vec();
+        for c in &mut cells {
+            c.unit = unit_of[c.unit as usize];
+            c.layer = relabel(c.layer);
+            c.capital = relabel(c.capital);
+        }
+        cells
     }
 
     /// The answers of this cube and of `more` (the rows appended since, kept apart so that this
@@ -818,4 +829,34 @@ impl Tally {
             newest: NONE,
         }
     }
+}
+
+#[cfg(test)]
+#[test]
+fn a_cube_naming_a_unit_or_label_it_lacks_does_not_hold_together() {
+    let cell = |unit, layer| Cell {
+        unit,
+        year: 2026,
+        layer,
+        capital: NO_LABEL,
+        day: 1,
+        sum: 5,
+        rows: 1,
+    };
+    let cube = |c: Cell| {
+        Loose {
+            units: vec![UnitId::from("A")],
+            labels: vec!["NSTW".into()],
+            cells: vec![c],
+            rows: 1,
+            blank: 0,
+        }
+        .packed()
+        .unwrap()
+        .holds_together()
+    };
+    assert!(cube(cell(0, NO_LABEL)));
+    assert!(cube(cell(0, 0)));
+    assert!(!cube(cell(1, NO_LABEL)));
+    assert!(!cube(cell(0, 1)));
 }

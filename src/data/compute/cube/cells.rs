@@ -140,22 +140,37 @@ impl Cells {
     pub fn to_vec(&self) -> Vec<Cell> {
         let mut out = Vec::with_capacity(self.len());
         for (key, range) in self.groups() {
-            let mut before = (0i128, 0u64);
-            for i in range {
-                let upto = self.running.at(i);
+            for i in range.clone() {
+                let (sum, rows) = self.between(range.start, i, i + 1);
                 out.push(Cell {
                     unit: key.unit,
                     year: key.year,
                     layer: key.layer,
                     capital: key.capital,
                     day: self.days[i],
-                    sum: upto.0 - before.0,
-                    rows: upto.1 - before.1,
+                    sum,
+                    rows,
                 });
-                before = upto;
             }
         }
         out
+    }
+
+    /// Whether each group's running sums can be told apart again: its rows grow with every cell
+    /// (each counts at least one) and each cell's sum is within i128. Checked when a stored cube
+    /// is read, so that no file, however made, has [`Cells::between`] overflow.
+    fn holds_together(&self) -> bool {
+        self.groups().all(|(_, range)| {
+            range.clone().skip(1).all(|i| {
+                let (before, upto) = (self.running.at(i - 1), self.running.at(i));
+                upto.1 > before.1 && upto.0.checked_sub(before.0).is_some()
+            }) && self.running.at(range.start).1 > 0
+        })
+    }
+
+    /// Each group's key.
+    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.keys.iter().copied()
     }
 
     /// Each group's key and the indices of its cells.
@@ -297,12 +312,16 @@ impl<'de> Deserialize<'de> for Cells {
                 rows: from_le(&rows.0, n, u64::from_le_bytes).ok_or_else(bad)?,
             },
         };
-        Ok(Cells {
+        let cells = Cells {
             keys,
             ends,
             days,
             running,
-        })
+        };
+        match cells.holds_together() {
+            true => Ok(cells),
+            false => Err(D::Error::custom("the cells' running sums do not add up")),
+        }
     }
 }
 
@@ -341,6 +360,32 @@ mod tests {
         // Bytes that do not match their groups are refused, never read past.
         let bytes = postcard::to_allocvec(&Cells::of(&cells(3)).unwrap()).unwrap();
         assert!(postcard::from_bytes::<Cells>(&bytes[..bytes.len() - 1]).is_err());
+        // Running sums that do not add up (rows that fall, a sum beyond i128) are refused too:
+        // no stored file makes a difference of them overflow.
+        let key = cells(1)[0].group();
+        for running in [
+            Running::Narrow {
+                sums: vec![5, 3],
+                rows: vec![2, 1],
+            },
+            Running::Narrow {
+                sums: vec![5, 3],
+                rows: vec![0, 1],
+            },
+            Running::Wide {
+                sums: vec![i128::MIN, i128::MAX],
+                rows: vec![1, 2],
+            },
+        ] {
+            let odd = Cells {
+                keys: vec![key],
+                ends: vec![2],
+                days: vec![1, 2],
+                running,
+            };
+            let bytes = postcard::to_allocvec(&odd).unwrap();
+            assert!(postcard::from_bytes::<Cells>(&bytes).is_err(), "{odd:?}");
+        }
         // A narrow cube takes 16 bytes a cell.
         let bytes = postcard::to_allocvec(&Cells::of(&cells(40_000)).unwrap()).unwrap();
         assert!(bytes.len() < 40_000 * 16 + 40 * 24, "{} bytes", bytes.len());
